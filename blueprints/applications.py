@@ -1,0 +1,53 @@
+"""Applications: /api/v1/app[/{app_id}]."""
+
+import azure.functions as func
+
+from blueprints._http import Call, Reply, api_function
+from shared.models import ApplicationIn, ApplicationPatch
+from shared.services.applications import to_out
+
+bp = func.Blueprint()
+
+
+@api_function(bp, "list_applications", "v1/app", ["GET"])
+async def list_applications(call: Call) -> Reply:
+    params = call.list_params(default_order="ascending")
+    return 200, await call.services.applications.list_page(call.tenant_id, params)
+
+
+@api_function(bp, "create_application", "v1/app", ["POST"])
+async def create_application(call: Call) -> Reply:
+    data = call.body(ApplicationIn)
+    get_if_exists = call.flag("get_if_exists", default=False)
+
+    async def create(seed: str | None) -> Reply:
+        doc, created = await call.services.applications.create(
+            call.tenant_id, data, get_if_exists=get_if_exists, seed=seed
+        )
+        return (201 if created else 200), to_out(doc)
+
+    return await call.once(create)
+
+
+@api_function(bp, "get_application", "v1/app/{app_id}", ["GET"])
+async def get_application(call: Call) -> Reply:
+    return 200, to_out(await call.services.applications.get(call.tenant_id, call.route("app_id")))
+
+
+@api_function(bp, "update_application", "v1/app/{app_id}", ["PUT"])
+async def update_application(call: Call) -> Reply:
+    data = call.body(ApplicationIn)
+    doc, created = await call.services.applications.update(call.tenant_id, call.route("app_id"), data)
+    return (201 if created else 200), to_out(doc)
+
+
+@api_function(bp, "patch_application", "v1/app/{app_id}", ["PATCH"])
+async def patch_application(call: Call) -> Reply:
+    data = call.body(ApplicationPatch)
+    return 200, to_out(await call.services.applications.patch(call.tenant_id, call.route("app_id"), data))
+
+
+@api_function(bp, "delete_application", "v1/app/{app_id}", ["DELETE"])
+async def delete_application(call: Call) -> Reply:
+    await call.services.applications.delete(call.tenant_id, call.route("app_id"))
+    return 204, None

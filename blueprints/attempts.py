@@ -1,0 +1,76 @@
+"""Message attempts and delivery statuses: /api/v1/app/{app_id}/attempt/..., .../msg/{msg_id}/endpoint."""
+
+import azure.functions as func
+
+from blueprints._http import Call, Reply, api_function
+
+bp = func.Blueprint()
+
+
+def _filters(call: Call) -> dict[str, object]:
+    return {
+        "status": call.query("status"),
+        "channel": call.query("channel"),
+        "tag": call.query("tag"),
+        "event_types": call.query("event_types"),
+        "endpoint_id": call.query("endpoint_id"),
+        "before": call.time("before"),
+        "after": call.time("after"),
+        "with_msg": call.flag("with_msg", default=False),
+        "with_content": call.flag("with_content", default=True),
+    }
+
+
+@api_function(bp, "list_attempts_by_endpoint", "v1/app/{app_id}/attempt/endpoint/{endpoint_id}", ["GET"])
+async def list_attempts_by_endpoint(call: Call) -> Reply:
+    page = await call.services.attempts.list_by_endpoint(
+        call.tenant_id,
+        call.route("app_id"),
+        call.route("endpoint_id"),
+        call.list_params(default_order="descending"),
+        _filters(call),
+    )
+    return 200, page
+
+
+@api_function(bp, "list_attempts_by_message", "v1/app/{app_id}/attempt/msg/{msg_id}", ["GET"])
+async def list_attempts_by_message(call: Call) -> Reply:
+    page = await call.services.attempts.list_by_msg(
+        call.tenant_id,
+        call.route("app_id"),
+        call.route("msg_id"),
+        call.list_params(default_order="descending"),
+        _filters(call),
+    )
+    return 200, page
+
+
+@api_function(bp, "get_attempt", "v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", ["GET"])
+async def get_attempt(call: Call) -> Reply:
+    attempt = await call.services.attempts.get(
+        call.tenant_id, call.route("app_id"), call.route("msg_id"), call.route("attempt_id")
+    )
+    return 200, attempt
+
+
+@api_function(bp, "list_message_destinations", "v1/app/{app_id}/msg/{msg_id}/endpoint", ["GET"])
+async def list_message_destinations(call: Call) -> Reply:
+    page = await call.services.attempts.list_destinations(
+        call.tenant_id,
+        call.route("app_id"),
+        call.route("msg_id"),
+        call.list_params(default_order="ascending"),
+    )
+    return 200, page
+
+
+@api_function(bp, "list_endpoint_messages", "v1/app/{app_id}/endpoint/{endpoint_id}/msg", ["GET"])
+async def list_endpoint_messages(call: Call) -> Reply:
+    page = await call.services.attempts.list_messages_of_endpoint(
+        call.tenant_id,
+        call.route("app_id"),
+        call.route("endpoint_id"),
+        call.list_params(default_order="descending"),
+        _filters(call),
+    )
+    return 200, page

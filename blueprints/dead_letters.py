@@ -1,0 +1,13 @@
+"""Dead letters of the inbound queue: /api/v1/dead-letter (Herald's own route, not Svix's)."""
+
+import azure.functions as func
+
+from blueprints._http import Call, Reply, api_function
+
+bp = func.Blueprint()
+
+
+@api_function(bp, "list_dead_letters", "v1/dead-letter", ["GET"])
+async def list_dead_letters(call: Call) -> Reply:
+    params = call.list_params(default_order="descending")
+    return 200, await call.services.dead_letters.list_page(call.tenant_id, params)

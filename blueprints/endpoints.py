@@ -1,0 +1,127 @@
+"""Endpoints: /api/v1/app/{app_id}/endpoint[/{endpoint_id}[/secret|/headers|/stats]]."""
+
+import azure.functions as func
+
+from blueprints._http import Call, Reply, api_function
+from shared.models import (
+    EndpointHeadersIn,
+    EndpointHeadersPatchIn,
+    EndpointIn,
+    EndpointPatch,
+    EndpointSecretOut,
+    EndpointSecretRotateIn,
+    EndpointUpdate,
+)
+from shared.services.endpoints import to_out
+
+bp = func.Blueprint()
+
+ONE = "v1/app/{app_id}/endpoint/{endpoint_id}"
+
+
+@api_function(bp, "list_endpoints", "v1/app/{app_id}/endpoint", ["GET"])
+async def list_endpoints(call: Call) -> Reply:
+    params = call.list_params(default_order="ascending")
+    return 200, await call.services.endpoints.list_page(call.tenant_id, await call.app_id(), params)
+
+
+@api_function(bp, "create_endpoint", "v1/app/{app_id}/endpoint", ["POST"])
+async def create_endpoint(call: Call) -> Reply:
+    data = call.body(EndpointIn)
+    app_id = await call.app_id()
+
+    async def create(seed: str | None) -> Reply:
+        return 201, to_out(await call.services.endpoints.create(call.tenant_id, app_id, data, seed=seed))
+
+    return await call.once(create)
+
+
+@api_function(bp, "get_endpoint", ONE, ["GET"])
+async def get_endpoint(call: Call) -> Reply:
+    doc = await call.services.endpoints.get(call.tenant_id, await call.app_id(), call.route("endpoint_id"))
+    return 200, to_out(doc)
+
+
+@api_function(bp, "update_endpoint", ONE, ["PUT"])
+async def update_endpoint(call: Call) -> Reply:
+    data = call.body(EndpointUpdate)
+    doc, created = await call.services.endpoints.update(
+        call.tenant_id, await call.app_id(), call.route("endpoint_id"), data
+    )
+    return (201 if created else 200), to_out(doc)
+
+
+@api_function(bp, "patch_endpoint", ONE, ["PATCH"])
+async def patch_endpoint(call: Call) -> Reply:
+    data = call.body(EndpointPatch)
+    doc = await call.services.endpoints.patch(
+        call.tenant_id, await call.app_id(), call.route("endpoint_id"), data
+    )
+    return 200, to_out(doc)
+
+
+@api_function(bp, "delete_endpoint", ONE, ["DELETE"])
+async def delete_endpoint(call: Call) -> Reply:
+    await call.services.endpoints.delete(call.tenant_id, await call.app_id(), call.route("endpoint_id"))
+    return 204, None
+
+
+@api_function(bp, "get_endpoint_secret", f"{ONE}/secret", ["GET"])
+async def get_endpoint_secret(call: Call) -> Reply:
+    key = await call.services.endpoints.get_secret(
+        call.tenant_id, await call.app_id(), call.route("endpoint_id")
+    )
+    return 200, EndpointSecretOut(key=key)
+
+
+@api_function(bp, "rotate_endpoint_secret", f"{ONE}/secret/rotate", ["POST"])
+async def rotate_endpoint_secret(call: Call) -> Reply:
+    data = call.body(EndpointSecretRotateIn)
+    app_id = await call.app_id()
+
+    async def rotate(_seed: str | None) -> Reply:
+        doc = await call.services.endpoints.rotate_secret(
+            call.tenant_id, app_id, call.route("endpoint_id"), data.key, data.grace_period_seconds
+        )
+        return 200, EndpointSecretOut(key=doc["secrets"][0]["key"])
+
+    return await call.once(rotate)
+
+
+@api_function(bp, "get_endpoint_headers", f"{ONE}/headers", ["GET"])
+async def get_endpoint_headers(call: Call) -> Reply:
+    headers = await call.services.endpoints.get_headers(
+        call.tenant_id, await call.app_id(), call.route("endpoint_id")
+    )
+    return 200, headers
+
+
+@api_function(bp, "update_endpoint_headers", f"{ONE}/headers", ["PUT"])
+async def update_endpoint_headers(call: Call) -> Reply:
+    data = call.body(EndpointHeadersIn)
+    await call.services.endpoints.set_headers(
+        call.tenant_id, await call.app_id(), call.route("endpoint_id"), data.headers, merge=False
+    )
+    return 204, None
+
+
+@api_function(bp, "patch_endpoint_headers", f"{ONE}/headers", ["PATCH"])
+async def patch_endpoint_headers(call: Call) -> Reply:
+    data = call.body(EndpointHeadersPatchIn)
+    await call.services.endpoints.set_headers(
+        call.tenant_id,
+        await call.app_id(),
+        call.route("endpoint_id"),
+        data.headers,
+        merge=True,
+        remove=data.delete_headers,
+    )
+    return 204, None
+
+
+@api_function(bp, "get_endpoint_stats", f"{ONE}/stats", ["GET"])
+async def get_endpoint_stats(call: Call) -> Reply:
+    stats = await call.services.endpoints.stats(
+        call.tenant_id, await call.app_id(), call.route("endpoint_id"), call.time("since"), call.time("until")
+    )
+    return 200, stats

@@ -1,0 +1,53 @@
+"""Messages: /api/v1/app/{app_id}/msg[/{msg_id}[/content]]."""
+
+import azure.functions as func
+
+from blueprints._http import Call, Reply, api_function
+from shared.models import MessageIn
+from shared.services.messages import to_out
+
+bp = func.Blueprint()
+
+
+@api_function(bp, "list_messages", "v1/app/{app_id}/msg", ["GET"])
+async def list_messages(call: Call) -> Reply:
+    params = call.list_params(default_order="descending")
+    filters = {
+        "channel": call.query("channel"),
+        "tag": call.query("tag"),
+        "event_types": call.query("event_types"),
+        "before": call.time("before"),
+        "after": call.time("after"),
+    }
+    page = await call.services.messages.list_page(
+        call.tenant_id,
+        call.route("app_id"),
+        params,
+        with_content=call.flag("with_content", default=True),
+        filters=filters,
+    )
+    return 200, page
+
+
+@api_function(bp, "create_message", "v1/app/{app_id}/msg", ["POST"])
+async def create_message(call: Call) -> Reply:
+    data = call.body(MessageIn)
+    with_content = call.flag("with_content", default=True)
+
+    async def create(seed: str | None) -> Reply:
+        doc = await call.services.messages.create(call.tenant_id, call.route("app_id"), data, seed=seed)
+        return 202, to_out(doc, with_content=with_content)
+
+    return await call.once(create)
+
+
+@api_function(bp, "get_message", "v1/app/{app_id}/msg/{msg_id}", ["GET"])
+async def get_message(call: Call) -> Reply:
+    doc = await call.services.messages.get(call.tenant_id, call.route("app_id"), call.route("msg_id"))
+    return 200, to_out(doc, with_content=call.flag("with_content", default=True))
+
+
+@api_function(bp, "expunge_message_content", "v1/app/{app_id}/msg/{msg_id}/content", ["DELETE"])
+async def expunge_message_content(call: Call) -> Reply:
+    await call.services.messages.expunge_content(call.tenant_id, call.route("app_id"), call.route("msg_id"))
+    return 204, None

@@ -1,0 +1,182 @@
+"""Start-up, serving and shutdown of one function app.
+
+Each trigger type devhost serves is a ``TriggerHandler``; adding queue, timer or durable support
+means adding a handler module and listing it in ``_handlers``. Functions whose trigger has no
+handler are named in the log and skipped, so the rest of the app still runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from aiohttp import web
+
+from devhost.errors import StartupError
+from devhost.http import DEFAULT_MAX_BODY_BYTES, HttpTriggers
+from devhost.invocation import CONTEXT_PARAMETER, Invoker
+from devhost.loader import (
+    BindingSpec,
+    FunctionSpec,
+    apply_local_settings,
+    enumerate_functions,
+    load_app,
+    read_host_json,
+    route_prefix,
+)
+
+logger = logging.getLogger(__name__)
+
+# Bindings a later stage will serve: a function using one is skipped with a warning instead of
+# stopping the host, so the app's other functions stay usable meanwhile.
+DEFERRED_BINDINGS = frozenset({"durableClient"})
+# How long in-flight requests may take to finish after SIGTERM/SIGINT.
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    app_dir: Path
+    app: str = "function_app"
+    host: str = "127.0.0.1"
+    port: int = 7071
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+
+class TriggerHandler(Protocol):
+    trigger_type: str
+
+    def accepts_binding(self, binding: BindingSpec) -> bool:
+        """Whether a non-trigger binding of a function with this trigger can be served."""
+
+    def add_function(self, spec: FunctionSpec) -> None:
+        """Take a function to serve; raise StartupError if it cannot be."""
+
+    def describe(self, base_url: str) -> list[str]:
+        """One line per served function, for the start-up listing."""
+
+    def setup(self, web_app: web.Application) -> None:
+        """Attach routes and start/stop hooks (``web_app.cleanup_ctx``) to the server."""
+
+
+def run(config: HostConfig) -> int:
+    """Serve until SIGTERM/SIGINT; returns the process exit code."""
+    try:
+        asyncio.run(serve(config))
+    except StartupError as exc:
+        logger.error("devhost cannot start: %s", exc)
+        return 1
+    except Exception:  # e.g. the app module raised while being imported
+        logger.exception("devhost cannot start")
+        return 1
+    return 0
+
+
+async def serve(config: HostConfig, stop: asyncio.Event | None = None) -> None:
+    """Load the app, serve it until ``stop`` is set (or a signal arrives), then shut down."""
+    stop = stop or _stop_on_signals()
+    applied = apply_local_settings(config.app_dir, os.environ)
+    if applied:
+        logger.info("local.settings.json: set %s", ", ".join(sorted(applied)))
+    host_json = read_host_json(config.app_dir)
+    # Imported inside the running loop, so module-level code that looks up the event loop finds
+    # the one every async invocation will run on.
+    app = load_app(config.app_dir, config.app)
+    invoker = Invoker(config.app_dir)
+    handlers = _handlers(invoker, config, route_prefix(host_json))
+    _assign(enumerate_functions(app), handlers)
+
+    web_app = web.Application()
+    for handler in handlers.values():
+        handler.setup(web_app)
+    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, config.host, config.port).start()
+        except OSError as exc:
+            raise StartupError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
+        base_url = f"http://{config.host}:{config.port}/"
+        lines = [line for handler in handlers.values() for line in handler.describe(base_url)]
+        logger.info("Functions:\n%s", "\n".join(f"    {line}" for line in lines) or "    (none)")
+        logger.info("devhost listening on %s", base_url)
+        await stop.wait()
+        logger.info("devhost shutting down")
+    finally:
+        await runner.cleanup()
+        invoker.shutdown()
+    logger.info("devhost stopped")
+
+
+def _handlers(invoker: Invoker, config: HostConfig, prefix: str) -> dict[str, TriggerHandler]:
+    http = HttpTriggers(invoker, route_prefix=prefix, max_body_bytes=config.max_body_bytes)
+    return {http.trigger_type: http}
+
+
+def _assign(functions: list[FunctionSpec], handlers: dict[str, TriggerHandler]) -> None:
+    """Give each function to its trigger's handler; refuse the app if any cannot be served."""
+    refusals: list[str] = []
+    for spec in functions:
+        handler = handlers.get(spec.trigger.type)
+        if handler is None:
+            logger.warning(
+                "function %s: trigger %s is not served by devhost yet; skipped",
+                spec.name,
+                spec.trigger.type,
+            )
+            continue
+        deferred = sorted({b.type for b in spec.bindings if b.type in DEFERRED_BINDINGS})
+        if deferred:
+            logger.warning(
+                "function %s: binding %s is not served by devhost yet; skipped",
+                spec.name,
+                ", ".join(deferred),
+            )
+            continue
+        unsupported = [b for b in spec.bindings if not handler.accepts_binding(b)]
+        refusals.extend(
+            f"function {spec.name}: binding '{b.name}' of type {b.type} ({b.direction}) "
+            "is not supported by devhost"
+            for b in unsupported
+        )
+        missing = _unbound_parameters(spec)
+        if missing:
+            refusals.append(f"function {spec.name}: parameter(s) {', '.join(missing)} match no binding")
+        if not unsupported and not missing:
+            try:
+                handler.add_function(spec)
+            except StartupError as exc:
+                refusals.append(str(exc))
+    if refusals:
+        raise StartupError("\n  " + "\n  ".join(refusals))
+
+
+def _unbound_parameters(spec: FunctionSpec) -> list[str]:
+    # The worker refuses such functions when indexing; failing at start-up beats a TypeError
+    # on the first request.
+    bound = {spec.trigger.name, *(b.name for b in spec.bindings), CONTEXT_PARAMETER}
+    return sorted(spec.required_parameters - bound)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def request_stop(signum: int) -> None:
+        if stop.is_set():
+            # A second signal means "now": in-flight work is abandoned.
+            logger.warning("devhost: second %s, exiting immediately", signal.Signals(signum).name)
+            os._exit(1)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Without signal support (Windows, a non-main thread) the caller's stop event must be used.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, request_stop, signum)
+    return stop

@@ -1,0 +1,30 @@
+"""Herald's composition root: the Functions app and its blueprints, nothing more."""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from blueprints import (
+    applications,
+    attempts,
+    dead_letters,
+    endpoints,
+    event_types,
+    health,
+    inbound_queue,
+    messages,
+)
+
+# Herald authenticates callers itself; the host's default (FUNCTION) would demand a function key.
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+for blueprint in (
+    health.bp,
+    applications.bp,
+    endpoints.bp,
+    event_types.bp,
+    messages.bp,
+    attempts.bp,
+    dead_letters.bp,
+    inbound_queue.bp,
+):
+    app.register_functions(blueprint)

@@ -1,0 +1,80 @@
+"""Herald's one error hierarchy. `blueprints/_http.py` maps it to HTTP in one place.
+
+`code` and `detail` become the Svix error body `{"code": ..., "detail": ...}`; `detail` is shown to
+API callers, so it never holds secrets, tokens or payloads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HeraldError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON body the Svix SDKs expect for this error."""
+        return {"code": self.code, "detail": self.detail}
+
+
+class BadRequestError(HeraldError):
+    status = 400
+    code = "bad_request"
+
+
+class NotFoundError(HeraldError):
+    status = 404
+    code = "not_found"
+
+
+class ConflictError(HeraldError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLargeError(HeraldError):
+    status = 413
+    code = "payload_too_large"
+
+
+class ValidationFailedError(HeraldError):
+    """422 with Svix's (FastAPI-style) body: `{"detail": [{"loc", "msg", "type"}]}`."""
+
+    status = 422
+    code = "validation_error"
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(str(error.get("msg", "")) for error in errors))
+        self.errors = errors
+
+    def to_body(self) -> dict[str, Any]:
+        return {"detail": self.errors}
+
+    @classmethod
+    def single(cls, loc: list[str | int], msg: str, kind: str = "value_error") -> ValidationFailedError:
+        return cls([{"loc": loc, "msg": msg, "type": kind}])
+
+
+class ServiceUnavailableError(HeraldError):
+    """A dependency is down: callers should retry after `retry_after` seconds."""
+
+    status = 503
+    code = "service_unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class PreconditionFailedError(HeraldError):
+    """An optimistic-concurrency write lost a race (ETag mismatch); the caller may retry."""
+
+    status = 409
+    code = "concurrent_modification"

@@ -1,0 +1,278 @@
+"""Wire models of the Svix v1 core API (camelCase on the wire), with Svix's validation rules.
+
+Input models validate; output models are what the official SDKs parse with strict pydantic models,
+so every field they require is always present.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.alias_generators import to_camel
+
+MAX_ENDPOINT_CHANNELS = 10
+MAX_MESSAGE_CHANNELS = 5
+MAX_MESSAGE_TAGS = 5
+
+Uid = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
+EventTypeName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
+Channel = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9\-_.:]+$")]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9\-_./\\#]+$")]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
+Url = Annotated[str, StringConstraints(min_length=1, max_length=65536, pattern=r"^https?://.+")]
+ThrottleRate = Annotated[int, Field(ge=1, le=65535)]
+Metadata = dict[str, str]
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class MessageStatus(IntEnum):
+    SUCCESS = 0
+    PENDING = 1
+    FAIL = 2
+    SENDING = 3
+    CANCELED = 4
+
+    @property
+    def text(self) -> str:
+        return self.name.lower()
+
+
+class AttemptTrigger(IntEnum):
+    SCHEDULED = 0
+    MANUAL = 1
+
+
+# --- applications -------------------------------------------------------------------------------
+
+
+class ApplicationIn(WireModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    uid: Uid | None = None
+    throttle_rate: ThrottleRate | None = None
+    metadata: Metadata | None = None
+
+
+class ApplicationPatch(WireModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    uid: Uid | None = None
+    throttle_rate: ThrottleRate | None = None
+    metadata: Metadata | None = None
+
+
+class ApplicationOut(WireModel):
+    id: str
+    uid: str | None = None
+    name: str
+    throttle_rate: int | None = None
+    metadata: Metadata
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- endpoints ----------------------------------------------------------------------------------
+
+
+class _EndpointFields(WireModel):
+    description: str | None = None
+    uid: Uid | None = None
+    throttle_rate: ThrottleRate | None = None
+    disabled: bool | None = None
+    event_types: list[EventTypeName] | None = Field(default=None, min_length=1)
+    channels: list[Channel] | None = Field(default=None, min_length=1, max_length=MAX_ENDPOINT_CHANNELS)
+    metadata: Metadata | None = None
+
+
+class EndpointUpdate(_EndpointFields):
+    """PUT body (`EndpointUpsertIn` in the SDK)."""
+
+    url: Url
+
+
+class EndpointIn(EndpointUpdate):
+    secret: str | None = None
+    headers: dict[str, str] | None = None
+
+
+class EndpointPatch(_EndpointFields):
+    url: Url | None = None
+
+
+class EndpointOut(WireModel):
+    id: str
+    uid: str | None = None
+    url: str
+    description: str
+    throttle_rate: int | None = None
+    disabled: bool
+    event_types: list[str] | None = None
+    channels: list[str] | None = None
+    metadata: Metadata
+    created_at: datetime
+    updated_at: datetime
+
+
+class EndpointSecretOut(WireModel):
+    key: str
+
+
+class EndpointSecretRotateIn(WireModel):
+    key: str | None = None
+    grace_period_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] | None = None
+
+
+class EndpointHeadersIn(WireModel):
+    headers: dict[str, str]
+
+
+class EndpointHeadersPatchIn(WireModel):
+    headers: dict[str, str]
+    delete_headers: list[str] | None = None
+
+
+class EndpointHeadersOut(WireModel):
+    headers: dict[str, str]
+    sensitive: list[str]
+
+
+class EndpointStats(WireModel):
+    success: int
+    pending: int
+    sending: int
+    fail: int
+    canceled: int
+
+
+# --- event types --------------------------------------------------------------------------------
+
+
+class EventTypeUpdate(WireModel):
+    """PUT body (`EventTypeUpsertIn` in the SDK)."""
+
+    description: str
+    archived: bool | None = None
+    deprecated: bool | None = None
+    schemas: dict[str, Any] | None = None
+    group_name: str | None = None
+    feature_flags: list[str] | None = None
+
+
+class EventTypeIn(EventTypeUpdate):
+    name: EventTypeName
+
+
+class EventTypePatch(WireModel):
+    description: str | None = None
+    archived: bool | None = None
+    deprecated: bool | None = None
+    schemas: dict[str, Any] | None = None
+    group_name: str | None = None
+    feature_flags: list[str] | None = None
+
+
+class EventTypeOut(WireModel):
+    name: str
+    description: str
+    archived: bool
+    deprecated: bool
+    schemas: dict[str, Any] | None = None
+    group_name: str | None = None
+    feature_flags: list[str] | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+
+class MessageIn(WireModel):
+    event_type: EventTypeName
+    payload: dict[str, Any]
+    event_id: EventId | None = None
+    channels: list[Channel] | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE_CHANNELS)
+    tags: list[Tag] | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE_TAGS)
+    application: ApplicationIn | None = None
+    deliver_at: datetime | None = None
+    payload_retention_period: Annotated[int, Field(ge=1, le=90)] | None = None
+    payload_retention_hours: Annotated[int, Field(ge=1, le=90 * 24)] | None = None
+
+    @model_validator(mode="after")
+    def _one_retention_setting(self) -> MessageIn:
+        if self.payload_retention_period is not None and self.payload_retention_hours is not None:
+            raise ValueError("payloadRetentionPeriod and payloadRetentionHours are mutually exclusive")
+        return self
+
+
+class InboundMessage(MessageIn):
+    """A message dropped on the inbound queue: the body of `POST /msg` plus its routing."""
+
+    tenant_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    app_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+
+
+class MessageOut(WireModel):
+    id: str
+    event_type: str
+    event_id: str | None = None
+    payload: dict[str, Any]
+    channels: list[str] | None = None
+    tags: list[str] | None = None
+    timestamp: datetime
+    deliver_at: datetime | None = None
+
+
+class MessageAttemptOut(WireModel):
+    id: str
+    msg_id: str
+    endpoint_id: str
+    url: str
+    response: str
+    response_status_code: int
+    response_duration_ms: int
+    status: MessageStatus
+    status_text: str
+    trigger_type: AttemptTrigger
+    timestamp: datetime
+    msg: MessageOut | None = None
+
+
+class MessageEndpointOut(EndpointOut):
+    """An endpoint a message was sent to, with the pair's delivery status."""
+
+    status: MessageStatus
+    status_text: str
+    next_attempt: datetime | None = None
+
+
+class EndpointMessageOut(MessageOut):
+    """A message an endpoint received, with the pair's delivery status."""
+
+    status: MessageStatus
+    status_text: str
+    next_attempt: datetime | None = None
+
+
+class DeadLetterOut(WireModel):
+    """An inbound-queue message Herald could not accept (Herald's own resource, not Svix's)."""
+
+    id: str
+    reason: str
+    queue_message_id: str | None = None
+    body: str
+    received_at: datetime
+
+
+T = TypeVar("T", bound=WireModel)
+
+
+class ListResponse(WireModel, Generic[T]):
+    data: list[T]
+    iterator: str | None
+    prev_iterator: str | None = None
+    done: bool

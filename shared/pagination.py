@@ -1,0 +1,100 @@
+"""Svix-style cursor pagination: `limit`, `iterator`, `order` in; `{data, iterator, prevIterator, done}` out.
+
+The iterator is the sort key of the last item returned; `prevIterator` is `-` plus the key of the
+first one, which pages backwards. Keys are ids (or names), which sort by creation time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from shared.errors import ValidationFailedError
+from shared.store.base import Doc, DocumentStore, PartitionKey
+
+Order = Literal["ascending", "descending"]
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 250
+
+
+@dataclass(frozen=True)
+class ListParams:
+    limit: int = DEFAULT_LIMIT
+    iterator: str | None = None
+    order: Order = "descending"
+
+
+def parse_list_params(query: Mapping[str, str], *, default_order: Order) -> ListParams:
+    limit = DEFAULT_LIMIT
+    raw_limit = query.get("limit")
+    if raw_limit is not None:
+        try:
+            limit = int(raw_limit)
+        except ValueError:
+            raise ValidationFailedError.single(
+                ["query", "limit"], "limit must be an integer", "type_error.integer"
+            ) from None
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValidationFailedError.single(["query", "limit"], f"limit must be between 1 and {MAX_LIMIT}")
+    order = query.get("order", default_order)
+    if order not in ("ascending", "descending"):
+        raise ValidationFailedError.single(["query", "order"], "order must be 'ascending' or 'descending'")
+    iterator = query.get("iterator") or None
+    return ListParams(limit=limit, iterator=iterator, order=order)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Doc]
+    iterator: str | None
+    prev_iterator: str | None
+    done: bool
+
+    def to_wire(self, data: Sequence[Any]) -> dict[str, Any]:
+        return {
+            "data": list(data),
+            "iterator": self.iterator,
+            "prevIterator": self.prev_iterator,
+            "done": self.done,
+        }
+
+
+async def fetch_page(
+    store: DocumentStore,
+    container: str,
+    pk: PartitionKey,
+    *,
+    where: str,
+    parameters: Sequence[tuple[str, Any]],
+    params: ListParams,
+    key: str = "id",
+) -> Page:
+    """One page of documents matching `where` (a Cosmos SQL condition on alias `c`)."""
+    backwards = params.iterator is not None and params.iterator.startswith("-")
+    cursor = params.iterator[1:] if backwards and params.iterator else params.iterator
+    ascending = (params.order == "ascending") != backwards
+    clauses = [where]
+    query_params = list(parameters)
+    if cursor:
+        clauses.append(f"c.{key} {'>' if ascending else '<'} @cursor")
+        query_params.append(("@cursor", cursor))
+    # Only fixed fragments are formatted in; every value travels as a query parameter.
+    sql = (
+        f"SELECT TOP {params.limit + 1} * FROM c WHERE {' AND '.join(clauses)} "  # noqa: S608
+        f"ORDER BY c.{key} {'ASC' if ascending else 'DESC'}"
+    )
+    rows = await store.query(container, pk, sql, query_params)
+    more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    if backwards:
+        rows.reverse()
+    if not rows:
+        return Page(items=[], iterator=cursor if not backwards else None, prev_iterator=None, done=True)
+    first, last = str(rows[0][key]), str(rows[-1][key])
+    return Page(
+        items=rows,
+        iterator=last,
+        prev_iterator=f"-{first}",
+        done=not more if not backwards else False,
+    )

@@ -1,0 +1,267 @@
+"""Endpoints of an application: where messages go, what they listen to, how they are signed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from shared import ids
+from shared.clock import from_wire, to_wire, utcnow
+from shared.errors import ConflictError, NotFoundError, PreconditionFailedError, ValidationFailedError
+from shared.models import (
+    EndpointHeadersOut,
+    EndpointIn,
+    EndpointOut,
+    EndpointPatch,
+    EndpointStats,
+    EndpointUpdate,
+    MessageStatus,
+)
+from shared.pagination import ListParams, fetch_page
+from shared.signing import generate_secret, normalize_secret
+from shared.store.base import ENDPOINTS, MESSAGES, BatchFailedError, BatchOp, Doc, DocumentStore
+
+ENDPOINT_TYPE = "endpoint"
+UID_TYPE = "endpoint-uid"
+DEFAULT_GRACE_SECONDS = 24 * 3600
+
+# Herald sets these itself; letting a caller override them would break signing or the transport.
+FORBIDDEN_HEADERS = frozenset(
+    {"host", "content-length", "content-type", "connection", "transfer-encoding", "user-agent", "traceparent"}
+)
+FORBIDDEN_HEADER_PREFIXES = ("webhook-", "svix-")
+# Returned by name only, never by value.
+SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token"})
+
+
+def _uid_guard_id(uid: str) -> str:
+    return f"uid~{uid}"
+
+
+def to_out(doc: Doc) -> EndpointOut:
+    return EndpointOut.model_validate(doc)
+
+
+def check_headers(headers: Mapping[str, str], *, loc: list[str | int]) -> dict[str, str]:
+    for name in headers:
+        lowered = name.lower()
+        if lowered in FORBIDDEN_HEADERS or lowered.startswith(FORBIDDEN_HEADER_PREFIXES):
+            raise ValidationFailedError.single([*loc, name], f"header '{name}' cannot be set")
+        if not name or any(ch in name for ch in " :\r\n") or any(ch in headers[name] for ch in "\r\n"):
+            raise ValidationFailedError.single([*loc, name], "invalid header name or value")
+    return dict(headers)
+
+
+def active_secrets(doc: Doc) -> list[str]:
+    """The keys to sign with now: the current one and any still in their grace period."""
+    now = utcnow()
+    return [
+        entry["key"]
+        for entry in doc.get("secrets", [])
+        if entry.get("expiresAt") is None or from_wire(entry["expiresAt"]) > now
+    ]
+
+
+class EndpointService:
+    def __init__(self, store: DocumentStore) -> None:
+        self._store = store
+
+    async def find(self, tenant_id: str, app_id: str, id_or_uid: str) -> Doc | None:
+        pk = [tenant_id, app_id]
+        doc = await self._store.read(ENDPOINTS, pk, id_or_uid)
+        if doc is not None and doc.get("type") == ENDPOINT_TYPE:
+            return doc
+        guard = await self._store.read(ENDPOINTS, pk, _uid_guard_id(id_or_uid))
+        if guard is None:
+            return None
+        return await self._store.read(ENDPOINTS, pk, guard["endpointId"])
+
+    async def get(self, tenant_id: str, app_id: str, id_or_uid: str) -> Doc:
+        doc = await self.find(tenant_id, app_id, id_or_uid)
+        if doc is None:
+            raise NotFoundError("Endpoint not found.")
+        return doc
+
+    async def list_all(self, tenant_id: str, app_id: str) -> list[Doc]:
+        return await self._store.query(
+            ENDPOINTS, [tenant_id, app_id], "SELECT * FROM c WHERE c.type = @type", [("@type", ENDPOINT_TYPE)]
+        )
+
+    async def list_page(self, tenant_id: str, app_id: str, params: ListParams) -> dict[str, Any]:
+        page = await fetch_page(
+            self._store,
+            ENDPOINTS,
+            [tenant_id, app_id],
+            where="c.type = @type",
+            parameters=[("@type", ENDPOINT_TYPE)],
+            params=params,
+        )
+        return page.to_wire([to_out(doc) for doc in page.items])
+
+    async def create(self, tenant_id: str, app_id: str, data: EndpointIn, *, seed: str | None = None) -> Doc:
+        secret = normalize_secret(data.secret, loc=["body", "secret"]) if data.secret else generate_secret()
+        headers = check_headers(data.headers or {}, loc=["body", "headers"])
+        now = to_wire(utcnow())
+        doc: Doc = {
+            "id": ids.new_id(ids.ENDPOINT, seed),
+            "type": ENDPOINT_TYPE,
+            "tenantId": tenant_id,
+            "appId": app_id,
+            **self._fields(data),
+            "secrets": [{"key": secret, "expiresAt": None}],
+            "headers": headers,
+            "createdAt": now,
+            "updatedAt": now,
+        }
+        ops = [BatchOp("create", doc)]
+        if data.uid is not None:
+            ops.append(BatchOp("create", self._uid_guard(tenant_id, app_id, data.uid, doc["id"])))
+        try:
+            await self._store.batch(ENDPOINTS, [tenant_id, app_id], ops)
+        except BatchFailedError as exc:
+            if exc.status == 409 and exc.index == 0:
+                return await self.get(tenant_id, app_id, doc["id"])
+            if exc.status == 409:
+                raise ConflictError("An endpoint with this uid already exists.") from exc
+            raise
+        return doc
+
+    async def update(
+        self, tenant_id: str, app_id: str, id_or_uid: str, data: EndpointUpdate
+    ) -> tuple[Doc, bool]:
+        """PUT: replaces the endpoint's settings, or creates it when absent (Svix upsert)."""
+        current = await self.find(tenant_id, app_id, id_or_uid)
+        if current is None:
+            fields = data.model_dump(exclude_unset=True)
+            if not id_or_uid.startswith(f"{ids.ENDPOINT}_") and data.uid is None:
+                fields["uid"] = id_or_uid
+            return await self.create(tenant_id, app_id, EndpointIn.model_validate(fields)), True
+        return await self._apply(tenant_id, current, self._fields(data)), False
+
+    async def patch(self, tenant_id: str, app_id: str, id_or_uid: str, data: EndpointPatch) -> Doc:
+        current = await self.get(tenant_id, app_id, id_or_uid)
+        merged = {**to_out(current).model_dump(), **data.model_dump(exclude_unset=True)}
+        return await self._apply(tenant_id, current, self._fields(EndpointUpdate.model_validate(merged)))
+
+    async def delete(self, tenant_id: str, app_id: str, id_or_uid: str) -> None:
+        current = await self.get(tenant_id, app_id, id_or_uid)
+        ops = [BatchOp("delete", id=current["id"], etag=current["_etag"])]
+        if current.get("uid"):
+            ops.append(BatchOp("delete", id=_uid_guard_id(current["uid"])))
+        try:
+            await self._store.batch(ENDPOINTS, [tenant_id, app_id], ops)
+        except BatchFailedError as exc:
+            raise PreconditionFailedError("The endpoint changed meanwhile; retry.") from exc
+
+    async def get_secret(self, tenant_id: str, app_id: str, id_or_uid: str) -> str:
+        doc = await self.get(tenant_id, app_id, id_or_uid)
+        return str(doc["secrets"][0]["key"])
+
+    async def rotate_secret(
+        self, tenant_id: str, app_id: str, id_or_uid: str, key: str | None, grace_seconds: int | None
+    ) -> Doc:
+        current = await self.get(tenant_id, app_id, id_or_uid)
+        new_key = normalize_secret(key, loc=["body", "key"]) if key else generate_secret()
+        grace = DEFAULT_GRACE_SECONDS if grace_seconds is None else grace_seconds
+        expires = to_wire(utcnow() + timedelta(seconds=grace))
+        valid_now = active_secrets(current) if grace > 0 else []
+        # Old keys keep signing until the grace period ends (or their own, earlier, end).
+        still_valid = [
+            {"key": entry["key"], "expiresAt": min(entry.get("expiresAt") or expires, expires)}
+            for entry in current["secrets"]
+            if entry["key"] in valid_now
+        ]
+        return await self._apply(
+            tenant_id, current, {"secrets": [{"key": new_key, "expiresAt": None}, *still_valid]}
+        )
+
+    async def get_headers(self, tenant_id: str, app_id: str, id_or_uid: str) -> EndpointHeadersOut:
+        doc = await self.get(tenant_id, app_id, id_or_uid)
+        headers: dict[str, str] = doc.get("headers", {})
+        sensitive = sorted(name for name in headers if name.lower() in SENSITIVE_HEADERS)
+        visible = {name: value for name, value in headers.items() if name not in sensitive}
+        return EndpointHeadersOut(headers=visible, sensitive=sensitive)
+
+    async def set_headers(
+        self,
+        tenant_id: str,
+        app_id: str,
+        id_or_uid: str,
+        headers: Mapping[str, str],
+        *,
+        merge: bool,
+        remove: list[str] | None = None,
+    ) -> None:
+        current = await self.get(tenant_id, app_id, id_or_uid)
+        checked = check_headers(headers, loc=["body", "headers"])
+        result = {**current.get("headers", {}), **checked} if merge else checked
+        for name in remove or []:
+            result.pop(name, None)
+        await self._apply(tenant_id, current, {"headers": result})
+
+    async def stats(
+        self, tenant_id: str, app_id: str, id_or_uid: str, since: str | None, until: str | None
+    ) -> EndpointStats:
+        endpoint = await self.get(tenant_id, app_id, id_or_uid)
+        clauses = ["c.type = 'destination'", "c.endpointId = @ep", "c.status = @status"]
+        params: list[tuple[str, Any]] = [("@ep", endpoint["id"])]
+        if since:
+            clauses.append("c.timestamp >= @since")
+            params.append(("@since", since))
+        if until:
+            clauses.append("c.timestamp < @until")
+            params.append(("@until", until))
+        sql = f"SELECT VALUE COUNT(1) FROM c WHERE {' AND '.join(clauses)}"  # noqa: S608 (values are parameters)
+
+        async def count(status: MessageStatus) -> int:
+            rows = await self._store.query(
+                MESSAGES, [tenant_id, app_id], sql, [*params, ("@status", int(status))]
+            )
+            return int(rows[0]) if rows else 0
+
+        statuses = list(MessageStatus)
+        counts = await asyncio.gather(*(count(status) for status in statuses))
+        return EndpointStats(**{status.text: n for status, n in zip(statuses, counts, strict=True)})
+
+    async def _apply(self, tenant_id: str, current: Doc, changes: Mapping[str, Any]) -> Doc:
+        app_id = current["appId"]
+        updated = {**current, **changes, "updatedAt": to_wire(utcnow())}
+        ops = [BatchOp("replace", updated, etag=current["_etag"])]
+        old_uid, new_uid = current.get("uid"), updated.get("uid")
+        if old_uid != new_uid:
+            if new_uid is not None:
+                ops.append(BatchOp("create", self._uid_guard(tenant_id, app_id, new_uid, current["id"])))
+            if old_uid is not None:
+                ops.append(BatchOp("delete", id=_uid_guard_id(old_uid)))
+        try:
+            await self._store.batch(ENDPOINTS, [tenant_id, app_id], ops)
+        except BatchFailedError as exc:
+            if exc.index == 0:
+                raise PreconditionFailedError("The endpoint changed meanwhile; retry.") from exc
+            raise ConflictError("An endpoint with this uid already exists.") from exc
+        return updated
+
+    @staticmethod
+    def _fields(data: EndpointUpdate) -> dict[str, Any]:
+        return {
+            "url": data.url,
+            "uid": data.uid,
+            "description": data.description or "",
+            "throttleRate": data.throttle_rate,
+            "disabled": bool(data.disabled),
+            "eventTypes": sorted(set(data.event_types)) if data.event_types else None,
+            "channels": sorted(set(data.channels)) if data.channels else None,
+            "metadata": data.metadata or {},
+        }
+
+    @staticmethod
+    def _uid_guard(tenant_id: str, app_id: str, uid: str, endpoint_id: str) -> Doc:
+        return {
+            "id": _uid_guard_id(uid),
+            "type": UID_TYPE,
+            "tenantId": tenant_id,
+            "appId": app_id,
+            "endpointId": endpoint_id,
+        }

@@ -1,0 +1,131 @@
+"""Idempotent POSTs: the same `idempotency-key` within 12 h gets the first answer again.
+
+The first request claims the key by creating a record (a create is atomic, so exactly one of any
+concurrent duplicates wins). The others wait for the winner's answer and replay it. The record
+also reserves the id seed of the resource being created: when the first try fails half-way and
+the SDK retries with the same key, the retry reuses the seed, finds what the first try wrote, and
+finishes it instead of creating a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from shared import ids
+from shared.clock import from_wire, to_wire, utcnow
+from shared.errors import ConflictError, HeraldError
+from shared.store.base import IDEMPOTENCY, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
+
+# How long a claim protects an unfinished request before a retry may take it over.
+LEASE_SECONDS = 30
+POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: object
+
+
+Action = Callable[[str], Awaitable[StoredResponse]]
+
+
+class IdempotencyService:
+    def __init__(self, store: DocumentStore, *, ttl_seconds: int, wait_seconds: float) -> None:
+        self._store = store
+        self._ttl = ttl_seconds
+        self._wait = wait_seconds
+
+    async def run(
+        self, tenant_id: str, scope: str, key: str, fingerprint: str, action: Action
+    ) -> StoredResponse:
+        """Runs `action(seed)` once per (tenant, scope, key); replays its answer afterwards."""
+        doc_id = "idem~" + hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()
+        record = await self._claim(tenant_id, doc_id, fingerprint)
+        if isinstance(record, StoredResponse):
+            return record
+        try:
+            response = await action(record["seed"])
+        except HeraldError as exc:
+            if exc.status >= 500:
+                await self._release(record)
+                raise
+            # A client error is the request's answer, and replays like a success.
+            await self._finish(record, StoredResponse(exc.status, exc.to_body()))
+            raise
+        except BaseException:
+            await self._release(record)
+            raise
+        await self._finish(record, response)
+        return response
+
+    async def _claim(self, tenant_id: str, doc_id: str, fingerprint: str) -> Doc | StoredResponse:
+        deadline = asyncio.get_running_loop().time() + self._wait
+        while True:
+            now = utcnow()
+            fresh: Doc = {
+                "id": doc_id,
+                "tenantId": tenant_id,
+                "state": "pending",
+                "seed": ids.new_seed(),
+                "fingerprint": fingerprint,
+                "leaseUntil": to_wire(now + timedelta(seconds=LEASE_SECONDS)),
+                "expiresAt": to_wire(now + timedelta(seconds=self._ttl)),
+                "ttl": self._ttl,
+            }
+            try:
+                return await self._store.create(IDEMPOTENCY, fresh)
+            except DocumentExistsError:
+                pass
+            existing = await self._store.read(IDEMPOTENCY, [tenant_id], doc_id)
+            if existing is None:
+                continue
+            if _expired(existing):
+                taken = await self._take_over(existing, {**fresh, "seed": ids.new_seed()})
+            elif existing["fingerprint"] != fingerprint:
+                raise ConflictError(
+                    "This idempotency key was already used for a different request.",
+                    code="idempotency_conflict",
+                )
+            elif existing["state"] == "done":
+                return StoredResponse(existing["response"]["status"], existing["response"]["body"])
+            elif from_wire(existing["leaseUntil"]) <= now:
+                # The first try died or failed: continue its work under its reserved seed.
+                taken = await self._take_over(existing, {**fresh, "seed": existing["seed"]})
+            else:
+                taken = None
+            if taken is not None:
+                return taken
+            if asyncio.get_running_loop().time() >= deadline:
+                raise ConflictError(
+                    "A request with this idempotency key is still in progress.",
+                    code="idempotency_in_progress",
+                )
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _take_over(self, existing: Doc, replacement: Doc) -> Doc | None:
+        try:
+            return await self._store.replace(IDEMPOTENCY, replacement, etag=existing["_etag"])
+        except EtagMismatchError:
+            return None
+
+    async def _finish(self, record: Doc, response: StoredResponse) -> None:
+        done = {**record, "state": "done", "response": {"status": response.status, "body": response.body}}
+        # If someone took the claim over after our lease ran out, their answer stands.
+        with contextlib.suppress(EtagMismatchError):
+            await self._store.replace(IDEMPOTENCY, done, etag=record["_etag"])
+
+    async def _release(self, record: Doc) -> None:
+        released = {**record, "leaseUntil": to_wire(utcnow())}
+        # Best effort: the lease also runs out by itself.
+        with contextlib.suppress(EtagMismatchError, HeraldError):
+            await self._store.replace(IDEMPOTENCY, released, etag=record["_etag"])
+
+
+def _expired(doc: Doc) -> bool:
+    return from_wire(doc["expiresAt"]) <= utcnow()

@@ -1,0 +1,86 @@
+"""The inbound queue: other systems publish messages without HTTP.
+
+A queue message is the body of `POST /api/v1/app/{appId}/msg` plus `tenantId`, `appId` and an
+optional `idempotencyKey`. The tenant is trusted: only systems with access to the storage account
+can enqueue. What can never succeed becomes a dead letter at once; what may succeed later (the
+store is down) raises, so the host retries it and finally moves it to the poison queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from shared.errors import HeraldError
+from shared.models import InboundMessage
+from shared.services.dead_letters import DeadLetterService
+from shared.services.idempotency import IdempotencyService, StoredResponse
+from shared.services.messages import MessageService
+
+log = logging.getLogger(__name__)
+
+INBOUND_SCOPE = "inbound-queue"
+
+
+@dataclass(frozen=True)
+class InboundOutcome:
+    accepted: bool
+    msg_id: str | None = None
+    reason: str | None = None
+
+
+class InboundService:
+    def __init__(
+        self, messages: MessageService, idempotency: IdempotencyService, dead_letters: DeadLetterService
+    ) -> None:
+        self._messages = messages
+        self._idempotency = idempotency
+        self._dead_letters = dead_letters
+
+    async def accept(self, body: str, *, queue_message_id: str | None) -> InboundOutcome:
+        try:
+            raw = json.loads(body)
+        except json.JSONDecodeError as exc:
+            return await self._reject(None, f"body is not JSON: {exc.msg}", body, queue_message_id)
+        tenant_hint = raw.get("tenantId") if isinstance(raw, dict) else None
+        tenant_hint = tenant_hint if isinstance(tenant_hint, str) and tenant_hint else None
+        try:
+            message = InboundMessage.model_validate(raw)
+        except ValidationError as exc:
+            return await self._reject(tenant_hint, _describe(exc), body, queue_message_id)
+        # Without a key of its own, a redelivered queue message must not become a second message.
+        key = message.idempotency_key or f"queue:{queue_message_id}"
+        fingerprint = hashlib.sha256(body.encode()).hexdigest()
+
+        async def create(seed: str) -> StoredResponse:
+            doc = await self._messages.create(message.tenant_id, message.app_id, message, seed=seed)
+            return StoredResponse(202, {"id": doc["id"]})
+
+        try:
+            response = await self._idempotency.run(message.tenant_id, INBOUND_SCOPE, key, fingerprint, create)
+        except HeraldError as exc:
+            if exc.status >= 500:
+                raise
+            return await self._reject(message.tenant_id, exc.detail, body, queue_message_id)
+        if response.status >= 400:
+            detail = response.body.get("detail") if isinstance(response.body, dict) else None
+            return await self._reject(message.tenant_id, str(detail), body, queue_message_id)
+        msg_id = response.body["id"] if isinstance(response.body, dict) else None
+        return InboundOutcome(accepted=True, msg_id=msg_id)
+
+    async def _reject(
+        self, tenant_id: str | None, reason: str, body: str, queue_message_id: str | None
+    ) -> InboundOutcome:
+        await self._dead_letters.record(tenant_id, reason, body, queue_message_id)
+        log.warning("inbound message dead-lettered: %s", reason)
+        return InboundOutcome(accepted=False, reason=reason)
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}" for error in exc.errors()
+    )

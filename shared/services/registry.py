@@ -1,0 +1,67 @@
+"""Wires the services to their adapters once per process (the composition of `shared/`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.services.applications import ApplicationService
+from shared.services.attempts import AttemptService
+from shared.services.dead_letters import DeadLetterService
+from shared.services.endpoints import EndpointService
+from shared.services.event_types import EventTypeService
+from shared.services.idempotency import IdempotencyService
+from shared.services.inbound import InboundService
+from shared.services.messages import MessageService
+from shared.settings import HeraldSettings, get_settings
+from shared.store.base import DocumentStore
+from shared.store.cosmos import get_store
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: HeraldSettings
+    store: DocumentStore
+    applications: ApplicationService
+    endpoints: EndpointService
+    event_types: EventTypeService
+    messages: MessageService
+    attempts: AttemptService
+    idempotency: IdempotencyService
+    dead_letters: DeadLetterService
+    inbound: InboundService
+
+    @classmethod
+    def build(cls, store: DocumentStore, settings: HeraldSettings) -> Services:
+        applications = ApplicationService(store)
+        endpoints = EndpointService(store)
+        messages = MessageService(store, settings, applications, endpoints)
+        idempotency = IdempotencyService(
+            store,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            wait_seconds=settings.idempotency_wait_seconds,
+        )
+        dead_letters = DeadLetterService(store, retention_days=settings.retention_days)
+        return cls(
+            settings=settings,
+            store=store,
+            applications=applications,
+            endpoints=endpoints,
+            event_types=EventTypeService(store),
+            messages=messages,
+            attempts=AttemptService(store, applications, endpoints, messages),
+            idempotency=idempotency,
+            dead_letters=dead_letters,
+            inbound=InboundService(messages, idempotency, dead_letters),
+        )
+
+
+_services: Services | None = None
+
+
+async def get_services() -> Services:
+    """The process's services; the store (and its one Cosmos client) is created on first use."""
+    global _services
+    if _services is None:
+        settings = get_settings()
+        _services = Services.build(await get_store(settings), settings)
+    return _services

@@ -1,0 +1,67 @@
+"""Herald's one settings object: every knob is a `HERALD_`-prefixed environment variable.
+
+Locally the values come from `local.settings.json` (loaded by the Functions host or devhost);
+in Azure from the Function App's app settings, which the Bicep writes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+def _split_csv(value: object) -> object:
+    # Lists arrive as comma-separated strings from app settings, not JSON.
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class HeraldSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HERALD_", extra="ignore", frozen=True)
+
+    # Cosmos DB. Without a key the app authenticates with DefaultAzureCredential.
+    cosmos_endpoint: str = "https://localhost:8081"
+    cosmos_key: str | None = None
+    cosmos_database: str = "herald"
+    cosmos_verify_tls: bool = True
+    cosmos_create_containers: bool = False
+
+    # Tenancy: until tokens carry a tenant, every call acts for this one.
+    default_tenant_id: str = "default"
+
+    # API limits.
+    max_request_bytes: int = 1024 * 1024 + 64 * 1024
+    max_payload_bytes: int = 1024 * 1024
+    idempotency_ttl_seconds: int = 12 * 3600
+    idempotency_wait_seconds: float = 10.0
+    event_id_ttl_seconds: int = 24 * 3600
+    retention_days: int = 90
+    max_deliver_at_hours: int = 24
+
+    # Delivery (consumed by the delivery workflows; validated here so bad values fail at start).
+    delivery_allowed_cidrs: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    retry_schedule: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE)
+    )
+    delivery_timeout_seconds: float = 15.0
+
+    _split = field_validator("delivery_allowed_cidrs", "retry_schedule", mode="before")(_split_csv)
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _schedule_is_positive(cls, value: list[int]) -> list[int]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("retry delays must be zero or positive seconds")
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> HeraldSettings:
+    """The process-wide settings, read once from the environment."""
+    return HeraldSettings()

@@ -1,0 +1,277 @@
+"""Cosmos DB backend of `DocumentStore`, on the async SDK, with one client per process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
+from azure.cosmos import PartitionKey as CosmosPartitionKey
+from azure.cosmos.aio import ContainerProxy, CosmosClient, DatabaseProxy
+from azure.cosmos.exceptions import CosmosBatchOperationError, CosmosHttpResponseError
+
+from shared.errors import ServiceUnavailableError
+from shared.settings import HeraldSettings
+from shared.store.base import (
+    APPLICATIONS,
+    DEAD_LETTERS,
+    ENDPOINTS,
+    EVENT_TYPES,
+    IDEMPOTENCY,
+    MESSAGES,
+    BatchFailedError,
+    BatchOp,
+    Doc,
+    DocumentExistsError,
+    EtagMismatchError,
+    PartitionKey,
+)
+
+log = logging.getLogger(__name__)
+
+TENANT = ["/tenantId"]
+TENANT_APP = ["/tenantId", "/appId"]
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """How a container is laid out; the Bicep in infra/ creates the same containers in Azure."""
+
+    name: str
+    partition_key: list[str]
+    excluded_paths: list[str] = field(default_factory=list)
+    # -1: items expire only when they carry their own `ttl`.
+    default_ttl: int | None = None
+
+    def indexing_policy(self) -> dict[str, Any]:
+        return {
+            "indexingMode": "consistent",
+            "includedPaths": [{"path": "/*"}],
+            "excludedPaths": [{"path": path} for path in [*self.excluded_paths, '/"_etag"/?']],
+        }
+
+
+CONTAINERS: tuple[ContainerSpec, ...] = (
+    ContainerSpec(APPLICATIONS, TENANT),
+    ContainerSpec(EVENT_TYPES, TENANT, excluded_paths=["/schemas/*"]),
+    ContainerSpec(ENDPOINTS, TENANT_APP, excluded_paths=["/secrets/*", "/headers/*"]),
+    ContainerSpec(
+        MESSAGES,
+        TENANT_APP,
+        excluded_paths=["/payload/*", "/response/?"],
+        default_ttl=-1,
+    ),
+    ContainerSpec(IDEMPOTENCY, TENANT, excluded_paths=["/response/*"], default_ttl=-1),
+    ContainerSpec(DEAD_LETTERS, TENANT, excluded_paths=["/body/?"], default_ttl=-1),
+)
+_SPECS = {spec.name: spec for spec in CONTAINERS}
+
+
+def partition_key_of(container: str, doc: Doc) -> PartitionKey:
+    return [doc[path.lstrip("/")] for path in _SPECS[container].partition_key]
+
+
+def _sdk_key(pk: PartitionKey) -> str | list[str]:
+    # Single-path containers take a scalar key; hierarchical ones a list.
+    return pk[0] if len(pk) == 1 else pk
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    """Turns an unreachable or overloaded Cosmos into a 503 the API can answer with."""
+    try:
+        yield
+    except (TimeoutError, ServiceRequestError, ServiceResponseError) as exc:
+        log.warning("cosmos unreachable: %s", type(exc).__name__)
+        raise ServiceUnavailableError("The data store is unavailable, retry later.") from exc
+    except CosmosHttpResponseError as exc:
+        if exc.status_code in (408, 429, 449, 500, 502, 503):
+            log.warning("cosmos answered %s", exc.status_code)
+            raise ServiceUnavailableError("The data store is busy, retry later.") from exc
+        raise
+
+
+class CosmosStore:
+    def __init__(self, client: CosmosClient, database: str) -> None:
+        self._client = client
+        self._database: DatabaseProxy = client.get_database_client(database)
+        self._database_name = database
+
+    @classmethod
+    def from_settings(cls, settings: HeraldSettings) -> CosmosStore:
+        credential: Any
+        if settings.cosmos_key:
+            credential = settings.cosmos_key
+        else:
+            # Lazy import: azure-identity is only needed where managed identity is used.
+            from azure.identity.aio import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        client = CosmosClient(
+            settings.cosmos_endpoint,
+            credential=credential,
+            connection_verify=settings.cosmos_verify_tls,
+            # Fail fast enough that the API can answer 503 instead of hanging the caller.
+            connection_timeout=5,
+            retry_total=3,
+        )
+        return cls(client, settings.cosmos_database)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def create_schema(self) -> None:
+        """Creates the database and containers (locally; in Azure the Bicep does it)."""
+        async with _translated():
+            database = await self._client.create_database_if_not_exists(self._database_name)
+            for spec in CONTAINERS:
+                if len(spec.partition_key) > 1:
+                    key = CosmosPartitionKey(path=spec.partition_key, kind="MultiHash")
+                else:
+                    key = CosmosPartitionKey(path=spec.partition_key[0], kind="Hash")
+                await database.create_container_if_not_exists(
+                    id=spec.name,
+                    partition_key=key,
+                    indexing_policy=spec.indexing_policy(),
+                    default_ttl=spec.default_ttl,
+                )
+
+    def _container(self, name: str) -> ContainerProxy:
+        return self._database.get_container_client(name)
+
+    async def read(self, container: str, pk: PartitionKey, doc_id: str) -> Doc | None:
+        async with _translated():
+            try:
+                item: Doc = await self._container(container).read_item(doc_id, _sdk_key(pk))
+            except CosmosHttpResponseError as exc:
+                if exc.status_code == 404:
+                    return None
+                raise
+        return item
+
+    async def create(self, container: str, doc: Doc) -> Doc:
+        async with _translated():
+            try:
+                created: Doc = await self._container(container).create_item(doc)
+            except CosmosHttpResponseError as exc:
+                if exc.status_code == 409:
+                    raise DocumentExistsError(doc["id"]) from exc
+                raise
+        return created
+
+    async def upsert(self, container: str, doc: Doc) -> Doc:
+        async with _translated():
+            result: Doc = await self._container(container).upsert_item(doc)
+        return result
+
+    async def replace(self, container: str, doc: Doc, *, etag: str) -> Doc:
+        async with _translated():
+            try:
+                result: Doc = await self._container(container).replace_item(
+                    doc["id"], doc, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            except CosmosHttpResponseError as exc:
+                if exc.status_code in (404, 412):
+                    raise EtagMismatchError(doc["id"]) from exc
+                raise
+        return result
+
+    async def delete(self, container: str, pk: PartitionKey, doc_id: str, *, etag: str | None = None) -> bool:
+        options: dict[str, Any] = {}
+        if etag is not None:
+            options = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        async with _translated():
+            try:
+                await self._container(container).delete_item(doc_id, _sdk_key(pk), **options)
+            except CosmosHttpResponseError as exc:
+                if exc.status_code == 404:
+                    return False
+                if exc.status_code == 412:
+                    raise EtagMismatchError(doc_id) from exc
+                raise
+        return True
+
+    async def patch(
+        self, container: str, pk: PartitionKey, doc_id: str, operations: list[dict[str, Any]]
+    ) -> Doc | None:
+        async with _translated():
+            try:
+                result: Doc = await self._container(container).patch_item(
+                    doc_id, _sdk_key(pk), patch_operations=operations
+                )
+            except CosmosHttpResponseError as exc:
+                if exc.status_code == 404:
+                    return None
+                raise
+        return result
+
+    async def query(
+        self,
+        container: str,
+        pk: PartitionKey,
+        sql: str,
+        parameters: Sequence[tuple[str, Any]] = (),
+        *,
+        max_items: int | None = None,
+    ) -> list[Any]:
+        params = [{"name": name, "value": value} for name, value in parameters]
+        items: list[Any] = []
+        async with _translated():
+            pager = self._container(container).query_items(sql, parameters=params, partition_key=_sdk_key(pk))
+            async for item in pager:
+                items.append(item)
+                if max_items is not None and len(items) >= max_items:
+                    break
+        return items
+
+    async def batch(self, container: str, pk: PartitionKey, ops: Sequence[BatchOp]) -> None:
+        sdk_ops: list[Any] = []
+        for op in ops:
+            if op.kind == "create" or op.kind == "upsert":
+                sdk_ops.append((op.kind, (op.doc,)))
+            elif op.kind == "replace":
+                assert op.doc is not None
+                options = {"if_match_etag": op.etag} if op.etag else {}
+                sdk_ops.append(("replace", (op.doc["id"], op.doc), options))
+            else:
+                options = {"if_match_etag": op.etag} if op.etag else {}
+                sdk_ops.append(("delete", (op.id,), options))
+        async with _translated():
+            try:
+                await self._container(container).execute_item_batch(sdk_ops, _sdk_key(pk))
+            except CosmosBatchOperationError as exc:
+                index = exc.error_index or 0
+                status = exc.operation_responses[index].get("statusCode", exc.status_code)
+                raise BatchFailedError(index, int(status)) from exc
+
+    async def ping(self) -> None:
+        async with _translated():
+            try:
+                await self._database.read()
+            except AzureError as exc:
+                raise ServiceUnavailableError("The data store is unavailable.") from exc
+
+
+_store: CosmosStore | None = None
+_store_lock: asyncio.Lock | None = None
+
+
+async def get_store(settings: HeraldSettings) -> CosmosStore:
+    """The process's one store, created (and, locally, its schema) on first use."""
+    global _store, _store_lock
+    if _store is not None:
+        return _store
+    if _store_lock is None:
+        _store_lock = asyncio.Lock()
+    async with _store_lock:
+        if _store is None:
+            store = CosmosStore.from_settings(settings)
+            if settings.cosmos_create_containers:
+                await store.create_schema()
+            _store = store
+    return _store

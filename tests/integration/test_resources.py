@@ -1,0 +1,87 @@
+"""Applications, endpoints and event types against the real Cosmos server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from shared.errors import ConflictError, NotFoundError, PreconditionFailedError
+from shared.models import ApplicationIn, ApplicationPatch, EndpointIn, EventTypeIn
+from shared.services.registry import Services
+from shared.store.base import APPLICATIONS, EtagMismatchError
+from shared.store.cosmos import CosmosStore
+
+
+async def test_uid_is_unique_per_tenant_even_under_concurrent_creates(
+    services: Services, tenant: str
+) -> None:
+    data = ApplicationIn(name="A", uid="cust-1")
+    results = await asyncio.gather(
+        *(services.applications.create(tenant, data) for _ in range(6)), return_exceptions=True
+    )
+    assert sum(1 for r in results if isinstance(r, tuple)) == 1
+    assert all(isinstance(r, tuple | ConflictError) for r in results)
+    # Another tenant may use the same uid.
+    await services.applications.create(f"{tenant}-b", data)
+
+
+async def test_changing_a_uid_frees_the_old_one(services: Services, tenant: str) -> None:
+    app, _ = await services.applications.create(tenant, ApplicationIn(name="A", uid="old"))
+    await services.applications.patch(tenant, app["id"], ApplicationPatch(uid="new"))
+    assert (await services.applications.get(tenant, "new"))["id"] == app["id"]
+    with pytest.raises(NotFoundError):
+        await services.applications.get(tenant, "old")
+    other, created = await services.applications.create(tenant, ApplicationIn(name="B", uid="old"))
+    assert created and other["id"] != app["id"]
+
+
+async def test_stale_etag_loses(store: CosmosStore, services: Services, tenant: str) -> None:
+    app, _ = await services.applications.create(tenant, ApplicationIn(name="A"))
+    stale = await store.read(APPLICATIONS, [tenant], app["id"])
+    assert stale is not None
+    await services.applications.patch(tenant, app["id"], ApplicationPatch(name="B"))
+    with pytest.raises(EtagMismatchError):
+        await store.replace(APPLICATIONS, {**stale, "name": "C"}, etag=stale["_etag"])
+    assert (await services.applications.get(tenant, app["id"]))["name"] == "B"
+
+
+async def test_concurrent_patches_never_silently_overwrite(services: Services, tenant: str) -> None:
+    app, _ = await services.applications.create(tenant, ApplicationIn(name="A"))
+    results = await asyncio.gather(
+        *(services.applications.patch(tenant, app["id"], ApplicationPatch(name=f"n{i}")) for i in range(5)),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if isinstance(r, dict)]
+    assert all(isinstance(r, dict | PreconditionFailedError) for r in results)
+    assert (await services.applications.get(tenant, app["id"]))["name"] in {w["name"] for w in winners}
+
+
+async def test_deleting_an_application_deletes_its_endpoints(services: Services, tenant: str) -> None:
+    app, _ = await services.applications.create(tenant, ApplicationIn(name="A"))
+    await services.endpoints.create(tenant, app["id"], EndpointIn(url="https://example.com/h"))
+    await services.applications.delete(tenant, app["id"])
+    assert await services.endpoints.list_all(tenant, app["id"]) == []
+
+
+async def test_secret_rotation_keeps_the_old_key_for_the_grace_period(
+    services: Services, tenant: str
+) -> None:
+    from shared.services.endpoints import active_secrets
+
+    app, _ = await services.applications.create(tenant, ApplicationIn(name="A"))
+    endpoint = await services.endpoints.create(tenant, app["id"], EndpointIn(url="https://example.com/h"))
+    old = endpoint["secrets"][0]["key"]
+    rotated = await services.endpoints.rotate_secret(tenant, app["id"], endpoint["id"], None, 3600)
+    assert active_secrets(rotated) == [rotated["secrets"][0]["key"], old]
+    immediate = await services.endpoints.rotate_secret(tenant, app["id"], endpoint["id"], None, 0)
+    assert active_secrets(immediate) == [immediate["secrets"][0]["key"]]
+
+
+async def test_event_types_are_per_tenant(services: Services, tenant: str) -> None:
+    await services.event_types.create(tenant, EventTypeIn(name="user.created", description="d"))
+    with pytest.raises(ConflictError):
+        await services.event_types.create(tenant, EventTypeIn(name="user.created", description="d"))
+    await services.event_types.create(f"{tenant}-b", EventTypeIn(name="user.created", description="d"))
+    with pytest.raises(NotFoundError):
+        await services.event_types.get(f"{tenant}-c", "user.created")

@@ -1,0 +1,85 @@
+"""The composition root: what the Functions host will index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import azure.functions as func
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _functions() -> list[func.Function]:
+    import importlib
+
+    import function_app
+
+    # get_functions() may be called once per app object, so index a fresh one.
+    return list(importlib.reload(function_app).app.get_functions())
+
+
+def test_every_http_function_is_anonymous_because_herald_checks_tokens_itself() -> None:
+    http = [f for f in _functions() if f.get_trigger().type == "httpTrigger"]
+    assert len(http) >= 30
+    for function in http:
+        assert function.get_trigger().auth_level == func.AuthLevel.ANONYMOUS, function.get_function_name()
+
+
+def test_svix_core_routes_are_registered() -> None:
+    routes = {
+        (method.value if hasattr(method, "value") else str(method), f.get_trigger().route)
+        for f in _functions()
+        if f.get_trigger().type == "httpTrigger"
+        for method in f.get_trigger().methods
+    }
+    expected = {
+        ("GET", "v1/health"),
+        ("GET", "v1/app"),
+        ("POST", "v1/app"),
+        ("PATCH", "v1/app/{app_id}"),
+        ("POST", "v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate"),
+        ("PATCH", "v1/app/{app_id}/endpoint/{endpoint_id}/headers"),
+        ("GET", "v1/app/{app_id}/endpoint/{endpoint_id}/stats"),
+        ("DELETE", "v1/event-type/{event_type_name}"),
+        ("POST", "v1/app/{app_id}/msg"),
+        ("DELETE", "v1/app/{app_id}/msg/{msg_id}/content"),
+        ("GET", "v1/app/{app_id}/attempt/endpoint/{endpoint_id}"),
+        ("GET", "v1/app/{app_id}/attempt/msg/{msg_id}"),
+        ("GET", "v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}"),
+        ("GET", "v1/app/{app_id}/msg/{msg_id}/endpoint"),
+        ("GET", "v1/app/{app_id}/endpoint/{endpoint_id}/msg"),
+    }
+    assert expected <= routes
+
+
+def test_inbound_queue_listens_on_herald_inbound() -> None:
+    queue = [f for f in _functions() if f.get_trigger().type == "queueTrigger"]
+    assert [f.get_trigger().queue_name for f in queue] == ["herald-inbound"]
+
+
+def test_host_json_sets_queue_encoding_explicitly() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["extensions"]["queues"]["messageEncoding"] == "none"
+    assert host["extensions"]["http"]["routePrefix"] == "api"
+
+
+def test_requirements_are_pinned_and_exclude_the_worker() -> None:
+    lines = [
+        line.strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert all("==" in line for line in lines), lines
+    assert not any(line.startswith("azure-functions-worker") for line in lines)
+
+
+def test_every_setting_is_documented_in_the_example_settings_and_readme() -> None:
+    from shared.settings import HeraldSettings
+
+    example = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
+    readme = (ROOT / "README.md").read_text()
+    for name in HeraldSettings.model_fields:
+        env = f"HERALD_{name.upper()}"
+        assert env in example, env
+        assert env in readme, env

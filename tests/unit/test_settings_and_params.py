@@ -1,0 +1,41 @@
+"""Settings parsing and list parameters."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.errors import ValidationFailedError
+from shared.pagination import MAX_LIMIT, parse_list_params
+from shared.settings import DEFAULT_RETRY_SCHEDULE, HeraldSettings
+
+
+def test_list_settings_parse_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HERALD_DELIVERY_ALLOWED_CIDRS", "127.0.0.0/8, ::1/128")
+    monkeypatch.setenv("HERALD_RETRY_SCHEDULE", "1,2,3")
+    settings = HeraldSettings()
+    assert settings.delivery_allowed_cidrs == ["127.0.0.0/8", "::1/128"]
+    assert settings.retry_schedule == [1, 2, 3]
+
+
+def test_defaults_match_the_documented_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HERALD_RETRY_SCHEDULE", raising=False)
+    monkeypatch.delenv("HERALD_DELIVERY_ALLOWED_CIDRS", raising=False)
+    settings = HeraldSettings()
+    assert settings.retry_schedule == list(DEFAULT_RETRY_SCHEDULE)
+    assert settings.delivery_allowed_cidrs == []
+    assert settings.delivery_timeout_seconds == 15
+
+
+def test_negative_retry_delay_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HERALD_RETRY_SCHEDULE", "5,-1")
+    with pytest.raises(ValueError):
+        HeraldSettings()
+
+
+def test_list_params_defaults_and_bounds() -> None:
+    params = parse_list_params({}, default_order="ascending")
+    assert (params.limit, params.iterator, params.order) == (50, None, "ascending")
+    assert parse_list_params({"limit": str(MAX_LIMIT)}, default_order="ascending").limit == MAX_LIMIT
+    for bad in ({"limit": "0"}, {"limit": "251"}, {"limit": "ten"}, {"order": "sideways"}):
+        with pytest.raises(ValidationFailedError):
+            parse_list_params(bad, default_order="ascending")
