@@ -79,12 +79,14 @@ async def fetch_page(
     if cursor:
         clauses.append(f"c.{key} {'>' if ascending else '<'} @cursor")
         query_params.append(("@cursor", cursor))
-    # Only fixed fragments are formatted in; every value travels as a query parameter.
-    sql = (
-        f"SELECT TOP {params.limit + 1} * FROM c WHERE {' AND '.join(clauses)} "  # noqa: S608
-        f"ORDER BY c.{key} {'ASC' if ascending else 'DESC'}"
+    rows = await store.query(
+        container,
+        pk,
+        where=" AND ".join(clauses),
+        parameters=query_params,
+        order_by=f"c.{key} {'ASC' if ascending else 'DESC'}",
+        top=params.limit + 1,
     )
-    rows = await store.query(container, pk, sql, query_params)
     more = len(rows) > params.limit
     rows = rows[: params.limit]
     if backwards:

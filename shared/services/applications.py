@@ -1,8 +1,4 @@
-"""Applications: one per customer of the tenant, addressed by id or by the tenant's own `uid`.
-
-A `uid` is unique per tenant. Uniqueness is held by a guard document (`uid~<uid>`) written in the
-same transactional batch as the application, so two concurrent creates cannot both win.
-"""
+"""Applications: one per customer of the tenant, addressed by id or by the tenant's own `uid`."""
 
 from __future__ import annotations
 
@@ -14,22 +10,19 @@ from shared.clock import to_wire, utcnow
 from shared.errors import ConflictError, NotFoundError, PreconditionFailedError
 from shared.models import ApplicationIn, ApplicationOut, ApplicationPatch
 from shared.pagination import ListParams, fetch_page
+from shared.services.uids import UidGuards
 from shared.store.base import (
     APPLICATIONS,
     ENDPOINTS,
-    BatchFailedError,
-    BatchOp,
     Doc,
+    DocumentExistsError,
     DocumentStore,
     EtagMismatchError,
 )
 
 APP_TYPE = "app"
-UID_TYPE = "app-uid"
-
-
-def _uid_guard_id(uid: str) -> str:
-    return f"uid~{uid}"
+# Applications' uids are unique per tenant: one scope for the whole partition.
+TENANT_SCOPE = ""
 
 
 def to_out(doc: Doc) -> ApplicationOut:
@@ -39,15 +32,14 @@ def to_out(doc: Doc) -> ApplicationOut:
 class ApplicationService:
     def __init__(self, store: DocumentStore) -> None:
         self._store = store
+        self._uids = UidGuards(store, APPLICATIONS, what="An application")
 
     async def find(self, tenant_id: str, id_or_uid: str) -> Doc | None:
-        doc = await self._store.read(APPLICATIONS, [tenant_id], id_or_uid)
-        if doc is not None and doc.get("type") == APP_TYPE:
-            return doc
-        guard = await self._store.read(APPLICATIONS, [tenant_id], _uid_guard_id(id_or_uid))
-        if guard is None:
-            return None
-        return await self._store.read(APPLICATIONS, [tenant_id], guard["appId"])
+        if id_or_uid.startswith(f"{ids.APP}_"):
+            doc = await self._store.read(APPLICATIONS, [tenant_id], id_or_uid)
+            if doc is not None and doc.get("type") == APP_TYPE:
+                return doc
+        return await self._uids.resolve([tenant_id], TENANT_SCOPE, id_or_uid)
 
     async def get(self, tenant_id: str, id_or_uid: str) -> Doc:
         doc = await self.find(tenant_id, id_or_uid)
@@ -59,15 +51,21 @@ class ApplicationService:
         self, tenant_id: str, data: ApplicationIn, *, get_if_exists: bool = False, seed: str | None = None
     ) -> tuple[Doc, bool]:
         """Creates the application; returns it and whether it was created now."""
+        app_id = ids.new_id(ids.APP, seed)
+        if seed is not None:
+            # A retried request whose first try already stored the application.
+            earlier = await self._store.read(APPLICATIONS, [tenant_id], app_id)
+            if earlier is not None:
+                return earlier, False
         if data.uid is not None:
-            existing = await self.find(tenant_id, data.uid)
+            existing = await self._uids.resolve([tenant_id], TENANT_SCOPE, data.uid)
             if existing is not None:
                 if get_if_exists:
                     return existing, False
                 raise ConflictError("An application with this uid already exists.")
         now = to_wire(utcnow())
         doc: Doc = {
-            "id": ids.new_id(ids.APP, seed),
+            "id": app_id,
             "type": APP_TYPE,
             "tenantId": tenant_id,
             "uid": data.uid,
@@ -77,21 +75,17 @@ class ApplicationService:
             "createdAt": now,
             "updatedAt": now,
         }
-        ops = [BatchOp("create", doc)]
         if data.uid is not None:
-            ops.append(BatchOp("create", self._uid_guard(tenant_id, data.uid, doc["id"])))
-        try:
-            await self._store.batch(APPLICATIONS, [tenant_id], ops)
-        except BatchFailedError as exc:
-            if exc.status != 409:
+            try:
+                await self._uids.claim([tenant_id], {"tenantId": tenant_id}, TENANT_SCOPE, data.uid, app_id)
+            except ConflictError:
+                if get_if_exists:
+                    return await self.get(tenant_id, data.uid), False
                 raise
-            if exc.index == 0:
-                # Same reserved id: a retried request whose first try already wrote it.
-                return await self.get(tenant_id, doc["id"]), False
-            if get_if_exists and data.uid is not None:
-                return await self.get(tenant_id, data.uid), False
-            raise ConflictError("An application with this uid already exists.") from exc
-        return doc, True
+        try:
+            return await self._store.create(APPLICATIONS, doc), True
+        except DocumentExistsError:
+            return await self.get(tenant_id, app_id), False
 
     async def list_page(self, tenant_id: str, params: ListParams) -> dict[str, Any]:
         page = await fetch_page(
@@ -132,42 +126,29 @@ class ApplicationService:
 
     async def delete(self, tenant_id: str, id_or_uid: str) -> Doc:
         current = await self.get(tenant_id, id_or_uid)
-        ops = [BatchOp("delete", id=current["id"], etag=current["_etag"])]
-        if current.get("uid"):
-            ops.append(BatchOp("delete", id=_uid_guard_id(current["uid"])))
         try:
-            await self._store.batch(APPLICATIONS, [tenant_id], ops)
-        except BatchFailedError as exc:
-            raise PreconditionFailedError("The application changed meanwhile; retry.") from exc
+            await self._store.delete(APPLICATIONS, [tenant_id], current["id"], etag=current["_etag"])
+        except EtagMismatchError:
+            raise PreconditionFailedError("The application changed meanwhile; retry.") from None
+        if current.get("uid"):
+            await self._uids.release([tenant_id], TENANT_SCOPE, current["uid"], current["id"])
         # The endpoints go with their application, so nothing is delivered for it any more.
-        endpoint_ids = await self._store.query(
-            ENDPOINTS,
-            [tenant_id, current["id"]],
-            "SELECT c.id FROM c",
-        )
-        for row in endpoint_ids:
-            await self._store.delete(ENDPOINTS, [tenant_id, current["id"]], row["id"])
+        pk = [tenant_id, current["id"]]
+        for row in await self._store.query(ENDPOINTS, pk, select="c.id"):
+            await self._store.delete(ENDPOINTS, pk, row["id"])
         return current
 
     async def _apply(self, tenant_id: str, current: Doc, changes: Mapping[str, Any]) -> Doc:
         updated = {**current, **changes, "updatedAt": to_wire(utcnow())}
-        ops = [BatchOp("replace", updated, etag=current["_etag"])]
         old_uid, new_uid = current.get("uid"), updated.get("uid")
-        if old_uid != new_uid:
-            if new_uid is not None:
-                ops.append(BatchOp("create", self._uid_guard(tenant_id, new_uid, current["id"])))
-            if old_uid is not None:
-                ops.append(BatchOp("delete", id=_uid_guard_id(old_uid)))
+        if new_uid is not None and new_uid != old_uid:
+            await self._uids.claim([tenant_id], {"tenantId": tenant_id}, TENANT_SCOPE, new_uid, current["id"])
         try:
-            await self._store.batch(APPLICATIONS, [tenant_id], ops)
-        except BatchFailedError as exc:
-            if exc.index == 0:
-                raise PreconditionFailedError("The application changed meanwhile; retry.") from exc
-            raise ConflictError("An application with this uid already exists.") from exc
-        except EtagMismatchError as exc:
-            raise PreconditionFailedError("The application changed meanwhile; retry.") from exc
-        return updated
-
-    @staticmethod
-    def _uid_guard(tenant_id: str, uid: str, app_id: str) -> Doc:
-        return {"id": _uid_guard_id(uid), "type": UID_TYPE, "tenantId": tenant_id, "appId": app_id}
+            stored = await self._store.replace(APPLICATIONS, updated, etag=current["_etag"])
+        except EtagMismatchError:
+            if new_uid is not None and new_uid != old_uid:
+                await self._uids.release([tenant_id], TENANT_SCOPE, new_uid, current["id"])
+            raise PreconditionFailedError("The application changed meanwhile; retry.") from None
+        if old_uid is not None and old_uid != new_uid:
+            await self._uids.release([tenant_id], TENANT_SCOPE, old_uid, current["id"])
+        return stored

@@ -1,8 +1,9 @@
 """Delivery attempts and message-endpoint statuses.
 
 Attempts are an append-only log; the `destination` document of each message-endpoint pair is the
-projection of that log that reads use (its status and next attempt). `record` appends an attempt
-and moves the projection in one transactional batch, so the two never disagree.
+projection of that log that reads use (its status and next attempt). `record` appends an attempt,
+then moves the projection with an ETag-guarded replace; the log is the truth the projection can
+always be rebuilt from.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
 from shared.services.endpoints import to_out as endpoint_out
 from shared.services.messages import MessageService, destination_id, message_filters
-from shared.store.base import ENDPOINTS, MESSAGES, BatchFailedError, BatchOp, Doc, DocumentStore
+from shared.store.base import ENDPOINTS, MESSAGES, Doc, DocumentStore, EtagMismatchError
 
 ATTEMPT_TYPE = "attempt"
 MAX_RESPONSE_CHARS = 4096
+PROJECTION_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -109,19 +111,31 @@ class AttemptService:
             "tags": message.get("tags"),
             "ttl": message["ttl"],
         }
-        projected = {
-            **pair,
-            "status": int(result.status),
-            "nextAttempt": to_wire(next_attempt) if next_attempt else None,
-            "updatedAt": now,
-        }
-        try:
-            await self._store.batch(
-                MESSAGES, pk, [BatchOp("create", attempt), BatchOp("replace", projected, etag=pair["_etag"])]
-            )
-        except BatchFailedError as exc:
-            raise PreconditionFailedError("The delivery status changed meanwhile; retry.") from exc
+        await self._store.create(MESSAGES, attempt)
+        await self._project(pk, pair_id, attempt, next_attempt)
         return attempt
+
+    async def _project(
+        self, pk: list[str], pair_id: str, attempt: Doc, next_attempt: datetime | None
+    ) -> None:
+        """Moves the pair's status to what `attempt` observed, unless a later attempt already did."""
+        for _ in range(PROJECTION_RETRIES):
+            pair = await self._store.read(MESSAGES, pk, pair_id)
+            if pair is None or pair.get("lastAttemptAt", "") > attempt["timestamp"]:
+                return
+            projected = {
+                **pair,
+                "status": attempt["status"],
+                "lastAttemptAt": attempt["timestamp"],
+                "nextAttempt": to_wire(next_attempt) if next_attempt else None,
+                "updatedAt": attempt["timestamp"],
+            }
+            try:
+                await self._store.replace(MESSAGES, projected, etag=pair["_etag"])
+                return
+            except EtagMismatchError:
+                continue
+        raise PreconditionFailedError("The delivery status changed meanwhile; retry.")
 
     async def get(
         self, tenant_id: str, app_id_or_uid: str, msg_id: str, attempt_id: str

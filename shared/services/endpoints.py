@@ -9,7 +9,7 @@ from typing import Any
 
 from shared import ids
 from shared.clock import from_wire, to_wire, utcnow
-from shared.errors import ConflictError, NotFoundError, PreconditionFailedError, ValidationFailedError
+from shared.errors import NotFoundError, PreconditionFailedError, ValidationFailedError
 from shared.models import (
     EndpointHeadersOut,
     EndpointIn,
@@ -20,8 +20,16 @@ from shared.models import (
     MessageStatus,
 )
 from shared.pagination import ListParams, fetch_page
+from shared.services.uids import UidGuards
 from shared.signing import generate_secret, normalize_secret
-from shared.store.base import ENDPOINTS, MESSAGES, BatchFailedError, BatchOp, Doc, DocumentStore
+from shared.store.base import (
+    ENDPOINTS,
+    MESSAGES,
+    Doc,
+    DocumentExistsError,
+    DocumentStore,
+    EtagMismatchError,
+)
 
 ENDPOINT_TYPE = "endpoint"
 UID_TYPE = "endpoint-uid"
@@ -34,10 +42,6 @@ FORBIDDEN_HEADERS = frozenset(
 FORBIDDEN_HEADER_PREFIXES = ("webhook-", "svix-")
 # Returned by name only, never by value.
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token"})
-
-
-def _uid_guard_id(uid: str) -> str:
-    return f"uid~{uid}"
 
 
 def to_out(doc: Doc) -> EndpointOut:
@@ -67,16 +71,15 @@ def active_secrets(doc: Doc) -> list[str]:
 class EndpointService:
     def __init__(self, store: DocumentStore) -> None:
         self._store = store
+        self._uids = UidGuards(store, ENDPOINTS, what="An endpoint")
 
     async def find(self, tenant_id: str, app_id: str, id_or_uid: str) -> Doc | None:
         pk = [tenant_id, app_id]
-        doc = await self._store.read(ENDPOINTS, pk, id_or_uid)
-        if doc is not None and doc.get("type") == ENDPOINT_TYPE:
-            return doc
-        guard = await self._store.read(ENDPOINTS, pk, _uid_guard_id(id_or_uid))
-        if guard is None:
-            return None
-        return await self._store.read(ENDPOINTS, pk, guard["endpointId"])
+        if id_or_uid.startswith(f"{ids.ENDPOINT}_"):
+            doc = await self._store.read(ENDPOINTS, pk, id_or_uid)
+            if doc is not None and doc.get("type") == ENDPOINT_TYPE:
+                return doc
+        return await self._uids.resolve(pk, app_id, id_or_uid)
 
     async def get(self, tenant_id: str, app_id: str, id_or_uid: str) -> Doc:
         doc = await self.find(tenant_id, app_id, id_or_uid)
@@ -86,7 +89,7 @@ class EndpointService:
 
     async def list_all(self, tenant_id: str, app_id: str) -> list[Doc]:
         return await self._store.query(
-            ENDPOINTS, [tenant_id, app_id], "SELECT * FROM c WHERE c.type = @type", [("@type", ENDPOINT_TYPE)]
+            ENDPOINTS, [tenant_id, app_id], where="c.type = @type", parameters=[("@type", ENDPOINT_TYPE)]
         )
 
     async def list_page(self, tenant_id: str, app_id: str, params: ListParams) -> dict[str, Any]:
@@ -115,18 +118,18 @@ class EndpointService:
             "createdAt": now,
             "updatedAt": now,
         }
-        ops = [BatchOp("create", doc)]
+        pk = [tenant_id, app_id]
+        if seed is not None:
+            # A retried request whose first try already stored the endpoint.
+            earlier = await self._store.read(ENDPOINTS, pk, doc["id"])
+            if earlier is not None:
+                return earlier
         if data.uid is not None:
-            ops.append(BatchOp("create", self._uid_guard(tenant_id, app_id, data.uid, doc["id"])))
+            await self._uids.claim(pk, {"tenantId": tenant_id, "appId": app_id}, app_id, data.uid, doc["id"])
         try:
-            await self._store.batch(ENDPOINTS, [tenant_id, app_id], ops)
-        except BatchFailedError as exc:
-            if exc.status == 409 and exc.index == 0:
-                return await self.get(tenant_id, app_id, doc["id"])
-            if exc.status == 409:
-                raise ConflictError("An endpoint with this uid already exists.") from exc
-            raise
-        return doc
+            return await self._store.create(ENDPOINTS, doc)
+        except DocumentExistsError:
+            return await self.get(tenant_id, app_id, doc["id"])
 
     async def update(
         self, tenant_id: str, app_id: str, id_or_uid: str, data: EndpointUpdate
@@ -147,13 +150,13 @@ class EndpointService:
 
     async def delete(self, tenant_id: str, app_id: str, id_or_uid: str) -> None:
         current = await self.get(tenant_id, app_id, id_or_uid)
-        ops = [BatchOp("delete", id=current["id"], etag=current["_etag"])]
-        if current.get("uid"):
-            ops.append(BatchOp("delete", id=_uid_guard_id(current["uid"])))
+        pk = [tenant_id, app_id]
         try:
-            await self._store.batch(ENDPOINTS, [tenant_id, app_id], ops)
-        except BatchFailedError as exc:
-            raise PreconditionFailedError("The endpoint changed meanwhile; retry.") from exc
+            await self._store.delete(ENDPOINTS, pk, current["id"], etag=current["_etag"])
+        except EtagMismatchError:
+            raise PreconditionFailedError("The endpoint changed meanwhile; retry.") from None
+        if current.get("uid"):
+            await self._uids.release(pk, app_id, current["uid"], current["id"])
 
     async def get_secret(self, tenant_id: str, app_id: str, id_or_uid: str) -> str:
         doc = await self.get(tenant_id, app_id, id_or_uid)
@@ -213,11 +216,14 @@ class EndpointService:
         if until:
             clauses.append("c.timestamp < @until")
             params.append(("@until", until))
-        sql = f"SELECT VALUE COUNT(1) FROM c WHERE {' AND '.join(clauses)}"  # noqa: S608 (values are parameters)
 
         async def count(status: MessageStatus) -> int:
             rows = await self._store.query(
-                MESSAGES, [tenant_id, app_id], sql, [*params, ("@status", int(status))]
+                MESSAGES,
+                [tenant_id, app_id],
+                select="VALUE COUNT(1)",
+                where=" AND ".join(clauses),
+                parameters=[*params, ("@status", int(status))],
             )
             return int(rows[0]) if rows else 0
 
@@ -227,21 +233,22 @@ class EndpointService:
 
     async def _apply(self, tenant_id: str, current: Doc, changes: Mapping[str, Any]) -> Doc:
         app_id = current["appId"]
+        pk = [tenant_id, app_id]
         updated = {**current, **changes, "updatedAt": to_wire(utcnow())}
-        ops = [BatchOp("replace", updated, etag=current["_etag"])]
         old_uid, new_uid = current.get("uid"), updated.get("uid")
-        if old_uid != new_uid:
-            if new_uid is not None:
-                ops.append(BatchOp("create", self._uid_guard(tenant_id, app_id, new_uid, current["id"])))
-            if old_uid is not None:
-                ops.append(BatchOp("delete", id=_uid_guard_id(old_uid)))
+        if new_uid is not None and new_uid != old_uid:
+            await self._uids.claim(
+                pk, {"tenantId": tenant_id, "appId": app_id}, app_id, new_uid, current["id"]
+            )
         try:
-            await self._store.batch(ENDPOINTS, [tenant_id, app_id], ops)
-        except BatchFailedError as exc:
-            if exc.index == 0:
-                raise PreconditionFailedError("The endpoint changed meanwhile; retry.") from exc
-            raise ConflictError("An endpoint with this uid already exists.") from exc
-        return updated
+            stored = await self._store.replace(ENDPOINTS, updated, etag=current["_etag"])
+        except EtagMismatchError:
+            if new_uid is not None and new_uid != old_uid:
+                await self._uids.release(pk, app_id, new_uid, current["id"])
+            raise PreconditionFailedError("The endpoint changed meanwhile; retry.") from None
+        if old_uid is not None and old_uid != new_uid:
+            await self._uids.release(pk, app_id, old_uid, current["id"])
+        return stored
 
     @staticmethod
     def _fields(data: EndpointUpdate) -> dict[str, Any]:
@@ -254,14 +261,4 @@ class EndpointService:
             "eventTypes": sorted(set(data.event_types)) if data.event_types else None,
             "channels": sorted(set(data.channels)) if data.channels else None,
             "metadata": data.metadata or {},
-        }
-
-    @staticmethod
-    def _uid_guard(tenant_id: str, app_id: str, uid: str, endpoint_id: str) -> Doc:
-        return {
-            "id": _uid_guard_id(uid),
-            "type": UID_TYPE,
-            "tenantId": tenant_id,
-            "appId": app_id,
-            "endpointId": endpoint_id,
         }

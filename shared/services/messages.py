@@ -1,14 +1,16 @@
 """Messages: accept, fan out to the matching endpoints, store, and read back.
 
-Creating a message is one transactional batch in the app's partition of the `messages` container:
-the message, its `eventId` guard (when it has one) and one `destination` document per matching
-endpoint, each `pending`. Either all of them are written or none. Beyond one batch's capacity the
-remaining destinations follow in further batches; the message lists all its endpoint ids, so an
-interrupted create is finished by the SDK's retry (same idempotency key, same message id).
+Creating a message writes, in the app's partition of the `messages` container: its `eventId` guard
+(when it has one), one `pending` destination document per matching endpoint, and last the message
+itself. The message is the commit point: until it exists no reader shows the message, and an
+interrupted create is finished by the SDK's retry (same idempotency key, so the same message id).
+Destinations left by a create that is never retried belong to no message; readers skip them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -22,17 +24,24 @@ from shared.pagination import ListParams, fetch_page
 from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
 from shared.settings import HeraldSettings
-from shared.store.base import MESSAGES, BatchFailedError, BatchOp, Doc, DocumentStore
+from shared.store.base import MESSAGES, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
 
 MESSAGE_TYPE = "message"
 EVENT_ID_TYPE = "event-id"
 DESTINATION_TYPE = "destination"
-# Cosmos allows 100 operations per transactional batch.
-BATCH_LIMIT = 100
+# Destination writes in flight at once for one message.
+WRITE_CONCURRENCY = 25
+# A guard whose message does not exist yet is someone's create in flight for this long.
+IN_FLIGHT_SECONDS = 30
 
 
 def destination_id(msg_id: str, endpoint_id: str) -> str:
     return f"{msg_id}~{endpoint_id}"
+
+
+def event_guard_id(app_id: str, event_id: str) -> str:
+    # Hashed: event ids may be 256 characters, Cosmos ids at most 255.
+    return "evt~" + hashlib.sha256(f"{app_id}\n{event_id}".encode()).hexdigest()
 
 
 def matches(endpoint: Mapping[str, Any], event_type: str, channels: Sequence[str] | None) -> bool:
@@ -92,23 +101,22 @@ class MessageService:
             "ttl": retention,
             "expiresAt": to_wire(now + timedelta(seconds=retention)),
         }
-        destinations = [self._destination(message, endpoint_id) for endpoint_id in targets]
-        first: list[BatchOp] = [BatchOp("create", message)]
-        if data.event_id is not None:
-            first.append(BatchOp("create", self._event_id_guard(message, now)))
-        room = BATCH_LIMIT - len(first)
-        first.extend(BatchOp("create", doc) for doc in destinations[:room])
         pk = [tenant_id, app_id]
+        if seed is not None:
+            earlier = await self._store.read(MESSAGES, pk, msg_id)
+            if earlier is not None:
+                return earlier
+        if data.event_id is not None:
+            await self._claim_event_id(pk, message, now)
+        for start in range(0, len(targets), WRITE_CONCURRENCY):
+            chunk = targets[start : start + WRITE_CONCURRENCY]
+            await asyncio.gather(
+                *(self._store.upsert(MESSAGES, self._destination(message, ep)) for ep in chunk)
+            )
         try:
-            await self._write_first_batch(pk, first, message, now)
-        except _AlreadyWritten as written:
-            # A retry of a request that already stored this message: finish what it began.
-            message = written.message
-            destinations = [self._destination(message, ep) for ep in message["endpointIds"]]
-        for start in range(room, len(destinations), BATCH_LIMIT):
-            chunk = destinations[start : start + BATCH_LIMIT]
-            await self._store.batch(MESSAGES, pk, [BatchOp("upsert", doc) for doc in chunk])
-        return message
+            return await self._store.create(MESSAGES, message)
+        except DocumentExistsError:
+            return await self.get(tenant_id, app_id, msg_id)
 
     async def get(self, tenant_id: str, app_id_or_uid: str, msg_id: str) -> Doc:
         app = await self._apps.get(tenant_id, app_id_or_uid)
@@ -164,51 +172,41 @@ class MessageService:
         app, _ = await self._apps.create(tenant_id, inline, get_if_exists=True, seed=seed)
         return app
 
-    async def _write_first_batch(
-        self, pk: list[str], ops: list[BatchOp], message: Doc, now: datetime
-    ) -> None:
-        for _ in range(2):
-            try:
-                await self._store.batch(MESSAGES, pk, ops)
-                return
-            except BatchFailedError as exc:
-                if exc.status != 409:
-                    raise
-                if exc.index == 0:
-                    existing = await self._store.read(MESSAGES, pk, message["id"])
-                    if existing is not None:
-                        raise _AlreadyWritten(existing) from exc
-                    continue
-                if exc.index == 1 and message["eventId"] is not None:
-                    if not await self._expire_event_id(pk, message["eventId"], now):
-                        raise ConflictError(
-                            "A message with this eventId already exists.", code="conflict"
-                        ) from exc
-                    continue
-                raise
-        raise ConflictError("The message could not be stored; retry.", code="conflict")
-
-    async def _expire_event_id(self, pk: list[str], event_id: str, now: datetime) -> bool:
-        """Removes a guard whose 24 h are over (the local Cosmos server does not enforce `ttl`)."""
-        guard = await self._store.read(MESSAGES, pk, f"evt~{event_id}")
-        if guard is None:
-            return True
-        if from_wire(guard["expiresAt"]) > now:
-            return False
-        await self._store.delete(MESSAGES, pk, guard["id"], etag=guard["_etag"])
-        return True
-
-    def _event_id_guard(self, message: Doc, now: datetime) -> Doc:
+    async def _claim_event_id(self, pk: list[str], message: Doc, now: datetime) -> None:
+        """Holds the message's `eventId` for 24 h; 409 when another live message holds it."""
         ttl = self._settings.event_id_ttl_seconds
-        return {
-            "id": f"evt~{message['eventId']}",
+        guard: Doc = {
+            "id": event_guard_id(message["appId"], message["eventId"]),
             "type": EVENT_ID_TYPE,
             "tenantId": message["tenantId"],
             "appId": message["appId"],
+            "eventId": message["eventId"],
             "msgId": message["id"],
+            "createdAt": to_wire(now),
             "ttl": ttl,
             "expiresAt": to_wire(now + timedelta(seconds=ttl)),
         }
+        try:
+            await self._store.create(MESSAGES, guard)
+            return
+        except DocumentExistsError:
+            pass
+        existing = await self._store.read(MESSAGES, pk, guard["id"])
+        if existing is not None and existing["msgId"] == message["id"]:
+            return
+        if existing is not None and from_wire(existing["expiresAt"]) > now:
+            # The local Cosmos server does not enforce `ttl`, so expiry is checked here too.
+            holder = await self._store.read(MESSAGES, pk, existing["msgId"])
+            in_flight = from_wire(existing["createdAt"]) > now - timedelta(seconds=IN_FLIGHT_SECONDS)
+            if holder is not None or in_flight:
+                raise ConflictError("A message with this eventId already exists.")
+        try:
+            if existing is None:
+                await self._store.create(MESSAGES, guard)
+            else:
+                await self._store.replace(MESSAGES, guard, etag=existing["_etag"])
+        except (DocumentExistsError, EtagMismatchError):
+            raise ConflictError("A message with this eventId already exists.") from None
 
     @staticmethod
     def _destination(message: Doc, endpoint_id: str) -> Doc:
@@ -253,12 +251,6 @@ class MessageService:
             return data.payload_retention_hours * 3600
         days = data.payload_retention_period or self._settings.retention_days
         return days * 24 * 3600
-
-
-class _AlreadyWritten(Exception):
-    def __init__(self, message: Doc) -> None:
-        super().__init__(message["id"])
-        self.message = message
 
 
 def message_filters(alias: str, filters: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, Any]]]:

@@ -2,13 +2,16 @@
 
 Documents are JSON dicts with an `id`; a partition key is a list of the values of the container's
 key paths (`[tenantId]` or `[tenantId, appId]`). Writes that must not lose a race carry an ETag.
+
+There are no multi-document transactions: services order their single-document writes so that an
+interruption at any point leaves nothing a reader can mistake for a finished write, and a retry
+completes it. (Cosmos transactional batches would do, but the local server does not implement them.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 Doc = dict[str, Any]
 PartitionKey = list[str]
@@ -19,25 +22,6 @@ EVENT_TYPES = "event-types"
 MESSAGES = "messages"
 IDEMPOTENCY = "idempotency"
 DEAD_LETTERS = "dead-letters"
-
-
-@dataclass(frozen=True)
-class BatchOp:
-    """One operation of a transactional batch inside one partition."""
-
-    kind: Literal["create", "upsert", "replace", "delete"]
-    doc: Doc | None = None
-    id: str | None = None
-    etag: str | None = None
-
-
-class BatchFailedError(Exception):
-    """A transactional batch was rolled back because operation `index` failed with `status`."""
-
-    def __init__(self, index: int, status: int) -> None:
-        super().__init__(f"batch operation {index} failed with status {status}")
-        self.index = index
-        self.status = status
 
 
 class DocumentExistsError(Exception):
@@ -69,13 +53,17 @@ class DocumentStore(Protocol):
         self,
         container: str,
         pk: PartitionKey,
-        sql: str,
-        parameters: Sequence[tuple[str, Any]] = (),
         *,
-        max_items: int | None = None,
+        where: str = "true",
+        parameters: Sequence[tuple[str, Any]] = (),
+        select: str = "*",
+        order_by: str | None = None,
+        top: int | None = None,
     ) -> list[Any]:
-        """Rows of the query: documents, or values for `SELECT VALUE`."""
+        """Rows of `SELECT [TOP n] <select> FROM c WHERE <where> [ORDER BY ...]` inside one partition.
 
-    async def batch(self, container: str, pk: PartitionKey, ops: Sequence[BatchOp]) -> None: ...
+        `where`, `select` and `order_by` are fixed SQL fragments on alias `c`; values travel only
+        as `parameters`. The store adds the partition-key equality itself.
+        """
 
     async def ping(self) -> None: ...

@@ -13,7 +13,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
 from azure.cosmos import PartitionKey as CosmosPartitionKey
 from azure.cosmos.aio import ContainerProxy, CosmosClient, DatabaseProxy
-from azure.cosmos.exceptions import CosmosBatchOperationError, CosmosHttpResponseError
+from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from shared.errors import ServiceUnavailableError
 from shared.settings import HeraldSettings
@@ -24,8 +24,6 @@ from shared.store.base import (
     EVENT_TYPES,
     IDEMPOTENCY,
     MESSAGES,
-    BatchFailedError,
-    BatchOp,
     Doc,
     DocumentExistsError,
     EtagMismatchError,
@@ -214,40 +212,32 @@ class CosmosStore:
         self,
         container: str,
         pk: PartitionKey,
-        sql: str,
-        parameters: Sequence[tuple[str, Any]] = (),
         *,
-        max_items: int | None = None,
+        where: str = "true",
+        parameters: Sequence[tuple[str, Any]] = (),
+        select: str = "*",
+        order_by: str | None = None,
+        top: int | None = None,
     ) -> list[Any]:
-        params = [{"name": name, "value": value} for name, value in parameters]
+        # The partition key goes into the WHERE clause as well as the request: it keeps the query
+        # inside one partition on any server (the local one filters by the clause alone).
+        paths = _SPECS[container].partition_key
+        key_clauses = [f"c.{path.lstrip('/')} = @pk{index}" for index, path in enumerate(paths)]
+        params: list[dict[str, object]] = [
+            {"name": f"@pk{index}", "value": value} for index, value in enumerate(pk)
+        ]
+        params += [{"name": name, "value": value} for name, value in parameters]
+        sql = (
+            f"SELECT {f'TOP {int(top)} ' if top else ''}{select} FROM c "  # noqa: S608 (fixed fragments)
+            f"WHERE {' AND '.join(key_clauses)} AND ({where})"
+            f"{f' ORDER BY {order_by}' if order_by else ''}"
+        )
         items: list[Any] = []
         async with _translated():
             pager = self._container(container).query_items(sql, parameters=params, partition_key=_sdk_key(pk))
             async for item in pager:
                 items.append(item)
-                if max_items is not None and len(items) >= max_items:
-                    break
         return items
-
-    async def batch(self, container: str, pk: PartitionKey, ops: Sequence[BatchOp]) -> None:
-        sdk_ops: list[Any] = []
-        for op in ops:
-            if op.kind == "create" or op.kind == "upsert":
-                sdk_ops.append((op.kind, (op.doc,)))
-            elif op.kind == "replace":
-                assert op.doc is not None
-                options = {"if_match_etag": op.etag} if op.etag else {}
-                sdk_ops.append(("replace", (op.doc["id"], op.doc), options))
-            else:
-                options = {"if_match_etag": op.etag} if op.etag else {}
-                sdk_ops.append(("delete", (op.id,), options))
-        async with _translated():
-            try:
-                await self._container(container).execute_item_batch(sdk_ops, _sdk_key(pk))
-            except CosmosBatchOperationError as exc:
-                index = exc.error_index or 0
-                status = exc.operation_responses[index].get("statusCode", exc.status_code)
-                raise BatchFailedError(index, int(status)) from exc
 
     async def ping(self) -> None:
         async with _translated():

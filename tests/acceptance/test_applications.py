@@ -7,6 +7,7 @@ import uuid
 import pytest
 from svix.api import ApplicationIn, ApplicationListOptions, ApplicationPatch, Svix
 from svix.exceptions import HttpError
+from svix.models import Ordering
 
 
 def test_create_get_by_id_and_by_uid(svix: Svix) -> None:
@@ -38,7 +39,9 @@ def test_list_pages_with_the_iterator(svix: Svix) -> None:
     iterator = None
     pages = 0
     while True:
-        page = svix.application.list(ApplicationListOptions(limit=2, iterator=iterator, order="ascending"))
+        page = svix.application.list(
+            ApplicationListOptions(limit=2, iterator=iterator, order=Ordering.ASCENDING)
+        )
         pages += 1
         assert len(page.data) <= 2
         seen.extend(app.id for app in page.data)

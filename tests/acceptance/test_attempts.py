@@ -14,6 +14,7 @@ from svix.api import (
     Svix,
 )
 from svix.exceptions import HttpError
+from svix.models import MessageStatus as SvixStatus
 
 from shared.models import MessageStatus
 from shared.services.attempts import AttemptResult
@@ -50,7 +51,7 @@ async def test_attempts_are_listed_by_endpoint_and_by_message_and_fetched_one_by
     assert [a.id for a in by_endpoint.data] == [ok["id"], failed["id"]]
     assert by_endpoint.data[1].response_status_code == 500 and by_endpoint.data[1].status_text == "fail"
     only_failed = svix.message_attempt.list_by_endpoint(
-        app_id, endpoint.id, MessageAttemptListByEndpointOptions(status=2)
+        app_id, endpoint.id, MessageAttemptListByEndpointOptions(status=SvixStatus.FAIL)
     )
     assert [a.id for a in only_failed.data] == [failed["id"]]
     assert [a.id for a in svix.message_attempt.list_by_msg(app_id, msg.id).data] == [ok["id"], failed["id"]]

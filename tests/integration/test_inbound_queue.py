@@ -13,9 +13,11 @@ from typing import Any
 
 import azure.functions as func
 import pytest
+from azure.functions.queue import QueueMessage as HostQueueMessage
 from azure.storage.queue.aio import QueueClient
 
 from shared.models import ApplicationIn
+from shared.pagination import ListParams
 from shared.services.registry import Services
 from shared.store.base import MESSAGES
 from shared.store.cosmos import CosmosStore
@@ -54,7 +56,8 @@ async def _deliver(queue: QueueClient, body: str, function: QueueFunction) -> st
     received = [m async for m in queue.receive_messages(max_messages=1)]
     (message,) = received
     await function(
-        func.QueueMessage(
+        # The message type the host's queue binding builds (id, dequeue count, insertion time).
+        HostQueueMessage(
             id=message.id,
             body=message.content.encode(),
             dequeue_count=message.dequeue_count,
@@ -67,7 +70,7 @@ async def _deliver(queue: QueueClient, body: str, function: QueueFunction) -> st
 
 
 async def _messages(store: CosmosStore, tenant: str, app_id: str) -> list[dict[str, Any]]:
-    return await store.query(MESSAGES, [tenant, app_id], "SELECT * FROM c WHERE c.type = 'message'")
+    return await store.query(MESSAGES, [tenant, app_id], where="c.type = 'message'")
 
 
 async def test_a_valid_queue_message_becomes_a_message(
@@ -86,7 +89,7 @@ async def test_a_redelivered_queue_message_is_stored_once(
     app, _ = await services.applications.create(tenant, ApplicationIn(name="A"))
     body = json.dumps({"tenantId": tenant, "appId": app["id"], "eventType": "a", "payload": {}}).encode()
     for dequeue_count in (1, 2):
-        await inbound_function(func.QueueMessage(id="same-queue-id", body=body, dequeue_count=dequeue_count))
+        await inbound_function(HostQueueMessage(id="same-queue-id", body=body, dequeue_count=dequeue_count))
     assert len(await _messages(store, tenant, app["id"])) == 1
 
 
@@ -96,7 +99,7 @@ async def test_the_producers_idempotency_key_dedupes_across_queue_messages(
     app, _ = await services.applications.create(tenant, ApplicationIn(name="A"))
     body = {"tenantId": tenant, "appId": app["id"], "eventType": "a", "payload": {}, "idempotencyKey": "k1"}
     for queue_id in ("q1", "q2"):
-        await inbound_function(func.QueueMessage(id=queue_id, body=json.dumps(body).encode()))
+        await inbound_function(HostQueueMessage(id=queue_id, body=json.dumps(body).encode()))
     assert len(await _messages(store, tenant, app["id"])) == 1
 
 
@@ -130,7 +133,5 @@ async def test_an_invalid_queue_message_becomes_a_dead_letter_not_a_retry(
     assert letters[0].body == body
 
 
-def _params():  # type: ignore[no-untyped-def]
-    from shared.pagination import ListParams
-
+def _params() -> ListParams:
     return ListParams(limit=250)

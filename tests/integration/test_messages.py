@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -29,10 +30,8 @@ async def _app_with_endpoints(
     return app["id"], endpoint_ids
 
 
-async def _docs(store: CosmosStore, tenant: str, app_id: str, doc_type: str) -> list[dict[str, object]]:
-    return await store.query(
-        MESSAGES, [tenant, app_id], "SELECT * FROM c WHERE c.type = @t", [("@t", doc_type)]
-    )
+async def _docs(store: CosmosStore, tenant: str, app_id: str, doc_type: str) -> list[dict[str, Any]]:
+    return await store.query(MESSAGES, [tenant, app_id], where="c.type = @t", parameters=[("@t", doc_type)])
 
 
 async def test_create_stores_the_message_and_one_pending_pair_per_matching_endpoint(

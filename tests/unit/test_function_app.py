@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import azure.functions as func
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _trigger(function: func.Function) -> Any:
+    return function.get_trigger()
 
 
 def _functions() -> list[func.Function]:
@@ -20,18 +25,18 @@ def _functions() -> list[func.Function]:
 
 
 def test_every_http_function_is_anonymous_because_herald_checks_tokens_itself() -> None:
-    http = [f for f in _functions() if f.get_trigger().type == "httpTrigger"]
+    http = [f for f in _functions() if _trigger(f).type == "httpTrigger"]
     assert len(http) >= 30
     for function in http:
-        assert function.get_trigger().auth_level == func.AuthLevel.ANONYMOUS, function.get_function_name()
+        assert _trigger(function).auth_level == func.AuthLevel.ANONYMOUS, function.get_function_name()
 
 
 def test_svix_core_routes_are_registered() -> None:
     routes = {
-        (method.value if hasattr(method, "value") else str(method), f.get_trigger().route)
+        (method.value if hasattr(method, "value") else str(method), _trigger(f).route)
         for f in _functions()
-        if f.get_trigger().type == "httpTrigger"
-        for method in f.get_trigger().methods
+        if _trigger(f).type == "httpTrigger"
+        for method in _trigger(f).methods
     }
     expected = {
         ("GET", "v1/health"),
@@ -54,8 +59,8 @@ def test_svix_core_routes_are_registered() -> None:
 
 
 def test_inbound_queue_listens_on_herald_inbound() -> None:
-    queue = [f for f in _functions() if f.get_trigger().type == "queueTrigger"]
-    assert [f.get_trigger().queue_name for f in queue] == ["herald-inbound"]
+    queue = [f for f in _functions() if _trigger(f).type == "queueTrigger"]
+    assert [_trigger(f).queue_name for f in queue] == ["herald-inbound"]
 
 
 def test_host_json_sets_queue_encoding_explicitly() -> None:
