@@ -1,5 +1,7 @@
 """Herald's composition root: the Functions app and its blueprints, nothing more."""
 
+import logging
+
 import azure.durable_functions as df
 import azure.functions as func
 
@@ -13,6 +15,9 @@ from blueprints import (
     inbound_queue,
     messages,
 )
+
+# The Azure SDKs log every request's headers at INFO; warnings are what operators need.
+logging.getLogger("azure").setLevel(logging.WARNING)
 
 # Herald authenticates callers itself; the host's default (FUNCTION) would demand a function key.
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)

@@ -102,10 +102,8 @@ class MessageService:
             "expiresAt": to_wire(now + timedelta(seconds=retention)),
         }
         pk = [tenant_id, app_id]
-        if seed is not None:
-            earlier = await self._store.read(MESSAGES, pk, msg_id)
-            if earlier is not None:
-                return earlier
+        # Every step below is safe to repeat: a retry with the same seed (same message id) finds
+        # its own eventId guard, rewrites the same destinations and meets its own message.
         if data.event_id is not None:
             await self._claim_event_id(pk, message, now)
         for start in range(0, len(targets), WRITE_CONCURRENCY):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -143,3 +144,25 @@ def test_messages_fan_out_only_to_matching_endpoints(svix: Svix, app_id: str) ->
     assert [d.id for d in destinations.data] == [paid.id]
     assert destinations.data[0].status_text == "pending"
     assert eu.id not in [d.id for d in destinations.data]
+
+
+def test_concurrent_duplicates_with_one_key_all_get_the_first_answer(svix: Svix, app_id: str) -> None:
+    key = f"burst-{uuid.uuid4()}"
+
+    def create() -> str:
+        options = MessageCreateOptions(idempotency_key=key)
+        return svix.message.create(app_id, MessageIn(event_type="a", payload={"n": 1}), options).id
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = list(pool.map(lambda _: create(), range(6)))
+    assert len(set(ids)) == 1
+    assert [m.id for m in svix.message.list(app_id).data] == ids[:1]
+
+
+def test_wrong_types_and_missing_fields_are_422(herald_url: str, app_id: str) -> None:
+    with httpx.Client(base_url=herald_url, headers={"authorization": "Bearer t"}) as http:
+        wrong = http.post(f"/api/v1/app/{app_id}/msg", json={"eventType": 5, "payload": "text"})
+        missing = http.post("/api/v1/app", json={})
+    assert wrong.status_code == 422
+    assert {tuple(e["loc"]) for e in wrong.json()["detail"]} == {("body", "eventType"), ("body", "payload")}
+    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["body", "name"]
