@@ -5,7 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 7071
 
-.PHONY: run test stop lint typecheck unit emulators deps clean
+TENANT ?= default
+SCOPES ?= herald.read herald.write herald.admin
+
+.PHONY: run test stop lint typecheck emulators deps clean token redis-server
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -18,8 +21,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-local.settings.json: local.settings.example.json
+local.settings.json: local.settings.example.json $(VENV)/.installed
 	@test -f $@ || { cp $< $@; echo "created $@ from $<"; }
+	@$(PY) scripts/dev_auth.py init
+
+# Redis is only a test dependency (the rate-limit tests run against a real server).
+redis-server:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 
 deps: $(VENV)/.installed node_modules/.installed
 
@@ -28,8 +36,14 @@ emulators: node_modules/.installed
 
 run: deps local.settings.json emulators
 	@echo "Herald on http://localhost:$(PORT)/api/v1/health (Ctrl-C stops it; 'make stop' ends the emulators)"
+	@echo "Call it with a token from 'make token':"
+	@echo "  curl -H \"Authorization: Bearer \$$(make -s token | tail -1)\" http://localhost:$(PORT)/api/v1/app"
 	@if command -v func >/dev/null 2>&1; then func start --port $(PORT); \
 	else $(PY) -m devhost --app function_app --port $(PORT); fi
+
+# A development token for the local Herald: `make token TENANT=t1 SCOPES="herald.read"`.
+token: local.settings.json
+	@$(PY) scripts/dev_auth.py token --tenant "$(TENANT)" --scopes "$(SCOPES)"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -38,7 +52,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy .
 
-test: deps emulators lint typecheck
+test: deps redis-server emulators lint typecheck
 	$(PY) -m pytest
 
 stop:

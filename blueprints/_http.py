@@ -15,17 +15,24 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
+from shared.auth import Scope
 from shared.clock import from_wire, to_wire
 from shared.errors import (
     BadRequestError,
+    ForbiddenError,
     HeraldError,
     PayloadTooLargeError,
+    RateLimitedError,
     ServiceUnavailableError,
+    UnauthorizedError,
+    UnsupportedMediaTypeError,
     ValidationFailedError,
 )
 from shared.pagination import ListParams, Order, parse_list_params
+from shared.ratelimit import retry_after_header
 from shared.services.idempotency import StoredResponse
 from shared.services.registry import Services, get_services
+from shared.settings import HeraldSettings
 
 log = logging.getLogger("herald.api")
 
@@ -89,6 +96,9 @@ class Call:
         raw = self.req.get_body() or b""
         if len(raw) > self.services.settings.max_request_bytes:
             raise PayloadTooLargeError("The request body is too large.")
+        content_type = (self.req.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+        if raw.strip() and not (content_type == "application/json" or content_type.endswith("+json")):
+            raise UnsupportedMediaTypeError("Request bodies must be application/json.")
         if not raw.strip():
             raise ValidationFailedError.single(["body"], "Field required", "missing")
         try:
@@ -122,41 +132,92 @@ class Call:
         return result.status, result.body
 
 
+# Sent on every API answer: nothing here is a page to render, frame, sniff or cache.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    all_headers = {**SECURITY_HEADERS, **(headers or {})}
     if status == 204:
-        return func.HttpResponse(status_code=204, headers=headers)
+        return func.HttpResponse(status_code=204, headers=all_headers)
     payload = json.dumps(to_jsonable_python(body, by_alias=True), separators=(",", ":"))
-    return func.HttpResponse(payload, status_code=status, headers=headers, mimetype="application/json")
+    return func.HttpResponse(payload, status_code=status, headers=all_headers, mimetype="application/json")
 
 
-def error_response(exc: HeraldError) -> func.HttpResponse:
-    headers = {}
-    if isinstance(exc, ServiceUnavailableError):
-        headers["Retry-After"] = str(exc.retry_after)
-    return json_response(exc.status, exc.to_body(), headers)
+def _error_headers(exc: HeraldError) -> dict[str, str]:
+    if isinstance(exc, UnauthorizedError | ForbiddenError):
+        return {"WWW-Authenticate": exc.challenge()}
+    if isinstance(exc, ServiceUnavailableError | RateLimitedError):
+        return {"Retry-After": str(exc.retry_after)}
+    return {}
 
 
-async def serve(req: func.HttpRequest, handler: Handler) -> func.HttpResponse:
+def _cors_headers(req: func.HttpRequest, settings: HeraldSettings) -> dict[str, str]:
+    origin = req.headers.get("origin")
+    if not origin or origin not in settings.cors_allowed_origins:
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining",
+        "Vary": "Origin",
+    }
+
+
+async def _admit(req: func.HttpRequest, services: Services, scope: Scope) -> tuple[str, dict[str, str]]:
+    """Authenticates, authorizes and rate-limits a request; returns its tenant and limit headers."""
+    principal = await services.tokens.authenticate(req.headers.get("authorization"))
+    principal.require(scope)
+    settings = services.settings
+    decision = await services.rate_limiter.take(
+        f"api:{principal.tenant_id}", rate=settings.api_rate_per_second, burst=settings.api_burst
+    )
+    headers = {"X-RateLimit-Limit": str(decision.limit), "X-RateLimit-Remaining": str(decision.remaining)}
+    if not decision.allowed:
+        raise RateLimitedError(
+            "Too many requests for this tenant; retry later.",
+            retry_after=int(retry_after_header(decision)),
+            limit=decision.limit,
+        )
+    return principal.tenant_id, headers
+
+
+async def serve(req: func.HttpRequest, handler: Handler, scope: Scope | None) -> func.HttpResponse:
+    """Runs one API call: `scope` None means a public route (no token, no rate limit)."""
+    headers: dict[str, str] = {}
     try:
         services = await get_services()
-        call = Call(req=req, services=services, tenant_id=services.settings.default_tenant_id)
-        status, body = await handler(call)
+        headers.update(_cors_headers(req, services.settings))
+        tenant_id = ""
+        if scope is not None:
+            tenant_id, limit_headers = await _admit(req, services, scope)
+            headers.update(limit_headers)
+        status, body = await handler(Call(req=req, services=services, tenant_id=tenant_id))
     except HeraldError as exc:
-        return error_response(exc)
+        return json_response(exc.status, exc.to_body(), {**headers, **_error_headers(exc)})
     except Exception:
+        # The traceback goes to the log; the caller learns nothing about internals or secrets.
         log.exception("unhandled error in %s", getattr(handler, "__name__", "handler"))
-        return json_response(500, {"code": "internal_error", "detail": "Internal server error."})
-    return json_response(status, body)
+        return json_response(500, {"code": "internal_error", "detail": "Internal server error."}, headers)
+    return json_response(status, body, headers)
 
 
 def api_function(
-    bp: func.Blueprint, name: str, route: str, methods: list[str]
+    bp: func.Blueprint, name: str, route: str, methods: list[str], *, scope: Scope | None
 ) -> Callable[[Handler], Handler]:
-    """Registers `handler` as the HTTP function `name` on `bp` (auth is Herald's, not the host's)."""
+    """Registers `handler` as the HTTP function `name` on `bp`.
+
+    The host's auth level is ANONYMOUS: Herald checks bearer tokens itself, for `scope`.
+    """
 
     def register(handler: Handler) -> Handler:
         async def http_entry(req: func.HttpRequest) -> func.HttpResponse:
-            return await serve(req, handler)
+            return await serve(req, handler, scope)
 
         http_entry.__name__ = name
         bp.function_name(name)(

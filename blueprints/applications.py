@@ -3,19 +3,20 @@
 import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
+from shared.auth import Scope
 from shared.models import ApplicationIn, ApplicationPatch
 from shared.services.applications import to_out
 
 bp = func.Blueprint()
 
 
-@api_function(bp, "list_applications", "v1/app", ["GET"])
+@api_function(bp, "list_applications", "v1/app", ["GET"], scope=Scope.READ)
 async def list_applications(call: Call) -> Reply:
     params = call.list_params(default_order="ascending")
     return 200, await call.services.applications.list_page(call.tenant_id, params)
 
 
-@api_function(bp, "create_application", "v1/app", ["POST"])
+@api_function(bp, "create_application", "v1/app", ["POST"], scope=Scope.WRITE)
 async def create_application(call: Call) -> Reply:
     data = call.body(ApplicationIn)
     get_if_exists = call.flag("get_if_exists", default=False)
@@ -29,25 +30,25 @@ async def create_application(call: Call) -> Reply:
     return await call.once(create)
 
 
-@api_function(bp, "get_application", "v1/app/{app_id}", ["GET"])
+@api_function(bp, "get_application", "v1/app/{app_id}", ["GET"], scope=Scope.READ)
 async def get_application(call: Call) -> Reply:
     return 200, to_out(await call.services.applications.get(call.tenant_id, call.route("app_id")))
 
 
-@api_function(bp, "update_application", "v1/app/{app_id}", ["PUT"])
+@api_function(bp, "update_application", "v1/app/{app_id}", ["PUT"], scope=Scope.WRITE)
 async def update_application(call: Call) -> Reply:
     data = call.body(ApplicationIn)
     doc, created = await call.services.applications.update(call.tenant_id, call.route("app_id"), data)
     return (201 if created else 200), to_out(doc)
 
 
-@api_function(bp, "patch_application", "v1/app/{app_id}", ["PATCH"])
+@api_function(bp, "patch_application", "v1/app/{app_id}", ["PATCH"], scope=Scope.WRITE)
 async def patch_application(call: Call) -> Reply:
     data = call.body(ApplicationPatch)
     return 200, to_out(await call.services.applications.patch(call.tenant_id, call.route("app_id"), data))
 
 
-@api_function(bp, "delete_application", "v1/app/{app_id}", ["DELETE"])
+@api_function(bp, "delete_application", "v1/app/{app_id}", ["DELETE"], scope=Scope.WRITE)
 async def delete_application(call: Call) -> Reply:
     await call.services.applications.delete(call.tenant_id, call.route("app_id"))
     return 204, None

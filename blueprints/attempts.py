@@ -3,6 +3,7 @@
 import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
+from shared.auth import Scope
 
 bp = func.Blueprint()
 
@@ -21,7 +22,13 @@ def _filters(call: Call) -> dict[str, object]:
     }
 
 
-@api_function(bp, "list_attempts_by_endpoint", "v1/app/{app_id}/attempt/endpoint/{endpoint_id}", ["GET"])
+@api_function(
+    bp,
+    "list_attempts_by_endpoint",
+    "v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
+    ["GET"],
+    scope=Scope.READ,
+)
 async def list_attempts_by_endpoint(call: Call) -> Reply:
     page = await call.services.attempts.list_by_endpoint(
         call.tenant_id,
@@ -33,7 +40,9 @@ async def list_attempts_by_endpoint(call: Call) -> Reply:
     return 200, page
 
 
-@api_function(bp, "list_attempts_by_message", "v1/app/{app_id}/attempt/msg/{msg_id}", ["GET"])
+@api_function(
+    bp, "list_attempts_by_message", "v1/app/{app_id}/attempt/msg/{msg_id}", ["GET"], scope=Scope.READ
+)
 async def list_attempts_by_message(call: Call) -> Reply:
     page = await call.services.attempts.list_by_msg(
         call.tenant_id,
@@ -45,7 +54,9 @@ async def list_attempts_by_message(call: Call) -> Reply:
     return 200, page
 
 
-@api_function(bp, "get_attempt", "v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", ["GET"])
+@api_function(
+    bp, "get_attempt", "v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", ["GET"], scope=Scope.READ
+)
 async def get_attempt(call: Call) -> Reply:
     attempt = await call.services.attempts.get(
         call.tenant_id, call.route("app_id"), call.route("msg_id"), call.route("attempt_id")
@@ -53,7 +64,9 @@ async def get_attempt(call: Call) -> Reply:
     return 200, attempt
 
 
-@api_function(bp, "list_message_destinations", "v1/app/{app_id}/msg/{msg_id}/endpoint", ["GET"])
+@api_function(
+    bp, "list_message_destinations", "v1/app/{app_id}/msg/{msg_id}/endpoint", ["GET"], scope=Scope.READ
+)
 async def list_message_destinations(call: Call) -> Reply:
     page = await call.services.attempts.list_destinations(
         call.tenant_id,
@@ -64,7 +77,9 @@ async def list_message_destinations(call: Call) -> Reply:
     return 200, page
 
 
-@api_function(bp, "list_endpoint_messages", "v1/app/{app_id}/endpoint/{endpoint_id}/msg", ["GET"])
+@api_function(
+    bp, "list_endpoint_messages", "v1/app/{app_id}/endpoint/{endpoint_id}/msg", ["GET"], scope=Scope.READ
+)
 async def list_endpoint_messages(call: Call) -> Reply:
     page = await call.services.attempts.list_messages_of_endpoint(
         call.tenant_id,

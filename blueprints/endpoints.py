@@ -3,6 +3,7 @@
 import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
+from shared.auth import Scope
 from shared.models import (
     EndpointHeadersIn,
     EndpointHeadersPatchIn,
@@ -19,13 +20,13 @@ bp = func.Blueprint()
 ONE = "v1/app/{app_id}/endpoint/{endpoint_id}"
 
 
-@api_function(bp, "list_endpoints", "v1/app/{app_id}/endpoint", ["GET"])
+@api_function(bp, "list_endpoints", "v1/app/{app_id}/endpoint", ["GET"], scope=Scope.READ)
 async def list_endpoints(call: Call) -> Reply:
     params = call.list_params(default_order="ascending")
     return 200, await call.services.endpoints.list_page(call.tenant_id, await call.app_id(), params)
 
 
-@api_function(bp, "create_endpoint", "v1/app/{app_id}/endpoint", ["POST"])
+@api_function(bp, "create_endpoint", "v1/app/{app_id}/endpoint", ["POST"], scope=Scope.WRITE)
 async def create_endpoint(call: Call) -> Reply:
     data = call.body(EndpointIn)
     app_id = await call.app_id()
@@ -36,13 +37,13 @@ async def create_endpoint(call: Call) -> Reply:
     return await call.once(create)
 
 
-@api_function(bp, "get_endpoint", ONE, ["GET"])
+@api_function(bp, "get_endpoint", ONE, ["GET"], scope=Scope.READ)
 async def get_endpoint(call: Call) -> Reply:
     doc = await call.services.endpoints.get(call.tenant_id, await call.app_id(), call.route("endpoint_id"))
     return 200, to_out(doc)
 
 
-@api_function(bp, "update_endpoint", ONE, ["PUT"])
+@api_function(bp, "update_endpoint", ONE, ["PUT"], scope=Scope.WRITE)
 async def update_endpoint(call: Call) -> Reply:
     data = call.body(EndpointUpdate)
     doc, created = await call.services.endpoints.update(
@@ -51,7 +52,7 @@ async def update_endpoint(call: Call) -> Reply:
     return (201 if created else 200), to_out(doc)
 
 
-@api_function(bp, "patch_endpoint", ONE, ["PATCH"])
+@api_function(bp, "patch_endpoint", ONE, ["PATCH"], scope=Scope.WRITE)
 async def patch_endpoint(call: Call) -> Reply:
     data = call.body(EndpointPatch)
     doc = await call.services.endpoints.patch(
@@ -60,13 +61,13 @@ async def patch_endpoint(call: Call) -> Reply:
     return 200, to_out(doc)
 
 
-@api_function(bp, "delete_endpoint", ONE, ["DELETE"])
+@api_function(bp, "delete_endpoint", ONE, ["DELETE"], scope=Scope.WRITE)
 async def delete_endpoint(call: Call) -> Reply:
     await call.services.endpoints.delete(call.tenant_id, await call.app_id(), call.route("endpoint_id"))
     return 204, None
 
 
-@api_function(bp, "get_endpoint_secret", f"{ONE}/secret", ["GET"])
+@api_function(bp, "get_endpoint_secret", f"{ONE}/secret", ["GET"], scope=Scope.READ)
 async def get_endpoint_secret(call: Call) -> Reply:
     key = await call.services.endpoints.get_secret(
         call.tenant_id, await call.app_id(), call.route("endpoint_id")
@@ -74,21 +75,21 @@ async def get_endpoint_secret(call: Call) -> Reply:
     return 200, EndpointSecretOut(key=key)
 
 
-@api_function(bp, "rotate_endpoint_secret", f"{ONE}/secret/rotate", ["POST"])
+@api_function(bp, "rotate_endpoint_secret", f"{ONE}/secret/rotate", ["POST"], scope=Scope.WRITE)
 async def rotate_endpoint_secret(call: Call) -> Reply:
     data = call.body(EndpointSecretRotateIn)
     app_id = await call.app_id()
 
     async def rotate(_seed: str | None) -> Reply:
-        doc = await call.services.endpoints.rotate_secret(
+        key = await call.services.endpoints.rotate_secret(
             call.tenant_id, app_id, call.route("endpoint_id"), data.key, data.grace_period_seconds
         )
-        return 200, EndpointSecretOut(key=doc["secrets"][0]["key"])
+        return 200, EndpointSecretOut(key=key)
 
     return await call.once(rotate)
 
 
-@api_function(bp, "get_endpoint_headers", f"{ONE}/headers", ["GET"])
+@api_function(bp, "get_endpoint_headers", f"{ONE}/headers", ["GET"], scope=Scope.READ)
 async def get_endpoint_headers(call: Call) -> Reply:
     headers = await call.services.endpoints.get_headers(
         call.tenant_id, await call.app_id(), call.route("endpoint_id")
@@ -96,7 +97,7 @@ async def get_endpoint_headers(call: Call) -> Reply:
     return 200, headers
 
 
-@api_function(bp, "update_endpoint_headers", f"{ONE}/headers", ["PUT"])
+@api_function(bp, "update_endpoint_headers", f"{ONE}/headers", ["PUT"], scope=Scope.WRITE)
 async def update_endpoint_headers(call: Call) -> Reply:
     data = call.body(EndpointHeadersIn)
     await call.services.endpoints.set_headers(
@@ -105,7 +106,7 @@ async def update_endpoint_headers(call: Call) -> Reply:
     return 204, None
 
 
-@api_function(bp, "patch_endpoint_headers", f"{ONE}/headers", ["PATCH"])
+@api_function(bp, "patch_endpoint_headers", f"{ONE}/headers", ["PATCH"], scope=Scope.WRITE)
 async def patch_endpoint_headers(call: Call) -> Reply:
     data = call.body(EndpointHeadersPatchIn)
     await call.services.endpoints.set_headers(
@@ -119,7 +120,7 @@ async def patch_endpoint_headers(call: Call) -> Reply:
     return 204, None
 
 
-@api_function(bp, "get_endpoint_stats", f"{ONE}/stats", ["GET"])
+@api_function(bp, "get_endpoint_stats", f"{ONE}/stats", ["GET"], scope=Scope.READ)
 async def get_endpoint_stats(call: Call) -> Reply:
     stats = await call.services.endpoints.stats(
         call.tenant_id, await call.app_id(), call.route("endpoint_id"), call.time("since"), call.time("until")

@@ -3,13 +3,14 @@
 import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
+from shared.auth import Scope
 from shared.models import EventTypeIn, EventTypePatch, EventTypeUpdate
 from shared.services.event_types import to_out
 
 bp = func.Blueprint()
 
 
-@api_function(bp, "list_event_types", "v1/event-type", ["GET"])
+@api_function(bp, "list_event_types", "v1/event-type", ["GET"], scope=Scope.READ)
 async def list_event_types(call: Call) -> Reply:
     params = call.list_params(default_order="ascending")
     page = await call.services.event_types.list_page(
@@ -21,7 +22,7 @@ async def list_event_types(call: Call) -> Reply:
     return 200, page
 
 
-@api_function(bp, "create_event_type", "v1/event-type", ["POST"])
+@api_function(bp, "create_event_type", "v1/event-type", ["POST"], scope=Scope.ADMIN)
 async def create_event_type(call: Call) -> Reply:
     data = call.body(EventTypeIn)
 
@@ -31,26 +32,26 @@ async def create_event_type(call: Call) -> Reply:
     return await call.once(create)
 
 
-@api_function(bp, "get_event_type", "v1/event-type/{event_type_name}", ["GET"])
+@api_function(bp, "get_event_type", "v1/event-type/{event_type_name}", ["GET"], scope=Scope.READ)
 async def get_event_type(call: Call) -> Reply:
     return 200, to_out(await call.services.event_types.get(call.tenant_id, call.route("event_type_name")))
 
 
-@api_function(bp, "update_event_type", "v1/event-type/{event_type_name}", ["PUT"])
+@api_function(bp, "update_event_type", "v1/event-type/{event_type_name}", ["PUT"], scope=Scope.ADMIN)
 async def update_event_type(call: Call) -> Reply:
     data = call.body(EventTypeUpdate)
     doc, created = await call.services.event_types.update(call.tenant_id, call.route("event_type_name"), data)
     return (201 if created else 200), to_out(doc)
 
 
-@api_function(bp, "patch_event_type", "v1/event-type/{event_type_name}", ["PATCH"])
+@api_function(bp, "patch_event_type", "v1/event-type/{event_type_name}", ["PATCH"], scope=Scope.ADMIN)
 async def patch_event_type(call: Call) -> Reply:
     data = call.body(EventTypePatch)
     doc = await call.services.event_types.patch(call.tenant_id, call.route("event_type_name"), data)
     return 200, to_out(doc)
 
 
-@api_function(bp, "delete_event_type", "v1/event-type/{event_type_name}", ["DELETE"])
+@api_function(bp, "delete_event_type", "v1/event-type/{event_type_name}", ["DELETE"], scope=Scope.ADMIN)
 async def delete_event_type(call: Call) -> Reply:
     await call.services.event_types.delete(
         call.tenant_id, call.route("event_type_name"), expunge=call.flag("expunge", default=False)

@@ -3,13 +3,14 @@
 import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
+from shared.auth import Scope
 from shared.models import MessageIn
 from shared.services.messages import to_out
 
 bp = func.Blueprint()
 
 
-@api_function(bp, "list_messages", "v1/app/{app_id}/msg", ["GET"])
+@api_function(bp, "list_messages", "v1/app/{app_id}/msg", ["GET"], scope=Scope.READ)
 async def list_messages(call: Call) -> Reply:
     params = call.list_params(default_order="descending")
     filters = {
@@ -29,7 +30,7 @@ async def list_messages(call: Call) -> Reply:
     return 200, page
 
 
-@api_function(bp, "create_message", "v1/app/{app_id}/msg", ["POST"])
+@api_function(bp, "create_message", "v1/app/{app_id}/msg", ["POST"], scope=Scope.WRITE)
 async def create_message(call: Call) -> Reply:
     data = call.body(MessageIn)
     with_content = call.flag("with_content", default=True)
@@ -41,13 +42,15 @@ async def create_message(call: Call) -> Reply:
     return await call.once(create)
 
 
-@api_function(bp, "get_message", "v1/app/{app_id}/msg/{msg_id}", ["GET"])
+@api_function(bp, "get_message", "v1/app/{app_id}/msg/{msg_id}", ["GET"], scope=Scope.READ)
 async def get_message(call: Call) -> Reply:
     doc = await call.services.messages.get(call.tenant_id, call.route("app_id"), call.route("msg_id"))
     return 200, to_out(doc, with_content=call.flag("with_content", default=True))
 
 
-@api_function(bp, "expunge_message_content", "v1/app/{app_id}/msg/{msg_id}/content", ["DELETE"])
+@api_function(
+    bp, "expunge_message_content", "v1/app/{app_id}/msg/{msg_id}/content", ["DELETE"], scope=Scope.WRITE
+)
 async def expunge_message_content(call: Call) -> Reply:
     await call.services.messages.expunge_content(call.tenant_id, call.route("app_id"), call.route("msg_id"))
     return 204, None

@@ -29,6 +29,37 @@ class BadRequestError(HeraldError):
     code = "bad_request"
 
 
+class UnauthorizedError(HeraldError):
+    """No valid bearer token. `error` goes into `WWW-Authenticate` (RFC 6750)."""
+
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, detail: str, *, error: str | None = "invalid_token") -> None:
+        super().__init__(detail)
+        self.error = error
+
+    def challenge(self) -> str:
+        if self.error is None:
+            return 'Bearer realm="herald"'
+        description = self.detail.replace('"', "'")
+        return f'Bearer realm="herald", error="{self.error}", error_description="{description}"'
+
+
+class ForbiddenError(HeraldError):
+    """A valid token without the scope the operation needs."""
+
+    status = 403
+    code = "forbidden"
+
+    def __init__(self, detail: str, *, scope: str) -> None:
+        super().__init__(detail)
+        self.scope = scope
+
+    def challenge(self) -> str:
+        return f'Bearer realm="herald", error="insufficient_scope", scope="{self.scope}"'
+
+
 class NotFoundError(HeraldError):
     status = 404
     code = "not_found"
@@ -42,6 +73,23 @@ class ConflictError(HeraldError):
 class PayloadTooLargeError(HeraldError):
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(HeraldError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class RateLimitedError(HeraldError):
+    """Over the tenant's request rate: retry after `retry_after` seconds."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: int, limit: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.limit = limit
 
 
 class ValidationFailedError(HeraldError):

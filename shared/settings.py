@@ -32,8 +32,28 @@ class HeraldSettings(BaseSettings):
     cosmos_verify_tls: bool = True
     cosmos_create_containers: bool = False
 
-    # Tenancy: until tokens carry a tenant, every call acts for this one.
-    default_tenant_id: str = "default"
+    # Authentication: OAuth2 / OpenID Connect bearer tokens (Microsoft Entra ID in production).
+    # Keys come from the issuer's JWKS URL, or (locally) from a JWKS document given inline.
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    auth_jwks_url: str | None = None
+    auth_jwks: str | None = None
+    auth_tenant_claim: str = "tid"
+    auth_leeway_seconds: int = 60
+
+    # Per-tenant API rate limit (token bucket); shared through Redis when a URL is set.
+    redis_url: str | None = None
+    api_rate_per_second: float = 50.0
+    api_burst: int = 100
+
+    # Encryption of endpoint secrets at rest: the key-encryption key lives in Key Vault;
+    # locally it is given directly (base64 of 32 bytes).
+    keyvault_url: str | None = None
+    kek_secret_name: str = "herald-kek"  # noqa: S105 (the name of a Key Vault secret, not a secret)
+    local_kek: str | None = None
+
+    # Browsers allowed to call the API (none by default).
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # API limits.
     max_request_bytes: int = 1024 * 1024 + 64 * 1024
@@ -50,8 +70,16 @@ class HeraldSettings(BaseSettings):
         default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE)
     )
     delivery_timeout_seconds: float = 15.0
+    delivery_allow_http: bool = False
+    delivery_allowed_ports: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
-    _split = field_validator("delivery_allowed_cidrs", "retry_schedule", mode="before")(_split_csv)
+    _split = field_validator(
+        "delivery_allowed_cidrs",
+        "retry_schedule",
+        "cors_allowed_origins",
+        "delivery_allowed_ports",
+        mode="before",
+    )(_split_csv)
 
     @field_validator("retry_schedule")
     @classmethod

@@ -6,12 +6,18 @@ further by tenant or by application, so runs never see each other's data.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.services.registry import Services
 from shared.settings import HeraldSettings
@@ -28,8 +34,51 @@ AZURITE_CONNECTION = (
 )
 
 
+ISSUER = "https://login.herald.test/tests/v2.0"
+AUDIENCE = "api://herald-tests"
+KID = "test-key-1"
+ALL_SCOPES = "herald.read herald.write herald.admin"
+# The tenant the acceptance suite's tokens carry.
+ACCEPTANCE_TENANT = "tenant-acceptance"
+
+Minter = Callable[..., str]
+
+
 @pytest.fixture(scope="session")
-def herald_env() -> dict[str, str]:
+def signing_key() -> rsa.RSAPrivateKey:
+    """The test issuer's private key; Herald only ever sees its public JWKS."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def jwks(signing_key: rsa.RSAPrivateKey) -> str:
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
+    return json.dumps({"keys": [{**public, "kid": KID, "use": "sig", "alg": "RS256"}]})
+
+
+@pytest.fixture(scope="session")
+def mint(signing_key: rsa.RSAPrivateKey) -> Minter:
+    """Issues access tokens like Entra ID would: `mint(tenant, scopes=..., **claim_overrides)`."""
+
+    def issue(
+        tenant: str, scopes: str = ALL_SCOPES, *, headers: dict[str, Any] | None = None, **claims: Any
+    ) -> str:
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "tid": tenant,
+            "sub": "test-user",
+            "scp": scopes,
+        }
+        payload |= {"iat": now, "nbf": now, "exp": now + 3600, **claims}
+        return jwt.encode(payload, signing_key, algorithm="RS256", headers={"kid": KID, **(headers or {})})
+
+    return issue
+
+
+@pytest.fixture(scope="session")
+def herald_env(jwks: str) -> dict[str, str]:
     """The app settings of a local Herald for this test session."""
     return {
         "AzureWebJobsStorage": AZURITE_CONNECTION,
@@ -39,6 +88,11 @@ def herald_env() -> dict[str, str]:
         "HERALD_COSMOS_CREATE_CONTAINERS": "true",
         "HERALD_COSMOS_DATABASE": f"herald-test-{uuid.uuid4().hex[:8]}",
         "HERALD_DELIVERY_ALLOWED_CIDRS": "127.0.0.0/8,::1/128",
+        "HERALD_AUTH_ISSUER": ISSUER,
+        "HERALD_AUTH_AUDIENCE": AUDIENCE,
+        "HERALD_AUTH_JWKS": jwks,
+        "HERALD_LOCAL_KEK": base64.b64encode(os.urandom(32)).decode(),
+        "HERALD_DELIVERY_ALLOW_HTTP": "true",
     }
 
 
@@ -74,3 +128,45 @@ def herald_url(herald_env: dict[str, str]) -> Iterator[str]:
 
     with run_devhost(ROOT, env=herald_env) as host:
         yield host.base_url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis server of the session's own on a free loopback port (Debian's redis-server)."""
+    import shutil
+    import subprocess
+
+    import redis
+
+    from devhost.testing import free_port
+
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is missing: `make test` installs it (apt-get install redis-server)"
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(host="127.0.0.1", port=port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except (OSError, redis.ConnectionError):
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        client.close()
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -19,8 +19,11 @@ from shared.models import (
     EndpointUpdate,
     MessageStatus,
 )
+from shared.outbound import RefusedTargetError, check_endpoint_url
 from shared.pagination import ListParams, fetch_page
+from shared.secretbox import SecretBox
 from shared.services.uids import UidGuards
+from shared.settings import HeraldSettings
 from shared.signing import generate_secret, normalize_secret
 from shared.store.base import (
     ENDPOINTS,
@@ -58,19 +61,19 @@ def check_headers(headers: Mapping[str, str], *, loc: list[str | int]) -> dict[s
     return dict(headers)
 
 
-def active_secrets(doc: Doc) -> list[str]:
-    """The keys to sign with now: the current one and any still in their grace period."""
-    now = utcnow()
-    return [
-        entry["key"]
-        for entry in doc.get("secrets", [])
-        if entry.get("expiresAt") is None or from_wire(entry["expiresAt"]) > now
-    ]
+def _active(entry: Doc) -> bool:
+    return entry.get("expiresAt") is None or from_wire(entry["expiresAt"]) > utcnow()
+
+
+def _secret_context(doc: Doc) -> str:
+    return f"{doc['tenantId']}/{doc['appId']}/{doc['id']}"
 
 
 class EndpointService:
-    def __init__(self, store: DocumentStore) -> None:
+    def __init__(self, store: DocumentStore, secrets: SecretBox, settings: HeraldSettings) -> None:
         self._store = store
+        self._secrets = secrets
+        self._settings = settings
         self._uids = UidGuards(store, ENDPOINTS, what="An endpoint")
 
     async def find(self, tenant_id: str, app_id: str, id_or_uid: str) -> Doc | None:
@@ -104,6 +107,7 @@ class EndpointService:
         return page.to_wire([to_out(doc) for doc in page.items])
 
     async def create(self, tenant_id: str, app_id: str, data: EndpointIn, *, seed: str | None = None) -> Doc:
+        await self._check_url(data.url)
         secret = normalize_secret(data.secret, loc=["body", "secret"]) if data.secret else generate_secret()
         headers = check_headers(data.headers or {}, loc=["body", "headers"])
         now = to_wire(utcnow())
@@ -113,11 +117,11 @@ class EndpointService:
             "tenantId": tenant_id,
             "appId": app_id,
             **self._fields(data),
-            "secrets": [{"key": secret, "expiresAt": None}],
             "headers": headers,
             "createdAt": now,
             "updatedAt": now,
         }
+        doc["secrets"] = [{"sealed": await self._secrets.seal(secret, context=_secret_context(doc))}]
         pk = [tenant_id, app_id]
         if seed is not None:
             # A retried request whose first try already stored the endpoint.
@@ -141,10 +145,13 @@ class EndpointService:
             if not id_or_uid.startswith(f"{ids.ENDPOINT}_") and data.uid is None:
                 fields["uid"] = id_or_uid
             return await self.create(tenant_id, app_id, EndpointIn.model_validate(fields)), True
+        await self._check_url(data.url)
         return await self._apply(tenant_id, current, self._fields(data)), False
 
     async def patch(self, tenant_id: str, app_id: str, id_or_uid: str, data: EndpointPatch) -> Doc:
         current = await self.get(tenant_id, app_id, id_or_uid)
+        if data.url is not None:
+            await self._check_url(data.url)
         merged = {**to_out(current).model_dump(), **data.model_dump(exclude_unset=True)}
         return await self._apply(tenant_id, current, self._fields(EndpointUpdate.model_validate(merged)))
 
@@ -160,25 +167,38 @@ class EndpointService:
 
     async def get_secret(self, tenant_id: str, app_id: str, id_or_uid: str) -> str:
         doc = await self.get(tenant_id, app_id, id_or_uid)
-        return str(doc["secrets"][0]["key"])
+        return await self._open(doc, doc["secrets"][0])
+
+    async def signing_secrets(self, doc: Doc) -> list[str]:
+        """The keys to sign with now: the current one and any still in their grace period."""
+        return [await self._open(doc, entry) for entry in doc["secrets"] if _active(entry)]
 
     async def rotate_secret(
         self, tenant_id: str, app_id: str, id_or_uid: str, key: str | None, grace_seconds: int | None
-    ) -> Doc:
+    ) -> str:
+        """Makes a new key current; the old ones keep signing for the grace period. Returns the new key."""
         current = await self.get(tenant_id, app_id, id_or_uid)
         new_key = normalize_secret(key, loc=["body", "key"]) if key else generate_secret()
         grace = DEFAULT_GRACE_SECONDS if grace_seconds is None else grace_seconds
         expires = to_wire(utcnow() + timedelta(seconds=grace))
-        valid_now = active_secrets(current) if grace > 0 else []
         # Old keys keep signing until the grace period ends (or their own, earlier, end).
         still_valid = [
-            {"key": entry["key"], "expiresAt": min(entry.get("expiresAt") or expires, expires)}
+            {**entry, "expiresAt": min(entry.get("expiresAt") or expires, expires)}
             for entry in current["secrets"]
-            if entry["key"] in valid_now
+            if grace > 0 and _active(entry)
         ]
-        return await self._apply(
-            tenant_id, current, {"secrets": [{"key": new_key, "expiresAt": None}, *still_valid]}
-        )
+        sealed = await self._secrets.seal(new_key, context=_secret_context(current))
+        await self._apply(tenant_id, current, {"secrets": [{"sealed": sealed}, *still_valid]})
+        return new_key
+
+    async def _check_url(self, url: str) -> None:
+        try:
+            await check_endpoint_url(url, self._settings)
+        except RefusedTargetError as exc:
+            raise ValidationFailedError.single(["body", "url"], str(exc), "value_error.url") from None
+
+    async def _open(self, doc: Doc, entry: Doc) -> str:
+        return await self._secrets.open(entry["sealed"], context=_secret_context(doc))
 
     async def get_headers(self, tenant_id: str, app_id: str, id_or_uid: str) -> EndpointHeadersOut:
         doc = await self.get(tenant_id, app_id, id_or_uid)

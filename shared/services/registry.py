@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.auth import TokenValidator, jwks_source
+from shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from shared.secretbox import KeyProvider, SecretBox, key_provider
 from shared.services.applications import ApplicationService
 from shared.services.attempts import AttemptService
 from shared.services.dead_letters import DeadLetterService
@@ -29,11 +32,20 @@ class Services:
     idempotency: IdempotencyService
     dead_letters: DeadLetterService
     inbound: InboundService
+    tokens: TokenValidator
+    rate_limiter: RateLimiter
 
     @classmethod
-    def build(cls, store: DocumentStore, settings: HeraldSettings) -> Services:
+    def build(
+        cls,
+        store: DocumentStore,
+        settings: HeraldSettings,
+        *,
+        keys: KeyProvider | None = None,
+        rate_limiter: RateLimiter | None = None,
+    ) -> Services:
         applications = ApplicationService(store)
-        endpoints = EndpointService(store)
+        endpoints = EndpointService(store, SecretBox(keys or key_provider(settings)), settings)
         messages = MessageService(store, settings, applications, endpoints)
         idempotency = IdempotencyService(
             store,
@@ -52,7 +64,13 @@ class Services:
             idempotency=idempotency,
             dead_letters=dead_letters,
             inbound=InboundService(messages, idempotency, dead_letters),
+            tokens=TokenValidator(settings, jwks_source(settings)),
+            rate_limiter=rate_limiter or _rate_limiter(settings),
         )
+
+
+def _rate_limiter(settings: HeraldSettings) -> RateLimiter:
+    return RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
 
 
 _services: Services | None = None

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
+import httpx
 import pytest
 from svix.api import ApplicationIn, Svix, SvixOptions
 
+from tests.conftest import ACCEPTANCE_TENANT, Minter
+
 
 @pytest.fixture(scope="session")
-def svix(herald_url: str) -> Svix:
-    # Any bearer token until the security issue adds validation; the SDK sends it as given.
-    return Svix("dev-token", SvixOptions(server_url=herald_url))
+def token(mint: Minter) -> str:
+    return mint(ACCEPTANCE_TENANT)
+
+
+@pytest.fixture(scope="session")
+def svix(herald_url: str, token: str) -> Svix:
+    # The SDK sends the JWT as its bearer token, unchanged.
+    return Svix(token, SvixOptions(server_url=herald_url))
+
+
+@pytest.fixture
+def http(herald_url: str, token: str) -> Iterator[httpx.Client]:
+    """Raw HTTP with the suite's token, for what the SDK cannot send."""
+    with httpx.Client(base_url=herald_url, headers={"authorization": f"Bearer {token}"}) as client:
+        yield client
 
 
 @pytest.fixture

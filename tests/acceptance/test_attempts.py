@@ -19,6 +19,7 @@ from svix.models import MessageStatus as SvixStatus
 from shared.models import MessageStatus
 from shared.services.attempts import AttemptResult
 from shared.services.registry import Services
+from tests.conftest import ACCEPTANCE_TENANT
 
 
 async def test_attempts_are_listed_by_endpoint_and_by_message_and_fetched_one_by_one(
@@ -28,7 +29,7 @@ async def test_attempts_are_listed_by_endpoint_and_by_message_and_fetched_one_by
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={"k": 1}))
     assert svix.message_attempt.list_by_endpoint(app_id, endpoint.id).data == []
 
-    tenant = services.settings.default_tenant_id
+    tenant = ACCEPTANCE_TENANT
     message = await services.messages.get(tenant, app_id, msg.id)
     failed = await services.attempts.record(
         message,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 
 import pytest
 
 from shared.errors import ConflictError, NotFoundError, PreconditionFailedError
 from shared.models import ApplicationIn, ApplicationPatch, EndpointIn, EventTypeIn
+from shared.secretbox import SecretKeyError
 from shared.services.registry import Services
-from shared.store.base import APPLICATIONS, EtagMismatchError
+from shared.store.base import APPLICATIONS, ENDPOINTS, EtagMismatchError
 from shared.store.cosmos import CosmosStore
 
 
@@ -67,15 +70,35 @@ async def test_deleting_an_application_deletes_its_endpoints(services: Services,
 async def test_secret_rotation_keeps_the_old_key_for_the_grace_period(
     services: Services, tenant: str
 ) -> None:
-    from shared.services.endpoints import active_secrets
-
     app, _ = await services.applications.create(tenant, ApplicationIn(name="A"))
     endpoint = await services.endpoints.create(tenant, app["id"], EndpointIn(url="https://example.com/h"))
-    old = endpoint["secrets"][0]["key"]
-    rotated = await services.endpoints.rotate_secret(tenant, app["id"], endpoint["id"], None, 3600)
-    assert active_secrets(rotated) == [rotated["secrets"][0]["key"], old]
-    immediate = await services.endpoints.rotate_secret(tenant, app["id"], endpoint["id"], None, 0)
-    assert active_secrets(immediate) == [immediate["secrets"][0]["key"]]
+    old = await services.endpoints.get_secret(tenant, app["id"], endpoint["id"])
+    new = await services.endpoints.rotate_secret(tenant, app["id"], endpoint["id"], None, 3600)
+    rotated = await services.endpoints.get(tenant, app["id"], endpoint["id"])
+    assert await services.endpoints.signing_secrets(rotated) == [new, old]
+    newest = await services.endpoints.rotate_secret(tenant, app["id"], endpoint["id"], None, 0)
+    immediate = await services.endpoints.get(tenant, app["id"], endpoint["id"])
+    assert await services.endpoints.signing_secrets(immediate) == [newest]
+
+
+async def test_secrets_are_stored_encrypted_and_bound_to_their_endpoint(
+    services: Services, store: CosmosStore, tenant: str
+) -> None:
+    app, _ = await services.applications.create(tenant, ApplicationIn(name="A"))
+    secret = "whsec_" + base64.b64encode(b"z" * 32).decode()
+    endpoint = await services.endpoints.create(
+        tenant, app["id"], EndpointIn(url="https://e.com/h", secret=secret)
+    )
+    other = await services.endpoints.create(tenant, app["id"], EndpointIn(url="https://e.com/h2"))
+    stored = await store.read(ENDPOINTS, [tenant, app["id"]], endpoint["id"])
+    assert stored is not None and secret not in json.dumps(stored)
+    assert await services.endpoints.get_secret(tenant, app["id"], endpoint["id"]) == secret
+    # A ciphertext copied onto another endpoint does not open there.
+    stolen = await store.read(ENDPOINTS, [tenant, app["id"]], other["id"])
+    assert stolen is not None
+    await store.replace(ENDPOINTS, {**stolen, "secrets": stored["secrets"]}, etag=stolen["_etag"])
+    with pytest.raises(SecretKeyError):
+        await services.endpoints.get_secret(tenant, app["id"], other["id"])
 
 
 async def test_event_types_are_per_tenant(services: Services, tenant: str) -> None:

@@ -1,0 +1,97 @@
+"""Local development tokens: a key pair made once, its public JWKS in local settings, tokens on demand.
+
+    python scripts/dev_auth.py init                     # key pair + local.settings.json values
+    python scripts/dev_auth.py token [--tenant T] [--scopes "herald.read ..."]
+
+Herald validates these tokens with the same code path as Entra ID tokens in production: only the
+issuer, audience and key set differ, and they come from settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY_FILE = ROOT / ".local" / "dev-auth" / "private.pem"
+SETTINGS_FILE = ROOT / "local.settings.json"
+ISSUER = "https://herald.local/dev"
+AUDIENCE = "api://herald"
+KID = "herald-dev-1"
+ALL_SCOPES = "herald.read herald.write herald.admin"
+TOKEN_LIFETIME_SECONDS = 12 * 3600
+
+
+def _private_key() -> rsa.RSAPrivateKey:
+    if not KEY_FILE.exists():
+        KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        # Owner-only: it signs tokens the local Herald accepts.
+        fd = os.open(KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+    loaded = serialization.load_pem_private_key(KEY_FILE.read_bytes(), password=None)
+    assert isinstance(loaded, rsa.RSAPrivateKey)
+    return loaded
+
+
+def init() -> None:
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(_private_key().public_key()))
+    jwks = json.dumps({"keys": [{**public, "kid": KID, "use": "sig", "alg": "RS256"}]})
+    settings = json.loads(SETTINGS_FILE.read_text())
+    values = settings.setdefault("Values", {})
+    values["HERALD_AUTH_ISSUER"] = ISSUER
+    values["HERALD_AUTH_AUDIENCE"] = AUDIENCE
+    values["HERALD_AUTH_JWKS"] = jwks
+    if not values.get("HERALD_LOCAL_KEK"):
+        values["HERALD_LOCAL_KEK"] = base64.b64encode(os.urandom(32)).decode()
+    SETTINGS_FILE.write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def token(tenant: str, scopes: str) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "tid": tenant,
+        "sub": "local-developer",
+        "scp": scopes,
+        "iat": now,
+        "nbf": now,
+        "exp": now + TOKEN_LIFETIME_SECONDS,
+        "jti": str(uuid.uuid4()),
+    }
+    return jwt.encode(claims, _private_key(), algorithm="RS256", headers={"kid": KID})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("init", help="create the key pair and write its JWKS into local.settings.json")
+    minting = commands.add_parser("token", help="print a development token (alone on the last line)")
+    minting.add_argument("--tenant", default="default")
+    minting.add_argument("--scopes", default=ALL_SCOPES)
+    args = parser.parse_args()
+    if args.command == "init":
+        init()
+    else:
+        print(f"# tenant {args.tenant}, scopes '{args.scopes}', valid {TOKEN_LIFETIME_SECONDS // 3600} h")
+        print(token(args.tenant, args.scopes))
+
+
+if __name__ == "__main__":
+    main()
