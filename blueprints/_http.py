@@ -28,6 +28,7 @@ from shared.errors import (
     UnsupportedMediaTypeError,
     ValidationFailedError,
 )
+from shared.openapi import RouteDoc
 from shared.pagination import ListParams, Order, parse_list_params
 from shared.ratelimit import retry_after_header
 from shared.services.idempotency import StoredResponse
@@ -207,13 +208,40 @@ async def serve(req: func.HttpRequest, handler: Handler, scope: Scope | None) ->
     return json_response(status, body, headers)
 
 
+# Every API route, as registered: the OpenAPI document is generated from this list.
+ROUTES: list[RouteDoc] = []
+_SUCCESS = {"GET": 200, "POST": 201, "PUT": 200, "PATCH": 200, "DELETE": 204}
+
+
 def api_function(
-    bp: func.Blueprint, name: str, route: str, methods: list[str], *, scope: Scope | None
+    bp: func.Blueprint,
+    name: str,
+    route: str,
+    methods: list[str],
+    *,
+    scope: Scope | None,
+    body: type[BaseModel] | None = None,
+    returns: type[BaseModel] | None = None,
+    status: int | None = None,
+    query: tuple[str, ...] = (),
 ) -> Callable[[Handler], Handler]:
-    """Registers `handler` as the HTTP function `name` on `bp`.
+    """Registers `handler` as the HTTP function `name` on `bp`, and describes it for OpenAPI.
 
     The host's auth level is ANONYMOUS: Herald checks bearer tokens itself, for `scope`.
     """
+    for method in methods:
+        ROUTES.append(
+            RouteDoc(
+                name=name,
+                method=method,
+                route=route,
+                scope=scope.value if scope else None,
+                body=body,
+                returns=returns,
+                status=status or _SUCCESS[method],
+                query=query,
+            )
+        )
 
     def register(handler: Handler) -> Handler:
         async def http_entry(req: func.HttpRequest) -> func.HttpResponse:

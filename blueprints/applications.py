@@ -4,19 +4,36 @@ import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
 from shared.auth import Scope
-from shared.models import ApplicationIn, ApplicationPatch
+from shared.models import ApplicationIn, ApplicationOut, ApplicationPatch, ListResponse
 from shared.services.applications import to_out
 
 bp = func.Blueprint()
 
 
-@api_function(bp, "list_applications", "v1/app", ["GET"], scope=Scope.READ)
+@api_function(
+    bp,
+    "list_applications",
+    "v1/app",
+    ["GET"],
+    scope=Scope.READ,
+    returns=ListResponse[ApplicationOut],
+    query=("limit", "iterator", "order"),
+)
 async def list_applications(call: Call) -> Reply:
     params = call.list_params(default_order="ascending")
     return 200, await call.services.applications.list_page(call.tenant_id, params)
 
 
-@api_function(bp, "create_application", "v1/app", ["POST"], scope=Scope.WRITE)
+@api_function(
+    bp,
+    "create_application",
+    "v1/app",
+    ["POST"],
+    scope=Scope.WRITE,
+    body=ApplicationIn,
+    returns=ApplicationOut,
+    query=("get_if_exists",),
+)
 async def create_application(call: Call) -> Reply:
     data = call.body(ApplicationIn)
     get_if_exists = call.flag("get_if_exists", default=False)
@@ -30,19 +47,35 @@ async def create_application(call: Call) -> Reply:
     return await call.once(create)
 
 
-@api_function(bp, "get_application", "v1/app/{app_id}", ["GET"], scope=Scope.READ)
+@api_function(bp, "get_application", "v1/app/{app_id}", ["GET"], scope=Scope.READ, returns=ApplicationOut)
 async def get_application(call: Call) -> Reply:
     return 200, to_out(await call.services.applications.get(call.tenant_id, call.route("app_id")))
 
 
-@api_function(bp, "update_application", "v1/app/{app_id}", ["PUT"], scope=Scope.WRITE)
+@api_function(
+    bp,
+    "update_application",
+    "v1/app/{app_id}",
+    ["PUT"],
+    scope=Scope.WRITE,
+    body=ApplicationIn,
+    returns=ApplicationOut,
+)
 async def update_application(call: Call) -> Reply:
     data = call.body(ApplicationIn)
     doc, created = await call.services.applications.update(call.tenant_id, call.route("app_id"), data)
     return (201 if created else 200), to_out(doc)
 
 
-@api_function(bp, "patch_application", "v1/app/{app_id}", ["PATCH"], scope=Scope.WRITE)
+@api_function(
+    bp,
+    "patch_application",
+    "v1/app/{app_id}",
+    ["PATCH"],
+    scope=Scope.WRITE,
+    body=ApplicationPatch,
+    returns=ApplicationOut,
+)
 async def patch_application(call: Call) -> Reply:
     data = call.body(ApplicationPatch)
     return 200, to_out(await call.services.applications.patch(call.tenant_id, call.route("app_id"), data))

@@ -4,6 +4,7 @@ import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
 from shared.auth import Scope
+from shared.models import EndpointMessageOut, ListResponse, MessageAttemptOut, MessageEndpointOut
 
 bp = func.Blueprint()
 
@@ -28,6 +29,19 @@ def _filters(call: Call) -> dict[str, object]:
     "v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
     ["GET"],
     scope=Scope.READ,
+    returns=ListResponse[MessageAttemptOut],
+    query=(
+        "limit",
+        "iterator",
+        "order",
+        "status",
+        "channel",
+        "tag",
+        "event_types",
+        "before",
+        "after",
+        "with_msg",
+    ),
 )
 async def list_attempts_by_endpoint(call: Call) -> Reply:
     page = await call.services.attempts.list_by_endpoint(
@@ -41,7 +55,24 @@ async def list_attempts_by_endpoint(call: Call) -> Reply:
 
 
 @api_function(
-    bp, "list_attempts_by_message", "v1/app/{app_id}/attempt/msg/{msg_id}", ["GET"], scope=Scope.READ
+    bp,
+    "list_attempts_by_message",
+    "v1/app/{app_id}/attempt/msg/{msg_id}",
+    ["GET"],
+    scope=Scope.READ,
+    returns=ListResponse[MessageAttemptOut],
+    query=(
+        "limit",
+        "iterator",
+        "order",
+        "status",
+        "endpoint_id",
+        "channel",
+        "tag",
+        "event_types",
+        "before",
+        "after",
+    ),
 )
 async def list_attempts_by_message(call: Call) -> Reply:
     page = await call.services.attempts.list_by_msg(
@@ -55,7 +86,12 @@ async def list_attempts_by_message(call: Call) -> Reply:
 
 
 @api_function(
-    bp, "get_attempt", "v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", ["GET"], scope=Scope.READ
+    bp,
+    "get_attempt",
+    "v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
+    ["GET"],
+    scope=Scope.READ,
+    returns=MessageAttemptOut,
 )
 async def get_attempt(call: Call) -> Reply:
     attempt = await call.services.attempts.get(
@@ -65,7 +101,13 @@ async def get_attempt(call: Call) -> Reply:
 
 
 @api_function(
-    bp, "list_message_destinations", "v1/app/{app_id}/msg/{msg_id}/endpoint", ["GET"], scope=Scope.READ
+    bp,
+    "list_message_destinations",
+    "v1/app/{app_id}/msg/{msg_id}/endpoint",
+    ["GET"],
+    scope=Scope.READ,
+    returns=ListResponse[MessageEndpointOut],
+    query=("limit", "iterator", "order"),
 )
 async def list_message_destinations(call: Call) -> Reply:
     page = await call.services.attempts.list_destinations(
@@ -78,7 +120,24 @@ async def list_message_destinations(call: Call) -> Reply:
 
 
 @api_function(
-    bp, "list_endpoint_messages", "v1/app/{app_id}/endpoint/{endpoint_id}/msg", ["GET"], scope=Scope.READ
+    bp,
+    "list_endpoint_messages",
+    "v1/app/{app_id}/endpoint/{endpoint_id}/msg",
+    ["GET"],
+    scope=Scope.READ,
+    returns=ListResponse[EndpointMessageOut],
+    query=(
+        "limit",
+        "iterator",
+        "order",
+        "status",
+        "channel",
+        "tag",
+        "event_types",
+        "before",
+        "after",
+        "with_content",
+    ),
 )
 async def list_endpoint_messages(call: Call) -> Reply:
     page = await call.services.attempts.list_messages_of_endpoint(

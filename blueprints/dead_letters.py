@@ -4,11 +4,20 @@ import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
 from shared.auth import Scope
+from shared.models import DeadLetterOut, ListResponse
 
 bp = func.Blueprint()
 
 
-@api_function(bp, "list_dead_letters", "v1/dead-letter", ["GET"], scope=Scope.ADMIN)
+@api_function(
+    bp,
+    "list_dead_letters",
+    "v1/dead-letter",
+    ["GET"],
+    scope=Scope.ADMIN,
+    returns=ListResponse[DeadLetterOut],
+    query=("limit", "iterator", "order"),
+)
 async def list_dead_letters(call: Call) -> Reply:
     params = call.list_params(default_order="descending")
     return 200, await call.services.dead_letters.list_page(call.tenant_id, params)

@@ -6,12 +6,16 @@ from blueprints._http import Call, Reply, api_function
 from shared.auth import Scope
 from shared.models import (
     EndpointHeadersIn,
+    EndpointHeadersOut,
     EndpointHeadersPatchIn,
     EndpointIn,
+    EndpointOut,
     EndpointPatch,
     EndpointSecretOut,
     EndpointSecretRotateIn,
+    EndpointStats,
     EndpointUpdate,
+    ListResponse,
 )
 from shared.services.endpoints import to_out
 
@@ -20,13 +24,29 @@ bp = func.Blueprint()
 ONE = "v1/app/{app_id}/endpoint/{endpoint_id}"
 
 
-@api_function(bp, "list_endpoints", "v1/app/{app_id}/endpoint", ["GET"], scope=Scope.READ)
+@api_function(
+    bp,
+    "list_endpoints",
+    "v1/app/{app_id}/endpoint",
+    ["GET"],
+    scope=Scope.READ,
+    returns=ListResponse[EndpointOut],
+    query=("limit", "iterator", "order"),
+)
 async def list_endpoints(call: Call) -> Reply:
     params = call.list_params(default_order="ascending")
     return 200, await call.services.endpoints.list_page(call.tenant_id, await call.app_id(), params)
 
 
-@api_function(bp, "create_endpoint", "v1/app/{app_id}/endpoint", ["POST"], scope=Scope.WRITE)
+@api_function(
+    bp,
+    "create_endpoint",
+    "v1/app/{app_id}/endpoint",
+    ["POST"],
+    scope=Scope.WRITE,
+    body=EndpointIn,
+    returns=EndpointOut,
+)
 async def create_endpoint(call: Call) -> Reply:
     data = call.body(EndpointIn)
     app_id = await call.app_id()
@@ -37,13 +57,15 @@ async def create_endpoint(call: Call) -> Reply:
     return await call.once(create)
 
 
-@api_function(bp, "get_endpoint", ONE, ["GET"], scope=Scope.READ)
+@api_function(bp, "get_endpoint", ONE, ["GET"], scope=Scope.READ, returns=EndpointOut)
 async def get_endpoint(call: Call) -> Reply:
     doc = await call.services.endpoints.get(call.tenant_id, await call.app_id(), call.route("endpoint_id"))
     return 200, to_out(doc)
 
 
-@api_function(bp, "update_endpoint", ONE, ["PUT"], scope=Scope.WRITE)
+@api_function(
+    bp, "update_endpoint", ONE, ["PUT"], scope=Scope.WRITE, body=EndpointUpdate, returns=EndpointOut
+)
 async def update_endpoint(call: Call) -> Reply:
     data = call.body(EndpointUpdate)
     doc, created = await call.services.endpoints.update(
@@ -52,7 +74,9 @@ async def update_endpoint(call: Call) -> Reply:
     return (201 if created else 200), to_out(doc)
 
 
-@api_function(bp, "patch_endpoint", ONE, ["PATCH"], scope=Scope.WRITE)
+@api_function(
+    bp, "patch_endpoint", ONE, ["PATCH"], scope=Scope.WRITE, body=EndpointPatch, returns=EndpointOut
+)
 async def patch_endpoint(call: Call) -> Reply:
     data = call.body(EndpointPatch)
     doc = await call.services.endpoints.patch(
@@ -67,7 +91,9 @@ async def delete_endpoint(call: Call) -> Reply:
     return 204, None
 
 
-@api_function(bp, "get_endpoint_secret", f"{ONE}/secret", ["GET"], scope=Scope.READ)
+@api_function(
+    bp, "get_endpoint_secret", f"{ONE}/secret", ["GET"], scope=Scope.READ, returns=EndpointSecretOut
+)
 async def get_endpoint_secret(call: Call) -> Reply:
     key = await call.services.endpoints.get_secret(
         call.tenant_id, await call.app_id(), call.route("endpoint_id")
@@ -75,7 +101,16 @@ async def get_endpoint_secret(call: Call) -> Reply:
     return 200, EndpointSecretOut(key=key)
 
 
-@api_function(bp, "rotate_endpoint_secret", f"{ONE}/secret/rotate", ["POST"], scope=Scope.WRITE)
+@api_function(
+    bp,
+    "rotate_endpoint_secret",
+    f"{ONE}/secret/rotate",
+    ["POST"],
+    scope=Scope.WRITE,
+    body=EndpointSecretRotateIn,
+    returns=EndpointSecretOut,
+    status=200,
+)
 async def rotate_endpoint_secret(call: Call) -> Reply:
     data = call.body(EndpointSecretRotateIn)
     app_id = await call.app_id()
@@ -89,7 +124,9 @@ async def rotate_endpoint_secret(call: Call) -> Reply:
     return await call.once(rotate)
 
 
-@api_function(bp, "get_endpoint_headers", f"{ONE}/headers", ["GET"], scope=Scope.READ)
+@api_function(
+    bp, "get_endpoint_headers", f"{ONE}/headers", ["GET"], scope=Scope.READ, returns=EndpointHeadersOut
+)
 async def get_endpoint_headers(call: Call) -> Reply:
     headers = await call.services.endpoints.get_headers(
         call.tenant_id, await call.app_id(), call.route("endpoint_id")
@@ -97,7 +134,15 @@ async def get_endpoint_headers(call: Call) -> Reply:
     return 200, headers
 
 
-@api_function(bp, "update_endpoint_headers", f"{ONE}/headers", ["PUT"], scope=Scope.WRITE)
+@api_function(
+    bp,
+    "update_endpoint_headers",
+    f"{ONE}/headers",
+    ["PUT"],
+    scope=Scope.WRITE,
+    body=EndpointHeadersIn,
+    status=204,
+)
 async def update_endpoint_headers(call: Call) -> Reply:
     data = call.body(EndpointHeadersIn)
     await call.services.endpoints.set_headers(
@@ -106,7 +151,15 @@ async def update_endpoint_headers(call: Call) -> Reply:
     return 204, None
 
 
-@api_function(bp, "patch_endpoint_headers", f"{ONE}/headers", ["PATCH"], scope=Scope.WRITE)
+@api_function(
+    bp,
+    "patch_endpoint_headers",
+    f"{ONE}/headers",
+    ["PATCH"],
+    scope=Scope.WRITE,
+    body=EndpointHeadersPatchIn,
+    status=204,
+)
 async def patch_endpoint_headers(call: Call) -> Reply:
     data = call.body(EndpointHeadersPatchIn)
     await call.services.endpoints.set_headers(
@@ -120,7 +173,15 @@ async def patch_endpoint_headers(call: Call) -> Reply:
     return 204, None
 
 
-@api_function(bp, "get_endpoint_stats", f"{ONE}/stats", ["GET"], scope=Scope.READ)
+@api_function(
+    bp,
+    "get_endpoint_stats",
+    f"{ONE}/stats",
+    ["GET"],
+    scope=Scope.READ,
+    returns=EndpointStats,
+    query=("since", "until"),
+)
 async def get_endpoint_stats(call: Call) -> Reply:
     stats = await call.services.endpoints.stats(
         call.tenant_id, await call.app_id(), call.route("endpoint_id"), call.time("since"), call.time("until")

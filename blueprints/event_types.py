@@ -4,13 +4,21 @@ import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
 from shared.auth import Scope
-from shared.models import EventTypeIn, EventTypePatch, EventTypeUpdate
+from shared.models import EventTypeIn, EventTypeOut, EventTypePatch, EventTypeUpdate, ListResponse
 from shared.services.event_types import to_out
 
 bp = func.Blueprint()
 
 
-@api_function(bp, "list_event_types", "v1/event-type", ["GET"], scope=Scope.READ)
+@api_function(
+    bp,
+    "list_event_types",
+    "v1/event-type",
+    ["GET"],
+    scope=Scope.READ,
+    returns=ListResponse[EventTypeOut],
+    query=("limit", "iterator", "order", "include_archived", "with_content"),
+)
 async def list_event_types(call: Call) -> Reply:
     params = call.list_params(default_order="ascending")
     page = await call.services.event_types.list_page(
@@ -22,7 +30,15 @@ async def list_event_types(call: Call) -> Reply:
     return 200, page
 
 
-@api_function(bp, "create_event_type", "v1/event-type", ["POST"], scope=Scope.ADMIN)
+@api_function(
+    bp,
+    "create_event_type",
+    "v1/event-type",
+    ["POST"],
+    scope=Scope.ADMIN,
+    body=EventTypeIn,
+    returns=EventTypeOut,
+)
 async def create_event_type(call: Call) -> Reply:
     data = call.body(EventTypeIn)
 
@@ -32,26 +48,51 @@ async def create_event_type(call: Call) -> Reply:
     return await call.once(create)
 
 
-@api_function(bp, "get_event_type", "v1/event-type/{event_type_name}", ["GET"], scope=Scope.READ)
+@api_function(
+    bp, "get_event_type", "v1/event-type/{event_type_name}", ["GET"], scope=Scope.READ, returns=EventTypeOut
+)
 async def get_event_type(call: Call) -> Reply:
     return 200, to_out(await call.services.event_types.get(call.tenant_id, call.route("event_type_name")))
 
 
-@api_function(bp, "update_event_type", "v1/event-type/{event_type_name}", ["PUT"], scope=Scope.ADMIN)
+@api_function(
+    bp,
+    "update_event_type",
+    "v1/event-type/{event_type_name}",
+    ["PUT"],
+    scope=Scope.ADMIN,
+    body=EventTypeUpdate,
+    returns=EventTypeOut,
+)
 async def update_event_type(call: Call) -> Reply:
     data = call.body(EventTypeUpdate)
     doc, created = await call.services.event_types.update(call.tenant_id, call.route("event_type_name"), data)
     return (201 if created else 200), to_out(doc)
 
 
-@api_function(bp, "patch_event_type", "v1/event-type/{event_type_name}", ["PATCH"], scope=Scope.ADMIN)
+@api_function(
+    bp,
+    "patch_event_type",
+    "v1/event-type/{event_type_name}",
+    ["PATCH"],
+    scope=Scope.ADMIN,
+    body=EventTypePatch,
+    returns=EventTypeOut,
+)
 async def patch_event_type(call: Call) -> Reply:
     data = call.body(EventTypePatch)
     doc = await call.services.event_types.patch(call.tenant_id, call.route("event_type_name"), data)
     return 200, to_out(doc)
 
 
-@api_function(bp, "delete_event_type", "v1/event-type/{event_type_name}", ["DELETE"], scope=Scope.ADMIN)
+@api_function(
+    bp,
+    "delete_event_type",
+    "v1/event-type/{event_type_name}",
+    ["DELETE"],
+    scope=Scope.ADMIN,
+    query=("expunge",),
+)
 async def delete_event_type(call: Call) -> Reply:
     await call.services.event_types.delete(
         call.tenant_id, call.route("event_type_name"), expunge=call.flag("expunge", default=False)

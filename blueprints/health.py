@@ -1,11 +1,13 @@
-"""Health: `/api/v1/health` touches no dependency (for probes); `/health/ready` checks the store."""
+"""Public routes: health (no dependency touched), readiness (the store), the OpenAPI document."""
 
 import azure.functions as func
 
-from blueprints._http import Call, Reply, api_function, json_response
+from blueprints._http import ROUTES, Call, Reply, api_function, json_response
 from shared.errors import ServiceUnavailableError
+from shared.openapi import build_document
 
 bp = func.Blueprint()
+API_VERSION = "1.0.0"
 
 
 @bp.function_name("health")
@@ -22,3 +24,9 @@ async def health_ready(call: Call) -> Reply:
     except ServiceUnavailableError:
         raise ServiceUnavailableError("Not ready.") from None
     return 200, {"status": "ok"}
+
+
+@api_function(bp, "openapi_document", "v1/openapi.json", ["GET"], scope=None)
+async def openapi_document(call: Call) -> Reply:
+    # Built per call from the registered routes: cheap, and never stale.
+    return 200, build_document(ROUTES, version=API_VERSION)

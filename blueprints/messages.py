@@ -4,13 +4,21 @@ import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
 from shared.auth import Scope
-from shared.models import MessageIn
+from shared.models import ListResponse, MessageIn, MessageOut
 from shared.services.messages import to_out
 
 bp = func.Blueprint()
 
 
-@api_function(bp, "list_messages", "v1/app/{app_id}/msg", ["GET"], scope=Scope.READ)
+@api_function(
+    bp,
+    "list_messages",
+    "v1/app/{app_id}/msg",
+    ["GET"],
+    scope=Scope.READ,
+    returns=ListResponse[MessageOut],
+    query=("limit", "iterator", "order", "with_content", "channel", "tag", "event_types", "before", "after"),
+)
 async def list_messages(call: Call) -> Reply:
     params = call.list_params(default_order="descending")
     filters = {
@@ -30,7 +38,17 @@ async def list_messages(call: Call) -> Reply:
     return 200, page
 
 
-@api_function(bp, "create_message", "v1/app/{app_id}/msg", ["POST"], scope=Scope.WRITE)
+@api_function(
+    bp,
+    "create_message",
+    "v1/app/{app_id}/msg",
+    ["POST"],
+    scope=Scope.WRITE,
+    body=MessageIn,
+    returns=MessageOut,
+    status=202,
+    query=("with_content",),
+)
 async def create_message(call: Call) -> Reply:
     data = call.body(MessageIn)
     with_content = call.flag("with_content", default=True)
@@ -42,7 +60,15 @@ async def create_message(call: Call) -> Reply:
     return await call.once(create)
 
 
-@api_function(bp, "get_message", "v1/app/{app_id}/msg/{msg_id}", ["GET"], scope=Scope.READ)
+@api_function(
+    bp,
+    "get_message",
+    "v1/app/{app_id}/msg/{msg_id}",
+    ["GET"],
+    scope=Scope.READ,
+    returns=MessageOut,
+    query=("with_content",),
+)
 async def get_message(call: Call) -> Reply:
     doc = await call.services.messages.get(call.tenant_id, call.route("app_id"), call.route("msg_id"))
     return 200, to_out(doc, with_content=call.flag("with_content", default=True))

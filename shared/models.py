@@ -10,8 +10,18 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from shared.errors import ValidationFailedError
 
 MAX_ENDPOINT_CHANNELS = 10
 MAX_MESSAGE_CHANNELS = 5
@@ -25,6 +35,20 @@ EventId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern
 Url = Annotated[str, StringConstraints(min_length=1, max_length=65536, pattern=r"^https?://.+")]
 ThrottleRate = Annotated[int, Field(ge=1, le=65535)]
 Metadata = dict[str, str]
+
+
+_UID = TypeAdapter(Uid)
+_EVENT_TYPE_NAME = TypeAdapter(EventTypeName)
+
+
+def path_identifier(value: str, *, loc: list[str | int], event_type: bool = False) -> str:
+    """A uid or event-type name taken from the path, held to the same rules as in a body."""
+    try:
+        return (_EVENT_TYPE_NAME if event_type else _UID).validate_python(value)
+    except ValidationError:
+        raise ValidationFailedError.single(
+            loc, "must be 1 to 256 characters of letters, digits, '-', '_' and '.'"
+        ) from None
 
 
 class WireModel(BaseModel):

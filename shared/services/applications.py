@@ -8,7 +8,7 @@ from typing import Any
 from shared import ids
 from shared.clock import to_wire, utcnow
 from shared.errors import ConflictError, NotFoundError, PreconditionFailedError
-from shared.models import ApplicationIn, ApplicationOut, ApplicationPatch
+from shared.models import ApplicationIn, ApplicationOut, ApplicationPatch, path_identifier
 from shared.pagination import ListParams, fetch_page
 from shared.services.uids import UidGuards
 from shared.store.base import (
@@ -103,7 +103,8 @@ class ApplicationService:
         current = await self.find(tenant_id, id_or_uid)
         if current is None:
             if not id_or_uid.startswith(f"{ids.APP}_") and data.uid is None:
-                data = data.model_copy(update={"uid": id_or_uid})
+                uid = path_identifier(id_or_uid, loc=["path", "app_id"])
+                data = data.model_copy(update={"uid": uid})
             return await self.create(tenant_id, data)
         changes = {
             "name": data.name,

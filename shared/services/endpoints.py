@@ -18,6 +18,7 @@ from shared.models import (
     EndpointStats,
     EndpointUpdate,
     MessageStatus,
+    path_identifier,
 )
 from shared.outbound import RefusedTargetError, check_endpoint_url
 from shared.pagination import ListParams, fetch_page
@@ -143,7 +144,7 @@ class EndpointService:
         if current is None:
             fields = data.model_dump(exclude_unset=True)
             if not id_or_uid.startswith(f"{ids.ENDPOINT}_") and data.uid is None:
-                fields["uid"] = id_or_uid
+                fields["uid"] = path_identifier(id_or_uid, loc=["path", "endpoint_id"])
             return await self.create(tenant_id, app_id, EndpointIn.model_validate(fields)), True
         await self._check_url(data.url)
         return await self._apply(tenant_id, current, self._fields(data)), False

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.clock import to_wire, utcnow
 from shared.errors import ConflictError, NotFoundError, PreconditionFailedError
-from shared.models import EventTypeIn, EventTypeOut, EventTypePatch, EventTypeUpdate
+from shared.models import EventTypeIn, EventTypeOut, EventTypePatch, EventTypeUpdate, path_identifier
 from shared.pagination import ListParams, fetch_page
 from shared.store.base import EVENT_TYPES, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
 
@@ -72,7 +72,8 @@ class EventTypeService:
     async def update(self, tenant_id: str, name: str, data: EventTypeUpdate) -> tuple[Doc, bool]:
         current = await self._store.read(EVENT_TYPES, [tenant_id], name)
         if current is None:
-            return await self.create(tenant_id, EventTypeIn(name=name, **data.model_dump())), True
+            valid = path_identifier(name, loc=["path", "event_type_name"], event_type=True)
+            return await self.create(tenant_id, EventTypeIn(name=valid, **data.model_dump())), True
         return await self._apply(current, _fields(data)), False
 
     async def patch(self, tenant_id: str, name: str, data: EventTypePatch) -> Doc:

@@ -19,7 +19,7 @@ from typing import Any
 from shared import ids
 from shared.clock import from_wire, to_wire, utcnow
 from shared.errors import ConflictError, NotFoundError, PayloadTooLargeError, ValidationFailedError
-from shared.models import ApplicationIn, MessageIn, MessageOut, MessageStatus
+from shared.models import ApplicationIn, MessageIn, MessageOut, MessageStatus, path_identifier
 from shared.pagination import ListParams, fetch_page
 from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
@@ -166,7 +166,8 @@ class MessageService:
             raise NotFoundError("Application not found.")
         # As in Svix: the inline application is created when the path names none yet.
         if inline.uid is None and not app_id_or_uid.startswith(f"{ids.APP}_"):
-            inline = inline.model_copy(update={"uid": app_id_or_uid})
+            uid = path_identifier(app_id_or_uid, loc=["path", "app_id"])
+            inline = inline.model_copy(update={"uid": uid})
         app, _ = await self._apps.create(tenant_id, inline, get_if_exists=True, seed=seed)
         return app
 

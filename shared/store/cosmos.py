@@ -33,6 +33,7 @@ from shared.store.base import (
 log = logging.getLogger(__name__)
 
 TENANT = ["/tenantId"]
+_FORBIDDEN_ID_CHARACTERS = frozenset("/\\?#")
 TENANT_APP = ["/tenantId", "/appId"]
 
 
@@ -143,6 +144,9 @@ class CosmosStore:
         return self._database.get_container_client(name)
 
     async def read(self, container: str, pk: PartitionKey, doc_id: str) -> Doc | None:
+        if not doc_id or any(ch in doc_id for ch in _FORBIDDEN_ID_CHARACTERS) or len(doc_id) > 255:
+            # No document can have such an id; asking Cosmos would only earn a 400.
+            return None
         async with _translated():
             try:
                 item: Doc = await self._container(container).read_item(doc_id, _sdk_key(pk))

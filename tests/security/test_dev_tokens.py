@@ -1,0 +1,77 @@
+"""`make token`: local tokens pass the same validation as production tokens."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared.auth import Scope, TokenValidator, jwks_source
+from shared.errors import UnauthorizedError
+from shared.settings import HeraldSettings
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "dev_auth.py", tmp_path / "scripts" / "dev_auth.py")
+    shutil.copy(ROOT / "local.settings.example.json", tmp_path / "local.settings.json")
+    return tmp_path
+
+
+def _run(project: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(project / "scripts" / "dev_auth.py"), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=project,
+    )
+    return done.stdout
+
+
+def _settings(project: Path) -> HeraldSettings:
+    values = json.loads((project / "local.settings.json").read_text())["Values"]
+    herald = {
+        k.removeprefix("HERALD_").lower(): v for k, v in values.items() if k.startswith("HERALD_") and v
+    }
+    return HeraldSettings(**herald)
+
+
+async def test_init_writes_a_jwks_and_tokens_validate_against_it(project: Path) -> None:
+    _run(project, "init")
+    settings = _settings(project)
+    assert settings.auth_jwks and settings.local_kek
+    private_key = project / ".local" / "dev-auth" / "private.pem"
+    assert private_key.stat().st_mode & 0o777 == 0o600
+    assert "PRIVATE" not in (project / "local.settings.json").read_text()
+
+    token = _run(project, "token").strip().splitlines()[-1]
+    principal = await TokenValidator(settings, jwks_source(settings)).authenticate(f"Bearer {token}")
+    assert principal.tenant_id == "default"
+    assert {Scope.READ, Scope.WRITE, Scope.ADMIN} <= principal.scopes
+
+    narrow = _run(project, "token", "--tenant", "t1", "--scopes", "herald.read").strip().splitlines()[-1]
+    reader = await TokenValidator(settings, jwks_source(settings)).authenticate(f"Bearer {narrow}")
+    assert (reader.tenant_id, reader.scopes) == ("t1", frozenset({"herald.read"}))
+
+
+async def test_init_is_idempotent_and_keeps_the_key(project: Path) -> None:
+    _run(project, "init")
+    token = _run(project, "token").strip().splitlines()[-1]
+    _run(project, "init")
+    settings = _settings(project)
+    await TokenValidator(settings, jwks_source(settings)).authenticate(f"Bearer {token}")
+
+
+async def test_without_an_issuer_nobody_gets_in(project: Path) -> None:
+    _run(project, "init")
+    token = _run(project, "token").strip().splitlines()[-1]
+    settings = _settings(project).model_copy(update={"auth_issuer": None})
+    with pytest.raises(UnauthorizedError):
+        await TokenValidator(settings, jwks_source(settings)).authenticate(f"Bearer {token}")
