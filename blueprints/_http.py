@@ -208,6 +208,10 @@ async def serve(req: func.HttpRequest, handler: Handler, scope: Scope | None) ->
     return json_response(status, body, headers)
 
 
+# Query parameters shared by many routes, for the OpenAPI document.
+LIST_QUERY = ("limit", "iterator", "order")
+MESSAGE_FILTERS = ("channel", "tag", "event_types", "before", "after")
+
 # Every API route, as registered: the OpenAPI document is generated from this list.
 ROUTES: list[RouteDoc] = []
 _SUCCESS = {"GET": 200, "POST": 201, "PUT": 200, "PATCH": 200, "DELETE": 204}

@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from blueprints._http import Call, Reply, api_function
+from blueprints._http import LIST_QUERY, Call, Reply, api_function
 from shared.auth import Scope
 from shared.models import ApplicationIn, ApplicationOut, ApplicationPatch, ListResponse
 from shared.services.applications import to_out
@@ -17,7 +17,7 @@ bp = func.Blueprint()
     ["GET"],
     scope=Scope.READ,
     returns=ListResponse[ApplicationOut],
-    query=("limit", "iterator", "order"),
+    query=LIST_QUERY,
 )
 async def list_applications(call: Call) -> Reply:
     params = call.list_params(default_order="ascending")

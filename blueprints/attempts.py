@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from blueprints._http import Call, Reply, api_function
+from blueprints._http import LIST_QUERY, MESSAGE_FILTERS, Call, Reply, api_function
 from shared.auth import Scope
 from shared.models import EndpointMessageOut, ListResponse, MessageAttemptOut, MessageEndpointOut
 
@@ -31,15 +31,9 @@ def _filters(call: Call) -> dict[str, object]:
     scope=Scope.READ,
     returns=ListResponse[MessageAttemptOut],
     query=(
-        "limit",
-        "iterator",
-        "order",
+        *LIST_QUERY,
         "status",
-        "channel",
-        "tag",
-        "event_types",
-        "before",
-        "after",
+        *MESSAGE_FILTERS,
         "with_msg",
     ),
 )
@@ -62,16 +56,10 @@ async def list_attempts_by_endpoint(call: Call) -> Reply:
     scope=Scope.READ,
     returns=ListResponse[MessageAttemptOut],
     query=(
-        "limit",
-        "iterator",
-        "order",
+        *LIST_QUERY,
         "status",
         "endpoint_id",
-        "channel",
-        "tag",
-        "event_types",
-        "before",
-        "after",
+        *MESSAGE_FILTERS,
     ),
 )
 async def list_attempts_by_message(call: Call) -> Reply:
@@ -107,7 +95,7 @@ async def get_attempt(call: Call) -> Reply:
     ["GET"],
     scope=Scope.READ,
     returns=ListResponse[MessageEndpointOut],
-    query=("limit", "iterator", "order"),
+    query=LIST_QUERY,
 )
 async def list_message_destinations(call: Call) -> Reply:
     page = await call.services.attempts.list_destinations(
@@ -127,15 +115,9 @@ async def list_message_destinations(call: Call) -> Reply:
     scope=Scope.READ,
     returns=ListResponse[EndpointMessageOut],
     query=(
-        "limit",
-        "iterator",
-        "order",
+        *LIST_QUERY,
         "status",
-        "channel",
-        "tag",
-        "event_types",
-        "before",
-        "after",
+        *MESSAGE_FILTERS,
         "with_content",
     ),
 )

@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from blueprints._http import Call, Reply, api_function
+from blueprints._http import LIST_QUERY, Call, Reply, api_function
 from shared.auth import Scope
 from shared.models import DeadLetterOut, ListResponse
 
@@ -16,7 +16,7 @@ bp = func.Blueprint()
     ["GET"],
     scope=Scope.ADMIN,
     returns=ListResponse[DeadLetterOut],
-    query=("limit", "iterator", "order"),
+    query=LIST_QUERY,
 )
 async def list_dead_letters(call: Call) -> Reply:
     params = call.list_params(default_order="descending")

@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from blueprints._http import Call, Reply, api_function
+from blueprints._http import LIST_QUERY, Call, Reply, api_function
 from shared.auth import Scope
 from shared.models import (
     EndpointHeadersIn,
@@ -31,7 +31,7 @@ ONE = "v1/app/{app_id}/endpoint/{endpoint_id}"
     ["GET"],
     scope=Scope.READ,
     returns=ListResponse[EndpointOut],
-    query=("limit", "iterator", "order"),
+    query=LIST_QUERY,
 )
 async def list_endpoints(call: Call) -> Reply:
     params = call.list_params(default_order="ascending")
@@ -180,7 +180,10 @@ async def patch_endpoint_headers(call: Call) -> Reply:
     ["GET"],
     scope=Scope.READ,
     returns=EndpointStats,
-    query=("since", "until"),
+    query=(
+        "since",
+        "until",
+    ),
 )
 async def get_endpoint_stats(call: Call) -> Reply:
     stats = await call.services.endpoints.stats(

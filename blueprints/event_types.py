@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from blueprints._http import Call, Reply, api_function
+from blueprints._http import LIST_QUERY, Call, Reply, api_function
 from shared.auth import Scope
 from shared.models import EventTypeIn, EventTypeOut, EventTypePatch, EventTypeUpdate, ListResponse
 from shared.services.event_types import to_out
@@ -17,7 +17,11 @@ bp = func.Blueprint()
     ["GET"],
     scope=Scope.READ,
     returns=ListResponse[EventTypeOut],
-    query=("limit", "iterator", "order", "include_archived", "with_content"),
+    query=(
+        *LIST_QUERY,
+        "include_archived",
+        "with_content",
+    ),
 )
 async def list_event_types(call: Call) -> Reply:
     params = call.list_params(default_order="ascending")

@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from blueprints._http import Call, Reply, api_function
+from blueprints._http import LIST_QUERY, MESSAGE_FILTERS, Call, Reply, api_function
 from shared.auth import Scope
 from shared.models import ListResponse, MessageIn, MessageOut
 from shared.services.messages import to_out
@@ -17,7 +17,11 @@ bp = func.Blueprint()
     ["GET"],
     scope=Scope.READ,
     returns=ListResponse[MessageOut],
-    query=("limit", "iterator", "order", "with_content", "channel", "tag", "event_types", "before", "after"),
+    query=(
+        *LIST_QUERY,
+        "with_content",
+        *MESSAGE_FILTERS,
+    ),
 )
 async def list_messages(call: Call) -> Reply:
     params = call.list_params(default_order="descending")

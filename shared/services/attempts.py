@@ -12,7 +12,9 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from shared import ids
 from shared.clock import to_wire, utcnow
@@ -33,6 +35,7 @@ from shared.services.messages import MessageService, destination_id, message_fil
 from shared.store.base import ENDPOINTS, MESSAGES, Doc, DocumentStore, EtagMismatchError
 
 ATTEMPT_TYPE = "attempt"
+WithStatus = TypeVar("WithStatus", MessageEndpointOut, EndpointMessageOut)
 MAX_RESPONSE_CHARS = 4096
 PROJECTION_RETRIES = 5
 
@@ -55,6 +58,13 @@ def attempt_out(doc: Doc, message: Doc | None = None) -> MessageAttemptOut:
     if message is not None:
         out = out.model_copy(update={"msg": message_docs.to_out(message)})
     return out
+
+
+def _with_status(model: type[WithStatus], base: BaseModel, pair: Doc) -> WithStatus:
+    """`base` (an endpoint or a message) with the delivery status of its message-endpoint pair."""
+    status = MessageStatus(pair["status"])
+    fields = {**base.model_dump(), "status": status, "status_text": status.text}
+    return model.model_validate({**fields, "next_attempt": pair.get("nextAttempt")})
 
 
 def _status_filter(alias: str, filters: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, Any]]]:
@@ -204,17 +214,7 @@ class AttemptService:
             endpoint = endpoints.get(pair["endpointId"])
             if endpoint is None:
                 continue
-            status = MessageStatus(pair["status"])
-            data.append(
-                MessageEndpointOut.model_validate(
-                    {
-                        **endpoint_out(endpoint).model_dump(),
-                        "status": status,
-                        "status_text": status.text,
-                        "next_attempt": pair.get("nextAttempt"),
-                    }
-                )
-            )
+            data.append(_with_status(MessageEndpointOut, endpoint_out(endpoint), pair))
         return page.to_wire(data)
 
     async def list_messages_of_endpoint(
@@ -246,17 +246,8 @@ class AttemptService:
             message = messages.get(pair["msgId"])
             if message is None:
                 continue
-            status = MessageStatus(pair["status"])
-            data.append(
-                EndpointMessageOut.model_validate(
-                    {
-                        **message_docs.to_out(message, with_content=with_content).model_dump(),
-                        "status": status,
-                        "status_text": status.text,
-                        "next_attempt": pair.get("nextAttempt"),
-                    }
-                )
-            )
+            out = message_docs.to_out(message, with_content=with_content)
+            data.append(_with_status(EndpointMessageOut, out, pair))
         return page.to_wire(data)
 
     async def _attempt_page(
