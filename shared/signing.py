@@ -1,9 +1,11 @@
-"""Endpoint signing secrets in the Standard Webhooks form: `whsec_` + base64 of 24 to 64 bytes."""
+"""Standard Webhooks signing: secrets (`whsec_` + base64 of 24 to 64 bytes) and signatures."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import secrets
 
 from shared.errors import ValidationFailedError
@@ -30,3 +32,20 @@ def normalize_secret(value: str, *, loc: list[str | int]) -> str:
     if not MIN_BYTES <= len(key) <= MAX_BYTES:
         raise ValidationFailedError.single(loc, f"secret must decode to {MIN_BYTES} to {MAX_BYTES} bytes")
     return PREFIX + raw
+
+
+def _key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix(PREFIX))
+
+
+def signature_header(secrets_: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """`webhook-signature`: one `v1,<base64 HMAC-SHA256>` per valid secret, space-separated.
+
+    Standard Webhooks signs `{id}.{timestamp}.{body}` with the secret's decoded bytes; during a
+    rotation every valid secret signs, so receivers holding either key accept the request.
+    """
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return " ".join(
+        "v1," + base64.b64encode(hmac.new(_key(secret), signed, hashlib.sha256).digest()).decode()
+        for secret in secrets_
+    )

@@ -1,0 +1,112 @@
+"""One webhook request: sign, POST through the SSRF guard, and classify the answer.
+
+2xx is success; any other status, a timeout or a connection error is a failure. Redirects are
+never followed. The receiver's answer is kept up to 4 KiB for the attempt log.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+
+import aiohttp
+
+from shared.delivery.schedule import Outcome
+from shared.outbound import RefusedTargetError, guarded_request
+from shared.settings import HeraldSettings
+from shared.signing import signature_header
+
+USER_AGENT = "Herald-Webhooks/1.0 (+https://www.standardwebhooks.com/)"
+MAX_RESPONSE_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Everything one request needs; `body` is the exact bytes that are signed and sent."""
+
+    msg_id: str
+    url: str
+    body: bytes
+    secrets: list[str]
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class AttemptReport:
+    status_code: int
+    response: str
+    duration_ms: int
+    outcome: Outcome
+    # Why a request never got an answer (timeout, refused address, connection error).
+    error: str | None = None
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    """`Retry-After` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - now)
+
+
+def request_headers(delivery: Delivery, timestamp: int, *, svix_headers: bool) -> dict[str, str]:
+    signature = signature_header(delivery.secrets, delivery.msg_id, timestamp, delivery.body)
+    # The endpoint's own headers first: Herald's may not be overridden (they are refused on save).
+    headers = {
+        **delivery.headers,
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": delivery.msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature,
+    }
+    if svix_headers:
+        headers |= {"svix-id": delivery.msg_id, "svix-timestamp": str(timestamp), "svix-signature": signature}
+    return headers
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    delivery: Delivery,
+    settings: HeraldSettings,
+    *,
+    svix_headers: bool = False,
+) -> AttemptReport:
+    started = time.monotonic()
+    now = time.time()
+    headers = request_headers(delivery, int(now), svix_headers=svix_headers)
+    timeout = aiohttp.ClientTimeout(total=settings.delivery_timeout_seconds)
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        async with await guarded_request(
+            session, "POST", delivery.url, settings, data=delivery.body, headers=headers, timeout=timeout
+        ) as response:
+            raw = await response.content.read(MAX_RESPONSE_BYTES)
+            text = raw.decode("utf-8", "replace")
+            status = response.status
+            outcome = Outcome(
+                success=200 <= status < 300,
+                retry_after=_retry_after(response.headers.get("retry-after"), time.time()),
+                needs_floor=status == 429,
+                gone=status == 410,
+            )
+            return AttemptReport(status_code=status, response=text, duration_ms=elapsed(), outcome=outcome)
+    except TimeoutError:
+        return AttemptReport(0, "", elapsed(), Outcome(success=False, needs_floor=True), error="timeout")
+    except RefusedTargetError as exc:
+        return AttemptReport(0, "", elapsed(), Outcome(success=False), error=str(exc))
+    except aiohttp.ClientError as exc:
+        return AttemptReport(0, "", elapsed(), Outcome(success=False), error=type(exc).__name__)
