@@ -9,13 +9,12 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
-from shared.auth import Scope
 from shared.clock import from_wire, to_wire
 from shared.errors import (
     BadRequestError,
@@ -31,9 +30,12 @@ from shared.errors import (
 from shared.openapi import RouteDoc
 from shared.pagination import ListParams, Order, parse_list_params
 from shared.ratelimit import retry_after_header
+from shared.scopes import Scope
 from shared.services.idempotency import StoredResponse
-from shared.services.registry import Services, get_services
 from shared.settings import HeraldSettings
+
+if TYPE_CHECKING:
+    from shared.services.registry import Services
 
 log = logging.getLogger("herald.api")
 
@@ -47,7 +49,7 @@ class Call:
     """One API request, as handlers see it."""
 
     req: func.HttpRequest
-    services: Services
+    services: "Services"
     tenant_id: str
 
     async def app_id(self) -> str:
@@ -170,7 +172,7 @@ def _cors_headers(req: func.HttpRequest, settings: HeraldSettings) -> dict[str, 
     }
 
 
-async def _admit(req: func.HttpRequest, services: Services, scope: Scope) -> tuple[str, dict[str, str]]:
+async def _admit(req: func.HttpRequest, services: "Services", scope: Scope) -> tuple[str, dict[str, str]]:
     """Authenticates, authorizes and rate-limits a request; returns its tenant and limit headers."""
     principal = await services.tokens.authenticate(req.headers.get("authorization"))
     principal.require(scope)
@@ -190,6 +192,10 @@ async def _admit(req: func.HttpRequest, services: Services, scope: Scope) -> tup
 
 async def serve(req: func.HttpRequest, handler: Handler, scope: Scope | None) -> func.HttpResponse:
     """Runs one API call: `scope` None means a public route (no token, no rate limit)."""
+    # Imported on first use: the services pull in the Cosmos, JWT and crypto SDKs, which would
+    # otherwise weigh on every cold start, including the ones that only answer /health.
+    from shared.services.registry import get_services
+
     headers: dict[str, str] = {}
     try:
         services = await get_services()

@@ -3,8 +3,8 @@
 import azure.functions as func
 
 from blueprints._http import LIST_QUERY, Call, Reply, api_function
-from shared.auth import Scope
 from shared.models import ApplicationIn, ApplicationOut, ApplicationPatch, ListResponse
+from shared.scopes import Scope
 from shared.services.applications import to_out
 
 bp = func.Blueprint()

@@ -3,8 +3,8 @@
 import azure.functions as func
 
 from blueprints._http import LIST_QUERY, MESSAGE_FILTERS, Call, Reply, api_function
-from shared.auth import Scope
 from shared.models import EndpointMessageOut, ListResponse, MessageAttemptOut, MessageEndpointOut
+from shared.scopes import Scope
 
 bp = func.Blueprint()
 

@@ -3,7 +3,6 @@
 import azure.functions as func
 
 from blueprints._http import LIST_QUERY, Call, Reply, api_function
-from shared.auth import Scope
 from shared.models import (
     EndpointHeadersIn,
     EndpointHeadersOut,
@@ -17,6 +16,7 @@ from shared.models import (
     EndpointUpdate,
     ListResponse,
 )
+from shared.scopes import Scope
 from shared.services.endpoints import to_out
 
 bp = func.Blueprint()

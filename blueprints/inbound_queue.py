@@ -4,8 +4,6 @@ import logging
 
 import azure.functions as func
 
-from shared.services.registry import get_services
-
 bp = func.Blueprint()
 # Fixed, so producers and the infrastructure agree on it without configuration.
 INBOUND_QUEUE = "herald-inbound"
@@ -15,6 +13,8 @@ log = logging.getLogger("herald.inbound")
 @bp.function_name("inbound_queue")
 @bp.queue_trigger(arg_name="msg", queue_name=INBOUND_QUEUE, connection="AzureWebJobsStorage")
 async def inbound_queue(msg: func.QueueMessage) -> None:
+    from shared.services.registry import get_services  # heavy SDKs load on first use
+
     services = await get_services()
     # Raising (only for transient failures) lets the host retry, then poison-queue the message.
     outcome = await services.inbound.accept(

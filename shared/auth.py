@@ -13,13 +13,13 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 
 import aiohttp
 import jwt
 
 from shared.errors import ForbiddenError, UnauthorizedError
+from shared.scopes import Scope
 from shared.settings import HeraldSettings
 
 log = logging.getLogger(__name__)
@@ -28,12 +28,6 @@ ALGORITHMS = ("RS256", "ES256")
 # A token naming an unknown key refreshes the JWKS at most this often (no amplification).
 MIN_REFRESH_SECONDS = 30.0
 JWKS_TTL_SECONDS = 3600.0
-
-
-class Scope(StrEnum):
-    READ = "herald.read"
-    WRITE = "herald.write"
-    ADMIN = "herald.admin"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.auth import Scope, TokenValidator, jwks_source
+from shared.auth import TokenValidator, jwks_source
 from shared.errors import UnauthorizedError
+from shared.scopes import Scope
 from shared.settings import HeraldSettings
 from tests.conftest import ROOT
 
