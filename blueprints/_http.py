@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import azure.functions as func
-from pydantic import BaseModel, ValidationError
-from pydantic_core import to_jsonable_python
 
 from shared.clock import from_wire, to_wire
 from shared.errors import (
@@ -31,15 +29,16 @@ from shared.openapi import RouteDoc
 from shared.pagination import ListParams, Order, parse_list_params
 from shared.ratelimit import retry_after_header
 from shared.scopes import Scope
-from shared.services.idempotency import StoredResponse
-from shared.settings import HeraldSettings
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from shared.services.registry import Services
+    from shared.settings import HeraldSettings
 
 log = logging.getLogger("herald.api")
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 Reply = tuple[int, Any]
 Handler = Callable[["Call"], Awaitable[Reply]]
 
@@ -108,6 +107,8 @@ class Call:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise BadRequestError("The request body is not valid JSON.", code="invalid_json") from None
+        from pydantic import ValidationError  # pydantic loads with the first request, not at start
+
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -124,9 +125,11 @@ class Call:
         if not key:
             return await action(None)
 
+        from shared.services.idempotency import StoredResponse
+
         async def stored(seed: str) -> StoredResponse:
             status, body = await action(seed)
-            return StoredResponse(status, to_jsonable_python(body, by_alias=True))
+            return StoredResponse(status, _jsonable(body))
 
         path = self.req.url.split("?", 1)[0].split("://", 1)[-1].split("/", 1)[-1]
         scope = f"{self.req.method} /{path}"
@@ -145,11 +148,18 @@ SECURITY_HEADERS = {
 }
 
 
+def _jsonable(body: Any) -> Any:
+    """Plain JSON data of a reply body: wire models in camelCase, datetimes in ISO 8601."""
+    from pydantic_core import to_jsonable_python
+
+    return to_jsonable_python(body, by_alias=True)
+
+
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
     all_headers = {**SECURITY_HEADERS, **(headers or {})}
     if status == 204:
         return func.HttpResponse(status_code=204, headers=all_headers)
-    payload = json.dumps(to_jsonable_python(body, by_alias=True), separators=(",", ":"))
+    payload = json.dumps(_jsonable(body), separators=(",", ":"))
     return func.HttpResponse(payload, status_code=status, headers=all_headers, mimetype="application/json")
 
 
@@ -161,7 +171,7 @@ def _error_headers(exc: HeraldError) -> dict[str, str]:
     return {}
 
 
-def _cors_headers(req: func.HttpRequest, settings: HeraldSettings) -> dict[str, str]:
+def _cors_headers(req: func.HttpRequest, settings: "HeraldSettings") -> dict[str, str]:
     origin = req.headers.get("origin")
     if not origin or origin not in settings.cors_allowed_origins:
         return {}
@@ -230,12 +240,15 @@ def api_function(
     methods: list[str],
     *,
     scope: Scope | None,
-    body: type[BaseModel] | None = None,
-    returns: type[BaseModel] | None = None,
+    body: str | None = None,
+    returns: str | None = None,
     status: int | None = None,
     query: tuple[str, ...] = (),
 ) -> Callable[[Handler], Handler]:
     """Registers `handler` as the HTTP function `name` on `bp`, and describes it for OpenAPI.
+
+    `body` and `returns` name models of `shared.models` (e.g. "ListResponse[MessageOut]"): by
+    name, so that registering routes does not import pydantic.
 
     The host's auth level is ANONYMOUS: Herald checks bearer tokens itself, for `scope`.
     """

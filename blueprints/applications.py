@@ -1,11 +1,19 @@
 """Applications: /api/v1/app[/{app_id}]."""
 
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from blueprints._http import LIST_QUERY, Call, Reply, api_function
-from shared.models import ApplicationIn, ApplicationOut, ApplicationPatch, ListResponse
+from shared.lazy import lazy_module
 from shared.scopes import Scope
-from shared.services.applications import to_out
+
+if TYPE_CHECKING:
+    from shared import models
+    from shared.services import applications as views
+else:
+    models = lazy_module("shared.models")
+    views = lazy_module("shared.services.applications")
 
 bp = func.Blueprint()
 
@@ -16,7 +24,7 @@ bp = func.Blueprint()
     "v1/app",
     ["GET"],
     scope=Scope.READ,
-    returns=ListResponse[ApplicationOut],
+    returns="ListResponse[ApplicationOut]",
     query=LIST_QUERY,
 )
 async def list_applications(call: Call) -> Reply:
@@ -30,26 +38,26 @@ async def list_applications(call: Call) -> Reply:
     "v1/app",
     ["POST"],
     scope=Scope.WRITE,
-    body=ApplicationIn,
-    returns=ApplicationOut,
+    body="ApplicationIn",
+    returns="ApplicationOut",
     query=("get_if_exists",),
 )
 async def create_application(call: Call) -> Reply:
-    data = call.body(ApplicationIn)
+    data = call.body(models.ApplicationIn)
     get_if_exists = call.flag("get_if_exists", default=False)
 
     async def create(seed: str | None) -> Reply:
         doc, created = await call.services.applications.create(
             call.tenant_id, data, get_if_exists=get_if_exists, seed=seed
         )
-        return (201 if created else 200), to_out(doc)
+        return (201 if created else 200), views.to_out(doc)
 
     return await call.once(create)
 
 
-@api_function(bp, "get_application", "v1/app/{app_id}", ["GET"], scope=Scope.READ, returns=ApplicationOut)
+@api_function(bp, "get_application", "v1/app/{app_id}", ["GET"], scope=Scope.READ, returns="ApplicationOut")
 async def get_application(call: Call) -> Reply:
-    return 200, to_out(await call.services.applications.get(call.tenant_id, call.route("app_id")))
+    return 200, views.to_out(await call.services.applications.get(call.tenant_id, call.route("app_id")))
 
 
 @api_function(
@@ -58,13 +66,13 @@ async def get_application(call: Call) -> Reply:
     "v1/app/{app_id}",
     ["PUT"],
     scope=Scope.WRITE,
-    body=ApplicationIn,
-    returns=ApplicationOut,
+    body="ApplicationIn",
+    returns="ApplicationOut",
 )
 async def update_application(call: Call) -> Reply:
-    data = call.body(ApplicationIn)
+    data = call.body(models.ApplicationIn)
     doc, created = await call.services.applications.update(call.tenant_id, call.route("app_id"), data)
-    return (201 if created else 200), to_out(doc)
+    return (201 if created else 200), views.to_out(doc)
 
 
 @api_function(
@@ -73,12 +81,14 @@ async def update_application(call: Call) -> Reply:
     "v1/app/{app_id}",
     ["PATCH"],
     scope=Scope.WRITE,
-    body=ApplicationPatch,
-    returns=ApplicationOut,
+    body="ApplicationPatch",
+    returns="ApplicationOut",
 )
 async def patch_application(call: Call) -> Reply:
-    data = call.body(ApplicationPatch)
-    return 200, to_out(await call.services.applications.patch(call.tenant_id, call.route("app_id"), data))
+    data = call.body(models.ApplicationPatch)
+    return 200, views.to_out(
+        await call.services.applications.patch(call.tenant_id, call.route("app_id"), data)
+    )
 
 
 @api_function(bp, "delete_application", "v1/app/{app_id}", ["DELETE"], scope=Scope.WRITE)

@@ -1,10 +1,17 @@
 """Message attempts and delivery statuses: /api/v1/app/{app_id}/attempt/..., .../msg/{msg_id}/endpoint."""
 
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from blueprints._http import LIST_QUERY, MESSAGE_FILTERS, Call, Reply, api_function
-from shared.models import EndpointMessageOut, ListResponse, MessageAttemptOut, MessageEndpointOut
+from shared.lazy import lazy_module
 from shared.scopes import Scope
+
+if TYPE_CHECKING:
+    from shared import models
+else:
+    models = lazy_module("shared.models")
 
 bp = func.Blueprint()
 
@@ -29,7 +36,7 @@ def _filters(call: Call) -> dict[str, object]:
     "v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
     ["GET"],
     scope=Scope.READ,
-    returns=ListResponse[MessageAttemptOut],
+    returns="ListResponse[MessageAttemptOut]",
     query=(
         *LIST_QUERY,
         "status",
@@ -54,7 +61,7 @@ async def list_attempts_by_endpoint(call: Call) -> Reply:
     "v1/app/{app_id}/attempt/msg/{msg_id}",
     ["GET"],
     scope=Scope.READ,
-    returns=ListResponse[MessageAttemptOut],
+    returns="ListResponse[MessageAttemptOut]",
     query=(
         *LIST_QUERY,
         "status",
@@ -79,7 +86,7 @@ async def list_attempts_by_message(call: Call) -> Reply:
     "v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
     ["GET"],
     scope=Scope.READ,
-    returns=MessageAttemptOut,
+    returns="MessageAttemptOut",
 )
 async def get_attempt(call: Call) -> Reply:
     attempt = await call.services.attempts.get(
@@ -94,7 +101,7 @@ async def get_attempt(call: Call) -> Reply:
     "v1/app/{app_id}/msg/{msg_id}/endpoint",
     ["GET"],
     scope=Scope.READ,
-    returns=ListResponse[MessageEndpointOut],
+    returns="ListResponse[MessageEndpointOut]",
     query=LIST_QUERY,
 )
 async def list_message_destinations(call: Call) -> Reply:
@@ -113,7 +120,7 @@ async def list_message_destinations(call: Call) -> Reply:
     "v1/app/{app_id}/endpoint/{endpoint_id}/msg",
     ["GET"],
     scope=Scope.READ,
-    returns=ListResponse[EndpointMessageOut],
+    returns="ListResponse[EndpointMessageOut]",
     query=(
         *LIST_QUERY,
         "status",

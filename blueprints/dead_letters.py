@@ -1,10 +1,17 @@
 """Dead letters of the inbound queue: /api/v1/dead-letter (Herald's own route, not Svix's)."""
 
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from blueprints._http import LIST_QUERY, Call, Reply, api_function
-from shared.models import DeadLetterOut, ListResponse
+from shared.lazy import lazy_module
 from shared.scopes import Scope
+
+if TYPE_CHECKING:
+    from shared import models
+else:
+    models = lazy_module("shared.models")
 
 bp = func.Blueprint()
 
@@ -15,7 +22,7 @@ bp = func.Blueprint()
     "v1/dead-letter",
     ["GET"],
     scope=Scope.ADMIN,
-    returns=ListResponse[DeadLetterOut],
+    returns="ListResponse[DeadLetterOut]",
     query=LIST_QUERY,
 )
 async def list_dead_letters(call: Call) -> Reply:

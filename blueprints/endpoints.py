@@ -1,23 +1,19 @@
 """Endpoints: /api/v1/app/{app_id}/endpoint[/{endpoint_id}[/secret|/headers|/stats]]."""
 
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from blueprints._http import LIST_QUERY, Call, Reply, api_function
-from shared.models import (
-    EndpointHeadersIn,
-    EndpointHeadersOut,
-    EndpointHeadersPatchIn,
-    EndpointIn,
-    EndpointOut,
-    EndpointPatch,
-    EndpointSecretOut,
-    EndpointSecretRotateIn,
-    EndpointStats,
-    EndpointUpdate,
-    ListResponse,
-)
+from shared.lazy import lazy_module
 from shared.scopes import Scope
-from shared.services.endpoints import to_out
+
+if TYPE_CHECKING:
+    from shared import models
+    from shared.services import endpoints as views
+else:
+    models = lazy_module("shared.models")
+    views = lazy_module("shared.services.endpoints")
 
 bp = func.Blueprint()
 
@@ -30,7 +26,7 @@ ONE = "v1/app/{app_id}/endpoint/{endpoint_id}"
     "v1/app/{app_id}/endpoint",
     ["GET"],
     scope=Scope.READ,
-    returns=ListResponse[EndpointOut],
+    returns="ListResponse[EndpointOut]",
     query=LIST_QUERY,
 )
 async def list_endpoints(call: Call) -> Reply:
@@ -44,45 +40,47 @@ async def list_endpoints(call: Call) -> Reply:
     "v1/app/{app_id}/endpoint",
     ["POST"],
     scope=Scope.WRITE,
-    body=EndpointIn,
-    returns=EndpointOut,
+    body="EndpointIn",
+    returns="EndpointOut",
 )
 async def create_endpoint(call: Call) -> Reply:
-    data = call.body(EndpointIn)
+    data = call.body(models.EndpointIn)
     app_id = await call.app_id()
 
     async def create(seed: str | None) -> Reply:
-        return 201, to_out(await call.services.endpoints.create(call.tenant_id, app_id, data, seed=seed))
+        return 201, views.to_out(
+            await call.services.endpoints.create(call.tenant_id, app_id, data, seed=seed)
+        )
 
     return await call.once(create)
 
 
-@api_function(bp, "get_endpoint", ONE, ["GET"], scope=Scope.READ, returns=EndpointOut)
+@api_function(bp, "get_endpoint", ONE, ["GET"], scope=Scope.READ, returns="EndpointOut")
 async def get_endpoint(call: Call) -> Reply:
     doc = await call.services.endpoints.get(call.tenant_id, await call.app_id(), call.route("endpoint_id"))
-    return 200, to_out(doc)
+    return 200, views.to_out(doc)
 
 
 @api_function(
-    bp, "update_endpoint", ONE, ["PUT"], scope=Scope.WRITE, body=EndpointUpdate, returns=EndpointOut
+    bp, "update_endpoint", ONE, ["PUT"], scope=Scope.WRITE, body="EndpointUpdate", returns="EndpointOut"
 )
 async def update_endpoint(call: Call) -> Reply:
-    data = call.body(EndpointUpdate)
+    data = call.body(models.EndpointUpdate)
     doc, created = await call.services.endpoints.update(
         call.tenant_id, await call.app_id(), call.route("endpoint_id"), data
     )
-    return (201 if created else 200), to_out(doc)
+    return (201 if created else 200), views.to_out(doc)
 
 
 @api_function(
-    bp, "patch_endpoint", ONE, ["PATCH"], scope=Scope.WRITE, body=EndpointPatch, returns=EndpointOut
+    bp, "patch_endpoint", ONE, ["PATCH"], scope=Scope.WRITE, body="EndpointPatch", returns="EndpointOut"
 )
 async def patch_endpoint(call: Call) -> Reply:
-    data = call.body(EndpointPatch)
+    data = call.body(models.EndpointPatch)
     doc = await call.services.endpoints.patch(
         call.tenant_id, await call.app_id(), call.route("endpoint_id"), data
     )
-    return 200, to_out(doc)
+    return 200, views.to_out(doc)
 
 
 @api_function(bp, "delete_endpoint", ONE, ["DELETE"], scope=Scope.WRITE)
@@ -92,13 +90,13 @@ async def delete_endpoint(call: Call) -> Reply:
 
 
 @api_function(
-    bp, "get_endpoint_secret", f"{ONE}/secret", ["GET"], scope=Scope.READ, returns=EndpointSecretOut
+    bp, "get_endpoint_secret", f"{ONE}/secret", ["GET"], scope=Scope.READ, returns="EndpointSecretOut"
 )
 async def get_endpoint_secret(call: Call) -> Reply:
     key = await call.services.endpoints.get_secret(
         call.tenant_id, await call.app_id(), call.route("endpoint_id")
     )
-    return 200, EndpointSecretOut(key=key)
+    return 200, models.EndpointSecretOut(key=key)
 
 
 @api_function(
@@ -107,25 +105,25 @@ async def get_endpoint_secret(call: Call) -> Reply:
     f"{ONE}/secret/rotate",
     ["POST"],
     scope=Scope.WRITE,
-    body=EndpointSecretRotateIn,
-    returns=EndpointSecretOut,
+    body="EndpointSecretRotateIn",
+    returns="EndpointSecretOut",
     status=200,
 )
 async def rotate_endpoint_secret(call: Call) -> Reply:
-    data = call.body(EndpointSecretRotateIn)
+    data = call.body(models.EndpointSecretRotateIn)
     app_id = await call.app_id()
 
     async def rotate(_seed: str | None) -> Reply:
         key = await call.services.endpoints.rotate_secret(
             call.tenant_id, app_id, call.route("endpoint_id"), data.key, data.grace_period_seconds
         )
-        return 200, EndpointSecretOut(key=key)
+        return 200, models.EndpointSecretOut(key=key)
 
     return await call.once(rotate)
 
 
 @api_function(
-    bp, "get_endpoint_headers", f"{ONE}/headers", ["GET"], scope=Scope.READ, returns=EndpointHeadersOut
+    bp, "get_endpoint_headers", f"{ONE}/headers", ["GET"], scope=Scope.READ, returns="EndpointHeadersOut"
 )
 async def get_endpoint_headers(call: Call) -> Reply:
     headers = await call.services.endpoints.get_headers(
@@ -140,11 +138,11 @@ async def get_endpoint_headers(call: Call) -> Reply:
     f"{ONE}/headers",
     ["PUT"],
     scope=Scope.WRITE,
-    body=EndpointHeadersIn,
+    body="EndpointHeadersIn",
     status=204,
 )
 async def update_endpoint_headers(call: Call) -> Reply:
-    data = call.body(EndpointHeadersIn)
+    data = call.body(models.EndpointHeadersIn)
     await call.services.endpoints.set_headers(
         call.tenant_id, await call.app_id(), call.route("endpoint_id"), data.headers, merge=False
     )
@@ -157,11 +155,11 @@ async def update_endpoint_headers(call: Call) -> Reply:
     f"{ONE}/headers",
     ["PATCH"],
     scope=Scope.WRITE,
-    body=EndpointHeadersPatchIn,
+    body="EndpointHeadersPatchIn",
     status=204,
 )
 async def patch_endpoint_headers(call: Call) -> Reply:
-    data = call.body(EndpointHeadersPatchIn)
+    data = call.body(models.EndpointHeadersPatchIn)
     await call.services.endpoints.set_headers(
         call.tenant_id,
         await call.app_id(),
@@ -179,7 +177,7 @@ async def patch_endpoint_headers(call: Call) -> Reply:
     f"{ONE}/stats",
     ["GET"],
     scope=Scope.READ,
-    returns=EndpointStats,
+    returns="EndpointStats",
     query=(
         "since",
         "until",

@@ -1,11 +1,19 @@
 """Event types: /api/v1/event-type[/{event_type_name}]."""
 
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from blueprints._http import LIST_QUERY, Call, Reply, api_function
-from shared.models import EventTypeIn, EventTypeOut, EventTypePatch, EventTypeUpdate, ListResponse
+from shared.lazy import lazy_module
 from shared.scopes import Scope
-from shared.services.event_types import to_out
+
+if TYPE_CHECKING:
+    from shared import models
+    from shared.services import event_types as views
+else:
+    models = lazy_module("shared.models")
+    views = lazy_module("shared.services.event_types")
 
 bp = func.Blueprint()
 
@@ -16,7 +24,7 @@ bp = func.Blueprint()
     "v1/event-type",
     ["GET"],
     scope=Scope.READ,
-    returns=ListResponse[EventTypeOut],
+    returns="ListResponse[EventTypeOut]",
     query=(
         *LIST_QUERY,
         "include_archived",
@@ -40,23 +48,25 @@ async def list_event_types(call: Call) -> Reply:
     "v1/event-type",
     ["POST"],
     scope=Scope.ADMIN,
-    body=EventTypeIn,
-    returns=EventTypeOut,
+    body="EventTypeIn",
+    returns="EventTypeOut",
 )
 async def create_event_type(call: Call) -> Reply:
-    data = call.body(EventTypeIn)
+    data = call.body(models.EventTypeIn)
 
     async def create(_seed: str | None) -> Reply:
-        return 201, to_out(await call.services.event_types.create(call.tenant_id, data))
+        return 201, views.to_out(await call.services.event_types.create(call.tenant_id, data))
 
     return await call.once(create)
 
 
 @api_function(
-    bp, "get_event_type", "v1/event-type/{event_type_name}", ["GET"], scope=Scope.READ, returns=EventTypeOut
+    bp, "get_event_type", "v1/event-type/{event_type_name}", ["GET"], scope=Scope.READ, returns="EventTypeOut"
 )
 async def get_event_type(call: Call) -> Reply:
-    return 200, to_out(await call.services.event_types.get(call.tenant_id, call.route("event_type_name")))
+    return 200, views.to_out(
+        await call.services.event_types.get(call.tenant_id, call.route("event_type_name"))
+    )
 
 
 @api_function(
@@ -65,13 +75,13 @@ async def get_event_type(call: Call) -> Reply:
     "v1/event-type/{event_type_name}",
     ["PUT"],
     scope=Scope.ADMIN,
-    body=EventTypeUpdate,
-    returns=EventTypeOut,
+    body="EventTypeUpdate",
+    returns="EventTypeOut",
 )
 async def update_event_type(call: Call) -> Reply:
-    data = call.body(EventTypeUpdate)
+    data = call.body(models.EventTypeUpdate)
     doc, created = await call.services.event_types.update(call.tenant_id, call.route("event_type_name"), data)
-    return (201 if created else 200), to_out(doc)
+    return (201 if created else 200), views.to_out(doc)
 
 
 @api_function(
@@ -80,13 +90,13 @@ async def update_event_type(call: Call) -> Reply:
     "v1/event-type/{event_type_name}",
     ["PATCH"],
     scope=Scope.ADMIN,
-    body=EventTypePatch,
-    returns=EventTypeOut,
+    body="EventTypePatch",
+    returns="EventTypeOut",
 )
 async def patch_event_type(call: Call) -> Reply:
-    data = call.body(EventTypePatch)
+    data = call.body(models.EventTypePatch)
     doc = await call.services.event_types.patch(call.tenant_id, call.route("event_type_name"), data)
-    return 200, to_out(doc)
+    return 200, views.to_out(doc)
 
 
 @api_function(

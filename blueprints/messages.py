@@ -1,11 +1,19 @@
 """Messages: /api/v1/app/{app_id}/msg[/{msg_id}[/content]]."""
 
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from blueprints._http import LIST_QUERY, MESSAGE_FILTERS, Call, Reply, api_function
-from shared.models import ListResponse, MessageIn, MessageOut
+from shared.lazy import lazy_module
 from shared.scopes import Scope
-from shared.services.messages import to_out
+
+if TYPE_CHECKING:
+    from shared import models
+    from shared.services import messages as views
+else:
+    models = lazy_module("shared.models")
+    views = lazy_module("shared.services.messages")
 
 bp = func.Blueprint()
 
@@ -16,7 +24,7 @@ bp = func.Blueprint()
     "v1/app/{app_id}/msg",
     ["GET"],
     scope=Scope.READ,
-    returns=ListResponse[MessageOut],
+    returns="ListResponse[MessageOut]",
     query=(
         *LIST_QUERY,
         "with_content",
@@ -48,18 +56,18 @@ async def list_messages(call: Call) -> Reply:
     "v1/app/{app_id}/msg",
     ["POST"],
     scope=Scope.WRITE,
-    body=MessageIn,
-    returns=MessageOut,
+    body="MessageIn",
+    returns="MessageOut",
     status=202,
     query=("with_content",),
 )
 async def create_message(call: Call) -> Reply:
-    data = call.body(MessageIn)
+    data = call.body(models.MessageIn)
     with_content = call.flag("with_content", default=True)
 
     async def create(seed: str | None) -> Reply:
         doc = await call.services.messages.create(call.tenant_id, call.route("app_id"), data, seed=seed)
-        return 202, to_out(doc, with_content=with_content)
+        return 202, views.to_out(doc, with_content=with_content)
 
     return await call.once(create)
 
@@ -70,12 +78,12 @@ async def create_message(call: Call) -> Reply:
     "v1/app/{app_id}/msg/{msg_id}",
     ["GET"],
     scope=Scope.READ,
-    returns=MessageOut,
+    returns="MessageOut",
     query=("with_content",),
 )
 async def get_message(call: Call) -> Reply:
     doc = await call.services.messages.get(call.tenant_id, call.route("app_id"), call.route("msg_id"))
-    return 200, to_out(doc, with_content=call.flag("with_content", default=True))
+    return 200, views.to_out(doc, with_content=call.flag("with_content", default=True))
 
 
 @api_function(

@@ -10,8 +10,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
 
 LIST_PARAMETERS = ("limit", "iterator", "order")
 
@@ -23,8 +21,9 @@ class RouteDoc:
     # Relative to the API root, e.g. "v1/app/{app_id}".
     route: str
     scope: str | None
-    body: type[BaseModel] | None = None
-    returns: type[BaseModel] | None = None
+    # Names of models in `shared.models`; "ListResponse[X]" for a page of X.
+    body: str | None = None
+    returns: str | None = None
     status: int = 200
     query: tuple[str, ...] = field(default_factory=tuple)
 
@@ -40,14 +39,26 @@ def _parameter(name: str, where: str) -> dict[str, Any]:
     return {"name": name, "in": where, "required": where == "path", "schema": schema}
 
 
+def _model(name: str) -> Any:
+    from shared import models
+
+    generic = re.fullmatch(r"(\w+)\[(\w+)\]", name)
+    if generic:
+        return getattr(models, generic.group(1))[getattr(models, generic.group(2))]
+    return getattr(models, name)
+
+
 def build_document(routes: list[RouteDoc], *, version: str) -> dict[str, Any]:
-    models = {model for route in routes for model in (route.body, route.returns) if model is not None}
+    from pydantic.json_schema import models_json_schema
+
+    names = {name for route in routes for name in (route.body, route.returns) if name is not None}
+    models = {name: _model(name) for name in names}
     keyed, definitions = models_json_schema(
-        [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
+        [(models[name], "validation") for name in sorted(models)],
         by_alias=True,
         ref_template="#/components/schemas/{model}",
     )
-    refs = {model: keyed[(model, "validation")] for model in models}
+    refs = {name: keyed[(model, "validation")] for name, model in models.items()}
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         path = "/api/" + route.route
