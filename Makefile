@@ -8,7 +8,7 @@ PORT ?= 7071
 TENANT ?= default
 SCOPES ?= herald.read herald.write herald.admin
 
-.PHONY: run test stop lint typecheck emulators deps clean token redis-server
+.PHONY: run test stop lint typecheck emulators deps clean token redis-server checkov
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -52,7 +52,11 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy .
 
-test: deps redis-server emulators lint typecheck
+# Static analysis of infra/ and .github/workflows (checkov in its own venv, .tools/checkov).
+checkov:
+	bash scripts/checkov.sh
+
+test: deps redis-server emulators lint typecheck checkov
 	$(PY) -m pytest
 
 stop:

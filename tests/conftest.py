@@ -82,6 +82,7 @@ def herald_env(jwks: str) -> dict[str, str]:
     """The app settings of a local Herald for this test session."""
     return {
         "AzureWebJobsStorage": AZURITE_CONNECTION,
+        "TASK_HUB_NAME": "heraldtests",
         "HERALD_COSMOS_ENDPOINT": os.environ.get("HERALD_TEST_COSMOS_ENDPOINT", "https://localhost:8081"),
         "HERALD_COSMOS_KEY": EMULATOR_KEY,
         "HERALD_COSMOS_VERIFY_TLS": "false",

@@ -1,0 +1,292 @@
+// Herald on Azure: `azd up` provisions everything here, then deploys the app to the Function App.
+// Subscription scope: the resource group is created here too. See infra/README.md.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name: part of every resource name, and a tag on each.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource (Flex Consumption must be offered there).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Object id of whoever runs azd: may write the KEK secret that the postprovision hook creates. Empty: no access.')
+param principalId string = ''
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+])
+@description('Kind of principal principalId is (ServicePrincipal in CI).')
+param principalType string = 'User'
+
+@description('Entra tenant that issues Herald\'s bearer tokens. Empty: the deployment\'s tenant.')
+param authTenantId string = ''
+
+@minLength(1)
+@description('Audience (aud) tokens must carry: the Application ID URI of Herald\'s app registration, e.g. api://herald.')
+param authAudience string
+
+@description('Token issuer (iss). Empty: Entra v2.0, https://login.microsoftonline.com/<tenant>/v2.0.')
+param authIssuer string = ''
+
+@description('The issuer\'s signing keys (JWKS). Empty: https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys.')
+param authJwksUrl string = ''
+
+@description('Token claim that names the caller\'s Herald tenant (see infra/README.md). Empty: tid.')
+param authTenantClaim string = 'tid'
+
+@description('Comma-separated browser origins allowed to call the API (no spaces). Empty: none.')
+param corsAllowedOrigins string = ''
+
+@secure()
+@description('Redis URL for rate limits shared by all instances (Azure Managed Redis). Empty: per-instance limits.')
+param redisUrl string = ''
+
+@description('Cosmos DB database name.')
+param cosmosDatabaseName string = 'herald'
+
+@description('Name of the Key Vault secret that holds the KEK.')
+param kekSecretName string = 'herald-kek'
+
+@description('Durable Functions task hub. Empty: herald<resource token>, stable per environment. Change it only to start over on a new hub (infra/README.md).')
+param taskHubName string = ''
+
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Zone-redundant Function App: Flex Consumption then keeps two always-ready (billed) instances per function group; not offered in every region.')
+param zoneRedundant bool = false
+
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+@description('Replication of the host storage account (inbound queue, Durable state): zone-redundant unless the region has no zones.')
+param storageSku string = 'Standard_ZRS'
+
+@description('Days Log Analytics keeps telemetry.')
+param logRetentionDays int = 30
+
+@description('E-mail address for alerts. Empty: alerts fire without notifying anyone.')
+param alertEmail string = ''
+
+@description('Delivery failure rate (percent) above which the delivery alert fires.')
+param deliveryFailureRatePercent int = 20
+
+@description('Fewest attempts in the 15-minute window before the failure rate counts.')
+param deliveryFailureMinAttempts int = 20
+
+@description('Put API Management (rate limit, body-size limit) in front of the Function App.')
+param enableApiManagement bool = false
+
+@description('API Management publisher e-mail (required with enableApiManagement).')
+param apimPublisherEmail string = ''
+
+@allowed([
+  'BasicV2'
+  'StandardV2'
+  'Developer'
+  'Basic'
+  'Standard'
+  'Premium'
+])
+param apimSku string = 'BasicV2'
+
+@description('Requests one client IP may make per minute through API Management.')
+param apimRateLimitPerMinute int = 600
+
+@description('VNet integration, private endpoints for Cosmos DB, Storage and Key Vault, public access off, fixed egress IP.')
+param enablePrivateNetworking bool = false
+
+// Empty parameters (unset azd variables) fall back to the Entra defaults.
+// https://login.microsoftonline.com/ in the public cloud (the sovereign clouds have their own).
+var loginEndpoint = environment().authentication.loginEndpoint
+var tokenTenantId = empty(authTenantId) ? tenant().tenantId : authTenantId
+var tokenIssuer = empty(authIssuer) ? '${loginEndpoint}${tokenTenantId}/v2.0' : authIssuer
+var tokenJwksUrl = empty(authJwksUrl) ? '${loginEndpoint}${tokenTenantId}/discovery/v2.0/keys' : authJwksUrl
+var tokenTenantClaim = empty(authTenantClaim) ? 'tid' : authTenantClaim
+var publicNetworkAccess = enablePrivateNetworking ? 'Disabled' : 'Enabled'
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+  application: 'herald'
+}
+var functionAppName = 'func-herald-${resourceToken}'
+var deploymentContainerName = 'app-package-${resourceToken}'
+// Task hub names: 3-45 letters and digits, starting with a letter.
+var effectiveTaskHubName = empty(taskHubName) ? 'herald${resourceToken}' : taskHubName
+// Fixed queue names, shared with blueprints/inbound_queue.py (INBOUND_QUEUE) and the host's poison queue.
+var inboundQueues = [
+  'herald-inbound'
+  'herald-inbound-poison'
+]
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-herald-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    workspaceName: 'log-herald-${resourceToken}'
+    appInsightsName: 'appi-herald-${resourceToken}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+    retentionInDays: logRetentionDays
+    alertEmail: alertEmail
+    deliveryFailureRatePercent: deliveryFailureRatePercent
+    deliveryFailureMinAttempts: deliveryFailureMinAttempts
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'stherald${resourceToken}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+    deploymentContainerName: deploymentContainerName
+    queueNames: inboundQueues
+    skuName: storageSku
+    publicNetworkAccess: publicNetworkAccess
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module cosmos 'modules/cosmos.bicep' = {
+  name: 'cosmos'
+  scope: rg
+  params: {
+    name: 'cosmos-herald-${resourceToken}'
+    location: location
+    tags: tags
+    databaseName: cosmosDatabaseName
+    principalId: identity.outputs.principalId
+    publicNetworkAccess: publicNetworkAccess
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: 'kv-herald-${take(resourceToken, 11)}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+    deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
+    publicNetworkAccess: publicNetworkAccess
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module network 'modules/network.bicep' = if (enablePrivateNetworking) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: 'vnet-herald-${resourceToken}'
+    location: location
+    tags: tags
+    cosmosAccountId: cosmos.outputs.id
+    storageAccountId: storage.outputs.id
+    keyVaultId: keyVault.outputs.id
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: 'plan-herald-${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: deploymentContainerName
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    cosmosEndpoint: cosmos.outputs.endpoint
+    cosmosDatabaseName: cosmosDatabaseName
+    keyVaultUri: keyVault.outputs.uri
+    kekSecretName: kekSecretName
+    authIssuer: tokenIssuer
+    authAudience: authAudience
+    authJwksUrl: tokenJwksUrl
+    authTenantClaim: tokenTenantClaim
+    corsAllowedOrigins: corsAllowedOrigins
+    redisUrl: redisUrl
+    taskHubName: effectiveTaskHubName
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    zoneRedundant: zoneRedundant
+    subnetId: enablePrivateNetworking ? network.outputs.appSubnetId : ''
+  }
+}
+
+module apim 'modules/apim.bicep' = if (enableApiManagement) {
+  name: 'apim'
+  scope: rg
+  params: {
+    name: 'apim-herald-${resourceToken}'
+    location: location
+    tags: tags
+    publisherEmail: apimPublisherEmail
+    publisherName: 'Herald'
+    sku: apimSku
+    backendUrl: functionApp.outputs.uri
+    rateLimitCalls: apimRateLimitPerMinute
+    rateLimitPeriodSeconds: 60
+    // Herald's HERALD_MAX_REQUEST_BYTES default (1 MiB + 64 KiB): larger bodies stop at the edge.
+    maxRequestBytes: 1114112
+  }
+}
+
+// azd stores these in the environment (.azure/<env>/.env); the postprovision hook reads them.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_COSMOS_ACCOUNT_NAME string = cosmos.outputs.name
+output KEK_SECRET_NAME string = kekSecretName
+output TASK_HUB_NAME string = effectiveTaskHubName
+output API_BASE_URL string = enableApiManagement ? '${apim.outputs.gatewayUrl}/api' : '${functionApp.outputs.uri}/api'
+output EGRESS_IP string = enablePrivateNetworking ? network.outputs.egressIp : ''
