@@ -11,8 +11,10 @@ from pathlib import Path
 
 from devhost.host import HostConfig, run
 from devhost.http import DEFAULT_MAX_BODY_BYTES
+from devhost.queues import DEFAULT_LEASE_SECONDS
 
 MAX_BODY_VARIABLE = "DEVHOST_MAX_BODY_BYTES"
+QUEUE_LEASE_VARIABLE = "DEVHOST_QUEUE_LEASE_SECONDS"
 
 
 def _positive_int(text: str) -> int:
@@ -45,15 +47,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         f"else {DEFAULT_MAX_BODY_BYTES}, the Functions host's limit)",
     )
     parser.add_argument(
+        "--queue-lease-seconds",
+        type=_positive_int,
+        default=None,
+        help=f"how long a queue message stays invisible while its function runs, renewed at half-time "
+        f"(default: ${QUEUE_LEASE_VARIABLE}, else {DEFAULT_LEASE_SECONDS}; the Functions host uses 600)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper
     )
     args = parser.parse_args(argv)
-    if args.max_body_bytes is None:
-        from_env = os.environ.get(MAX_BODY_VARIABLE)
-        try:
-            args.max_body_bytes = _positive_int(from_env) if from_env else DEFAULT_MAX_BODY_BYTES
-        except argparse.ArgumentTypeError as exc:
-            parser.error(f"{MAX_BODY_VARIABLE}: {exc}")
+    for attribute, variable, default in (
+        ("max_body_bytes", MAX_BODY_VARIABLE, DEFAULT_MAX_BODY_BYTES),
+        ("queue_lease_seconds", QUEUE_LEASE_VARIABLE, DEFAULT_LEASE_SECONDS),
+    ):
+        if getattr(args, attribute) is None:
+            from_env = os.environ.get(variable)
+            try:
+                setattr(args, attribute, _positive_int(from_env) if from_env else default)
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"{variable}: {exc}")
     return args
 
 
@@ -70,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         max_body_bytes=args.max_body_bytes,
+        queue_lease_seconds=args.queue_lease_seconds,
     )
     return run(config)
 

@@ -14,10 +14,11 @@ import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from devhost.durable import DurableFunctions
 from devhost.errors import StartupError
 from devhost.http import DEFAULT_MAX_BODY_BYTES, HttpTriggers
 from devhost.invocation import CONTEXT_PARAMETER, Invoker
@@ -30,12 +31,14 @@ from devhost.loader import (
     read_host_json,
     route_prefix,
 )
+from devhost.queues import DEFAULT_LEASE_SECONDS, QueueOptions, QueueTriggers
+from devhost.timers import TimerTriggers
 
 logger = logging.getLogger(__name__)
 
 # Bindings a later stage will serve: a function using one is skipped with a warning instead of
 # stopping the host, so the app's other functions stay usable meanwhile.
-DEFERRED_BINDINGS = frozenset({"durableClient"})
+DEFERRED_BINDINGS: frozenset[str] = frozenset()
 # How long in-flight requests may take to finish after SIGTERM/SIGINT.
 SHUTDOWN_GRACE_SECONDS = 10.0
 
@@ -47,6 +50,7 @@ class HostConfig:
     host: str = "127.0.0.1"
     port: int = 7071
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    queue_lease_seconds: int = DEFAULT_LEASE_SECONDS
 
 
 class TriggerHandler(Protocol):
@@ -89,7 +93,7 @@ async def serve(config: HostConfig, stop: asyncio.Event | None = None) -> None:
     # the one every async invocation will run on.
     app = load_app(config.app_dir, config.app)
     invoker = Invoker(config.app_dir)
-    handlers = _handlers(invoker, config, route_prefix(host_json))
+    handlers = _handlers(invoker, config, host_json)
     _assign(enumerate_functions(app), handlers)
 
     web_app = web.Application()
@@ -114,9 +118,33 @@ async def serve(config: HostConfig, stop: asyncio.Event | None = None) -> None:
     logger.info("devhost stopped")
 
 
-def _handlers(invoker: Invoker, config: HostConfig, prefix: str) -> dict[str, TriggerHandler]:
-    http = HttpTriggers(invoker, route_prefix=prefix, max_body_bytes=config.max_body_bytes)
-    return {http.trigger_type: http}
+def _handlers(invoker: Invoker, config: HostConfig, host_json: dict[str, Any]) -> dict[str, TriggerHandler]:
+    http = HttpTriggers(invoker, route_prefix=route_prefix(host_json), max_body_bytes=config.max_body_bytes)
+    queues = QueueTriggers(
+        invoker,
+        options=QueueOptions.from_host_json(host_json),
+        lease_seconds=config.queue_lease_seconds,
+        shutdown_grace_seconds=SHUTDOWN_GRACE_SECONDS,
+    )
+    timers = TimerTriggers(invoker, shutdown_grace_seconds=SHUTDOWN_GRACE_SECONDS)
+    durable = DurableFunctions(
+        invoker,
+        app_dir=config.app_dir,
+        host_json=host_json,
+        environ=os.environ,
+        origin=f"http://{_reachable_host(config.host)}:{config.port}",
+        shutdown_grace_seconds=SHUTDOWN_GRACE_SECONDS,
+    )
+    # Durable first: its /runtime/webhooks/durabletask routes must precede the HTTP catch-all.
+    handlers: dict[str, TriggerHandler] = {handler.trigger_type: handler for handler in durable.handlers()}
+    return {**handlers, http.trigger_type: http, queues.trigger_type: queues, timers.trigger_type: timers}
+
+
+def _reachable_host(host: str) -> str:
+    """The address the durable client binding's status URLs name: a wildcard bind is not callable."""
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _assign(functions: list[FunctionSpec], handlers: dict[str, TriggerHandler]) -> None:

@@ -58,10 +58,10 @@ class HttpTriggers:
         self._table: RouteTable[HttpFunction] = RouteTable(())
 
     def accepts_binding(self, binding: BindingSpec) -> bool:
-        return binding.type == HTTP_OUTPUT and binding.direction == "out"
+        return _is_http_output(binding) or self._invoker.provides(binding)
 
     def add_function(self, spec: FunctionSpec) -> None:
-        outputs = [b.name for b in spec.bindings if self.accepts_binding(b)]
+        outputs = [b.name for b in spec.bindings if _is_http_output(b)]
         if len(outputs) > 1:
             raise StartupError(f"function {spec.name} declares several http outputs: {outputs}")
         route = str(spec.trigger.raw.get("route") or spec.name)
@@ -221,6 +221,10 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
         if len(buffer) > limit:
             return None
     return bytes(buffer)
+
+
+def _is_http_output(binding: BindingSpec) -> bool:
+    return binding.type == HTTP_OUTPUT and binding.direction == "out"
 
 
 def _joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -3,6 +3,9 @@
 Async functions run on the host's single event loop, so clients an app creates lazily (aiohttp
 sessions, SDK ``aio`` clients, locks) stay bound to one loop for the life of the process. Sync
 functions run in a thread pool so they cannot stall that loop.
+
+Input bindings whose value does not depend on the trigger (the durable client) are supplied here,
+by a provider registered per binding type, so every trigger handler gets them for free.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -22,7 +26,7 @@ import azure.functions as func
 # Not re-exported by azure.functions; these are the ABCs the worker's own context implements.
 from azure.functions._abc import RetryContext, TraceContext
 
-from devhost.loader import FunctionSpec
+from devhost.loader import BindingSpec, FunctionSpec
 
 logger = logging.getLogger("devhost.invocations")
 
@@ -35,6 +39,9 @@ SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 
 T = TypeVar("T")
+
+# Computes the value of one input binding of one function, at invocation time.
+InputProvider = Callable[[FunctionSpec, BindingSpec], Any]
 
 
 class Output(func.Out[T], Generic[T]):
@@ -126,6 +133,15 @@ class Invoker:
             max_workers=int(thread_count) if thread_count else None,
             thread_name_prefix="devhost-sync",
         )
+        self._input_providers: dict[str, InputProvider] = {}
+
+    def provide_input(self, binding_type: str, provider: InputProvider) -> None:
+        """Supply every input binding of ``binding_type``, for functions of any trigger."""
+        self._input_providers[binding_type] = provider
+
+    def provides(self, binding: BindingSpec) -> bool:
+        """Whether ``call`` fills in this binding itself."""
+        return binding.direction == "in" and binding.type in self._input_providers
 
     @staticmethod
     def new_invocation_id() -> str:
@@ -136,7 +152,17 @@ class Invoker:
         return CONTEXT_PARAMETER in spec.parameters and CONTEXT_PARAMETER not in bound
 
     async def call(self, spec: FunctionSpec, kwargs: dict[str, Any], invocation_id: str) -> Any:
-        """Call ``spec``'s function with keyword arguments; its exceptions propagate."""
+        """Call ``spec``'s function with keyword arguments; its exceptions propagate.
+
+        Provided input bindings the caller did not set are added.
+        """
+        provided = {
+            binding.name: self._input_providers[binding.type](spec, binding)
+            for binding in spec.bindings
+            if self.provides(binding) and binding.name not in kwargs
+        }
+        if provided:
+            kwargs = {**kwargs, **provided}
         if self._wants_context(spec):
             kwargs = {
                 **kwargs,
@@ -146,6 +172,11 @@ class Invoker:
             return await spec.user_function(**kwargs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(spec.user_function, **kwargs))
+
+    async def run_sync(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a plain callable on the sync pool (e.g. an orchestrator's replay), positionally."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
 
     def shutdown(self) -> None:
         # Running sync invocations finish on their own; queued ones would only delay exit.

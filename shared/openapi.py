@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-
 LIST_PARAMETERS = ("limit", "iterator", "order")
 
 

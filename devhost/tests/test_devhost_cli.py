@@ -2,7 +2,7 @@
 
 import pytest
 
-from devhost.__main__ import MAX_BODY_VARIABLE, parse_args
+from devhost.__main__ import MAX_BODY_VARIABLE, QUEUE_LEASE_VARIABLE, parse_args
 from devhost.http import DEFAULT_MAX_BODY_BYTES
 
 
@@ -26,5 +26,18 @@ def test_body_limit_flag_beats_environment_variable(monkeypatch):
 def test_bad_body_limit_is_a_usage_error(monkeypatch, value):
     monkeypatch.setenv(MAX_BODY_VARIABLE, value)
 
+    with pytest.raises(SystemExit):
+        parse_args([])
+
+
+def test_queue_lease_defaults_to_30_seconds_and_the_flag_beats_the_environment(monkeypatch):
+    monkeypatch.delenv(QUEUE_LEASE_VARIABLE, raising=False)
+    assert parse_args([]).queue_lease_seconds == 30
+
+    monkeypatch.setenv(QUEUE_LEASE_VARIABLE, "5")
+    assert parse_args([]).queue_lease_seconds == 5
+    assert parse_args(["--queue-lease-seconds", "7"]).queue_lease_seconds == 7
+
+    monkeypatch.setenv(QUEUE_LEASE_VARIABLE, "0")
     with pytest.raises(SystemExit):
         parse_args([])

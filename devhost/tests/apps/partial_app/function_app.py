@@ -1,4 +1,4 @@
-"""A Durable Functions app with triggers devhost does not serve yet, next to one it does."""
+"""A Durable Functions app with a trigger devhost does not serve, next to ones it does."""
 
 from collections.abc import Generator
 from typing import Any
@@ -32,6 +32,6 @@ def shout(text: str) -> str:
     return text.upper()
 
 
-@app.queue_trigger(arg_name="message", queue_name="inbox", connection="AzureWebJobsStorage")
-def inbox(message: func.QueueMessage) -> None:
+@app.blob_trigger(arg_name="blob", path="uploads/{name}", connection="AzureWebJobsStorage")
+def uploads(blob: func.InputStream) -> None:
     pass
