@@ -1,6 +1,6 @@
-"""Local development tokens: a key pair made once, its public JWKS in local settings, tokens on demand.
+"""Local settings and development tokens: a dev key pair, its JWKS in local settings, tokens on demand.
 
-    python scripts/dev_auth.py init                     # key pair + local.settings.json values
+    python scripts/dev_auth.py init     # local.settings.json: new example settings, key pair, KEK
     python scripts/dev_auth.py token [--tenant T] [--scopes "herald.read ..."]
 
 Herald validates these tokens with the same code path as Entra ID tokens in production: only the
@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 ROOT = Path(__file__).resolve().parent.parent
 KEY_FILE = ROOT / ".local" / "dev-auth" / "private.pem"
 SETTINGS_FILE = ROOT / "local.settings.json"
+EXAMPLE_FILE = ROOT / "local.settings.example.json"
 ISSUER = "https://herald.local/dev"
 AUDIENCE = "api://herald"
 KID = "herald-dev-1"
@@ -52,6 +53,10 @@ def init() -> None:
     jwks = json.dumps({"keys": [{**public, "kid": KID, "use": "sig", "alg": "RS256"}]})
     settings = json.loads(SETTINGS_FILE.read_text())
     values = settings.setdefault("Values", {})
+    # Settings added to the example since this file was made join it; the user's values stay.
+    example = json.loads(EXAMPLE_FILE.read_text())["Values"]
+    for name, value in example.items():
+        values.setdefault(name, value)
     values["HERALD_AUTH_ISSUER"] = ISSUER
     values["HERALD_AUTH_AUDIENCE"] = AUDIENCE
     values["HERALD_AUTH_JWKS"] = jwks

@@ -21,6 +21,7 @@ from tests.conftest import ROOT
 def project(tmp_path: Path) -> Path:
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "dev_auth.py", tmp_path / "scripts" / "dev_auth.py")
+    shutil.copy(ROOT / "local.settings.example.json", tmp_path / "local.settings.example.json")
     shutil.copy(ROOT / "local.settings.example.json", tmp_path / "local.settings.json")
     return tmp_path
 
@@ -60,6 +61,16 @@ async def test_init_writes_a_jwks_and_tokens_validate_against_it(project: Path) 
     narrow = _run(project, "token", "--tenant", "t1", "--scopes", "herald.read").strip().splitlines()[-1]
     reader = await TokenValidator(settings, jwks_source(settings)).authenticate(f"Bearer {narrow}")
     assert (reader.tenant_id, reader.scopes) == ("t1", frozenset({"herald.read"}))
+
+
+def test_init_adds_settings_new_in_the_example_and_keeps_the_users(project: Path) -> None:
+    local = json.loads((project / "local.settings.json").read_text())
+    local["Values"].pop("TASK_HUB_NAME")
+    local["Values"]["HERALD_RETENTION_DAYS"] = "7"
+    (project / "local.settings.json").write_text(json.dumps(local))
+    _run(project, "init")
+    values = json.loads((project / "local.settings.json").read_text())["Values"]
+    assert values["TASK_HUB_NAME"] == "heraldlocal" and values["HERALD_RETENTION_DAYS"] == "7"
 
 
 async def test_init_is_idempotent_and_keeps_the_key(project: Path) -> None:
