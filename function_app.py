@@ -9,6 +9,7 @@ from blueprints import (
     applications,
     attempts,
     dead_letters,
+    delivery,
     endpoints,
     event_types,
     health,
@@ -31,5 +32,6 @@ for blueprint in (
     attempts.bp,
     dead_letters.bp,
     inbound_queue.bp,
+    delivery.bp,
 ):
     app.register_functions(blueprint)

@@ -50,6 +50,8 @@ class Call:
     req: func.HttpRequest
     services: "Services"
     tenant_id: str
+    # The Durable client, for routes registered with `durable_client=True`.
+    client: Any = None
 
     async def app_id(self) -> str:
         """The id of the application the path names by id or uid (404 when there is none)."""
@@ -200,7 +202,9 @@ async def _admit(req: func.HttpRequest, services: "Services", scope: Scope) -> t
     return principal.tenant_id, headers
 
 
-async def serve(req: func.HttpRequest, handler: Handler, scope: Scope | None) -> func.HttpResponse:
+async def serve(
+    req: func.HttpRequest, handler: Handler, scope: Scope | None, client: Any = None
+) -> func.HttpResponse:
     """Runs one API call: `scope` None means a public route (no token, no rate limit)."""
     # Imported on first use: the services pull in the Cosmos, JWT and crypto SDKs, which would
     # otherwise weigh on every cold start, including the ones that only answer /health.
@@ -214,7 +218,7 @@ async def serve(req: func.HttpRequest, handler: Handler, scope: Scope | None) ->
         if scope is not None:
             tenant_id, limit_headers = await _admit(req, services, scope)
             headers.update(limit_headers)
-        status, body = await handler(Call(req=req, services=services, tenant_id=tenant_id))
+        status, body = await handler(Call(req=req, services=services, tenant_id=tenant_id, client=client))
     except HeraldError as exc:
         return json_response(exc.status, exc.to_body(), {**headers, **_error_headers(exc)})
     except Exception:
@@ -234,7 +238,7 @@ _SUCCESS = {"GET": 200, "POST": 201, "PUT": 200, "PATCH": 200, "DELETE": 204}
 
 
 def api_function(
-    bp: func.Blueprint,
+    bp: Any,
     name: str,
     route: str,
     methods: list[str],
@@ -244,6 +248,7 @@ def api_function(
     returns: str | None = None,
     status: int | None = None,
     query: tuple[str, ...] = (),
+    durable_client: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Registers `handler` as the HTTP function `name` on `bp`, and describes it for OpenAPI.
 
@@ -267,13 +272,23 @@ def api_function(
         )
 
     def register(handler: Handler) -> Handler:
+        route_decorator = bp.route(route=route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)
+        if durable_client:
+
+            async def http_entry_with_client(req: func.HttpRequest, client: Any) -> func.HttpResponse:
+                return await serve(req, handler, scope, client)
+
+            http_entry_with_client.__name__ = name
+            bp.function_name(name)(
+                route_decorator(bp.durable_client_input(client_name="client")(http_entry_with_client))
+            )
+            return handler
+
         async def http_entry(req: func.HttpRequest) -> func.HttpResponse:
             return await serve(req, handler, scope)
 
         http_entry.__name__ = name
-        bp.function_name(name)(
-            bp.route(route=route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)(http_entry)
-        )
+        bp.function_name(name)(route_decorator(http_entry))
         return handler
 
     return register

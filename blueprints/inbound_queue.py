@@ -2,9 +2,12 @@
 
 import logging
 
+import azure.durable_functions as df
 import azure.functions as func
 
-bp = func.Blueprint()
+from blueprints.delivery import dispatch
+
+bp = df.Blueprint()
 # Fixed, so producers and the infrastructure agree on it without configuration.
 INBOUND_QUEUE = "herald-inbound"
 log = logging.getLogger("herald.inbound")
@@ -12,7 +15,8 @@ log = logging.getLogger("herald.inbound")
 
 @bp.function_name("inbound_queue")
 @bp.queue_trigger(arg_name="msg", queue_name=INBOUND_QUEUE, connection="AzureWebJobsStorage")
-async def inbound_queue(msg: func.QueueMessage) -> None:
+@bp.durable_client_input(client_name="client")
+async def inbound_queue(msg: func.QueueMessage, client: df.DurableOrchestrationClient) -> None:
     from shared.services.registry import get_services  # heavy SDKs load on first use
 
     services = await get_services()
@@ -20,5 +24,7 @@ async def inbound_queue(msg: func.QueueMessage) -> None:
     outcome = await services.inbound.accept(
         msg.get_body().decode("utf-8", "replace"), queue_message_id=msg.id
     )
-    if outcome.accepted:
-        log.info("inbound message accepted as %s", outcome.msg_id)
+    if outcome.message is not None:
+        log.info("inbound message accepted as %s", outcome.message["id"])
+        # Within the invocation: the queue message is settled only after the first attempts.
+        await dispatch(client, outcome.message)

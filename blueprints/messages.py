@@ -2,9 +2,10 @@
 
 from typing import TYPE_CHECKING
 
-import azure.functions as func
+import azure.durable_functions as df
 
 from blueprints._http import LIST_QUERY, MESSAGE_FILTERS, Call, Reply, api_function
+from blueprints.delivery import dispatch_in_background
 from shared.lazy import lazy_module
 from shared.scopes import Scope
 
@@ -15,7 +16,7 @@ else:
     models = lazy_module("shared.models")
     views = lazy_module("shared.services.messages")
 
-bp = func.Blueprint()
+bp = df.Blueprint()
 
 
 @api_function(
@@ -60,6 +61,7 @@ async def list_messages(call: Call) -> Reply:
     returns="MessageOut",
     status=202,
     query=("with_content",),
+    durable_client=True,
 )
 async def create_message(call: Call) -> Reply:
     data = call.body(models.MessageIn)
@@ -67,6 +69,8 @@ async def create_message(call: Call) -> Reply:
 
     async def create(seed: str | None) -> Reply:
         doc = await call.services.messages.create(call.tenant_id, call.route("app_id"), data, seed=seed)
+        # Stored: the answer does not wait for the receivers.
+        dispatch_in_background(call.client, doc)
         return 202, views.to_out(doc, with_content=with_content)
 
     return await call.once(create)

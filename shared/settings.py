@@ -71,6 +71,14 @@ class HeraldSettings(BaseSettings):
     )
     delivery_timeout_seconds: float = 15.0
     delivery_allow_http: bool = False
+    # Also send svix-id / svix-timestamp / svix-signature, for receivers migrating from Svix.
+    delivery_svix_headers: bool = False
+    # After a timeout or a 429, the next attempt waits at least this long.
+    retry_floor_seconds: float = 60.0
+    # A stored message-endpoint pair never attempted after this long was lost: the sweeper sends it.
+    sweep_grace_seconds: int = 120
+    # When the sweeper runs (six-field NCRONTAB; the timer trigger reads it as %HERALD_SWEEP_SCHEDULE%).
+    sweep_schedule: str = "0 */1 * * * *"
     delivery_allowed_ports: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
     _split = field_validator(

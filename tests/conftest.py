@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,7 @@ def herald_env(jwks: str) -> dict[str, str]:
     return {
         "AzureWebJobsStorage": AZURITE_CONNECTION,
         "TASK_HUB_NAME": "heraldtests",
+        "HERALD_SWEEP_SCHEDULE": "0 */1 * * * *",
         "HERALD_COSMOS_ENDPOINT": os.environ.get("HERALD_TEST_COSMOS_ENDPOINT", "https://localhost:8081"),
         "HERALD_COSMOS_KEY": EMULATOR_KEY,
         "HERALD_COSMOS_VERIFY_TLS": "false",
@@ -122,13 +125,26 @@ def tenant() -> str:
     return f"tenant-{uuid.uuid4().hex[:12]}"
 
 
+@contextmanager
+def serving_herald(env: dict[str, str]) -> Iterator[str]:
+    """Herald on a devhost of its own; yields its base URL.
+
+    Each host gets its own Durable state file: no two hosts share one, and no workflow outlives
+    the test run into the next.
+    """
+    from devhost.testing import run_devhost
+
+    with tempfile.TemporaryDirectory(prefix="herald-durable-") as state:
+        durable = {"DEVHOST_DURABLE_DB": str(Path(state) / "durable.sqlite3")}
+        with run_devhost(ROOT, env={**env, **durable}) as host:
+            yield host.base_url
+
+
 @pytest.fixture(scope="session")
 def herald_url(herald_env: dict[str, str]) -> Iterator[str]:
     """Herald served by devhost over real HTTP, against the emulators."""
-    from devhost.testing import run_devhost
-
-    with run_devhost(ROOT, env=herald_env) as host:
-        yield host.base_url
+    with serving_herald(herald_env) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -93,15 +93,19 @@ class AttemptService:
         self._messages = messages
 
     async def record(
-        self, message: Doc, endpoint_id: str, result: AttemptResult, *, next_attempt: datetime | None
+        self,
+        message: Doc,
+        endpoint_id: str,
+        result: AttemptResult,
+        *,
+        next_attempt: datetime | None,
+        pair_status: MessageStatus | None = None,
     ) -> Doc:
-        """Appends an attempt and updates the pair's status, atomically."""
+        """Appends an attempt, then moves the pair to `pair_status` (default: the attempt's status).
+
+        A failed attempt with retries left leaves the pair `pending` with its next attempt time.
+        """
         pk = [message["tenantId"], message["appId"]]
-        pair_id = destination_id(message["id"], endpoint_id)
-        pair = await self._store.read(MESSAGES, pk, pair_id)
-        if pair is None:
-            raise NotFoundError("The message was not addressed to this endpoint.")
-        now = to_wire(utcnow())
         attempt: Doc = {
             "id": ids.new_id(ids.ATTEMPT),
             "type": ATTEMPT_TYPE,
@@ -115,30 +119,44 @@ class AttemptService:
             "responseDurationMs": result.duration_ms,
             "status": int(result.status),
             "triggerType": int(result.trigger),
-            "timestamp": now,
+            "timestamp": to_wire(utcnow()),
             "eventType": message["eventType"],
             "channels": message.get("channels"),
             "tags": message.get("tags"),
             "ttl": message["ttl"],
         }
         await self._store.create(MESSAGES, attempt)
-        await self._project(pk, pair_id, attempt, next_attempt)
+        status = pair_status if pair_status is not None else result.status
+        await self._project(
+            pk, destination_id(message["id"], endpoint_id), attempt["timestamp"], status, next_attempt
+        )
         return attempt
 
+    async def cancel(self, message: Doc, endpoint_id: str) -> None:
+        """Ends a pair without a request (its endpoint or application is gone or disabled)."""
+        pk = [message["tenantId"], message["appId"]]
+        pair_id = destination_id(message["id"], endpoint_id)
+        await self._project(pk, pair_id, to_wire(utcnow()), MessageStatus.CANCELED, None)
+
     async def _project(
-        self, pk: list[str], pair_id: str, attempt: Doc, next_attempt: datetime | None
+        self,
+        pk: list[str],
+        pair_id: str,
+        moment: str,
+        status: MessageStatus,
+        next_attempt: datetime | None,
     ) -> None:
-        """Moves the pair's status to what `attempt` observed, unless a later attempt already did."""
+        """Moves the pair's status to what happened at `moment`, unless something later already did."""
         for _ in range(PROJECTION_RETRIES):
             pair = await self._store.read(MESSAGES, pk, pair_id)
-            if pair is None or pair.get("lastAttemptAt", "") > attempt["timestamp"]:
+            if pair is None or pair.get("lastAttemptAt", "") > moment:
                 return
             projected = {
                 **pair,
-                "status": attempt["status"],
-                "lastAttemptAt": attempt["timestamp"],
+                "status": int(status),
+                "lastAttemptAt": moment,
                 "nextAttempt": to_wire(next_attempt) if next_attempt else None,
-                "updatedAt": attempt["timestamp"],
+                "updatedAt": moment,
             }
             try:
                 await self._store.replace(MESSAGES, projected, etag=pair["_etag"])

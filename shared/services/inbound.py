@@ -20,6 +20,7 @@ from shared.models import InboundMessage
 from shared.services.dead_letters import DeadLetterService
 from shared.services.idempotency import IdempotencyService, StoredResponse
 from shared.services.messages import MessageService
+from shared.store.base import Doc
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class InboundOutcome:
     accepted: bool
     msg_id: str | None = None
     reason: str | None = None
+    # The stored message when this call created it (not on a replay): it still needs sending.
+    message: Doc | None = None
 
 
 class InboundService:
@@ -56,8 +59,11 @@ class InboundService:
         key = message.idempotency_key or f"queue:{queue_message_id}"
         fingerprint = hashlib.sha256(body.encode()).hexdigest()
 
+        created: list[Doc] = []
+
         async def create(seed: str) -> StoredResponse:
             doc = await self._messages.create(message.tenant_id, message.app_id, message, seed=seed)
+            created.append(doc)
             return StoredResponse(202, {"id": doc["id"]})
 
         try:
@@ -70,7 +76,7 @@ class InboundService:
             detail = response.body.get("detail") if isinstance(response.body, dict) else None
             return await self._reject(message.tenant_id, str(detail), body, queue_message_id)
         msg_id = response.body["id"] if isinstance(response.body, dict) else None
-        return InboundOutcome(accepted=True, msg_id=msg_id)
+        return InboundOutcome(accepted=True, msg_id=msg_id, message=created[0] if created else None)
 
     async def _reject(
         self, tenant_id: str | None, reason: str, body: str, queue_message_id: str | None

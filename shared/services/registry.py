@@ -10,6 +10,7 @@ from shared.secretbox import KeyProvider, SecretBox, key_provider
 from shared.services.applications import ApplicationService
 from shared.services.attempts import AttemptService
 from shared.services.dead_letters import DeadLetterService
+from shared.services.delivery import DeliveryService
 from shared.services.endpoints import EndpointService
 from shared.services.event_types import EventTypeService
 from shared.services.idempotency import IdempotencyService
@@ -34,6 +35,7 @@ class Services:
     inbound: InboundService
     tokens: TokenValidator
     rate_limiter: RateLimiter
+    delivery: DeliveryService
 
     @classmethod
     def build(
@@ -53,6 +55,8 @@ class Services:
             wait_seconds=settings.idempotency_wait_seconds,
         )
         dead_letters = DeadLetterService(store, retention_days=settings.retention_days)
+        limiter = rate_limiter or _rate_limiter(settings)
+        attempts = AttemptService(store, applications, endpoints, messages)
         return cls(
             settings=settings,
             store=store,
@@ -60,12 +64,13 @@ class Services:
             endpoints=endpoints,
             event_types=EventTypeService(store),
             messages=messages,
-            attempts=AttemptService(store, applications, endpoints, messages),
+            attempts=attempts,
             idempotency=idempotency,
             dead_letters=dead_letters,
             inbound=InboundService(messages, idempotency, dead_letters),
             tokens=TokenValidator(settings, jwks_source(settings)),
-            rate_limiter=rate_limiter or _rate_limiter(settings),
+            rate_limiter=limiter,
+            delivery=DeliveryService(store, settings, endpoints, attempts, limiter),
         )
 
 

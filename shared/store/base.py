@@ -66,4 +66,15 @@ class DocumentStore(Protocol):
         as `parameters`. The store adds the partition-key equality itself.
         """
 
+    async def query_across(
+        self,
+        container: str,
+        *,
+        where: str,
+        parameters: Sequence[tuple[str, Any]] = (),
+        select: str = "*",
+        top: int | None = None,
+    ) -> list[Any]:
+        """A query over every partition: only for background sweeps, never for API reads."""
+
     async def ping(self) -> None: ...

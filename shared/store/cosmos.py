@@ -243,6 +243,23 @@ class CosmosStore:
                 items.append(item)
         return items
 
+    async def query_across(
+        self,
+        container: str,
+        *,
+        where: str,
+        parameters: Sequence[tuple[str, Any]] = (),
+        select: str = "*",
+        top: int | None = None,
+    ) -> list[Any]:
+        params: list[dict[str, object]] = [{"name": name, "value": value} for name, value in parameters]
+        sql = f"SELECT {f'TOP {int(top)} ' if top else ''}{select} FROM c WHERE {where}"  # noqa: S608
+        items: list[Any] = []
+        async with _translated():
+            async for item in self._container(container).query_items(sql, parameters=params):
+                items.append(item)
+        return items
+
     async def ping(self) -> None:
         async with _translated():
             try:

@@ -23,7 +23,17 @@ from shared.store.base import MESSAGES
 from shared.store.cosmos import CosmosStore
 from tests.conftest import AZURITE_CONNECTION
 
-QueueFunction = Callable[[func.QueueMessage], Coroutine[Any, Any, None]]
+QueueFunction = Callable[..., Coroutine[Any, Any, None]]
+UNUSED_DURABLE_CLIENT = json.dumps(
+    {
+        "taskHubName": "tests",
+        "creationUrls": {},
+        "managementUrls": {},
+        "baseUrl": "http://127.0.0.1:9/runtime/webhooks/durabletask",
+        "requiredQueryStringParameters": "",
+        "rpcBaseUrl": "http://127.0.0.1:9/durabletask/",
+    }
+)
 
 
 @pytest.fixture
@@ -46,8 +56,14 @@ def inbound_function(
     for name, value in herald_env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(registry, "_services", services)
-    function: QueueFunction = inbound_queue.inbound_queue
-    return function
+    function = inbound_queue.inbound_queue
+
+    async def invoke(msg: func.QueueMessage) -> None:
+        # These apps have no endpoints, so no retry workflow is started: the client's address
+        # (the binding value the host injects) is never called.
+        await function(msg=msg, client=UNUSED_DURABLE_CLIENT)
+
+    return invoke
 
 
 async def _deliver(queue: QueueClient, body: str, function: QueueFunction) -> str:

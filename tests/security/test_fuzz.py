@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 
 import function_app  # noqa: F401  (registers the routes listed below)
 from blueprints._http import ROUTES
-from devhost.testing import run_devhost
-from tests.conftest import ROOT, Minter
+from tests.conftest import Minter, serving_herald
 
 EXAMPLES_PER_OPERATION = 12
 
@@ -26,8 +25,8 @@ EXAMPLES_PER_OPERATION = 12
 def fuzz_target(herald_env: dict[str, str]) -> Iterator[str]:
     # A Herald of the module's own, with a limit high enough that fuzzing does not meet 429s.
     env = {**herald_env, "HERALD_API_RATE_PER_SECOND": "100000", "HERALD_API_BURST": "100000"}
-    with run_devhost(ROOT, env=env) as host:
-        yield host.base_url
+    with serving_herald(env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from devhost.testing import run_devhost
-from tests.conftest import ROOT, Minter
+from tests.conftest import Minter, serving_herald
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +19,8 @@ def strict_url(herald_env: dict[str, str]) -> Iterator[str]:
         "HERALD_DELIVERY_ALLOW_HTTP": "false",
         "HERALD_CORS_ALLOWED_ORIGINS": "https://dashboard.example.com",
     }
-    with run_devhost(ROOT, env=env) as host:
-        yield host.base_url
+    with serving_herald(env) as url:
+        yield url
 
 
 @pytest.fixture

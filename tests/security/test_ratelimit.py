@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from devhost.testing import run_devhost
 from shared.ratelimit import MemoryRateLimiter, RedisRateLimiter, wait_for_token
-from tests.conftest import ROOT, Minter
+from tests.conftest import Minter, serving_herald
 
 
 async def test_memory_bucket_allows_the_burst_then_refills() -> None:
@@ -62,8 +61,8 @@ def limited_url(herald_env: dict[str, str], redis_url: str) -> Iterator[str]:
         "HERALD_API_RATE_PER_SECOND": "0.2",
         "HERALD_REDIS_URL": redis_url,
     }
-    with run_devhost(ROOT, env=env) as host:
-        yield host.base_url
+    with serving_herald(env) as url:
+        yield url
 
 
 def test_the_api_answers_429_with_retry_after_per_tenant(limited_url: str, mint: Minter) -> None:

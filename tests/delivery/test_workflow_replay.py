@@ -1,0 +1,133 @@
+"""The retry workflow, replayed by the real Durable SDK from hand-built histories.
+
+Each test feeds the orchestrator the history the Durable host would hold and checks the actions
+it asks for; replaying the same history again must ask for exactly the same (determinism).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+ROOT_INPUT = {
+    "tenant_id": "t1",
+    "app_id": "app_1",
+    "msg_id": "msg_1",
+    "endpoint_id": "ep_1",
+    "attempts": 1,
+    "retry_in": 5.0,
+    "schedule": [5, 300],
+    "floor_seconds": 60.0,
+}
+
+
+@pytest.fixture(scope="module")
+def orchestrator() -> Any:
+    import azure.durable_functions as df
+
+    from blueprints import delivery
+
+    app = df.DFApp()
+    app.register_functions(delivery.bp)
+    (function,) = [f for f in app.get_functions() if f.get_function_name() == delivery.WORKFLOW]
+    return function.get_user_function()
+
+
+def _event(kind: int, at: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "EventType": kind,
+        "EventId": fields.pop("EventId", -1),
+        "IsPlayed": False,
+        "Timestamp": at,
+        **fields,
+    }
+
+
+def _started(at: str) -> list[dict[str, Any]]:
+    return [
+        _event(12, at),
+        _event(
+            0,
+            at,
+            Name="delivery_retries_v1",
+            Version="",
+            Input=json.dumps(json.dumps(ROOT_INPUT)),
+            OrchestrationInstance={"InstanceId": "dlv~t1~app_1~msg_1~ep_1", "ExecutionId": "e1"},
+            ParentInstance=None,
+        ),
+    ]
+
+
+def _run(orchestrator: Any, history: list[dict[str, Any]]) -> dict[str, Any]:
+    context = {
+        "history": history,
+        "input": json.dumps(ROOT_INPUT),
+        "instanceId": "dlv~t1~app_1~msg_1~ep_1",
+        "isReplaying": False,
+        "parentInstanceId": None,
+        "upperSchemaVersion": 1,
+        "upperSchemaVersionNew": 2,
+    }
+    reply: dict[str, Any] = json.loads(orchestrator(json.dumps(context)))
+    again: dict[str, Any] = json.loads(orchestrator(json.dumps(context)))
+    assert again == reply, "replaying the same history must give the same answer"
+    return reply
+
+
+def _actions(reply: dict[str, Any]) -> list[dict[str, Any]]:
+    return [action for group in reply["actions"] for action in group]
+
+
+def test_a_new_workflow_waits_first_with_a_durable_timer(orchestrator: Any) -> None:
+    reply = _run(orchestrator, _started("2026-01-01T00:00:00.0000000Z"))
+    (timer,) = _actions(reply)
+    assert timer["actionType"] == 5 and timer["fireAt"].startswith("2026-01-01T00:00:05")
+    assert not reply["isDone"]
+
+
+def _through_first_attempt(retry_in: float | None, status: str) -> list[dict[str, Any]]:
+    history = _started("2026-01-01T00:00:00.0000000Z")
+    history += [
+        _event(10, "2026-01-01T00:00:00.1000000Z", EventId=0, FireAt="2026-01-01T00:00:05.000000Z"),
+        _event(13, "2026-01-01T00:00:00.2000000Z"),
+        _event(12, "2026-01-01T00:00:05.1000000Z"),
+        _event(11, "2026-01-01T00:00:05.1000000Z", TimerId=0, FireAt="2026-01-01T00:00:05.000000Z"),
+        _event(4, "2026-01-01T00:00:05.2000000Z", EventId=1, Name="delivery_attempt", Version="", Input=None),
+        _event(13, "2026-01-01T00:00:05.3000000Z"),
+        _event(12, "2026-01-01T00:00:06.0000000Z"),
+        _event(
+            5,
+            "2026-01-01T00:00:06.0000000Z",
+            TaskScheduledId=1,
+            Result=json.dumps({"status": status, "retryIn": retry_in}),
+        ),
+    ]
+    return history
+
+
+def test_after_the_timer_the_attempt_is_an_activity_with_the_attempt_count(orchestrator: Any) -> None:
+    history = _through_first_attempt(None, "success")[:-2]
+    reply = _run(orchestrator, history)
+    actions = _actions(reply)
+    assert actions[-1]["actionType"] == 0 and actions[-1]["functionName"] == "delivery_attempt"
+    assert json.loads(actions[-1]["input"])["attempts"] == 1
+
+
+def test_a_successful_attempt_ends_the_workflow(orchestrator: Any) -> None:
+    reply = _run(orchestrator, _through_first_attempt(None, "success"))
+    assert reply["isDone"] and reply["output"] == "success"
+
+
+def test_a_failed_attempt_waits_as_long_as_the_activity_says(orchestrator: Any) -> None:
+    reply = _run(orchestrator, _through_first_attempt(300.0, "pending"))
+    assert not reply["isDone"]
+    timer = _actions(reply)[-1]
+    # Measured from the orchestrator's replay-safe clock: the episode's start, 00:00:06.
+    assert timer["actionType"] == 5 and timer["fireAt"].startswith("2026-01-01T00:05:06")
+
+
+def test_the_last_attempt_ends_the_workflow_failed(orchestrator: Any) -> None:
+    reply = _run(orchestrator, _through_first_attempt(None, "fail"))
+    assert reply["isDone"] and reply["output"] == "fail"
