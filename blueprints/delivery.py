@@ -45,7 +45,8 @@ def delivery_retries(context: df.DurableOrchestrationContext) -> Generator[Any, 
     while wait is not None:
         yield context.create_timer(context.current_utc_datetime + timedelta(seconds=wait))
         outcome = yield context.call_activity(ATTEMPT_ACTIVITY, {**job, "attempts": attempts})
-        attempts += 1
+        if outcome["attempted"]:
+            attempts += 1
         status, wait = outcome["status"], outcome["retryIn"]
     return str(status)
 
@@ -55,7 +56,7 @@ def delivery_retries(context: df.DurableOrchestrationContext) -> Generator[Any, 
 async def delivery_attempt(job: dict[str, Any]) -> dict[str, Any]:
     services = await registry.get_services()
     outcome = await services.delivery.attempt(delivery_module.RetryJob.from_input(job))
-    return {"status": outcome.status.text, "retryIn": outcome.retry_in}
+    return {"status": outcome.status.text, "retryIn": outcome.retry_in, "attempted": outcome.attempted}
 
 
 @bp.function_name("delivery_sweeper")

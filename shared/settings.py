@@ -77,6 +77,13 @@ class HeraldSettings(BaseSettings):
     retry_floor_seconds: float = 60.0
     # A stored message-endpoint pair never attempted after this long was lost: the sweeper sends it.
     sweep_grace_seconds: int = 120
+    # Circuit breaker per endpoint: opens after this many consecutive failures, for the cool-down.
+    breaker_failures: int = 5
+    breaker_cooldown_seconds: float = 60.0
+    # An endpoint that has only failed for this long is disabled (Svix: 5 days).
+    auto_disable_after_seconds: int = 5 * 24 * 3600
+    # A pair's operational event `message.attempt.failing` is sent after this many failed attempts.
+    failing_event_after_attempts: int = 4
     # When the sweeper runs (six-field NCRONTAB; the timer trigger reads it as %HERALD_SWEEP_SCHEDULE%).
     sweep_schedule: str = "0 */1 * * * *"
     delivery_allowed_ports: Annotated[list[int], NoDecode] = Field(default_factory=list)

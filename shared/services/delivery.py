@@ -13,7 +13,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -24,6 +24,7 @@ from shared.models import AttemptTrigger, MessageStatus
 from shared.outbound import guarded_session
 from shared.ratelimit import RateLimiter, wait_for_token
 from shared.services.attempts import AttemptResult, AttemptService
+from shared.services.breaker import CircuitBreaker
 from shared.services.endpoints import EndpointService
 from shared.services.messages import MESSAGE_TYPE, destination_id
 from shared.settings import HeraldSettings
@@ -65,6 +66,34 @@ class AttemptOutcome:
     status: MessageStatus
     # Seconds until the next attempt; None when the pair is finished.
     retry_in: float | None
+    # False when no request went out (open circuit): the attempt does not count.
+    attempted: bool = True
+
+
+class EventSink(Protocol):
+    """Where operational events go (the tenant's operational webhooks)."""
+
+    async def emit(self, tenant_id: str, event_type: str, data: dict[str, Any]) -> None: ...
+
+
+class NoEvents:
+    async def emit(self, tenant_id: str, event_type: str, data: dict[str, Any]) -> None:
+        return None
+
+
+def _event_data(message: Doc, endpoint: Doc, attempt: Doc) -> dict[str, Any]:
+    """The data of Svix's message.attempt.* operational events."""
+    return {
+        "appId": message["appId"],
+        "msgId": message["id"],
+        "msgEventId": message.get("eventId"),
+        "endpointId": endpoint["id"],
+        "lastAttempt": {
+            "id": attempt["id"],
+            "timestamp": attempt["timestamp"],
+            "responseStatusCode": attempt["responseStatusCode"],
+        },
+    }
 
 
 class DeliveryService:
@@ -75,12 +104,16 @@ class DeliveryService:
         endpoints: EndpointService,
         attempts: AttemptService,
         limiter: RateLimiter,
+        *,
+        events: EventSink | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._endpoints = endpoints
         self._attempts = attempts
         self._limiter = limiter
+        self._events: EventSink = events or NoEvents()
+        self._breaker = CircuitBreaker(store, settings)
         self._session: aiohttp.ClientSession | None = None
 
     async def first_attempts(self, message: Doc) -> list[RetryJob]:
@@ -181,6 +214,10 @@ class DeliveryService:
             # Deleted or disabled since: the pair is canceled, no request is made.
             await self._attempts.cancel(message, endpoint_id or (endpoint or {}).get("id", ""))
             return AttemptOutcome(MessageStatus.CANCELED, None)
+        admission = await self._breaker.admit(endpoint)
+        if not admission.allowed:
+            # Open circuit: no request; the workflow tries again once a probe may go out.
+            return AttemptOutcome(MessageStatus.PENDING, admission.retry_in, attempted=False)
         if endpoint.get("throttleRate"):
             rate = float(endpoint["throttleRate"])
             # Over the endpoint's rate the delivery waits; it is never dropped.
@@ -197,17 +234,46 @@ class DeliveryService:
             floor_seconds=floor_seconds if floor_seconds is not None else self._settings.retry_floor_seconds,
         )
         status = self._pair_status(report.outcome, retry_in)
-        await self._attempts.record(
+        attempt = await self._attempts.record(
             message,
             endpoint["id"],
             self._result(endpoint["url"], report, trigger),
             next_attempt=utcnow() + timedelta(seconds=retry_in) if retry_in is not None else None,
             pair_status=status,
         )
-        if report.outcome.gone:
-            # 410 Gone: the receiver asked never to be called again.
-            await self._endpoints.disable(endpoint)
+        await self._after(message, endpoint, attempt, number, report.outcome, status)
         return AttemptOutcome(status, retry_in)
+
+    async def _after(
+        self, message: Doc, endpoint: Doc, attempt: Doc, number: int, outcome: Outcome, status: MessageStatus
+    ) -> None:
+        """The breaker, auto-disable and operational events that follow one attempt."""
+        facts = _event_data(message, endpoint, attempt)
+        tenant = message["tenantId"]
+        if outcome.success:
+            await self._breaker.succeeded(endpoint)
+            if number > 1:
+                await self._events.emit(tenant, "message.attempt.recovered", facts)
+            return
+        failure = await self._breaker.failed(endpoint)
+        if number == self._settings.failing_event_after_attempts and status == MessageStatus.PENDING:
+            await self._events.emit(tenant, "message.attempt.failing", facts)
+        if status == MessageStatus.FAIL:
+            await self._events.emit(tenant, "message.attempt.exhausted", facts)
+        # 410 Gone asks never to be called again; long failure is Svix's automatic disable.
+        must_disable = outcome.gone or failure.failing_for >= self._settings.auto_disable_after_seconds
+        if must_disable and await self._endpoints.disable(endpoint):
+            await self._events.emit(
+                tenant,
+                "endpoint.disabled",
+                {
+                    "appId": message["appId"],
+                    "endpointId": endpoint["id"],
+                    "endpointUid": endpoint.get("uid"),
+                    "trigger": "automatic",
+                    "failSince": attempt["timestamp"],
+                },
+            )
 
     @staticmethod
     def _pair_status(outcome: Outcome, retry_in: float | None) -> MessageStatus:

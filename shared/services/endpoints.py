@@ -166,11 +166,16 @@ class EndpointService:
         if current.get("uid"):
             await self._uids.release(pk, app_id, current["uid"], current["id"])
 
-    async def disable(self, doc: Doc) -> None:
-        """Disables an endpoint that asked not to be called again (410 Gone)."""
-        current = await self.get(doc["tenantId"], doc["appId"], doc["id"])
-        if not current.get("disabled"):
+    async def disable(self, doc: Doc) -> bool:
+        """Disables an endpoint (410 Gone, or failing too long); True if this call disabled it."""
+        current = await self.find(doc["tenantId"], doc["appId"], doc["id"])
+        if current is None or current.get("disabled"):
+            return False
+        try:
             await self._apply(doc["tenantId"], current, {"disabled": True})
+        except PreconditionFailedError:
+            return False
+        return True
 
     async def get_secret(self, tenant_id: str, app_id: str, id_or_uid: str) -> str:
         doc = await self.get(tenant_id, app_id, id_or_uid)

@@ -41,6 +41,9 @@ def delivery_url(herald_env: dict[str, str]) -> Iterator[str]:
         "HERALD_DELIVERY_TIMEOUT_SECONDS": "2",
         "HERALD_SWEEP_SCHEDULE": "*/2 * * * * *",
         "HERALD_SWEEP_GRACE_SECONDS": "5",
+        # The breaker's cool-down runs on the wall clock (it is shared state, not a durable timer).
+        "HERALD_BREAKER_FAILURES": "3",
+        "HERALD_BREAKER_COOLDOWN_SECONDS": "3",
     }
     with serving_herald(env) as url:
         yield url
@@ -162,3 +165,23 @@ async def test_a_message_stored_but_never_dispatched_is_found_by_the_sweeper(
     (request,) = receiver.wait_for(path, 1, timeout=30)
     assert request.headers["webhook-id"] == message["id"]
     _eventually(lambda: _pair_status(svix, app_id, message["id"]) == "success")
+
+
+def test_the_breaker_opens_skips_requests_then_half_opens_and_closes(
+    svix: Svix, app_id: str, receiver: Receiver
+) -> None:
+    path = f"breaker-{uuid.uuid4().hex[:6]}"
+    svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 500)))
+    first = [svix.message.create(app_id, MessageIn(event_type="a", payload={"n": n})).id for n in range(3)]
+    receiver.wait_for(path, 3)
+    # Three consecutive failures: the circuit is open. New messages and due retries make no request.
+    later = svix.message.create(app_id, MessageIn(event_type="a", payload={"n": 3})).id
+    time.sleep(1.5)
+    assert len(receiver.requests(path)) == 3
+    # The receiver recovers; after the cool-down one probe goes out, succeeds and closes the circuit.
+    receiver.scripts[path] = [200]
+    for msg_id in [*first, later]:
+        _eventually(lambda msg_id=msg_id: _pair_status(svix, app_id, msg_id) == "success", timeout=30)
+    # No request went out while the circuit was open: the probe came only after the cool-down.
+    fourth = receiver.requests(path)[3]
+    assert fourth.at - receiver.requests(path)[2].at >= 2.5

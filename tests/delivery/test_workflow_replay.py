@@ -101,7 +101,7 @@ def _through_first_attempt(retry_in: float | None, status: str) -> list[dict[str
             5,
             "2026-01-01T00:00:06.0000000Z",
             TaskScheduledId=1,
-            Result=json.dumps({"status": status, "retryIn": retry_in}),
+            Result=json.dumps({"status": status, "retryIn": retry_in, "attempted": True}),
         ),
     ]
     return history

@@ -1,0 +1,123 @@
+"""Per-endpoint circuit breaker, shared by every instance through a document beside the endpoint.
+
+After `HERALD_BREAKER_FAILURES` consecutive failures the circuit opens: new deliveries then skip
+the request and go straight to their retry workflows. After the cool-down one probe is let through
+(half-open); its success closes the circuit, its failure opens it again. The same document counts
+how long the endpoint has failed without a single success, for auto-disable.
+
+Healthy endpoints cost nothing: each process remembers, for a few seconds, which endpoints had no
+breaker document, so the happy path reads none.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from shared.clock import from_wire, to_wire, utcnow
+from shared.settings import HeraldSettings
+from shared.store.base import ENDPOINTS, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
+
+HEALTHY_CACHE_SECONDS = 5.0
+CONFLICT_RETRIES = 5
+
+
+def breaker_id(endpoint_id: str) -> str:
+    return f"breaker~{endpoint_id}"
+
+
+@dataclass(frozen=True)
+class Admission:
+    allowed: bool
+    # When refused: seconds until a probe may be tried.
+    retry_in: float = 0.0
+
+
+@dataclass(frozen=True)
+class FailureReport:
+    opened: bool
+    # Seconds this endpoint has failed without one success.
+    failing_for: float
+
+
+class CircuitBreaker:
+    def __init__(self, store: DocumentStore, settings: HeraldSettings) -> None:
+        self._store = store
+        self._settings = settings
+        self._healthy: dict[str, float] = {}
+
+    async def admit(self, endpoint: Doc) -> Admission:
+        """Whether a request to `endpoint` may go out now."""
+        if self._healthy.get(endpoint["id"], 0.0) > time.monotonic():
+            return Admission(True)
+        pk = [endpoint["tenantId"], endpoint["appId"]]
+        for _ in range(CONFLICT_RETRIES):
+            state = await self._store.read(ENDPOINTS, pk, breaker_id(endpoint["id"]))
+            if state is None or state.get("openUntil") is None:
+                if state is None:
+                    self._healthy[endpoint["id"]] = time.monotonic() + HEALTHY_CACHE_SECONDS
+                return Admission(True)
+            now = utcnow()
+            open_until = from_wire(state["openUntil"])
+            probing = state.get("probeUntil") and from_wire(state["probeUntil"]) > now
+            if open_until > now or probing:
+                wait = max(open_until, from_wire(state["probeUntil"]) if probing else open_until) - now
+                return Admission(False, max(wait.total_seconds(), 1.0))
+            # Half-open: exactly one caller wins the probe (the ETag decides).
+            claimed = {**state, "probeUntil": to_wire(now + timedelta(seconds=self._probe_seconds()))}
+            try:
+                await self._store.replace(ENDPOINTS, claimed, etag=state["_etag"])
+                return Admission(True)
+            except EtagMismatchError:
+                continue
+        return Admission(False, self._settings.breaker_cooldown_seconds)
+
+    async def succeeded(self, endpoint: Doc) -> None:
+        if self._healthy.get(endpoint["id"], 0.0) > time.monotonic():
+            return
+        pk = [endpoint["tenantId"], endpoint["appId"]]
+        # Closed and forgotten: the next failure starts counting afresh.
+        await self._store.delete(ENDPOINTS, pk, breaker_id(endpoint["id"]))
+        self._healthy[endpoint["id"]] = time.monotonic() + HEALTHY_CACHE_SECONDS
+
+    async def failed(self, endpoint: Doc) -> FailureReport:
+        self._healthy.pop(endpoint["id"], None)
+        pk = [endpoint["tenantId"], endpoint["appId"]]
+        now = utcnow()
+        for _ in range(CONFLICT_RETRIES):
+            state = await self._store.read(ENDPOINTS, pk, breaker_id(endpoint["id"]))
+            if state is None:
+                fresh: Doc = {
+                    "id": breaker_id(endpoint["id"]),
+                    "type": "breaker",
+                    "tenantId": endpoint["tenantId"],
+                    "appId": endpoint["appId"],
+                    "failures": 1,
+                    "failingSince": to_wire(now),
+                    "openUntil": self._open_until(1),
+                }
+                try:
+                    await self._store.create(ENDPOINTS, fresh)
+                    return FailureReport(opened=fresh["openUntil"] is not None, failing_for=0.0)
+                except DocumentExistsError:
+                    continue
+            failures = int(state["failures"]) + 1
+            updated = {**state, "failures": failures, "openUntil": self._open_until(failures)}
+            updated.pop("probeUntil", None)
+            try:
+                await self._store.replace(ENDPOINTS, updated, etag=state["_etag"])
+            except EtagMismatchError:
+                continue
+            failing_for = (now - from_wire(state["failingSince"])).total_seconds()
+            return FailureReport(opened=updated["openUntil"] is not None, failing_for=failing_for)
+        return FailureReport(opened=False, failing_for=0.0)
+
+    def _open_until(self, failures: int) -> str | None:
+        if failures < self._settings.breaker_failures:
+            return None
+        return to_wire(utcnow() + timedelta(seconds=self._settings.breaker_cooldown_seconds))
+
+    def _probe_seconds(self) -> float:
+        # A probe that never reports back (the process died) frees the circuit after this long.
+        return self._settings.delivery_timeout_seconds + 5
