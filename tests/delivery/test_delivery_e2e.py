@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -78,6 +79,10 @@ def _eventually(check: Callable[[], Any], *, timeout: float = 20.0) -> Any:
 def _pair_status(svix: Svix, app_id: str, msg_id: str) -> str:
     (destination,) = svix.message_attempt.list_attempted_destinations(app_id, msg_id).data
     return str(destination.status_text)
+
+
+def _succeeded(svix: Svix, app_id: str, msg_id: str) -> bool:
+    return _pair_status(svix, app_id, msg_id) == "success"
 
 
 def _workflows(delivery_url: str, msg_id: str) -> list[dict[str, Any]]:
@@ -181,7 +186,7 @@ def test_the_breaker_opens_skips_requests_then_half_opens_and_closes(
     # The receiver recovers; after the cool-down one probe goes out, succeeds and closes the circuit.
     receiver.scripts[path] = [200]
     for msg_id in [*first, later]:
-        _eventually(lambda msg_id=msg_id: _pair_status(svix, app_id, msg_id) == "success", timeout=30)
+        _eventually(partial(_succeeded, svix, app_id, msg_id), timeout=30)
     # No request went out while the circuit was open: the probe came only after the cool-down.
     fourth = receiver.requests(path)[3]
     assert fourth.at - receiver.requests(path)[2].at >= 2.5
