@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -190,3 +191,17 @@ def test_the_breaker_opens_skips_requests_then_half_opens_and_closes(
     # No request went out while the circuit was open: the probe came only after the cool-down.
     fourth = receiver.requests(path)[3]
     assert fourth.at - receiver.requests(path)[2].at >= 2.5
+
+
+def test_deliver_at_waits_on_a_durable_timer(
+    svix: Svix, app_id: str, receiver: Receiver, delivery_url: str
+) -> None:
+    path = f"later-{uuid.uuid4().hex[:6]}"
+    svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 200)))
+    deliver_at = datetime.now(UTC) + timedelta(minutes=10)
+    msg = svix.message.create(app_id, MessageIn(event_type="a", payload={}, deliver_at=deliver_at))
+    # Ten minutes of the workflow's clock pass in six seconds here.
+    (request,) = receiver.wait_for(path, 1, timeout=30)
+    assert request.headers["webhook-id"] == msg.id
+    assert [w["runtimeStatus"] for w in _workflows(delivery_url, msg.id)] == ["Completed"]
+    _eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
