@@ -31,6 +31,8 @@ class HeraldSettings(BaseSettings):
     cosmos_database: str = "herald"
     cosmos_verify_tls: bool = True
     cosmos_create_containers: bool = False
+    # Longest a single Cosmos operation may take, retries included, before the API answers 503.
+    cosmos_timeout_seconds: int = 8
 
     # Authentication: OAuth2 / OpenID Connect bearer tokens (Microsoft Entra ID in production).
     # Keys come from the issuer's JWKS URL, or (locally) from a JWKS document given inline.
@@ -87,6 +89,8 @@ class HeraldSettings(BaseSettings):
     # When the sweeper runs (six-field NCRONTAB; the timer trigger reads it as %HERALD_SWEEP_SCHEDULE%).
     sweep_schedule: str = "0 */1 * * * *"
     delivery_allowed_ports: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    # Endpoint recovery resends failed messages this many per activity (one workflow step).
+    recover_batch_size: int = Field(default=50, ge=1, le=250)
 
     _split = field_validator(
         "delivery_allowed_cidrs",

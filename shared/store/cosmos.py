@@ -13,7 +13,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
 from azure.cosmos import PartitionKey as CosmosPartitionKey
 from azure.cosmos.aio import ContainerProxy, CosmosClient, DatabaseProxy
-from azure.cosmos.exceptions import CosmosHttpResponseError
+from azure.cosmos.exceptions import CosmosClientTimeoutError, CosmosHttpResponseError
 
 from shared.errors import ServiceUnavailableError
 from shared.settings import HeraldSettings
@@ -81,11 +81,16 @@ def _sdk_key(pk: PartitionKey) -> str | list[str]:
 
 
 @asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    """Turns an unreachable or overloaded Cosmos into a 503 the API can answer with."""
+async def _translated(deadline: float | None = None) -> AsyncIterator[None]:
+    """Turns an unreachable or overloaded Cosmos into a 503 the API can answer with.
+
+    `deadline` bounds the whole operation, SDK retries included: a stalled server must not hold a
+    caller past its own timeout (the Svix SDKs give up after 15 s).
+    """
     try:
-        yield
-    except (TimeoutError, ServiceRequestError, ServiceResponseError) as exc:
+        async with asyncio.timeout(deadline):
+            yield
+    except (TimeoutError, ServiceRequestError, ServiceResponseError, CosmosClientTimeoutError) as exc:
         log.warning("cosmos unreachable: %s", type(exc).__name__)
         raise ServiceUnavailableError("The data store is unavailable, retry later.") from exc
     except CosmosHttpResponseError as exc:
@@ -96,7 +101,8 @@ async def _translated() -> AsyncIterator[None]:
 
 
 class CosmosStore:
-    def __init__(self, client: CosmosClient, database: str) -> None:
+    def __init__(self, client: CosmosClient, database: str, *, timeout: float | None = None) -> None:
+        self._timeout = timeout
         self._client = client
         self._database: DatabaseProxy = client.get_database_client(database)
         self._database_name = database
@@ -115,18 +121,21 @@ class CosmosStore:
             settings.cosmos_endpoint,
             credential=credential,
             connection_verify=settings.cosmos_verify_tls,
-            # Fail fast enough that the API can answer 503 instead of hanging the caller.
-            connection_timeout=5,
+            # Fail fast enough that the API can answer 503 (with Retry-After) while the caller still
+            # waits, instead of hanging past the client's own timeout: bounds per request and overall.
+            connection_timeout=3,
+            read_timeout=5,
+            timeout=settings.cosmos_timeout_seconds,
             retry_total=3,
         )
-        return cls(client, settings.cosmos_database)
+        return cls(client, settings.cosmos_database, timeout=settings.cosmos_timeout_seconds)
 
     async def close(self) -> None:
         await self._client.close()
 
     async def create_schema(self) -> None:
         """Creates the database and containers (locally; in Azure the Bicep does it)."""
-        async with _translated():
+        async with _translated(self._timeout):
             database = await self._client.create_database_if_not_exists(self._database_name)
             for spec in CONTAINERS:
                 if len(spec.partition_key) > 1:
@@ -147,7 +156,7 @@ class CosmosStore:
         if not doc_id or any(ch in doc_id for ch in _FORBIDDEN_ID_CHARACTERS) or len(doc_id) > 255:
             # No document can have such an id; asking Cosmos would only earn a 400.
             return None
-        async with _translated():
+        async with _translated(self._timeout):
             try:
                 item: Doc = await self._container(container).read_item(doc_id, _sdk_key(pk))
             except CosmosHttpResponseError as exc:
@@ -157,7 +166,7 @@ class CosmosStore:
         return item
 
     async def create(self, container: str, doc: Doc) -> Doc:
-        async with _translated():
+        async with _translated(self._timeout):
             try:
                 created: Doc = await self._container(container).create_item(doc)
             except CosmosHttpResponseError as exc:
@@ -167,12 +176,12 @@ class CosmosStore:
         return created
 
     async def upsert(self, container: str, doc: Doc) -> Doc:
-        async with _translated():
+        async with _translated(self._timeout):
             result: Doc = await self._container(container).upsert_item(doc)
         return result
 
     async def replace(self, container: str, doc: Doc, *, etag: str) -> Doc:
-        async with _translated():
+        async with _translated(self._timeout):
             try:
                 result: Doc = await self._container(container).replace_item(
                     doc["id"], doc, etag=etag, match_condition=MatchConditions.IfNotModified
@@ -187,7 +196,7 @@ class CosmosStore:
         options: dict[str, Any] = {}
         if etag is not None:
             options = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
-        async with _translated():
+        async with _translated(self._timeout):
             try:
                 await self._container(container).delete_item(doc_id, _sdk_key(pk), **options)
             except CosmosHttpResponseError as exc:
@@ -201,7 +210,7 @@ class CosmosStore:
     async def patch(
         self, container: str, pk: PartitionKey, doc_id: str, operations: list[dict[str, Any]]
     ) -> Doc | None:
-        async with _translated():
+        async with _translated(self._timeout):
             try:
                 result: Doc = await self._container(container).patch_item(
                     doc_id, _sdk_key(pk), patch_operations=operations
@@ -237,7 +246,7 @@ class CosmosStore:
             f"{f' ORDER BY {order_by}' if order_by else ''}"
         )
         items: list[Any] = []
-        async with _translated():
+        async with _translated(self._timeout):
             pager = self._container(container).query_items(sql, parameters=params, partition_key=_sdk_key(pk))
             async for item in pager:
                 items.append(item)
@@ -255,13 +264,13 @@ class CosmosStore:
         params: list[dict[str, object]] = [{"name": name, "value": value} for name, value in parameters]
         sql = f"SELECT {f'TOP {int(top)} ' if top else ''}{select} FROM c WHERE {where}"  # noqa: S608
         items: list[Any] = []
-        async with _translated():
+        async with _translated(self._timeout):
             async for item in self._container(container).query_items(sql, parameters=params):
                 items.append(item)
         return items
 
     async def ping(self) -> None:
-        async with _translated():
+        async with _translated(self._timeout):
             try:
                 await self._database.read()
             except AzureError as exc:
