@@ -121,6 +121,10 @@ class Call:
                 ]
             ) from None
 
+    def fingerprint(self) -> str:
+        """What makes two requests with one idempotency key the same request: their bodies."""
+        return hashlib.sha256(self.req.get_body() or b"").hexdigest()
+
     async def once(self, action: Callable[[str | None], Awaitable[Reply]]) -> Reply:
         """Runs a create at most once per `idempotency-key`, replaying the first answer after."""
         key = self.req.headers.get("idempotency-key")
@@ -135,8 +139,7 @@ class Call:
 
         path = self.req.url.split("?", 1)[0].split("://", 1)[-1].split("/", 1)[-1]
         scope = f"{self.req.method} /{path}"
-        fingerprint = hashlib.sha256(self.req.get_body() or b"").hexdigest()
-        result = await self.services.idempotency.run(self.tenant_id, scope, key, fingerprint, stored)
+        result = await self.services.idempotency.run(self.tenant_id, scope, key, self.fingerprint(), stored)
         return result.status, result.body
 
 

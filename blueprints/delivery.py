@@ -68,6 +68,7 @@ async def delivery_sweeper(timer: func.TimerRequest, client: df.DurableOrchestra
     if jobs:
         log.warning("sweeper found %d message-endpoint pairs never attempted", len(jobs))
         await start_retries(client, jobs)
+        await services.delivery.mark_swept(jobs)
 
 
 async def start_retries(

@@ -65,15 +65,19 @@ async def list_messages(call: Call) -> Reply:
 )
 async def create_message(call: Call) -> Reply:
     data = call.body(models.MessageIn)
-    with_content = call.flag("with_content", default=True)
-
-    async def create(seed: str | None) -> Reply:
-        doc = await call.services.messages.create(call.tenant_id, call.route("app_id"), data, seed=seed)
+    # The idempotency key is kept with the message itself: accepting costs one write.
+    accepted = await call.services.messages.accept(
+        call.tenant_id,
+        call.route("app_id"),
+        data,
+        idempotency_key=call.req.headers.get("idempotency-key") or None,
+        fingerprint=call.fingerprint(),
+        with_content=call.flag("with_content", default=True),
+    )
+    if accepted.created:
         # Stored: the answer does not wait for the receivers.
-        dispatch_in_background(call.client, doc)
-        return 202, views.to_out(doc, with_content=with_content)
-
-    return await call.once(create)
+        dispatch_in_background(call.client, accepted.message)
+    return 202, views.to_out(accepted.message, with_content=accepted.with_content)
 
 
 @api_function(

@@ -100,3 +100,25 @@ async def fetch_page(
         prev_iterator=f"-{first}",
         done=not more if not backwards else False,
     )
+
+
+def page_of_keys(keys: Sequence[str], params: ListParams) -> tuple[list[str], Page]:
+    """The same paging over a list already in memory (e.g. the endpoints a message lists)."""
+    backwards = params.iterator is not None and params.iterator.startswith("-")
+    cursor = params.iterator[1:] if backwards and params.iterator else params.iterator
+    ascending = (params.order == "ascending") != backwards
+    ordered = sorted(keys, reverse=not ascending)
+    if cursor:
+        ordered = [k for k in ordered if (k > cursor if ascending else k < cursor)]
+    chosen = ordered[: params.limit]
+    more = len(ordered) > params.limit
+    if backwards:
+        chosen.reverse()
+    if not chosen:
+        return [], Page(items=[], iterator=cursor if not backwards else None, prev_iterator=None, done=True)
+    return chosen, Page(
+        items=[],
+        iterator=chosen[-1],
+        prev_iterator=f"-{chosen[0]}",
+        done=not more if not backwards else False,
+    )

@@ -9,7 +9,8 @@ always be rebuilt from.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from shared import ids
-from shared.clock import to_wire, utcnow
+from shared.clock import from_wire, to_wire, utcnow
 from shared.errors import NotFoundError, PreconditionFailedError, ValidationFailedError
 from shared.models import (
     AttemptTrigger,
@@ -26,15 +27,26 @@ from shared.models import (
     MessageEndpointOut,
     MessageStatus,
 )
-from shared.pagination import ListParams, fetch_page
+from shared.pagination import ListParams, fetch_page, page_of_keys
 from shared.services import messages as message_docs
 from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
 from shared.services.endpoints import to_out as endpoint_out
-from shared.services.messages import MessageService, destination_id, message_filters
-from shared.store.base import ENDPOINTS, MESSAGES, Doc, DocumentStore, EtagMismatchError
+from shared.services.messages import MessageService, message_filters
+from shared.store.base import (
+    ENDPOINTS,
+    MESSAGES,
+    BatchFailedError,
+    Doc,
+    DocumentExistsError,
+    DocumentStore,
+    EtagMismatchError,
+)
 
 ATTEMPT_TYPE = "attempt"
+DISPATCHED_TYPE = "dispatched"
+# Cosmos takes at most 100 operations in one transactional batch.
+BATCH_LIMIT = 100
 WithStatus = TypeVar("WithStatus", MessageEndpointOut, EndpointMessageOut)
 MAX_RESPONSE_CHARS = 4096
 PROJECTION_RETRIES = 5
@@ -52,6 +64,53 @@ class AttemptResult:
     trigger: AttemptTrigger = AttemptTrigger.SCHEDULED
 
 
+@dataclass(frozen=True)
+class PairOutcome:
+    """How the first round went for one endpoint of a message."""
+
+    endpoint_id: str
+    status: MessageStatus
+    next_attempt: datetime | None
+    # The attempt's log entry; None when no request went out (canceled, open circuit).
+    attempt: Doc | None
+
+
+def destination_doc(
+    message: Doc, endpoint_id: str, status: MessageStatus, moment: str, next_attempt: datetime | None
+) -> Doc:
+    """A message-endpoint pair's status document: the projection of its attempts."""
+    return {
+        "id": message_docs.destination_id(message["id"], endpoint_id),
+        "type": message_docs.DESTINATION_TYPE,
+        "tenantId": message["tenantId"],
+        "appId": message["appId"],
+        "msgId": message["id"],
+        "endpointId": endpoint_id,
+        "status": int(status),
+        "lastAttemptAt": moment,
+        "nextAttempt": to_wire(next_attempt) if next_attempt else None,
+        "eventType": message["eventType"],
+        "channels": message.get("channels"),
+        "tags": message.get("tags"),
+        "timestamp": message["timestamp"],
+        "updatedAt": moment,
+        "ttl": message["ttl"],
+    }
+
+
+def dispatch_marker(message: Doc) -> Doc:
+    """Written with a message's first round: the sweeper resends messages that lack one."""
+    return {
+        "id": f"dispatched~{message['id']}",
+        "type": DISPATCHED_TYPE,
+        "tenantId": message["tenantId"],
+        "appId": message["appId"],
+        "msgId": message["id"],
+        "timestamp": message["timestamp"],
+        "ttl": message["ttl"],
+    }
+
+
 def attempt_out(doc: Doc, message: Doc | None = None) -> MessageAttemptOut:
     status = MessageStatus(doc["status"])
     out = MessageAttemptOut.model_validate({**doc, "statusText": status.text})
@@ -67,16 +126,30 @@ def _with_status(model: type[WithStatus], base: BaseModel, pair: Doc) -> WithSta
     return model.model_validate({**fields, "next_attempt": pair.get("nextAttempt")})
 
 
+def _wanted_status(filters: Mapping[str, Any]) -> MessageStatus | None:
+    if filters.get("status") is None:
+        return None
+    try:
+        return MessageStatus(int(filters["status"]))
+    except ValueError:
+        raise ValidationFailedError.single(["query", "status"], "unknown status") from None
+
+
 def _status_filter(alias: str, filters: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, Any]]]:
     where, params = message_filters(alias, filters)
-    if filters.get("status") is not None:
-        try:
-            status = MessageStatus(int(filters["status"]))
-        except ValueError:
-            raise ValidationFailedError.single(["query", "status"], "unknown status") from None
+    status = _wanted_status(filters)
+    if status is not None:
         where.append(f"{alias}.status = @status")
         params.append(("@status", int(status)))
     return where, params
+
+
+def _not_yet_attempted(message: Doc) -> Doc:
+    """The status of a pair whose first attempt has not been written: pending."""
+    return {
+        "status": int(MessageStatus.PENDING),
+        "nextAttempt": message.get("deliverAt") or message["timestamp"],
+    }
 
 
 class AttemptService:
@@ -92,21 +165,9 @@ class AttemptService:
         self._endpoints = endpoints
         self._messages = messages
 
-    async def record(
-        self,
-        message: Doc,
-        endpoint_id: str,
-        result: AttemptResult,
-        *,
-        next_attempt: datetime | None,
-        pair_status: MessageStatus | None = None,
-    ) -> Doc:
-        """Appends an attempt, then moves the pair to `pair_status` (default: the attempt's status).
-
-        A failed attempt with retries left leaves the pair `pending` with its next attempt time.
-        """
-        pk = [message["tenantId"], message["appId"]]
-        attempt: Doc = {
+    def attempt_doc(self, message: Doc, endpoint_id: str, result: AttemptResult) -> Doc:
+        """An attempt as the log stores it (the caller writes it, alone or in a batch)."""
+        return {
             "id": ids.new_id(ids.ATTEMPT),
             "type": ATTEMPT_TYPE,
             "tenantId": message["tenantId"],
@@ -125,31 +186,97 @@ class AttemptService:
             "tags": message.get("tags"),
             "ttl": message["ttl"],
         }
-        await self._store.create(MESSAGES, attempt)
+
+    async def record(
+        self,
+        message: Doc,
+        endpoint_id: str,
+        result: AttemptResult,
+        *,
+        next_attempt: datetime | None,
+        pair_status: MessageStatus | None = None,
+    ) -> Doc:
+        """Appends an attempt, then moves the pair to `pair_status` (default: the attempt's status).
+
+        A failed attempt with retries left leaves the pair `pending` with its next attempt time.
+        """
+        attempt = self.attempt_doc(message, endpoint_id, result)
         status = pair_status if pair_status is not None else result.status
-        await self._project(
-            pk, destination_id(message["id"], endpoint_id), attempt["timestamp"], status, next_attempt
-        )
+        await self.record_attempt(message, attempt, status=status, next_attempt=next_attempt)
         return attempt
+
+    async def record_attempt(
+        self, message: Doc, attempt: Doc, *, status: MessageStatus, next_attempt: datetime | None
+    ) -> None:
+        """Appends a prepared attempt (from `attempt_doc`) and moves its pair to `status`."""
+        await self._store.create(MESSAGES, attempt)
+        await self._project(message, attempt["endpointId"], attempt["timestamp"], status, next_attempt)
+
+    async def record_round(self, message: Doc, outcomes: Sequence[PairOutcome]) -> None:
+        """The first round of a message in as few requests as possible: batches of creates.
+
+        Each pair's attempt (when a request went out) and its `destination` document, plus the
+        message's dispatch marker (which tells the sweeper this message was sent).
+        """
+        pk = [message["tenantId"], message["appId"]]
+        docs: list[Doc] = []
+        for outcome in outcomes:
+            if outcome.attempt is not None:
+                docs.append(outcome.attempt)
+            moment = outcome.attempt["timestamp"] if outcome.attempt else to_wire(utcnow())
+            docs.append(
+                destination_doc(message, outcome.endpoint_id, outcome.status, moment, outcome.next_attempt)
+            )
+        docs.append(dispatch_marker(message))
+        for start in range(0, len(docs), BATCH_LIMIT):
+            chunk = docs[start : start + BATCH_LIMIT]
+            try:
+                await self._store.create_batch(MESSAGES, pk, chunk)
+            except BatchFailedError:
+                # Something of this round already exists (a retry or the sweeper raced it):
+                # fall back to one write at a time, each safe to repeat.
+                await self._write_one_by_one(message, chunk)
+
+    async def mark_dispatched(self, message: Doc) -> None:
+        with contextlib.suppress(DocumentExistsError):
+            await self._store.create(MESSAGES, dispatch_marker(message))
 
     async def cancel(self, message: Doc, endpoint_id: str) -> None:
         """Ends a pair without a request (its endpoint or application is gone or disabled)."""
-        pk = [message["tenantId"], message["appId"]]
-        pair_id = destination_id(message["id"], endpoint_id)
-        await self._project(pk, pair_id, to_wire(utcnow()), MessageStatus.CANCELED, None)
+        await self._project(message, endpoint_id, to_wire(utcnow()), MessageStatus.CANCELED, None)
+
+    async def _write_one_by_one(self, message: Doc, docs: Sequence[Doc]) -> None:
+        for doc in docs:
+            if doc["type"] == message_docs.DESTINATION_TYPE:
+                next_attempt = from_wire(doc["nextAttempt"]) if doc.get("nextAttempt") else None
+                status = MessageStatus(doc["status"])
+                await self._project(message, doc["endpointId"], doc["lastAttemptAt"], status, next_attempt)
+            else:
+                with contextlib.suppress(DocumentExistsError):
+                    await self._store.create(MESSAGES, doc)
 
     async def _project(
         self,
-        pk: list[str],
-        pair_id: str,
+        message: Doc,
+        endpoint_id: str,
         moment: str,
         status: MessageStatus,
         next_attempt: datetime | None,
     ) -> None:
         """Moves the pair's status to what happened at `moment`, unless something later already did."""
+        pk = [message["tenantId"], message["appId"]]
+        pair_id = message_docs.destination_id(message["id"], endpoint_id)
         for _ in range(PROJECTION_RETRIES):
             pair = await self._store.read(MESSAGES, pk, pair_id)
-            if pair is None or pair.get("lastAttemptAt", "") > moment:
+            if pair is None:
+                try:
+                    await self._store.create(
+                        MESSAGES, destination_doc(message, endpoint_id, status, moment, next_attempt)
+                    )
+                    return
+                except DocumentExistsError:
+                    continue
+            if pair.get("lastAttemptAt", "") > moment:
                 return
             projected = {
                 **pair,
@@ -217,22 +344,17 @@ class AttemptService:
         """The endpoints a message was sent to, each with the pair's status."""
         message = await self._messages.get(tenant_id, app_id_or_uid, msg_id)
         pk = [tenant_id, message["appId"]]
-        page = await fetch_page(
-            self._store,
-            MESSAGES,
-            pk,
-            where="c.type = @type AND c.msgId = @msg",
-            parameters=[("@type", message_docs.DESTINATION_TYPE), ("@msg", msg_id)],
-            params=params,
-            key="endpointId",
+        chosen, page = page_of_keys(message.get("endpointIds", []), params)
+        pair_ids = [message_docs.destination_id(msg_id, endpoint_id) for endpoint_id in chosen]
+        endpoints, pairs = await asyncio.gather(
+            self._by_ids(ENDPOINTS, pk, chosen), self._by_ids(MESSAGES, pk, pair_ids)
         )
-        endpoints = await self._by_ids(ENDPOINTS, pk, [pair["endpointId"] for pair in page.items])
         data = []
-        for pair in page.items:
-            endpoint = endpoints.get(pair["endpointId"])
-            if endpoint is None:
-                continue
-            data.append(_with_status(MessageEndpointOut, endpoint_out(endpoint), pair))
+        for endpoint_id, pair_id in zip(chosen, pair_ids, strict=True):
+            endpoint = endpoints.get(endpoint_id)
+            if endpoint is not None:
+                pair = pairs.get(pair_id) or _not_yet_attempted(message)
+                data.append(_with_status(MessageEndpointOut, endpoint_out(endpoint), pair))
         return page.to_wire(data)
 
     async def list_messages_of_endpoint(
@@ -247,25 +369,25 @@ class AttemptService:
         app = await self._apps.get(tenant_id, app_id_or_uid)
         endpoint = await self._endpoints.get(tenant_id, app["id"], endpoint_id_or_uid)
         pk = [tenant_id, app["id"]]
-        where, parameters = _status_filter("c", filters)
+        where, parameters = message_filters("c", filters)
         page = await fetch_page(
             self._store,
             MESSAGES,
             pk,
-            where=" AND ".join(["c.type = @type", "c.endpointId = @ep", *where]),
-            parameters=[("@type", message_docs.DESTINATION_TYPE), ("@ep", endpoint["id"]), *parameters],
+            where=" AND ".join(["c.type = @type", "ARRAY_CONTAINS(c.endpointIds, @ep)", *where]),
+            parameters=[("@type", message_docs.MESSAGE_TYPE), ("@ep", endpoint["id"]), *parameters],
             params=params,
-            key="msgId",
         )
-        messages = await self._by_ids(MESSAGES, pk, [pair["msgId"] for pair in page.items])
+        pair_ids = [message_docs.destination_id(m["id"], endpoint["id"]) for m in page.items]
+        pairs = await self._by_ids(MESSAGES, pk, pair_ids)
+        wanted = _wanted_status(filters)
         with_content = bool(filters.get("with_content", True))
         data = []
-        for pair in page.items:
-            message = messages.get(pair["msgId"])
-            if message is None:
-                continue
-            out = message_docs.to_out(message, with_content=with_content)
-            data.append(_with_status(EndpointMessageOut, out, pair))
+        for message, pair_id in zip(page.items, pair_ids, strict=True):
+            pair = pairs.get(pair_id) or _not_yet_attempted(message)
+            if wanted is None or pair["status"] == int(wanted):
+                out = message_docs.to_out(message, with_content=with_content)
+                data.append(_with_status(EndpointMessageOut, out, pair))
         return page.to_wire(data)
 
     async def _attempt_page(

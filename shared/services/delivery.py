@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import aiohttp
@@ -23,7 +23,7 @@ from shared.delivery.sender import AttemptReport, Delivery, send
 from shared.models import AttemptTrigger, MessageStatus
 from shared.outbound import guarded_session
 from shared.ratelimit import RateLimiter, wait_for_token
-from shared.services.attempts import AttemptResult, AttemptService
+from shared.services.attempts import AttemptResult, AttemptService, PairOutcome
 from shared.services.breaker import CircuitBreaker
 from shared.services.endpoints import EndpointService
 from shared.services.messages import MESSAGE_TYPE, destination_id
@@ -31,6 +31,10 @@ from shared.settings import HeraldSettings
 from shared.store.base import ENDPOINTS, MESSAGES, Doc, DocumentStore
 
 log = logging.getLogger(__name__)
+
+
+# The sweeper looks this far back for messages that were never sent.
+SWEEP_HORIZON_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,22 @@ class AttemptOutcome:
     retry_in: float | None
     # False when no request went out (open circuit): the attempt does not count.
     attempted: bool = True
+
+
+@dataclass(frozen=True)
+class Executed:
+    """One attempt made (or not) and not yet written."""
+
+    endpoint: Doc | None
+    endpoint_id: str
+    outcome: AttemptOutcome
+    attempt: Doc | None = None
+    report: Outcome | None = None
+    next_attempt: datetime | None = None
+
+
+def _after_seconds(seconds: float | None) -> datetime | None:
+    return utcnow() + timedelta(seconds=seconds) if seconds is not None else None
 
 
 class EventSink(Protocol):
@@ -117,20 +137,39 @@ class DeliveryService:
         self._session: aiohttp.ClientSession | None = None
 
     async def first_attempts(self, message: Doc) -> list[RetryJob]:
-        """Attempts every endpoint of a new message once; returns the retry workflows to start."""
+        """Attempts every endpoint of a new message once; returns the retry workflows to start.
+
+        The whole round is written at the end in one batch (attempts, pair statuses and the
+        message's dispatch marker), so a message sent costs one write however many endpoints.
+        """
         targets = await self._targets(message)
         deliver_at = message.get("deliverAt")
         if deliver_at and from_wire(deliver_at) > utcnow():
             # Scheduled for later: a workflow's durable timer makes the first attempt.
             wait = (from_wire(deliver_at) - utcnow()).total_seconds()
+            await self._attempts.record_round(message, [])
             return [self._job(message, endpoint["id"], attempts=0, retry_in=wait) for endpoint in targets]
-        outcomes = await asyncio.gather(
-            *(self._attempt(message, endpoint, 1, AttemptTrigger.SCHEDULED) for endpoint in targets)
+        executed = await asyncio.gather(
+            *(self._execute(message, e, e["id"], 1, AttemptTrigger.SCHEDULED) for e in targets)
         )
+        await self._attempts.record_round(
+            message,
+            [
+                PairOutcome(done.endpoint_id, done.outcome.status, done.next_attempt, done.attempt)
+                for done in executed
+            ],
+        )
+        for done in executed:
+            await self._after(message, done, 1)
         return [
-            self._job(message, endpoint["id"], attempts=1, retry_in=outcome.retry_in)
-            for endpoint, outcome in zip(targets, outcomes, strict=True)
-            if outcome.retry_in is not None
+            self._job(
+                message,
+                done.endpoint_id,
+                attempts=1 if done.outcome.attempted else 0,
+                retry_in=done.outcome.retry_in,
+            )
+            for done in executed
+            if done.outcome.retry_in is not None
         ]
 
     async def attempt(self, job: RetryJob) -> AttemptOutcome:
@@ -140,43 +179,78 @@ class DeliveryService:
         if message is None or message.get("type") != MESSAGE_TYPE:
             return AttemptOutcome(MessageStatus.CANCELED, None)
         endpoint = await self._store.read(ENDPOINTS, pk, job.endpoint_id)
-        return await self._attempt(
+        done = await self._execute(
             message,
             endpoint,
+            job.endpoint_id,
             job.attempts + 1,
             AttemptTrigger.SCHEDULED,
             schedule=job.schedule,
             floor_seconds=job.floor_seconds,
-            endpoint_id=job.endpoint_id,
         )
+        if done.attempt is not None:
+            await self._attempts.record_attempt(
+                message, done.attempt, status=done.outcome.status, next_attempt=done.next_attempt
+            )
+        elif done.outcome.status == MessageStatus.CANCELED:
+            await self._attempts.cancel(message, job.endpoint_id)
+        await self._after(message, done, job.attempts + 1)
+        return done.outcome
 
     async def stale_pairs(self, *, limit: int = 200) -> list[RetryJob]:
-        """Pairs stored but never attempted after the grace period: a dispatch that was lost.
+        """Messages stored but never sent after the grace period: a dispatch that was lost.
 
-        Their workflows (started with no wait) make the first attempt; pairs that already have a
-        workflow (scheduled with deliverAt) keep theirs, because the instance id is the pair's.
+        A message's first round writes its dispatch marker; a message older than the grace
+        period (and younger than the sweep horizon) without one gets retry workflows that make
+        its first attempts. Two queries per sweep, whatever the traffic.
         """
-        cutoff = utcnow() - timedelta(seconds=self._settings.sweep_grace_seconds)
-        rows = await self._store.query_across(
-            MESSAGES,
-            where="c.type = 'destination' AND c.status = @pending AND NOT IS_DEFINED(c.lastAttemptAt)"
-            " AND c.timestamp < @cutoff",
-            parameters=[("@pending", int(MessageStatus.PENDING)), ("@cutoff", to_wire(cutoff))],
-            top=limit,
+        now = utcnow()
+        window = [
+            ("@from", to_wire(now - timedelta(seconds=SWEEP_HORIZON_SECONDS))),
+            ("@cutoff", to_wire(now - timedelta(seconds=self._settings.sweep_grace_seconds))),
+        ]
+        in_window = "c.timestamp >= @from AND c.timestamp < @cutoff"
+        messages, markers = await asyncio.gather(
+            self._store.query_across(
+                MESSAGES,
+                select="c.id, c.tenantId, c.appId, c.endpointIds, c.timestamp, c.ttl",
+                where=f"c.type = 'message' AND ARRAY_LENGTH(c.endpointIds) > 0 AND {in_window}",
+                parameters=window,
+            ),
+            self._store.query_across(
+                MESSAGES,
+                select="VALUE c.msgId",
+                where=f"c.type = 'dispatched' AND {in_window}",
+                parameters=window,
+            ),
         )
+        sent = set(markers)
+        lost = [m for m in messages if m["id"] not in sent][:limit]
         return [
             RetryJob(
-                tenant_id=row["tenantId"],
-                app_id=row["appId"],
-                msg_id=row["msgId"],
-                endpoint_id=row["endpointId"],
+                tenant_id=m["tenantId"],
+                app_id=m["appId"],
+                msg_id=m["id"],
+                endpoint_id=endpoint_id,
                 attempts=0,
                 retry_in=0,
                 schedule=list(self._settings.retry_schedule),
                 floor_seconds=self._settings.retry_floor_seconds,
             )
-            for row in rows
+            for m in lost
+            for endpoint_id in m["endpointIds"]
         ]
+
+    async def mark_swept(self, jobs: list[RetryJob]) -> None:
+        """Records that the sweeper sent these messages, so that it does not send them again."""
+        seen: set[str] = set()
+        for job in jobs:
+            if job.msg_id in seen:
+                continue
+            seen.add(job.msg_id)
+            message = await self._store.read(MESSAGES, [job.tenant_id, job.app_id], job.msg_id)
+            if message is not None:
+                await self._attempts.mark_dispatched(message)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -199,29 +273,31 @@ class DeliveryService:
             floor_seconds=self._settings.retry_floor_seconds,
         )
 
-    async def _attempt(
+    async def _execute(
         self,
         message: Doc,
         endpoint: Doc | None,
+        endpoint_id: str,
         number: int,
         trigger: AttemptTrigger,
         *,
         schedule: list[int] | None = None,
         floor_seconds: float | None = None,
-        endpoint_id: str | None = None,
-    ) -> AttemptOutcome:
+    ) -> Executed:
+        """Makes attempt `number` (unless the endpoint is gone or its circuit open); writes nothing."""
         if endpoint is None or endpoint.get("disabled"):
             # Deleted or disabled since: the pair is canceled, no request is made.
-            await self._attempts.cancel(message, endpoint_id or (endpoint or {}).get("id", ""))
-            return AttemptOutcome(MessageStatus.CANCELED, None)
+            canceled = AttemptOutcome(MessageStatus.CANCELED, None, attempted=False)
+            return Executed(endpoint, endpoint_id, canceled)
         admission = await self._breaker.admit(endpoint)
         if not admission.allowed:
             # Open circuit: no request; the workflow tries again once a probe may go out.
-            return AttemptOutcome(MessageStatus.PENDING, admission.retry_in, attempted=False)
+            retry = AttemptOutcome(MessageStatus.PENDING, admission.retry_in, attempted=False)
+            return Executed(endpoint, endpoint_id, retry, next_attempt=_after_seconds(admission.retry_in))
         if endpoint.get("throttleRate"):
             rate = float(endpoint["throttleRate"])
             # Over the endpoint's rate the delivery waits; it is never dropped.
-            await wait_for_token(self._limiter, f"ep:{endpoint['id']}", rate=rate, burst=max(1, int(rate)))
+            await wait_for_token(self._limiter, f"ep:{endpoint_id}", rate=rate, burst=max(1, int(rate)))
         delivery = await self._delivery(message, endpoint)
         report = await send(
             self._http(), delivery, self._settings, svix_headers=self._settings.delivery_svix_headers
@@ -230,24 +306,25 @@ class DeliveryService:
             schedule if schedule is not None else list(self._settings.retry_schedule),
             number,
             report.outcome,
-            seed=destination_id(message["id"], endpoint["id"]),
+            seed=destination_id(message["id"], endpoint_id),
             floor_seconds=floor_seconds if floor_seconds is not None else self._settings.retry_floor_seconds,
         )
         status = self._pair_status(report.outcome, retry_in)
-        attempt = await self._attempts.record(
-            message,
-            endpoint["id"],
-            self._result(endpoint["url"], report, trigger),
-            next_attempt=utcnow() + timedelta(seconds=retry_in) if retry_in is not None else None,
-            pair_status=status,
+        result = self._result(endpoint["url"], report, trigger)
+        return Executed(
+            endpoint,
+            endpoint_id,
+            AttemptOutcome(status, retry_in),
+            attempt=self._attempts.attempt_doc(message, endpoint_id, result),
+            report=report.outcome,
+            next_attempt=_after_seconds(retry_in),
         )
-        await self._after(message, endpoint, attempt, number, report.outcome, status)
-        return AttemptOutcome(status, retry_in)
 
-    async def _after(
-        self, message: Doc, endpoint: Doc, attempt: Doc, number: int, outcome: Outcome, status: MessageStatus
-    ) -> None:
+    async def _after(self, message: Doc, done: Executed, number: int) -> None:
         """The breaker, auto-disable and operational events that follow one attempt."""
+        if done.attempt is None or done.report is None or done.endpoint is None:
+            return
+        endpoint, attempt, outcome, status = done.endpoint, done.attempt, done.report, done.outcome.status
         facts = _event_data(message, endpoint, attempt)
         tenant = message["tenantId"]
         if outcome.success:

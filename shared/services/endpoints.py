@@ -240,28 +240,34 @@ class EndpointService:
         self, tenant_id: str, app_id: str, id_or_uid: str, since: str | None, until: str | None
     ) -> EndpointStats:
         endpoint = await self.get(tenant_id, app_id, id_or_uid)
-        clauses = ["c.type = 'destination'", "c.endpointId = @ep", "c.status = @status"]
+        window: list[str] = []
         params: list[tuple[str, Any]] = [("@ep", endpoint["id"])]
         if since:
-            clauses.append("c.timestamp >= @since")
+            window.append("c.timestamp >= @since")
             params.append(("@since", since))
         if until:
-            clauses.append("c.timestamp < @until")
+            window.append("c.timestamp < @until")
             params.append(("@until", until))
 
-        async def count(status: MessageStatus) -> int:
+        async def count(where: str, extra: list[tuple[str, Any]]) -> int:
             rows = await self._store.query(
                 MESSAGES,
                 [tenant_id, app_id],
                 select="VALUE COUNT(1)",
-                where=" AND ".join(clauses),
-                parameters=[*params, ("@status", int(status))],
+                where=" AND ".join([where, *window]),
+                parameters=[*params, *extra],
             )
             return int(rows[0]) if rows else 0
 
-        statuses = list(MessageStatus)
-        counts = await asyncio.gather(*(count(status) for status in statuses))
-        return EndpointStats(**{status.text: n for status, n in zip(statuses, counts, strict=True)})
+        settled = [s for s in MessageStatus if s != MessageStatus.PENDING]
+        by_status = "c.type = 'destination' AND c.endpointId = @ep AND c.status = @status"
+        total, *counts = await asyncio.gather(
+            # A pair is pending until its first attempt writes its status document.
+            count("c.type = 'message' AND ARRAY_CONTAINS(c.endpointIds, @ep)", []),
+            *(count(by_status, [("@status", int(status))]) for status in settled),
+        )
+        numbers = {status.text: n for status, n in zip(settled, counts, strict=True)}
+        return EndpointStats(**numbers, pending=max(0, total - sum(counts)))
 
     async def _apply(self, tenant_id: str, current: Doc, changes: Mapping[str, Any]) -> Doc:
         app_id = current["appId"]

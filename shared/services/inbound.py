@@ -18,13 +18,10 @@ from pydantic import ValidationError
 from shared.errors import HeraldError
 from shared.models import InboundMessage
 from shared.services.dead_letters import DeadLetterService
-from shared.services.idempotency import IdempotencyService, StoredResponse
 from shared.services.messages import MessageService
 from shared.store.base import Doc
 
 log = logging.getLogger(__name__)
-
-INBOUND_SCOPE = "inbound-queue"
 
 
 @dataclass(frozen=True)
@@ -37,11 +34,8 @@ class InboundOutcome:
 
 
 class InboundService:
-    def __init__(
-        self, messages: MessageService, idempotency: IdempotencyService, dead_letters: DeadLetterService
-    ) -> None:
+    def __init__(self, messages: MessageService, dead_letters: DeadLetterService) -> None:
         self._messages = messages
-        self._idempotency = idempotency
         self._dead_letters = dead_letters
 
     async def accept(self, body: str, *, queue_message_id: str | None) -> InboundOutcome:
@@ -57,26 +51,23 @@ class InboundService:
             return await self._reject(tenant_hint, _describe(exc), body, queue_message_id)
         # Without a key of its own, a redelivered queue message must not become a second message.
         key = message.idempotency_key or f"queue:{queue_message_id}"
-        fingerprint = hashlib.sha256(body.encode()).hexdigest()
-
-        created: list[Doc] = []
-
-        async def create(seed: str) -> StoredResponse:
-            doc = await self._messages.create(message.tenant_id, message.app_id, message, seed=seed)
-            created.append(doc)
-            return StoredResponse(202, {"id": doc["id"]})
-
         try:
-            response = await self._idempotency.run(message.tenant_id, INBOUND_SCOPE, key, fingerprint, create)
+            accepted = await self._messages.accept(
+                message.tenant_id,
+                message.app_id,
+                message,
+                idempotency_key=key,
+                fingerprint=hashlib.sha256(body.encode()).hexdigest(),
+            )
         except HeraldError as exc:
             if exc.status >= 500:
                 raise
             return await self._reject(message.tenant_id, exc.detail, body, queue_message_id)
-        if response.status >= 400:
-            detail = response.body.get("detail") if isinstance(response.body, dict) else None
-            return await self._reject(message.tenant_id, str(detail), body, queue_message_id)
-        msg_id = response.body["id"] if isinstance(response.body, dict) else None
-        return InboundOutcome(accepted=True, msg_id=msg_id, message=created[0] if created else None)
+        return InboundOutcome(
+            accepted=True,
+            msg_id=accepted.message["id"],
+            message=accepted.message if accepted.created else None,
+        )
 
     async def _reject(
         self, tenant_id: str | None, reason: str, body: str, queue_message_id: str | None

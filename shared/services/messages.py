@@ -1,38 +1,56 @@
 """Messages: accept, fan out to the matching endpoints, store, and read back.
 
-Creating a message writes, in the app's partition of the `messages` container: its `eventId` guard
-(when it has one), one `pending` destination document per matching endpoint, and last the message
-itself. The message is the commit point: until it exists no reader shows the message, and an
-interrupted create is finished by the SDK's retry (same idempotency key, so the same message id).
-Destinations left by a create that is never retried belong to no message; readers skip them.
+Accepting a message is one request to Cosmos: a batch of creates in the app's partition of the
+`messages` container holding the idempotency guard (when the caller sent a key), the `eventId`
+guard (when the message has one) and the message itself, which lists the endpoints it is for.
+A guard that already exists stops the batch: the earlier message is answered again (same key) or
+the duplicate is refused (same eventId). Each message-endpoint pair is `pending` until its first
+attempt writes its `destination` document; nothing else is written per endpoint on accept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared import ids
 from shared.clock import from_wire, to_wire, utcnow
-from shared.errors import ConflictError, NotFoundError, PayloadTooLargeError, ValidationFailedError
-from shared.models import ApplicationIn, MessageIn, MessageOut, MessageStatus, path_identifier
+from shared.errors import (
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+    ValidationFailedError,
+)
+from shared.models import ApplicationIn, MessageIn, MessageOut, path_identifier
 from shared.pagination import ListParams, fetch_page
 from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
 from shared.settings import HeraldSettings
-from shared.store.base import MESSAGES, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.store.base import MESSAGES, BatchFailedError, Doc, DocumentStore, EtagMismatchError
 
 MESSAGE_TYPE = "message"
 EVENT_ID_TYPE = "event-id"
 DESTINATION_TYPE = "destination"
-# Destination writes in flight at once for one message.
-WRITE_CONCURRENCY = 25
+KEY_GUARD_TYPE = "idempotency-key"
 # A guard whose message does not exist yet is someone's create in flight for this long.
 IN_FLIGHT_SECONDS = 30
+POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message: Doc
+    # False when an earlier request with the same idempotency key stored the message.
+    created: bool
+    # The first request's choice, so that a replay answers exactly the same.
+    with_content: bool
 
 
 def destination_id(msg_id: str, endpoint_id: str) -> str:
@@ -73,20 +91,27 @@ class MessageService:
         self._apps = applications
         self._endpoints = endpoints
 
-    async def create(
-        self, tenant_id: str, app_id_or_uid: str, data: MessageIn, *, seed: str | None = None
-    ) -> Doc:
+    async def accept(
+        self,
+        tenant_id: str,
+        app_id_or_uid: str,
+        data: MessageIn,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+        with_content: bool = True,
+    ) -> Accepted:
+        """Stores a message once per idempotency key; a repeated key gets the first message back."""
         self._check_payload_size(data.payload)
         now = utcnow()
         self._check_deliver_at(data.deliver_at, now)
-        app = await self._resolve_app(tenant_id, app_id_or_uid, data.application, seed)
+        app = await self._resolve_app(tenant_id, app_id_or_uid, data.application)
         app_id = app["id"]
         endpoints = await self._endpoints.list_all(tenant_id, app_id)
         targets = sorted(ep["id"] for ep in endpoints if matches(ep, data.event_type, data.channels))
         retention = self._retention_seconds(data)
-        msg_id = ids.new_id(ids.MESSAGE, seed)
         message: Doc = {
-            "id": msg_id,
+            "id": ids.new_id(ids.MESSAGE),
             "type": MESSAGE_TYPE,
             "tenantId": tenant_id,
             "appId": app_id,
@@ -101,20 +126,37 @@ class MessageService:
             "ttl": retention,
             "expiresAt": to_wire(now + timedelta(seconds=retention)),
         }
-        pk = [tenant_id, app_id]
-        # Every step below is safe to repeat: a retry with the same seed (same message id) finds
-        # its own eventId guard, rewrites the same destinations and meets its own message.
+        guards = []
+        if idempotency_key is not None:
+            guards.append(self._key_guard(message, idempotency_key, fingerprint, with_content, now))
         if data.event_id is not None:
-            await self._claim_event_id(pk, message, now)
-        for start in range(0, len(targets), WRITE_CONCURRENCY):
-            chunk = targets[start : start + WRITE_CONCURRENCY]
-            await asyncio.gather(
-                *(self._store.upsert(MESSAGES, self._destination(message, ep)) for ep in chunk)
-            )
-        try:
-            return await self._store.create(MESSAGES, message)
-        except DocumentExistsError:
-            return await self.get(tenant_id, app_id, msg_id)
+            guards.append(self._event_guard(message, now))
+        pk = [tenant_id, app_id]
+        deadline = asyncio.get_running_loop().time() + self._settings.idempotency_wait_seconds
+        while True:
+            batch = [*guards, message]
+            try:
+                await self._store.create_batch(MESSAGES, pk, batch)
+                return Accepted(message, created=True, with_content=with_content)
+            except BatchFailedError as exc:
+                # The local server applied what came before the failure; Azure applied nothing.
+                for written in batch[: exc.index]:
+                    await self._store.delete(MESSAGES, pk, written["id"])
+                if exc.status != 409:
+                    raise ServiceUnavailableError("The message could not be stored, retry later.") from exc
+                earlier = await self._resolve_conflict(pk, batch[exc.index], now)
+            if earlier is not None:
+                return earlier
+            if asyncio.get_running_loop().time() > deadline:
+                raise ConflictError(
+                    "A request with this idempotency key is still in progress.",
+                    code="idempotency_in_progress",
+                )
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def create(self, tenant_id: str, app_id_or_uid: str, data: MessageIn) -> Doc:
+        """Stores a message without an idempotency key."""
+        return (await self.accept(tenant_id, app_id_or_uid, data)).message
 
     async def get(self, tenant_id: str, app_id_or_uid: str, msg_id: str) -> Doc:
         app = await self._apps.get(tenant_id, app_id_or_uid)
@@ -156,9 +198,7 @@ class MessageService:
             ],
         )
 
-    async def _resolve_app(
-        self, tenant_id: str, app_id_or_uid: str, inline: ApplicationIn | None, seed: str | None
-    ) -> Doc:
+    async def _resolve_app(self, tenant_id: str, app_id_or_uid: str, inline: ApplicationIn | None) -> Doc:
         app = await self._apps.find(tenant_id, app_id_or_uid)
         if app is not None:
             return app
@@ -168,13 +208,53 @@ class MessageService:
         if inline.uid is None and not app_id_or_uid.startswith(f"{ids.APP}_"):
             uid = path_identifier(app_id_or_uid, loc=["path", "app_id"])
             inline = inline.model_copy(update={"uid": uid})
-        app, _ = await self._apps.create(tenant_id, inline, get_if_exists=True, seed=seed)
+        app, _ = await self._apps.create(tenant_id, inline, get_if_exists=True)
         return app
 
-    async def _claim_event_id(self, pk: list[str], message: Doc, now: datetime) -> None:
-        """Holds the message's `eventId` for 24 h; 409 when another live message holds it."""
+    async def _resolve_conflict(self, pk: list[str], guard: Doc, now: datetime) -> Accepted | None:
+        """What an existing guard means: the earlier answer, a refusal, or None to try again."""
+        existing = await self._store.read(MESSAGES, pk, guard["id"])
+        if existing is None:
+            return None
+        holder = await self._store.read(MESSAGES, pk, existing["msgId"])
+        young = from_wire(existing["createdAt"]) > now - timedelta(seconds=IN_FLIGHT_SECONDS)
+        expired = from_wire(existing["expiresAt"]) <= now
+        if guard["type"] == KEY_GUARD_TYPE:
+            if not expired and existing["fingerprint"] != guard["fingerprint"]:
+                raise ConflictError(
+                    "This idempotency key was already used for a different request.",
+                    code="idempotency_conflict",
+                )
+            if holder is not None and not expired:
+                return Accepted(holder, created=False, with_content=bool(existing["withContent"]))
+        elif holder is not None and not expired:
+            raise ConflictError("A message with this eventId already exists.")
+        if young and holder is None and not expired:
+            # Its message is being written right now: wait for it (the caller polls).
+            return None
+        # Expired (the local server does not enforce `ttl`) or left by a create that died.
+        with contextlib.suppress(EtagMismatchError):
+            await self._store.delete(MESSAGES, pk, existing["id"], etag=existing["_etag"])
+        return None
+
+    def _key_guard(self, message: Doc, key: str, fingerprint: str, with_content: bool, now: datetime) -> Doc:
+        ttl = self._settings.idempotency_ttl_seconds
+        return {
+            "id": "idem~" + hashlib.sha256(key.encode()).hexdigest(),
+            "type": KEY_GUARD_TYPE,
+            "tenantId": message["tenantId"],
+            "appId": message["appId"],
+            "msgId": message["id"],
+            "fingerprint": fingerprint,
+            "withContent": with_content,
+            "createdAt": to_wire(now),
+            "ttl": ttl,
+            "expiresAt": to_wire(now + timedelta(seconds=ttl)),
+        }
+
+    def _event_guard(self, message: Doc, now: datetime) -> Doc:
         ttl = self._settings.event_id_ttl_seconds
-        guard: Doc = {
+        return {
             "id": event_guard_id(message["appId"], message["eventId"]),
             "type": EVENT_ID_TYPE,
             "tenantId": message["tenantId"],
@@ -184,46 +264,6 @@ class MessageService:
             "createdAt": to_wire(now),
             "ttl": ttl,
             "expiresAt": to_wire(now + timedelta(seconds=ttl)),
-        }
-        try:
-            await self._store.create(MESSAGES, guard)
-            return
-        except DocumentExistsError:
-            pass
-        existing = await self._store.read(MESSAGES, pk, guard["id"])
-        if existing is not None and existing["msgId"] == message["id"]:
-            return
-        if existing is not None and from_wire(existing["expiresAt"]) > now:
-            # The local Cosmos server does not enforce `ttl`, so expiry is checked here too.
-            holder = await self._store.read(MESSAGES, pk, existing["msgId"])
-            in_flight = from_wire(existing["createdAt"]) > now - timedelta(seconds=IN_FLIGHT_SECONDS)
-            if holder is not None or in_flight:
-                raise ConflictError("A message with this eventId already exists.")
-        try:
-            if existing is None:
-                await self._store.create(MESSAGES, guard)
-            else:
-                await self._store.replace(MESSAGES, guard, etag=existing["_etag"])
-        except (DocumentExistsError, EtagMismatchError):
-            raise ConflictError("A message with this eventId already exists.") from None
-
-    @staticmethod
-    def _destination(message: Doc, endpoint_id: str) -> Doc:
-        return {
-            "id": destination_id(message["id"], endpoint_id),
-            "type": DESTINATION_TYPE,
-            "tenantId": message["tenantId"],
-            "appId": message["appId"],
-            "msgId": message["id"],
-            "endpointId": endpoint_id,
-            "status": int(MessageStatus.PENDING),
-            "nextAttempt": message["deliverAt"] or message["timestamp"],
-            "eventType": message["eventType"],
-            "channels": message["channels"],
-            "tags": message["tags"],
-            "timestamp": message["timestamp"],
-            "updatedAt": message["timestamp"],
-            "ttl": message["ttl"],
         }
 
     def _check_payload_size(self, payload: dict[str, Any]) -> None:

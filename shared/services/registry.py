@@ -67,7 +67,7 @@ class Services:
             attempts=attempts,
             idempotency=idempotency,
             dead_letters=dead_letters,
-            inbound=InboundService(messages, idempotency, dead_letters),
+            inbound=InboundService(messages, dead_letters),
             tokens=TokenValidator(settings, jwks_source(settings)),
             rate_limiter=limiter,
             delivery=DeliveryService(store, settings, endpoints, attempts, limiter),

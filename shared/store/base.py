@@ -3,9 +3,10 @@
 Documents are JSON dicts with an `id`; a partition key is a list of the values of the container's
 key paths (`[tenantId]` or `[tenantId, appId]`). Writes that must not lose a race carry an ETag.
 
-There are no multi-document transactions: services order their single-document writes so that an
-interruption at any point leaves nothing a reader can mistake for a finished write, and a retry
-completes it. (Cosmos transactional batches would do, but the local server does not implement them.)
+Multi-document writes are batches of creates (Cosmos transactional batches; the local server runs
+creates only, and not atomically, so callers undo a partial batch themselves). Other sequences of
+writes are ordered so that an interruption at any point leaves nothing a reader can mistake for a
+finished write, and a retry completes it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ EVENT_TYPES = "event-types"
 MESSAGES = "messages"
 IDEMPOTENCY = "idempotency"
 DEAD_LETTERS = "dead-letters"
+
+
+class BatchFailedError(Exception):
+    """A batch of creates stopped at operation `index`, which failed with `status`.
+
+    In Azure the batch is a transaction: nothing of it was written. The local server applies the
+    operations before `index` and none after; callers undo those themselves.
+    """
+
+    def __init__(self, index: int, status: int) -> None:
+        super().__init__(f"batch operation {index} failed with status {status}")
+        self.index = index
+        self.status = status
 
 
 class DocumentExistsError(Exception):
@@ -65,6 +79,9 @@ class DocumentStore(Protocol):
         `where`, `select` and `order_by` are fixed SQL fragments on alias `c`; values travel only
         as `parameters`. The store adds the partition-key equality itself.
         """
+
+    async def create_batch(self, container: str, pk: PartitionKey, docs: Sequence[Doc]) -> None:
+        """Creates `docs` (one partition, at most 100) in one request, as one transaction."""
 
     async def query_across(
         self,

@@ -13,7 +13,11 @@ from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
 from azure.cosmos import PartitionKey as CosmosPartitionKey
 from azure.cosmos.aio import ContainerProxy, CosmosClient, DatabaseProxy
-from azure.cosmos.exceptions import CosmosClientTimeoutError, CosmosHttpResponseError
+from azure.cosmos.exceptions import (
+    CosmosBatchOperationError,
+    CosmosClientTimeoutError,
+    CosmosHttpResponseError,
+)
 
 from shared.errors import ServiceUnavailableError
 from shared.settings import HeraldSettings
@@ -24,6 +28,7 @@ from shared.store.base import (
     EVENT_TYPES,
     IDEMPOTENCY,
     MESSAGES,
+    BatchFailedError,
     Doc,
     DocumentExistsError,
     EtagMismatchError,
@@ -251,6 +256,16 @@ class CosmosStore:
             async for item in pager:
                 items.append(item)
         return items
+
+    async def create_batch(self, container: str, pk: PartitionKey, docs: Sequence[Doc]) -> None:
+        operations = [("create", (doc,)) for doc in docs]
+        async with _translated(self._timeout):
+            try:
+                await self._container(container).execute_item_batch(operations, _sdk_key(pk))
+            except CosmosBatchOperationError as exc:
+                index = exc.error_index or 0
+                status = exc.operation_responses[index].get("statusCode", exc.status_code)
+                raise BatchFailedError(index, int(status)) from exc
 
     async def query_across(
         self,

@@ -10,7 +10,7 @@ import pytest
 
 from shared.clock import to_wire, utcnow
 from shared.errors import ConflictError, NotFoundError, PayloadTooLargeError, ValidationFailedError
-from shared.models import ApplicationIn, EndpointIn, MessageIn, MessageStatus
+from shared.models import ApplicationIn, EndpointIn, MessageIn
 from shared.services.registry import Services
 from shared.store.base import MESSAGES
 from shared.store.cosmos import CosmosStore
@@ -34,10 +34,10 @@ async def _docs(store: CosmosStore, tenant: str, app_id: str, doc_type: str) -> 
     return await store.query(MESSAGES, [tenant, app_id], where="c.type = @t", parameters=[("@t", doc_type)])
 
 
-async def test_create_stores_the_message_and_one_pending_pair_per_matching_endpoint(
+async def test_accepting_is_one_message_listing_the_matching_endpoints_and_nothing_per_endpoint(
     services: Services, store: CosmosStore, tenant: str
 ) -> None:
-    app_id, (all_types, only_paid, other_channel, disabled) = await _app_with_endpoints(
+    app_id, (all_types, only_paid, _other_channel, _disabled) = await _app_with_endpoints(
         services,
         tenant,
         {},
@@ -48,18 +48,22 @@ async def test_create_stores_the_message_and_one_pending_pair_per_matching_endpo
     message = await services.messages.create(
         tenant, app_id, MessageIn.model_validate({"eventType": "invoice.paid", "payload": {"n": 1}})
     )
-    pairs = await _docs(store, tenant, app_id, "destination")
-    assert sorted(p["endpointId"] for p in pairs) == sorted([all_types, only_paid])
-    assert all(p["status"] == int(MessageStatus.PENDING) and p["msgId"] == message["id"] for p in pairs)
-    assert other_channel not in message["endpointIds"] and disabled not in message["endpointIds"]
+    assert message["endpointIds"] == sorted([all_types, only_paid])
+    (stored,) = await _docs(store, tenant, app_id, "message")
+    assert stored["id"] == message["id"] and stored["payload"] == {"n": 1}
+    # Pairs are pending until their first attempt writes their status.
+    assert await _docs(store, tenant, app_id, "destination") == []
 
 
 async def test_every_document_of_a_message_expires_with_it(
     services: Services, store: CosmosStore, tenant: str
 ) -> None:
     app_id, _ = await _app_with_endpoints(services, tenant, {})
-    default = await services.messages.create(
-        tenant, app_id, MessageIn.model_validate({"eventType": "a", "payload": {}, "eventId": "e1"})
+    default = await services.messages.accept(
+        tenant,
+        app_id,
+        MessageIn.model_validate({"eventType": "a", "payload": {}, "eventId": "e1"}),
+        idempotency_key="k1",
     )
     short = await services.messages.create(
         tenant,
@@ -71,13 +75,12 @@ async def test_every_document_of_a_message_expires_with_it(
         app_id,
         MessageIn.model_validate({"eventType": "a", "payload": {}, "payloadRetentionPeriod": 7}),
     )
-    assert default["ttl"] == 90 * DAY and short["ttl"] == 7200 and days["ttl"] == 7 * DAY
-    stored = {doc["id"]: doc for doc in await _docs(store, tenant, app_id, "message")}
-    assert stored[default["id"]]["ttl"] == 90 * DAY
-    pairs = {doc["msgId"]: doc["ttl"] for doc in await _docs(store, tenant, app_id, "destination")}
-    assert pairs == {default["id"]: 90 * DAY, short["id"]: 7200, days["id"]: 7 * DAY}
-    (guard,) = await _docs(store, tenant, app_id, "event-id")
-    assert guard["ttl"] == DAY
+    assert (default.message["ttl"], short["ttl"], days["ttl"]) == (90 * DAY, 7200, 7 * DAY)
+    stored = {doc["id"]: doc["ttl"] for doc in await _docs(store, tenant, app_id, "message")}
+    assert stored == {default.message["id"]: 90 * DAY, short["id"]: 7200, days["id"]: 7 * DAY}
+    (event_guard,) = await _docs(store, tenant, app_id, "event-id")
+    (key_guard,) = await _docs(store, tenant, app_id, "idempotency-key")
+    assert (event_guard["ttl"], key_guard["ttl"]) == (DAY, 12 * 3600)
 
 
 async def test_duplicate_event_id_conflicts_and_writes_nothing(
@@ -89,7 +92,7 @@ async def test_duplicate_event_id_conflicts_and_writes_nothing(
     with pytest.raises(ConflictError):
         await services.messages.create(tenant, app_id, MessageIn.model_validate(body))
     assert len(await _docs(store, tenant, app_id, "message")) == 1
-    assert len(await _docs(store, tenant, app_id, "destination")) == 1
+    assert len(await _docs(store, tenant, app_id, "event-id")) == 1
 
 
 async def test_event_id_can_be_reused_after_its_24_hours(
@@ -106,26 +109,46 @@ async def test_event_id_can_be_reused_after_its_24_hours(
     assert len(await _docs(store, tenant, app_id, "message")) == 2
 
 
-async def test_fan_out_beyond_one_transactional_batch(
+async def test_a_large_fan_out_is_still_one_message(
     services: Services, store: CosmosStore, tenant: str
 ) -> None:
     app_id, endpoint_ids = await _app_with_endpoints(services, tenant, *([{}] * 130))
     message = await services.messages.create(
         tenant, app_id, MessageIn.model_validate({"eventType": "a", "payload": {}, "eventId": "big"})
     )
-    pairs = await _docs(store, tenant, app_id, "destination")
-    assert sorted(p["endpointId"] for p in pairs) == sorted(endpoint_ids)
-    assert len(message["endpointIds"]) == 130
+    assert message["endpointIds"] == sorted(endpoint_ids)
+    assert len(await _docs(store, tenant, app_id, "message")) == 1
 
 
-async def test_retried_create_with_the_same_seed_does_not_duplicate(
+async def test_the_same_idempotency_key_returns_the_first_message(
     services: Services, store: CosmosStore, tenant: str
 ) -> None:
     app_id, _ = await _app_with_endpoints(services, tenant, {})
-    data = MessageIn.model_validate({"eventType": "a", "payload": {}, "eventId": "once"})
-    first = await services.messages.create(tenant, app_id, data, seed="2QvH3eCdb7TdD3ziG7FiYk1u0rh")
-    again = await services.messages.create(tenant, app_id, data, seed="2QvH3eCdb7TdD3ziG7FiYk1u0rh")
-    assert first["id"] == again["id"]
+    data = MessageIn.model_validate({"eventType": "a", "payload": {"n": 1}})
+    first = await services.messages.accept(
+        tenant, app_id, data, idempotency_key="k", fingerprint="f", with_content=False
+    )
+    again = await services.messages.accept(tenant, app_id, data, idempotency_key="k", fingerprint="f")
+    assert (first.created, again.created) == (True, False)
+    assert again.message["id"] == first.message["id"] and again.with_content is False
+    with pytest.raises(ConflictError):
+        await services.messages.accept(tenant, app_id, data, idempotency_key="k", fingerprint="other body")
+    assert len(await _docs(store, tenant, app_id, "message")) == 1
+
+
+async def test_concurrent_duplicates_with_one_key_store_one_message(
+    services: Services, store: CosmosStore, tenant: str
+) -> None:
+    app_id, _ = await _app_with_endpoints(services, tenant, {})
+    data = MessageIn.model_validate({"eventType": "a", "payload": {}})
+    results = await asyncio.gather(
+        *(
+            services.messages.accept(tenant, app_id, data, idempotency_key="burst", fingerprint="f")
+            for _ in range(8)
+        )
+    )
+    assert len({r.message["id"] for r in results}) == 1
+    assert sum(r.created for r in results) == 1
     assert len(await _docs(store, tenant, app_id, "message")) == 1
 
 
