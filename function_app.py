@@ -8,6 +8,7 @@ import azure.functions as func
 from blueprints import (
     applications,
     attempts,
+    background_tasks,
     dead_letters,
     delivery,
     endpoints,
@@ -15,10 +16,16 @@ from blueprints import (
     health,
     inbound_queue,
     messages,
+    metrics,
+    operational_webhooks,
+    recovery,
 )
+from shared import telemetry
 
 # The Azure SDKs log every request's headers at INFO; warnings are what operators need.
 logging.getLogger("azure").setLevel(logging.WARNING)
+# JSON logs, and the OpenTelemetry exporters the environment names (none: no SDK is imported here).
+telemetry.configure()
 
 # Herald authenticates callers itself; the host's default (FUNCTION) would demand a function key.
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -33,5 +40,9 @@ for blueprint in (
     dead_letters.bp,
     inbound_queue.bp,
     delivery.bp,
+    operational_webhooks.bp,
+    recovery.bp,
+    background_tasks.bp,
+    metrics.bp,
 ):
     app.register_functions(blueprint)

@@ -1,18 +1,22 @@
 """The HTTP edge: parse the request, call a service, map the result or the error to a response.
 
 This is the one place where Herald's errors become HTTP statuses and Svix error bodies. Every answer
-is JSON (the Svix SDKs call `.json()` on every non-2xx response).
+is JSON (the Svix SDKs call `.json()` on every non-2xx response), except a handler's `RawReply`
+(the Prometheus text of /api/v1/metrics). Every call is a server span, a count in
+herald.api.requests and one log line.
 """
 
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import azure.functions as func
 
+from shared import telemetry
 from shared.clock import from_wire, to_wire
 from shared.errors import (
     BadRequestError,
@@ -160,11 +164,25 @@ def _jsonable(body: Any) -> Any:
     return to_jsonable_python(body, by_alias=True)
 
 
+@dataclass(frozen=True)
+class RawReply:
+    """A reply body that is not JSON, sent as is with its own content type."""
+
+    content_type: str
+    text: str
+
+
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
     all_headers = {**SECURITY_HEADERS, **(headers or {})}
     if status == 204:
         return func.HttpResponse(status_code=204, headers=all_headers)
-    payload = json.dumps(_jsonable(body), separators=(",", ":"))
+    if isinstance(body, RawReply):
+        return func.HttpResponse(
+            body.text, status_code=status, headers={**all_headers, "Content-Type": body.content_type}
+        )
+    # Plain data is dumped as is; pydantic converts only what json cannot (models, datetimes), so an
+    # answer like /health's does not load pydantic on a cold start.
+    payload = json.dumps(body, separators=(",", ":"), default=_jsonable)
     return func.HttpResponse(payload, status_code=status, headers=all_headers, mimetype="application/json")
 
 
@@ -206,9 +224,50 @@ async def _admit(req: func.HttpRequest, services: "Services", scope: Scope) -> t
 
 
 async def serve(
-    req: func.HttpRequest, handler: Handler, scope: Scope | None, client: Any = None
+    req: func.HttpRequest, handler: Handler, scope: Scope | None, client: Any = None, *, route: str = ""
 ) -> func.HttpResponse:
-    """Runs one API call: `scope` None means a public route (no token, no rate limit)."""
+    """Runs one API call: `scope` None means a public route (no token, no rate limit).
+
+    `route` is the route template (e.g. "v1/app/{app_id}/msg"): it names the span and the metrics.
+    """
+    started = time.perf_counter()
+    method = req.method.upper()
+    template = f"/api/{route}" if route else ""
+    attributes = {
+        "http.request.method": method,
+        "http.route": template,
+        "url.path": "/" + req.url.split("?", 1)[0].split("://", 1)[-1].partition("/")[2],
+    }
+    # A caller's `traceparent` continues its trace; the span covers the handler and what it starts.
+    with telemetry.span(
+        f"{method} {template}".strip(),
+        kind="server",
+        carrier=req.headers,
+        attributes=attributes,
+        app_id=req.route_params.get("app_id"),
+    ) as activity:
+        response = await _serve(req, handler, scope, client, activity)
+        status = response.status_code
+        activity.set_attributes({"http.response.status_code": status})
+        if status >= 500:
+            activity.fail(str(status))
+        seconds = time.perf_counter() - started
+        log.info(
+            "api request",
+            extra={
+                "method": method,
+                "route": template,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 1),
+            },
+        )
+    telemetry.record_api_request(route, method, status, seconds)
+    return response
+
+
+async def _serve(
+    req: func.HttpRequest, handler: Handler, scope: Scope | None, client: Any, activity: telemetry.Activity
+) -> func.HttpResponse:
     # Imported on first use: the services pull in the Cosmos, JWT and crypto SDKs, which would
     # otherwise weigh on every cold start, including the ones that only answer /health.
     from shared.services.registry import get_services
@@ -221,6 +280,7 @@ async def serve(
         if scope is not None:
             tenant_id, limit_headers = await _admit(req, services, scope)
             headers.update(limit_headers)
+            activity.bind(tenant_id=tenant_id)
         status, body = await handler(Call(req=req, services=services, tenant_id=tenant_id, client=client))
     except HeraldError as exc:
         return json_response(exc.status, exc.to_body(), {**headers, **_error_headers(exc)})
@@ -279,7 +339,7 @@ def api_function(
         if durable_client:
 
             async def http_entry_with_client(req: func.HttpRequest, client: Any) -> func.HttpResponse:
-                return await serve(req, handler, scope, client)
+                return await serve(req, handler, scope, client, route=route)
 
             http_entry_with_client.__name__ = name
             bp.function_name(name)(
@@ -288,7 +348,7 @@ def api_function(
             return handler
 
         async def http_entry(req: func.HttpRequest) -> func.HttpResponse:
-            return await serve(req, handler, scope)
+            return await serve(req, handler, scope, route=route)
 
         http_entry.__name__ = name
         bp.function_name(name)(route_decorator(http_entry))

@@ -137,3 +137,23 @@ async def list_endpoint_messages(call: Call) -> Reply:
         _filters(call),
     )
     return 200, page
+
+
+@api_function(
+    bp,
+    "resend_message",
+    "v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
+    ["POST"],
+    scope=Scope.WRITE,
+    returns="EmptyResponse",
+    status=202,
+)
+async def resend_message(call: Call) -> Reply:
+    async def resend(_seed: str | None) -> Reply:
+        await call.services.resend.resend(
+            call.tenant_id, call.route("app_id"), call.route("msg_id"), call.route("endpoint_id")
+        )
+        return 202, models.EmptyResponse()
+
+    # A retried request (same idempotency key) gets the first answer, not a second request.
+    return await call.once(resend)

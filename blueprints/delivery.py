@@ -2,17 +2,23 @@
 
 The workflow is deterministic: it waits on durable timers and makes every attempt through an
 activity, whose result (stored in the history) says how long to wait next.
+
+One trace follows a message: the dispatch span is the parent of the first attempts, and its
+`traceparent` travels in the workflow's input (beside the RetryJob) to each activity, whose span
+is the parent of every later attempt.
 """
 
 import asyncio
 import logging
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
+from shared import telemetry
+from shared.clock import from_wire
 from shared.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -54,8 +60,25 @@ def delivery_retries(context: df.DurableOrchestrationContext) -> Generator[Any, 
 @bp.function_name(ATTEMPT_ACTIVITY)
 @bp.activity_trigger(input_name="job")
 async def delivery_attempt(job: dict[str, Any]) -> dict[str, Any]:
-    services = await registry.get_services()
-    outcome = await services.delivery.attempt(delivery_module.RetryJob.from_input(job))
+    # The trace context rides beside the RetryJob in the workflow's input (older inputs lack it).
+    fields = dict(job)
+    parent = fields.pop(telemetry.TRACEPARENT, None)
+    retry = delivery_module.RetryJob.from_input(fields)
+    with telemetry.span(
+        "herald.retry",
+        parent=parent,
+        tenant_id=retry.tenant_id,
+        app_id=retry.app_id,
+        msg_id=retry.msg_id,
+        endpoint_id=retry.endpoint_id,
+        attempt=retry.attempts + 1,
+    ):
+        services = await registry.get_services()
+        outcome = await services.delivery.attempt(retry)
+        if outcome.retry_in is None:
+            # The workflow ends after this activity.
+            telemetry.record_retry_finished(outcome.status.text)
+            log.info("retry workflow finished", extra={"status": outcome.status.text})
     return {"status": outcome.status.text, "retryIn": outcome.retry_in, "attempted": outcome.attempted}
 
 
@@ -63,37 +86,65 @@ async def delivery_attempt(job: dict[str, Any]) -> dict[str, Any]:
 @bp.timer_trigger(arg_name="timer", schedule="%HERALD_SWEEP_SCHEDULE%", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def delivery_sweeper(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-    services = await registry.get_services()
-    jobs = await services.delivery.stale_pairs()
-    if jobs:
-        log.warning("sweeper found %d message-endpoint pairs never attempted", len(jobs))
-        await start_retries(client, jobs)
-        await services.delivery.mark_swept(jobs)
+    with telemetry.span("herald.sweep"):
+        services = await registry.get_services()
+        jobs = await services.delivery.stale_pairs()
+        if jobs:
+            log.warning("sweeper found %d message-endpoint pairs never attempted", len(jobs))
+            await start_retries(client, jobs)
 
 
 async def start_retries(
     client: df.DurableOrchestrationClient, jobs: "list[delivery_module.RetryJob]"
 ) -> None:
+    # Each Durable client call costs the task hub Storage operations: counted as store operations.
+    trace = telemetry.traceparent()
     for job in jobs:
-        existing = await client.get_status(job.instance_id)
+        with telemetry.store_operation("durable", "get_status"):
+            existing = await client.get_status(job.instance_id)
         if existing and existing.runtime_status and existing.runtime_status.value in _LIVE:
             continue
-        await client.start_new(WORKFLOW, job.instance_id, job.to_input())
+        workflow_input = {**job.to_input(), **({telemetry.TRACEPARENT: trace} if trace else {})}
+        with telemetry.store_operation("durable", "start_new"):
+            await client.start_new(WORKFLOW, job.instance_id, workflow_input)
+        telemetry.record_retries_started()
+        log.info(
+            "retry workflow started",
+            extra={"endpoint_id": job.endpoint_id, "attempts": job.attempts, "retry_in": job.retry_in},
+        )
 
 
-async def dispatch(client: df.DurableOrchestrationClient, message: dict[str, Any]) -> None:
+async def dispatch(
+    client: df.DurableOrchestrationClient, message: dict[str, Any], endpoints: Sequence[dict[str, Any]] = ()
+) -> None:
     """First attempts for a stored message, then retry workflows for the endpoints that failed."""
-    services = await registry.get_services()
-    try:
-        jobs = await services.delivery.first_attempts(message)
-        await start_retries(client, jobs)
-    except Exception:
-        # Nothing is lost: the sweeper finds pairs never attempted and sends them.
-        log.exception("dispatch of %s failed; the sweeper will pick it up", message.get("id"))
+    with (
+        telemetry.span(
+            "herald.dispatch",
+            tenant_id=message.get("tenantId"),
+            app_id=message.get("appId"),
+            msg_id=message.get("id"),
+        ),
+        # What the delivery hook needs for herald.dispatch.lag: these are first attempts.
+        telemetry.bind(attempt=1, first_attempt_since=_epoch(message.get("timestamp"))),
+    ):
+        services = await registry.get_services()
+        try:
+            jobs = await services.delivery.first_attempts(message, endpoints)
+            await start_retries(client, jobs)
+        except Exception:
+            # Nothing is lost: the sweeper finds pairs never attempted and sends them.
+            log.exception("dispatch of %s failed; the sweeper will pick it up", message.get("id"))
 
 
-def dispatch_in_background(client: df.DurableOrchestrationClient, message: dict[str, Any]) -> None:
+def _epoch(timestamp: str | None) -> float | None:
+    return from_wire(timestamp).timestamp() if timestamp else None
+
+
+def dispatch_in_background(
+    client: df.DurableOrchestrationClient, message: dict[str, Any], endpoints: Sequence[dict[str, Any]] = ()
+) -> None:
     """Sends a just-accepted message without holding up the API's answer."""
-    task = asyncio.get_running_loop().create_task(dispatch(client, message))
+    task = asyncio.get_running_loop().create_task(dispatch(client, message, endpoints))
     _in_flight.add(task)
     task.add_done_callback(_in_flight.discard)

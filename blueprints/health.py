@@ -1,9 +1,8 @@
-"""Public routes: health (no dependency touched), readiness (the store), the OpenAPI document."""
+"""Public routes: health (no dependency touched), readiness (each dependency), the OpenAPI document."""
 
 import azure.functions as func
 
 from blueprints._http import ROUTES, Call, Reply, api_function, json_response
-from shared.errors import ServiceUnavailableError
 from shared.openapi import build_document
 
 bp = func.Blueprint()
@@ -18,12 +17,14 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 
 @api_function(bp, "health_ready", "v1/health/ready", ["GET"], scope=None)
 async def health_ready(call: Call) -> Reply:
-    # Up or down only: which dependency failed is for operators' logs, not anonymous callers.
-    try:
-        await call.services.store.ping()
-    except ServiceUnavailableError:
-        raise ServiceUnavailableError("Not ready.") from None
-    return 200, {"status": "ok"}
+    """Cosmos, Storage and (when configured) Key Vault, each up or down; 503 when any is down."""
+    from shared.probes import readiness
+
+    # Names and up/down only: why a dependency failed is for operators' logs, not anonymous callers.
+    results = await readiness(call.services.store, call.services.settings)
+    ready = all(results.values())
+    dependencies = {name: "up" if up else "down" for name, up in results.items()}
+    return (200 if ready else 503), {"status": "ok" if ready else "unavailable", "dependencies": dependencies}
 
 
 @api_function(bp, "openapi_document", "v1/openapi.json", ["GET"], scope=None)

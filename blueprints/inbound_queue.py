@@ -6,6 +6,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from blueprints.delivery import dispatch
+from shared import telemetry
 
 bp = df.Blueprint()
 # Fixed, so producers and the infrastructure agree on it without configuration.
@@ -19,12 +20,17 @@ log = logging.getLogger("herald.inbound")
 async def inbound_queue(msg: func.QueueMessage, client: df.DurableOrchestrationClient) -> None:
     from shared.services.registry import get_services  # heavy SDKs load on first use
 
-    services = await get_services()
-    # Raising (only for transient failures) lets the host retry, then poison-queue the message.
-    outcome = await services.inbound.accept(
-        msg.get_body().decode("utf-8", "replace"), queue_message_id=msg.id
-    )
-    if outcome.message is not None:
-        log.info("inbound message accepted as %s", outcome.message["id"])
-        # Within the invocation: the queue message is settled only after the first attempts.
-        await dispatch(client, outcome.message)
+    # The root of the message's trace, as the API request is for messages created over HTTP.
+    attributes = {"messaging.system": "azure_storage_queue", "messaging.destination.name": INBOUND_QUEUE}
+    with telemetry.span("herald.inbound", kind="consumer", attributes=attributes) as activity:
+        services = await get_services()
+        # Raising (only for transient failures) lets the host retry, then poison-queue the message.
+        outcome = await services.inbound.accept(
+            msg.get_body().decode("utf-8", "replace"), queue_message_id=msg.id
+        )
+        if outcome.message is not None:
+            message = outcome.message
+            activity.bind(tenant_id=message["tenantId"], app_id=message["appId"], msg_id=message["id"])
+            log.info("inbound message accepted as %s", message["id"])
+            # Within the invocation: the queue message is settled only after the first attempts.
+            await dispatch(client, message)

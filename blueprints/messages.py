@@ -76,7 +76,7 @@ async def create_message(call: Call) -> Reply:
     )
     if accepted.created:
         # Stored: the answer does not wait for the receivers.
-        dispatch_in_background(call.client, accepted.message)
+        dispatch_in_background(call.client, accepted.message, accepted.endpoints)
     return 202, views.to_out(accepted.message, with_content=accepted.with_content)
 
 

@@ -9,6 +9,7 @@ space-separated) or the app roles (`roles`) of app-only tokens.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -28,6 +29,7 @@ ALGORITHMS = ("RS256", "ES256")
 # A token naming an unknown key refreshes the JWKS at most this often (no amplification).
 MIN_REFRESH_SECONDS = 30.0
 JWKS_TTL_SECONDS = 3600.0
+VALIDATED_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,9 @@ class TokenValidator:
     def __init__(self, settings: HeraldSettings, source: JwksSource | None) -> None:
         self._settings = settings
         self._source = source
+        # Tokens already validated, by digest, until they expire: a signature check is the
+        # costliest part of most API calls, and a client sends the same token many times.
+        self._validated: dict[str, tuple[float, Principal]] = {}
 
     async def authenticate(self, authorization: str | None) -> Principal:
         """The caller of a request with this `Authorization` header; 401 for anything else."""
@@ -114,6 +119,10 @@ class TokenValidator:
         if self._source is None or not self._settings.auth_issuer or not self._settings.auth_audience:
             # Fail closed: a deployment without an issuer accepts nobody.
             raise UnauthorizedError("Token validation is not configured.")
+        digest = hashlib.sha256(token.strip().encode()).hexdigest()
+        known = self._validated.get(digest)
+        if known is not None and known[0] > time.time():
+            return known[1]
         claims = await self._decode(token.strip())
         tenant = claims.get(self._settings.auth_tenant_claim)
         if not isinstance(tenant, str) or not tenant:
@@ -123,7 +132,11 @@ class TokenValidator:
         if isinstance(roles, list):
             scopes.update(str(role) for role in roles)
         subject = str(claims.get("sub") or claims.get("oid") or "")
-        return Principal(tenant_id=tenant, subject=subject, scopes=frozenset(scopes))
+        principal = Principal(tenant_id=tenant, subject=subject, scopes=frozenset(scopes))
+        if len(self._validated) >= VALIDATED_MAX:
+            self._validated.clear()
+        self._validated[digest] = (float(claims["exp"]), principal)
+        return principal
 
     async def _decode(self, token: str) -> dict[str, Any]:
         assert self._source is not None

@@ -9,6 +9,8 @@ ENDPOINT = "ep"
 MESSAGE = "msg"
 ATTEMPT = "atmpt"
 DEAD_LETTER = "dlq"
+# Svix calls its background tasks "queue tasks".
+BACKGROUND_TASK = "qtask"
 
 
 def new_seed() -> str:

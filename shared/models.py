@@ -7,7 +7,7 @@ so every field they require is always present.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -102,14 +102,19 @@ class ApplicationOut(WireModel):
 # --- endpoints ----------------------------------------------------------------------------------
 
 
-class _EndpointFields(WireModel):
+class _SubscriberFields(WireModel):
+    """The settings endpoints share with operational-webhook endpoints."""
+
     description: str | None = None
     uid: Uid | None = None
     throttle_rate: ThrottleRate | None = None
     disabled: bool | None = None
     event_types: list[EventTypeName] | None = Field(default=None, min_length=1)
-    channels: list[Channel] | None = Field(default=None, min_length=1, max_length=MAX_ENDPOINT_CHANNELS)
     metadata: Metadata | None = None
+
+
+class _EndpointFields(_SubscriberFields):
+    channels: list[Channel] | None = Field(default=None, min_length=1, max_length=MAX_ENDPOINT_CHANNELS)
 
 
 class EndpointUpdate(_EndpointFields):
@@ -127,7 +132,7 @@ class EndpointPatch(_EndpointFields):
     url: Url | None = None
 
 
-class EndpointOut(WireModel):
+class _SubscriberOut(WireModel):
     id: str
     uid: str | None = None
     url: str
@@ -135,10 +140,13 @@ class EndpointOut(WireModel):
     throttle_rate: int | None = None
     disabled: bool
     event_types: list[str] | None = None
-    channels: list[str] | None = None
     metadata: Metadata
     created_at: datetime
     updated_at: datetime
+
+
+class EndpointOut(_SubscriberOut):
+    channels: list[str] | None = None
 
 
 class EndpointSecretOut(WireModel):
@@ -300,3 +308,87 @@ class ListResponse(WireModel, Generic[T]):
     iterator: str | None
     prev_iterator: str | None = None
     done: bool
+
+
+# --- operational webhooks -----------------------------------------------------------------------
+
+
+class OperationalWebhookEndpointUpsertIn(_SubscriberFields):
+    """PUT body of an operational-webhook endpoint: an endpoint of the tenant's own, without channels."""
+
+    url: Url
+
+
+class OperationalWebhookEndpointIn(OperationalWebhookEndpointUpsertIn):
+    secret: str | None = None
+    headers: dict[str, str] | None = None
+
+
+class OperationalWebhookEndpointOut(_SubscriberOut):
+    pass
+
+
+class OperationalWebhookEndpointSecretIn(EndpointSecretRotateIn):
+    pass
+
+
+class OperationalWebhookEndpointSecretOut(EndpointSecretOut):
+    pass
+
+
+class OperationalWebhookEndpointHeadersIn(EndpointHeadersIn):
+    pass
+
+
+class OperationalWebhookEndpointHeadersOut(EndpointHeadersOut):
+    pass
+
+
+# --- resend, recover and background tasks --------------------------------------------------------
+
+
+class EmptyResponse(WireModel):
+    pass
+
+
+class BackgroundTaskStatus(StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class BackgroundTaskType(StrEnum):
+    """Svix's task types; Herald runs `endpoint.recover` (the others filter lists to nothing)."""
+
+    ENDPOINT_REPLAY = "endpoint.replay"
+    ENDPOINT_RECOVER = "endpoint.recover"
+    APPLICATION_STATS = "application.stats"
+    MESSAGE_BROADCAST = "message.broadcast"
+    SDK_GENERATE = "sdk.generate"
+    EVENT_TYPE_AGGREGATE = "event-type.aggregate"
+    APPLICATION_PURGE_CONTENT = "application.purge_content"
+    ENDPOINT_BULK_REPLAY = "endpoint.bulk-replay"
+
+
+class RecoverIn(WireModel):
+    since: datetime
+    until: datetime | None = None
+
+    @model_validator(mode="after")
+    def _an_aware_window(self) -> RecoverIn:
+        if self.since.tzinfo is None or (self.until is not None and self.until.tzinfo is None):
+            raise ValueError("since and until must carry a timezone")
+        if self.until is not None and self.until <= self.since:
+            raise ValueError("until must be later than since")
+        return self
+
+
+class RecoverOut(WireModel):
+    id: str
+    status: BackgroundTaskStatus
+    task: BackgroundTaskType
+    updated_at: datetime
+
+
+class BackgroundTaskOut(RecoverOut):
+    data: dict[str, Any]

@@ -120,6 +120,11 @@ def parse_target(url: str, settings: HeraldSettings) -> Target:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise RefusedTargetError("The URL has no host.")
+    try:
+        # The resolver takes only names IDNA can encode; another name could never be sent to.
+        host.encode("idna")
+    except UnicodeError:
+        raise RefusedTargetError("The URL's host is not a valid name.") from None
     if parts.username or parts.password:
         raise RefusedTargetError("URLs with credentials are not allowed; use custom headers.")
     target = Target(scheme=scheme, host=host, port=port or DEFAULT_PORTS[scheme])
@@ -212,3 +217,20 @@ async def guarded_request(
     """One request through `session`, never following redirects, its URL checked first."""
     parse_target(url, settings)
     return await session.request(method, url, allow_redirects=False, **options)
+
+
+class GuardedClient:
+    """One pooled guarded session per process, created inside the running event loop on first use."""
+
+    def __init__(self, settings: HeraldSettings) -> None:
+        self._settings = settings
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = guarded_session(self._settings)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

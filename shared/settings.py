@@ -91,6 +91,8 @@ class HeraldSettings(BaseSettings):
     delivery_allowed_ports: Annotated[list[int], NoDecode] = Field(default_factory=list)
     # Endpoint recovery resends failed messages this many per activity (one workflow step).
     recover_batch_size: int = Field(default=50, ge=1, le=250)
+    # Readiness (/api/v1/health/ready): each dependency check gives up after this long.
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
 
     _split = field_validator(
         "delivery_allowed_cidrs",

@@ -115,8 +115,10 @@ async def store(settings: HeraldSettings) -> AsyncIterator[CosmosStore]:
 
 
 @pytest.fixture(scope="session")
-def services(store: CosmosStore, settings: HeraldSettings) -> Services:
-    return Services.build(store, settings)
+async def services(store: CosmosStore, settings: HeraldSettings) -> AsyncIterator[Services]:
+    services = Services.build(store, settings)
+    yield services
+    await services.close()
 
 
 @pytest.fixture

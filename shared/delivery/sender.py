@@ -14,6 +14,7 @@ from datetime import UTC
 
 import aiohttp
 
+from shared import telemetry
 from shared.delivery.schedule import Outcome
 from shared.outbound import RefusedTargetError, guarded_request
 from shared.settings import HeraldSettings
@@ -32,6 +33,8 @@ class Delivery:
     body: bytes
     secrets: list[str]
     headers: Mapping[str, str]
+    # For telemetry only (spans, logs): the endpoint this request goes to.
+    endpoint_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class AttemptReport:
     outcome: Outcome
     # Why a request never got an answer (timeout, refused address, connection error).
     error: str | None = None
+    # The same, as a low-cardinality word for telemetry: timeout, refused, or the client error's type.
+    error_type: str | None = None
 
 
 def _retry_after(value: str | None, now: float) -> float | None:
@@ -82,9 +87,28 @@ async def send(
     *,
     svix_headers: bool = False,
 ) -> AttemptReport:
+    # The attempt's span, metrics and log line; the request carries the span as `traceparent`.
+    with telemetry.webhook_attempt(
+        msg_id=delivery.msg_id, endpoint_id=delivery.endpoint_id, url=delivery.url
+    ) as attempt:
+        report = await _post(session, delivery, settings, svix_headers=svix_headers, trace=attempt.headers())
+        attempt.finish(
+            status_code=report.status_code, success=report.outcome.success, error_type=report.error_type
+        )
+    return report
+
+
+async def _post(
+    session: aiohttp.ClientSession,
+    delivery: Delivery,
+    settings: HeraldSettings,
+    *,
+    svix_headers: bool,
+    trace: Mapping[str, str],
+) -> AttemptReport:
     started = time.monotonic()
     now = time.time()
-    headers = request_headers(delivery, int(now), svix_headers=svix_headers)
+    headers = {**request_headers(delivery, int(now), svix_headers=svix_headers), **trace}
     timeout = aiohttp.ClientTimeout(total=settings.delivery_timeout_seconds)
 
     def elapsed() -> int:
@@ -105,8 +129,11 @@ async def send(
             )
             return AttemptReport(status_code=status, response=text, duration_ms=elapsed(), outcome=outcome)
     except TimeoutError:
-        return AttemptReport(0, "", elapsed(), Outcome(success=False, needs_floor=True), error="timeout")
+        return AttemptReport(
+            0, "", elapsed(), Outcome(success=False, needs_floor=True), error="timeout", error_type="timeout"
+        )
     except RefusedTargetError as exc:
-        return AttemptReport(0, "", elapsed(), Outcome(success=False), error=str(exc))
+        return AttemptReport(0, "", elapsed(), Outcome(success=False), error=str(exc), error_type="refused")
     except aiohttp.ClientError as exc:
-        return AttemptReport(0, "", elapsed(), Outcome(success=False), error=type(exc).__name__)
+        name = type(exc).__name__
+        return AttemptReport(0, "", elapsed(), Outcome(success=False), error=name, error_type=name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,8 @@ from shared.store.base import (
 )
 
 APP_TYPE = "app"
+RECENT_SECONDS = 5.0
+RECENT_MAX = 10_000
 # Applications' uids are unique per tenant: one scope for the whole partition.
 TENANT_SCOPE = ""
 
@@ -33,6 +36,29 @@ class ApplicationService:
     def __init__(self, store: DocumentStore) -> None:
         self._store = store
         self._uids = UidGuards(store, APPLICATIONS, what="An application")
+        # Applications seen recently, for the message path only (updates always read afresh).
+        self._recent: dict[tuple[str, str], tuple[float, Doc]] = {}
+
+    async def find_recent(self, tenant_id: str, id_or_uid: str) -> Doc | None:
+        """`find`, answered from this process's memory for a few seconds.
+
+        Accepting a message needs the application but not its latest ETag; this spares one read
+        per message. Another instance's change shows here within `RECENT_SECONDS`.
+        """
+        key = (tenant_id, id_or_uid)
+        hit = self._recent.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        doc = await self.find(tenant_id, id_or_uid)
+        if doc is not None:
+            if len(self._recent) >= RECENT_MAX:
+                self._recent.clear()
+            self._recent[key] = (time.monotonic() + RECENT_SECONDS, doc)
+        return doc
+
+    def _forget(self, tenant_id: str) -> None:
+        for key in [key for key in self._recent if key[0] == tenant_id]:
+            self._recent.pop(key, None)
 
     async def find(self, tenant_id: str, id_or_uid: str) -> Doc | None:
         if id_or_uid.startswith(f"{ids.APP}_"):
@@ -127,6 +153,7 @@ class ApplicationService:
 
     async def delete(self, tenant_id: str, id_or_uid: str) -> Doc:
         current = await self.get(tenant_id, id_or_uid)
+        self._forget(tenant_id)
         try:
             await self._store.delete(APPLICATIONS, [tenant_id], current["id"], etag=current["_etag"])
         except EtagMismatchError:
@@ -140,6 +167,7 @@ class ApplicationService:
         return current
 
     async def _apply(self, tenant_id: str, current: Doc, changes: Mapping[str, Any]) -> Doc:
+        self._forget(tenant_id)
         updated = {**current, **changes, "updatedAt": to_wire(utcnow())}
         old_uid, new_uid = current.get("uid"), updated.get("uid")
         if new_uid is not None and new_uid != old_uid:

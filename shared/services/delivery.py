@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -24,7 +25,7 @@ from shared.models import AttemptTrigger, MessageStatus
 from shared.outbound import guarded_session
 from shared.ratelimit import RateLimiter, wait_for_token
 from shared.services.attempts import AttemptResult, AttemptService, PairOutcome
-from shared.services.breaker import CircuitBreaker
+from shared.services.breaker import Admission, CircuitBreaker
 from shared.services.endpoints import EndpointService
 from shared.services.messages import MESSAGE_TYPE, destination_id
 from shared.settings import HeraldSettings
@@ -136,13 +137,15 @@ class DeliveryService:
         self._breaker = CircuitBreaker(store, settings)
         self._session: aiohttp.ClientSession | None = None
 
-    async def first_attempts(self, message: Doc) -> list[RetryJob]:
+    async def first_attempts(self, message: Doc, endpoints: Sequence[Doc] = ()) -> list[RetryJob]:
         """Attempts every endpoint of a new message once; returns the retry workflows to start.
 
         The whole round is written at the end in one batch (attempts, pair statuses and the
         message's dispatch marker), so a message sent costs one write however many endpoints.
+        `endpoints` are the message's endpoints as read when it was accepted, if at hand.
         """
-        targets = await self._targets(message)
+        wanted = set(message.get("endpointIds", []))
+        targets = [e for e in endpoints if e["id"] in wanted] if endpoints else await self._targets(message)
         deliver_at = message.get("deliverAt")
         if deliver_at and from_wire(deliver_at) > utcnow():
             # Scheduled for later: a workflow's durable timer makes the first attempt.
@@ -178,6 +181,10 @@ class DeliveryService:
         message = await self._store.read(MESSAGES, pk, job.msg_id)
         if message is None or message.get("type") != MESSAGE_TYPE:
             return AttemptOutcome(MessageStatus.CANCELED, None)
+        pair = await self._store.read(MESSAGES, pk, destination_id(job.msg_id, job.endpoint_id))
+        if pair is not None and pair["status"] == MessageStatus.SUCCESS:
+            # Delivered meanwhile (a manual resend, a recovery): nothing left to retry.
+            return AttemptOutcome(MessageStatus.SUCCESS, None, attempted=False)
         endpoint = await self._store.read(ENDPOINTS, pk, job.endpoint_id)
         done = await self._execute(
             message,
@@ -196,6 +203,36 @@ class DeliveryService:
             await self._attempts.cancel(message, job.endpoint_id)
         await self._after(message, done, job.attempts + 1)
         return done.outcome
+
+    async def attempt_now(
+        self, message: Doc, endpoint: Doc, *, trigger: AttemptTrigger = AttemptTrigger.MANUAL
+    ) -> AttemptOutcome:
+        """One request now, outside any schedule (resend, recovery): it starts no workflow.
+
+        Someone asked for this request, so an open circuit does not stop it; its result still
+        counts for the breaker. A failure leaves a pair whose retries are still scheduled
+        `pending`, and makes any other pair `fail`.
+        """
+        pk = [message["tenantId"], message["appId"]]
+        pair = await self._store.read(MESSAGES, pk, destination_id(message["id"], endpoint["id"]))
+        done = await self._execute(message, endpoint, endpoint["id"], 1, trigger, admit=False)
+        if done.attempt is None or done.report is None:
+            return done.outcome
+        retrying = pair is not None and pair["status"] == MessageStatus.PENDING and pair.get("nextAttempt")
+        if done.report.success:
+            status, next_attempt = MessageStatus.SUCCESS, None
+        elif retrying and pair is not None:
+            status, next_attempt = MessageStatus.PENDING, from_wire(pair["nextAttempt"])
+        else:
+            status, next_attempt = MessageStatus.FAIL, None
+        await self._attempts.record_attempt(message, done.attempt, status=status, next_attempt=next_attempt)
+        # An earlier failure makes a success a recovery (the events count from the pair's history).
+        failed_before = pair is not None and pair["status"] != MessageStatus.SUCCESS
+        settled = Executed(
+            done.endpoint, done.endpoint_id, AttemptOutcome(status, None), done.attempt, done.report
+        )
+        await self._after(message, settled, 2 if failed_before else 1)
+        return settled.outcome
 
     async def stale_pairs(self, *, limit: int = 200) -> list[RetryJob]:
         """Messages stored but never sent after the grace period: a dispatch that was lost.
@@ -283,13 +320,14 @@ class DeliveryService:
         *,
         schedule: list[int] | None = None,
         floor_seconds: float | None = None,
+        admit: bool = True,
     ) -> Executed:
         """Makes attempt `number` (unless the endpoint is gone or its circuit open); writes nothing."""
         if endpoint is None or endpoint.get("disabled"):
             # Deleted or disabled since: the pair is canceled, no request is made.
             canceled = AttemptOutcome(MessageStatus.CANCELED, None, attempted=False)
             return Executed(endpoint, endpoint_id, canceled)
-        admission = await self._breaker.admit(endpoint)
+        admission = await self._breaker.admit(endpoint) if admit else Admission(True)
         if not admission.allowed:
             # Open circuit: no request; the workflow tries again once a probe may go out.
             retry = AttemptOutcome(MessageStatus.PENDING, admission.retry_in, attempted=False)
@@ -378,6 +416,7 @@ class DeliveryService:
             body=body,
             secrets=await self._endpoints.signing_secrets(endpoint),
             headers=endpoint.get("headers") or {},
+            endpoint_id=endpoint["id"],
         )
 
     def _http(self) -> aiohttp.ClientSession:

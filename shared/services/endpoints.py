@@ -71,17 +71,26 @@ def _secret_context(doc: Doc) -> str:
 
 
 class EndpointService:
-    def __init__(self, store: DocumentStore, secrets: SecretBox, settings: HeraldSettings) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        secrets: SecretBox,
+        settings: HeraldSettings,
+        *,
+        kind: str = ENDPOINT_TYPE,
+    ) -> None:
         self._store = store
         self._secrets = secrets
         self._settings = settings
+        # The document type served: operational-webhook endpoints are the same thing, kept apart.
+        self._kind = kind
         self._uids = UidGuards(store, ENDPOINTS, what="An endpoint")
 
     async def find(self, tenant_id: str, app_id: str, id_or_uid: str) -> Doc | None:
         pk = [tenant_id, app_id]
         if id_or_uid.startswith(f"{ids.ENDPOINT}_"):
             doc = await self._store.read(ENDPOINTS, pk, id_or_uid)
-            if doc is not None and doc.get("type") == ENDPOINT_TYPE:
+            if doc is not None and doc.get("type") == self._kind:
                 return doc
         return await self._uids.resolve(pk, app_id, id_or_uid)
 
@@ -93,7 +102,7 @@ class EndpointService:
 
     async def list_all(self, tenant_id: str, app_id: str) -> list[Doc]:
         return await self._store.query(
-            ENDPOINTS, [tenant_id, app_id], where="c.type = @type", parameters=[("@type", ENDPOINT_TYPE)]
+            ENDPOINTS, [tenant_id, app_id], where="c.type = @type", parameters=[("@type", self._kind)]
         )
 
     async def list_page(self, tenant_id: str, app_id: str, params: ListParams) -> dict[str, Any]:
@@ -102,7 +111,7 @@ class EndpointService:
             ENDPOINTS,
             [tenant_id, app_id],
             where="c.type = @type",
-            parameters=[("@type", ENDPOINT_TYPE)],
+            parameters=[("@type", self._kind)],
             params=params,
         )
         return page.to_wire([to_out(doc) for doc in page.items])
@@ -114,7 +123,7 @@ class EndpointService:
         now = to_wire(utcnow())
         doc: Doc = {
             "id": ids.new_id(ids.ENDPOINT, seed),
-            "type": ENDPOINT_TYPE,
+            "type": self._kind,
             "tenantId": tenant_id,
             "appId": app_id,
             **self._fields(data),

@@ -51,6 +51,8 @@ class Accepted:
     created: bool
     # The first request's choice, so that a replay answers exactly the same.
     with_content: bool
+    # The endpoints it is for, as read when it was accepted (its first round needs no second read).
+    endpoints: tuple[Doc, ...] = ()
 
 
 def destination_id(msg_id: str, endpoint_id: str) -> str:
@@ -108,7 +110,11 @@ class MessageService:
         app = await self._resolve_app(tenant_id, app_id_or_uid, data.application)
         app_id = app["id"]
         endpoints = await self._endpoints.list_all(tenant_id, app_id)
-        targets = sorted(ep["id"] for ep in endpoints if matches(ep, data.event_type, data.channels))
+        matching = sorted(
+            (ep for ep in endpoints if matches(ep, data.event_type, data.channels)),
+            key=lambda ep: str(ep["id"]),
+        )
+        targets = [ep["id"] for ep in matching]
         retention = self._retention_seconds(data)
         message: Doc = {
             "id": ids.new_id(ids.MESSAGE),
@@ -137,7 +143,7 @@ class MessageService:
             batch = [*guards, message]
             try:
                 await self._store.create_batch(MESSAGES, pk, batch)
-                return Accepted(message, created=True, with_content=with_content)
+                return Accepted(message, created=True, with_content=with_content, endpoints=tuple(matching))
             except BatchFailedError as exc:
                 # The local server applied what came before the failure; Azure applied nothing.
                 for written in batch[: exc.index]:
@@ -199,7 +205,7 @@ class MessageService:
         )
 
     async def _resolve_app(self, tenant_id: str, app_id_or_uid: str, inline: ApplicationIn | None) -> Doc:
-        app = await self._apps.find(tenant_id, app_id_or_uid)
+        app = await self._apps.find_recent(tenant_id, app_id_or_uid)
         if app is not None:
             return app
         if inline is None:

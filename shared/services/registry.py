@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.auth import TokenValidator, jwks_source
+from shared.outbound import GuardedClient
 from shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from shared.secretbox import KeyProvider, SecretBox, key_provider
 from shared.services.applications import ApplicationService
 from shared.services.attempts import AttemptService
+from shared.services.background_tasks import BackgroundTaskService
 from shared.services.dead_letters import DeadLetterService
 from shared.services.delivery import DeliveryService
 from shared.services.endpoints import EndpointService
@@ -16,6 +18,13 @@ from shared.services.event_types import EventTypeService
 from shared.services.idempotency import IdempotencyService
 from shared.services.inbound import InboundService
 from shared.services.messages import MessageService
+from shared.services.operational import (
+    OPERATIONAL_ENDPOINT_TYPE,
+    OperationalEndpointService,
+    OperationalEvents,
+)
+from shared.services.recovery import RecoveryService
+from shared.services.resend import ManualDelivery, ResendService
 from shared.settings import HeraldSettings, get_settings
 from shared.store.base import DocumentStore
 from shared.store.cosmos import get_store
@@ -36,6 +45,13 @@ class Services:
     tokens: TokenValidator
     rate_limiter: RateLimiter
     delivery: DeliveryService
+    operational_endpoints: OperationalEndpointService
+    operational: OperationalEvents
+    resend: ResendService
+    background_tasks: BackgroundTaskService
+    recovery: RecoveryService
+    # The pooled outbound client of operational events and manual attempts.
+    http: GuardedClient
 
     @classmethod
     def build(
@@ -47,7 +63,8 @@ class Services:
         rate_limiter: RateLimiter | None = None,
     ) -> Services:
         applications = ApplicationService(store)
-        endpoints = EndpointService(store, SecretBox(keys or key_provider(settings)), settings)
+        secret_box = SecretBox(keys or key_provider(settings))
+        endpoints = EndpointService(store, secret_box, settings)
         messages = MessageService(store, settings, applications, endpoints)
         idempotency = IdempotencyService(
             store,
@@ -57,6 +74,14 @@ class Services:
         dead_letters = DeadLetterService(store, retention_days=settings.retention_days)
         limiter = rate_limiter or _rate_limiter(settings)
         attempts = AttemptService(store, applications, endpoints, messages)
+        http = GuardedClient(settings)
+        operational_endpoints = OperationalEndpointService(
+            EndpointService(store, secret_box, settings, kind=OPERATIONAL_ENDPOINT_TYPE)
+        )
+        operational = OperationalEvents(operational_endpoints, settings, http)
+        background_tasks = BackgroundTaskService(store)
+        delivery = DeliveryService(store, settings, endpoints, attempts, limiter, events=operational)
+        manual = ManualDelivery(delivery)
         return cls(
             settings=settings,
             store=store,
@@ -70,8 +95,19 @@ class Services:
             inbound=InboundService(messages, dead_letters),
             tokens=TokenValidator(settings, jwks_source(settings)),
             rate_limiter=limiter,
-            delivery=DeliveryService(store, settings, endpoints, attempts, limiter),
+            delivery=delivery,
+            operational_endpoints=operational_endpoints,
+            operational=operational,
+            resend=ResendService(messages, endpoints, manual),
+            background_tasks=background_tasks,
+            recovery=RecoveryService(store, settings, applications, endpoints, background_tasks, manual),
+            http=http,
         )
+
+    async def close(self) -> None:
+        """Closes the outbound HTTP clients (the store belongs to whoever created it)."""
+        await self.delivery.close()
+        await self.http.close()
 
 
 def _rate_limiter(settings: HeraldSettings) -> RateLimiter:

@@ -19,6 +19,7 @@ from azure.cosmos.exceptions import (
     CosmosHttpResponseError,
 )
 
+from shared import telemetry
 from shared.errors import ServiceUnavailableError
 from shared.settings import HeraldSettings
 from shared.store.base import (
@@ -85,24 +86,41 @@ def _sdk_key(pk: PartitionKey) -> str | list[str]:
     return pk[0] if len(pk) == 1 else pk
 
 
+# The outcome label of herald.store.operations for each Cosmos answer that is not a success.
+_OUTCOMES = {404: "not_found", 409: "conflict", 412: "precondition_failed", 429: "throttled"}
+
+
+def _outcome(status: int | None) -> str:
+    if status in _OUTCOMES:
+        return _OUTCOMES[status]
+    return "unavailable" if status in (408, 449) or (status or 0) >= 500 else "error"
+
+
 @asynccontextmanager
-async def _translated(deadline: float | None = None) -> AsyncIterator[None]:
+async def _translated(
+    deadline: float | None = None, container: str = "database", operation: str = "request"
+) -> AsyncIterator[telemetry.StoreOperation]:
     """Turns an unreachable or overloaded Cosmos into a 503 the API can answer with.
 
     `deadline` bounds the whole operation, SDK retries included: a stalled server must not hold a
-    caller past its own timeout (the Svix SDKs give up after 15 s).
+    caller past its own timeout (the Svix SDKs give up after 15 s). Every operation is counted and
+    timed (herald.store.operations, herald.store.duration); callers that handle an answer
+    themselves (a 404 read) set its outcome.
     """
-    try:
-        async with asyncio.timeout(deadline):
-            yield
-    except (TimeoutError, ServiceRequestError, ServiceResponseError, CosmosClientTimeoutError) as exc:
-        log.warning("cosmos unreachable: %s", type(exc).__name__)
-        raise ServiceUnavailableError("The data store is unavailable, retry later.") from exc
-    except CosmosHttpResponseError as exc:
-        if exc.status_code in (408, 429, 449, 500, 502, 503):
-            log.warning("cosmos answered %s", exc.status_code)
-            raise ServiceUnavailableError("The data store is busy, retry later.") from exc
-        raise
+    with telemetry.store_operation(container, operation) as measured:
+        try:
+            async with asyncio.timeout(deadline):
+                yield measured
+        except (TimeoutError, ServiceRequestError, ServiceResponseError, CosmosClientTimeoutError) as exc:
+            measured.outcome = "unavailable"
+            log.warning("cosmos unreachable: %s", type(exc).__name__)
+            raise ServiceUnavailableError("The data store is unavailable, retry later.") from exc
+        except CosmosHttpResponseError as exc:
+            measured.outcome = _outcome(exc.status_code)
+            if exc.status_code in (408, 429, 449, 500, 502, 503):
+                log.warning("cosmos answered %s", exc.status_code)
+                raise ServiceUnavailableError("The data store is busy, retry later.") from exc
+            raise
 
 
 class CosmosStore:
@@ -140,7 +158,7 @@ class CosmosStore:
 
     async def create_schema(self) -> None:
         """Creates the database and containers (locally; in Azure the Bicep does it)."""
-        async with _translated(self._timeout):
+        async with _translated(self._timeout, "database", "create_schema"):
             database = await self._client.create_database_if_not_exists(self._database_name)
             for spec in CONTAINERS:
                 if len(spec.partition_key) > 1:
@@ -161,38 +179,41 @@ class CosmosStore:
         if not doc_id or any(ch in doc_id for ch in _FORBIDDEN_ID_CHARACTERS) or len(doc_id) > 255:
             # No document can have such an id; asking Cosmos would only earn a 400.
             return None
-        async with _translated(self._timeout):
+        async with _translated(self._timeout, container, "read") as measured:
             try:
                 item: Doc = await self._container(container).read_item(doc_id, _sdk_key(pk))
             except CosmosHttpResponseError as exc:
                 if exc.status_code == 404:
+                    measured.outcome = "not_found"
                     return None
                 raise
         return item
 
     async def create(self, container: str, doc: Doc) -> Doc:
-        async with _translated(self._timeout):
+        async with _translated(self._timeout, container, "create") as measured:
             try:
                 created: Doc = await self._container(container).create_item(doc)
             except CosmosHttpResponseError as exc:
                 if exc.status_code == 409:
+                    measured.outcome = "conflict"
                     raise DocumentExistsError(doc["id"]) from exc
                 raise
         return created
 
     async def upsert(self, container: str, doc: Doc) -> Doc:
-        async with _translated(self._timeout):
+        async with _translated(self._timeout, container, "upsert"):
             result: Doc = await self._container(container).upsert_item(doc)
         return result
 
     async def replace(self, container: str, doc: Doc, *, etag: str) -> Doc:
-        async with _translated(self._timeout):
+        async with _translated(self._timeout, container, "replace") as measured:
             try:
                 result: Doc = await self._container(container).replace_item(
                     doc["id"], doc, etag=etag, match_condition=MatchConditions.IfNotModified
                 )
             except CosmosHttpResponseError as exc:
                 if exc.status_code in (404, 412):
+                    measured.outcome = _OUTCOMES[exc.status_code]
                     raise EtagMismatchError(doc["id"]) from exc
                 raise
         return result
@@ -201,13 +222,15 @@ class CosmosStore:
         options: dict[str, Any] = {}
         if etag is not None:
             options = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
-        async with _translated(self._timeout):
+        async with _translated(self._timeout, container, "delete") as measured:
             try:
                 await self._container(container).delete_item(doc_id, _sdk_key(pk), **options)
             except CosmosHttpResponseError as exc:
                 if exc.status_code == 404:
+                    measured.outcome = "not_found"
                     return False
                 if exc.status_code == 412:
+                    measured.outcome = "precondition_failed"
                     raise EtagMismatchError(doc_id) from exc
                 raise
         return True
@@ -215,13 +238,14 @@ class CosmosStore:
     async def patch(
         self, container: str, pk: PartitionKey, doc_id: str, operations: list[dict[str, Any]]
     ) -> Doc | None:
-        async with _translated(self._timeout):
+        async with _translated(self._timeout, container, "patch") as measured:
             try:
                 result: Doc = await self._container(container).patch_item(
                     doc_id, _sdk_key(pk), patch_operations=operations
                 )
             except CosmosHttpResponseError as exc:
                 if exc.status_code == 404:
+                    measured.outcome = "not_found"
                     return None
                 raise
         return result
@@ -251,7 +275,7 @@ class CosmosStore:
             f"{f' ORDER BY {order_by}' if order_by else ''}"
         )
         items: list[Any] = []
-        async with _translated(self._timeout):
+        async with _translated(self._timeout, container, "query"):
             pager = self._container(container).query_items(sql, parameters=params, partition_key=_sdk_key(pk))
             async for item in pager:
                 items.append(item)
@@ -259,12 +283,13 @@ class CosmosStore:
 
     async def create_batch(self, container: str, pk: PartitionKey, docs: Sequence[Doc]) -> None:
         operations = [("create", (doc,)) for doc in docs]
-        async with _translated(self._timeout):
+        async with _translated(self._timeout, container, "batch") as measured:
             try:
                 await self._container(container).execute_item_batch(operations, _sdk_key(pk))
             except CosmosBatchOperationError as exc:
                 index = exc.error_index or 0
                 status = exc.operation_responses[index].get("statusCode", exc.status_code)
+                measured.outcome = _outcome(int(status))
                 raise BatchFailedError(index, int(status)) from exc
 
     async def query_across(
@@ -279,13 +304,13 @@ class CosmosStore:
         params: list[dict[str, object]] = [{"name": name, "value": value} for name, value in parameters]
         sql = f"SELECT {f'TOP {int(top)} ' if top else ''}{select} FROM c WHERE {where}"  # noqa: S608
         items: list[Any] = []
-        async with _translated(self._timeout):
+        async with _translated(self._timeout, container, "query_across"):
             async for item in self._container(container).query_items(sql, parameters=params):
                 items.append(item)
         return items
 
     async def ping(self) -> None:
-        async with _translated(self._timeout):
+        async with _translated(self._timeout, "database", "ping"):
             try:
                 await self._database.read()
             except AzureError as exc:

@@ -82,6 +82,12 @@ def test_only_http_and_https_urls_without_credentials(url: str) -> None:
         parse_target(url, STRICT)
 
 
+@pytest.mark.parametrize("url", ["https://a..b/", "https://\x9f\x96\x13/", "https://" + "a" * 64 + ".com/"])
+def test_a_host_no_resolver_could_look_up_is_refused_not_a_crash(url: str) -> None:
+    with pytest.raises(RefusedTargetError):
+        parse_target(url, STRICT)
+
+
 def test_plain_http_needs_the_setting() -> None:
     with pytest.raises(RefusedTargetError):
         parse_target("http://example.com/", HeraldSettings(delivery_allow_http=False))

@@ -54,6 +54,16 @@ def test_svix_core_routes_are_registered() -> None:
         ("GET", "v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}"),
         ("GET", "v1/app/{app_id}/msg/{msg_id}/endpoint"),
         ("GET", "v1/app/{app_id}/endpoint/{endpoint_id}/msg"),
+        ("POST", "v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend"),
+        ("POST", "v1/app/{app_id}/endpoint/{endpoint_id}/recover"),
+        ("GET", "v1/background-task"),
+        ("GET", "v1/background-task/{task_id}"),
+        ("GET", "v1/operational-webhook/endpoint"),
+        ("POST", "v1/operational-webhook/endpoint"),
+        ("PUT", "v1/operational-webhook/endpoint/{endpoint_id}"),
+        ("DELETE", "v1/operational-webhook/endpoint/{endpoint_id}"),
+        ("POST", "v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate"),
+        ("PUT", "v1/operational-webhook/endpoint/{endpoint_id}/headers"),
     }
     assert expected <= routes
 

@@ -1,0 +1,652 @@
+"""Delivery throughput and latency: Herald on devhost, against a plain loop doing the same work.
+
+    .venv/bin/python bench/delivery.py [--duration 20] [--concurrency 16] [--rate 1000] [--quick]
+
+For fan-out 1 and fan-out 10, loopback receivers (aiohttp, in this process) time each webhook's
+arrival, and three runs of the same length push messages through them:
+
+- **herald**: Herald served by devhost against the emulators (its own Cosmos database, a signing key
+  whose JWKS it trusts, loopback endpoints allowed), fed through the public API with httpx and a
+  minted token, an `idempotency-key` on every create as the Svix SDKs send;
+- **ceiling**: a plain async loop, in a process of its own as Herald is, that creates one document
+  per message on the same Cosmos server with the same SDK (azure.cosmos.aio) and POSTs it to each
+  endpoint (aiohttp): the least work a durable delivery can do here;
+- **raw POST**: the same loop without Cosmos, for reference.
+
+Every run keeps `--concurrency` messages in flight (a worker sends the next message once every
+endpoint has received its last one) and starts at most `--rate` messages a second. Latency is from
+just before the create to the receipt, on the machine's monotonic clock. After a warm-up the run
+measures for `--duration` seconds.
+
+Herald's own metrics (`GET /api/v1/metrics`, read before and after) give its Cosmos and Storage
+operations per delivered message (herald.store.operations: Storage is what the Durable client
+calls cost the task hub); devhost's Durable API counts the orchestrations the run started. Prints
+a table, writes bench/results/delivery.json and bench/results/delivery.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import jwt
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devhost.testing import LOCALHOST, run_devhost  # noqa: E402
+from tests.conftest import AUDIENCE, AZURITE_CONNECTION, EMULATOR_KEY, ISSUER, KID  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "delivery.json"
+PLOT = ROOT / "bench" / "results" / "delivery.png"
+COSMOS_ENDPOINT = os.environ.get("HERALD_TEST_COSMOS_ENDPOINT", "https://localhost:8081")
+TENANT = "tenant-bench"
+FANOUTS = (1, 10)
+# About the size of a typical webhook payload; the same bytes for every run.
+PADDING = "x" * 512
+RECEIPT_TIMEOUT_SECONDS = 60.0
+SETTLE_SECONDS = 1.0
+TRANSIENT_RETRIES = 3
+# The issue's goals. Its "storage operations" are every store operation, Cosmos and Storage alike
+# (herald.store.operations); the table also shows the two apart.
+GOAL_RATIO = 0.5
+GOAL_OPERATIONS_PER_MESSAGE_FANOUT_1 = 3.0
+GOAL_OPERATIONS_PER_DELIVERY_FANOUT_10 = 0.5
+# Containers of herald.store.operations that are Azure Storage (the Durable task hub, the poison
+# queue); every other container is Cosmos DB.
+STORAGE_CONTAINERS = {"durable", "herald-inbound-poison"}
+
+
+# Receivers -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Receipt:
+    run: str
+    at: float
+    latency: float
+
+
+@dataclass
+class Receivers:
+    """One loopback server; each webhook's body names its run, its message and its start time."""
+
+    base_url: str = ""
+    receipts: list[Receipt] = field(default_factory=list)
+    duplicates: int = 0
+    _waiting: dict[str, tuple[int, asyncio.Event]] = field(default_factory=dict)
+    _seen: set[tuple[str, str]] = field(default_factory=set)
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/{path}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, LOCALHOST, 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://{LOCALHOST}:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def urls(self, fanout: int) -> list[str]:
+        return [f"{self.base_url}/ep{i}" for i in range(fanout)]
+
+    def expect(self, bench_id: str, count: int) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiting[bench_id] = (count, event)
+        return event
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        now = time.monotonic()
+        key = (body["bench_id"], request.match_info["path"])
+        if key in self._seen:
+            self.duplicates += 1
+            return web.Response(text="again")
+        self._seen.add(key)
+        self.receipts.append(Receipt(body["run"], now, now - body["t0"]))
+        waiting = self._waiting.get(body["bench_id"])
+        if waiting is not None:
+            left, event = waiting
+            if left <= 1:
+                del self._waiting[body["bench_id"]]
+                event.set()
+            else:
+                self._waiting[body["bench_id"]] = (left - 1, event)
+        return web.Response(text="ok")
+
+
+def message_body(run: str) -> dict[str, Any]:
+    return {"bench_id": uuid.uuid4().hex, "t0": time.monotonic(), "run": run, "padding": PADDING}
+
+
+class Pacer:
+    """At most `rate` starts a second across all workers."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = time.monotonic()
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        slot = max(self._next, now)
+        self._next = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+async def closed_loop(
+    concurrency: int, seconds: float, rate: float, one: Callable[[], Awaitable[None]]
+) -> tuple[float, float]:
+    """Runs `one` from `concurrency` workers for `seconds`; returns the measured window."""
+    pacer = Pacer(rate)
+    started = time.monotonic()
+    stop_at = started + seconds
+
+    async def worker() -> None:
+        while time.monotonic() < stop_at:
+            await pacer.wait()
+            await one()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return started, time.monotonic()
+
+
+# Herald --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Herald:
+    base_url: str
+    token: str
+    admin_token: str
+    client: httpx.AsyncClient
+    # Creates sent again after a 429 or 5xx (a busy local Cosmos server answers 503).
+    retried: int = 0
+
+    async def create_app(self, fanout: int, urls: list[str]) -> str:
+        app = await self.client.post("/api/v1/app", json={"name": f"bench fan-out {fanout}"})
+        app.raise_for_status()
+        app_id = str(app.json()["id"])
+        for url in urls:
+            endpoint = await self.client.post(f"/api/v1/app/{app_id}/endpoint", json={"url": url})
+            endpoint.raise_for_status()
+        return app_id
+
+    async def send(self, app_id: str, run: str, receivers: Receivers, fanout: int) -> None:
+        body = message_body(run)
+        arrived = receivers.expect(body["bench_id"], fanout)
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            # As the Svix SDKs do: a 429 or 5xx is sent again, with the same idempotency-key.
+            created = await self.client.post(
+                f"/api/v1/app/{app_id}/msg",
+                json={"eventType": "bench.delivery", "payload": body},
+                headers={"idempotency-key": body["bench_id"]},
+            )
+            if created.status_code == 202:
+                break
+            if (created.status_code != 429 and created.status_code < 500) or attempt == TRANSIENT_RETRIES:
+                raise RuntimeError(f"create answered {created.status_code}: {created.text[:200]}")
+            self.retried += 1
+            await asyncio.sleep(0.2 * 2**attempt)
+        await asyncio.wait_for(arrived.wait(), RECEIPT_TIMEOUT_SECONDS)
+
+    async def store_operations(self) -> dict[tuple[str, str], float]:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        answer = await self.client.get(
+            "/api/v1/metrics", headers={"authorization": f"Bearer {self.admin_token}"}
+        )
+        answer.raise_for_status()
+        totals: dict[tuple[str, str], float] = {}
+        for family in text_string_to_metric_families(answer.text):
+            for sample in family.samples:
+                if sample.name == "herald_store_operations_total":
+                    key = (sample.labels["container"], sample.labels["operation"])
+                    totals[key] = totals.get(key, 0.0) + sample.value
+        return totals
+
+    async def workflows(self) -> int:
+        listing = await self.client.get("/runtime/webhooks/durabletask/instances")
+        listing.raise_for_status()
+        return len(listing.json())
+
+
+def signing_material() -> tuple[rsa.RSAPrivateKey, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    return key, json.dumps({"keys": [{**public, "kid": KID, "use": "sig", "alg": "RS256"}]})
+
+
+def mint(key: rsa.RSAPrivateKey, scopes: str) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {"iss": ISSUER, "aud": AUDIENCE, "tid": TENANT, "sub": "bench", "scp": scopes}
+    claims |= {"iat": now, "nbf": now, "exp": now + 3600}
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": KID})
+
+
+def herald_env(jwks: str, durable_db: Path) -> dict[str, str]:
+    """tests/conftest.py's herald_env, with a database of the benchmark's own and no API rate limit."""
+    return {
+        "AzureWebJobsStorage": AZURITE_CONNECTION,
+        "TASK_HUB_NAME": "heraldbench",
+        "DEVHOST_DURABLE_DB": str(durable_db),
+        "HERALD_SWEEP_SCHEDULE": "0 */1 * * * *",
+        "HERALD_COSMOS_ENDPOINT": COSMOS_ENDPOINT,
+        "HERALD_COSMOS_KEY": EMULATOR_KEY,
+        "HERALD_COSMOS_VERIFY_TLS": "false",
+        "HERALD_COSMOS_CREATE_CONTAINERS": "true",
+        "HERALD_COSMOS_DATABASE": f"herald-bench-{uuid.uuid4().hex[:8]}",
+        "HERALD_DELIVERY_ALLOWED_CIDRS": "127.0.0.0/8",
+        "HERALD_DELIVERY_ALLOW_HTTP": "true",
+        "HERALD_AUTH_ISSUER": ISSUER,
+        "HERALD_AUTH_AUDIENCE": AUDIENCE,
+        "HERALD_AUTH_JWKS": jwks,
+        "HERALD_LOCAL_KEK": base64.b64encode(os.urandom(32)).decode(),
+        # The benchmark is one tenant sending as fast as it can: the per-tenant limit would cap it.
+        "HERALD_API_RATE_PER_SECOND": "100000",
+        "HERALD_API_BURST": "100000",
+    }
+
+
+# The ceiling (runs in a process of its own) -------------------------------------------------------
+
+
+async def ceiling_worker(spec: dict[str, Any]) -> None:
+    """The plain loop: one Cosmos document per message, then one POST per endpoint."""
+    from azure.cosmos import PartitionKey
+    from azure.cosmos.aio import CosmosClient
+
+    async with (
+        CosmosClient(COSMOS_ENDPOINT, credential=EMULATOR_KEY, connection_verify=False) as cosmos,
+        aiohttp.ClientSession() as http,
+    ):
+        container = None
+        if spec["cosmos"]:
+            database = await cosmos.create_database_if_not_exists(spec["database"])
+            container = await database.create_container_if_not_exists(
+                id="messages", partition_key=PartitionKey(path="/appId")
+            )
+
+        async def one(run: str) -> None:
+            body = message_body(run)
+            data = json.dumps(body, separators=(",", ":")).encode()
+            if container is not None:
+                await _create(container, {"id": body["bench_id"], "appId": "bench", "payload": body})
+            await asyncio.gather(*(_post(http, url, data) for url in spec["urls"]))
+
+        await closed_loop(spec["concurrency"], spec["warmup"], spec["rate"], lambda: one("warmup"))
+        await closed_loop(spec["concurrency"], spec["duration"], spec["rate"], lambda: one(spec["run"]))
+
+
+async def _create(container: Any, doc: dict[str, Any]) -> None:
+    """One document; a timeout of the busy local server is tried again, as Herald's store would."""
+    from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+
+    for attempt in range(TRANSIENT_RETRIES + 1):
+        try:
+            await container.create_item(doc)
+            return
+        except (ServiceRequestError, ServiceResponseError):
+            if attempt == TRANSIENT_RETRIES:
+                raise
+            print("ceiling: Cosmos timed out, trying again", file=sys.stderr)
+            await asyncio.sleep(0.2 * 2**attempt)
+
+
+async def _post(http: aiohttp.ClientSession, url: str, data: bytes) -> None:
+    async with http.post(url, data=data, headers={"content-type": "application/json"}) as answer:
+        await answer.read()
+
+
+SCRIPT = str(Path(__file__).resolve())
+
+
+async def run_ceiling(spec: dict[str, Any]) -> None:
+    """The ceiling in a subprocess, so that it has a process (and a core) of its own, as Herald does."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, SCRIPT, "--ceiling-worker", json.dumps(spec)
+    )
+    code = await process.wait()
+    if code != 0:
+        raise RuntimeError(f"the ceiling loop exited with {code}")
+
+
+# Measuring -----------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] if ordered else float("nan")
+
+
+@dataclass
+class RunResult:
+    run: str
+    deliveries: int
+    seconds: float
+    deliveries_per_s: float
+    p50_ms: float
+    p99_ms: float
+    # Per second from the run's start: deliveries, p50 and p99 latency (for the plot).
+    series: list[dict[str, float]]
+
+
+def summarize(run: str, receivers: Receivers, window: tuple[float, float]) -> RunResult:
+    receipts = [r for r in receivers.receipts if r.run == run]
+    started = window[0]
+    # The run's length: from its start to its last receipt (in-flight messages finish after it).
+    seconds = max((r.at for r in receipts), default=window[1]) - started
+    buckets: dict[int, list[float]] = {}
+    for receipt in receipts:
+        buckets.setdefault(int(receipt.at - started), []).append(receipt.latency)
+    series = [
+        {
+            "second": second,
+            "deliveries": len(latencies),
+            "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        }
+        for second, latencies in sorted(buckets.items())
+    ]
+    latencies = [r.latency for r in receipts]
+    return RunResult(
+        run=run,
+        deliveries=len(receipts),
+        seconds=round(seconds, 3),
+        deliveries_per_s=round(len(receipts) / seconds, 1) if seconds > 0 else 0.0,
+        p50_ms=round(percentile(latencies, 0.5) * 1000, 2),
+        p99_ms=round(percentile(latencies, 0.99) * 1000, 2),
+        series=series,
+    )
+
+
+@dataclass
+class Scenario:
+    fanout: int
+    herald: RunResult
+    ceiling: RunResult
+    raw_post: RunResult
+    messages: int
+    operations: dict[str, float]
+    workflows_started: int
+
+    @property
+    def ratio(self) -> float:
+        return self.herald.deliveries_per_s / self.ceiling.deliveries_per_s
+
+    def per_message(self, storage: bool | None = None) -> float:
+        """Store operations per message: Storage only, Cosmos only, or (None) all of them."""
+        chosen = [
+            count
+            for name, count in self.operations.items()
+            if storage is None or (name.split(" ")[0] in STORAGE_CONTAINERS) == storage
+        ]
+        return sum(chosen) / self.messages if self.messages else float("nan")
+
+
+async def measure(
+    fanout: int, args: argparse.Namespace, herald: Herald, receivers: Receivers, database: str
+) -> Scenario:
+    urls = receivers.urls(fanout)
+    app_id = await herald.create_app(fanout, urls)
+    spec = {
+        "urls": urls,
+        "concurrency": args.concurrency,
+        "rate": args.rate,
+        "warmup": args.warmup,
+        "duration": args.duration,
+        "database": database,
+    }
+    label = f"herald-f{fanout}"
+
+    await closed_loop(
+        args.concurrency, args.warmup, args.rate, lambda: herald.send(app_id, "warmup", receivers, fanout)
+    )
+    await asyncio.sleep(SETTLE_SECONDS)
+    operations_before = await herald.store_operations()
+    workflows_before = await herald.workflows()
+    window = await closed_loop(
+        args.concurrency, args.duration, args.rate, lambda: herald.send(app_id, label, receivers, fanout)
+    )
+    herald_run = summarize(label, receivers, window)
+    # Receipts come before Herald records the attempts: let those writes land on the right side.
+    await asyncio.sleep(SETTLE_SECONDS)
+    operations_after = await herald.store_operations()
+    workflows_started = await herald.workflows() - workflows_before
+    messages = herald_run.deliveries // fanout
+    operations = {
+        f"{container} {operation}": round(count - operations_before.get((container, operation), 0.0), 1)
+        for (container, operation), count in sorted(operations_after.items())
+        if count - operations_before.get((container, operation), 0.0) > 0
+    }
+
+    results: dict[str, RunResult] = {}
+    for name, cosmos in (("ceiling", True), ("raw-post", False)):
+        run = f"{name}-f{fanout}"
+        started = time.monotonic() + args.warmup
+        await run_ceiling({**spec, "run": run, "cosmos": cosmos})
+        results[name] = summarize(run, receivers, (_first_start(receivers, run, started), 0.0))
+    return Scenario(
+        fanout=fanout,
+        herald=herald_run,
+        ceiling=results["ceiling"],
+        raw_post=results["raw-post"],
+        messages=messages,
+        operations=operations,
+        workflows_started=workflows_started,
+    )
+
+
+def _first_start(receivers: Receivers, run: str, fallback: float) -> float:
+    """A subprocess run's start: its first message's start time, as its receipts tell."""
+    starts = [r.at - r.latency for r in receivers.receipts if r.run == run]
+    return min(starts, default=fallback)
+
+
+# Reporting -----------------------------------------------------------------------------------------
+
+
+def report(scenarios: list[Scenario], args: argparse.Namespace) -> dict[str, Any]:
+    print(
+        f"delivery on devhost, {args.duration:g} s per run after {args.warmup:g} s of warm-up, "
+        f"{args.concurrency} messages in flight, at most {args.rate:g} messages/s"
+    )
+    header = f"{'fan-out':>7} {'run':<9} {'deliveries/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'deliveries':>10}"
+    print(header)
+    for s in scenarios:
+        for name, run in (("herald", s.herald), ("ceiling", s.ceiling), ("raw POST", s.raw_post)):
+            print(
+                f"{s.fanout:>7} {name:<9} {run.deliveries_per_s:>12.1f} {run.p50_ms:>8.1f} "
+                f"{run.p99_ms:>8.1f} {run.deliveries:>10}"
+            )
+    print()
+    goals: dict[str, Any] = {}
+    for s in scenarios:
+        cosmos, storage = s.per_message(storage=False), s.per_message(storage=True)
+        print(
+            f"fan-out {s.fanout}: Herald at {s.ratio:.0%} of the ceiling; per message {cosmos:.2f} Cosmos "
+            f"and {storage:.2f} Storage operations ({cosmos / s.fanout:.2f} and {storage / s.fanout:.2f} "
+            f"per delivery); {s.workflows_started} orchestrations started"
+        )
+        breakdown = ", ".join(f"{name} {count / s.messages:.2f}" for name, count in s.operations.items())
+        print(f"  operations per message: {breakdown}")
+        goals[f"fanout_{s.fanout}_ratio_to_ceiling"] = {
+            "value": round(s.ratio, 3),
+            "goal": f">= {GOAL_RATIO}",
+            "met": s.ratio >= GOAL_RATIO,
+        }
+        if s.fanout == 1:
+            goals["fanout_1_store_operations_per_message"] = _at_most(
+                s.per_message(), GOAL_OPERATIONS_PER_MESSAGE_FANOUT_1
+            )
+        else:
+            goals[f"fanout_{s.fanout}_store_operations_per_delivery"] = _at_most(
+                s.per_message() / s.fanout, GOAL_OPERATIONS_PER_DELIVERY_FANOUT_10
+            )
+        goals[f"fanout_{s.fanout}_durable_actions"] = _at_most(s.workflows_started, 0)
+    print()
+    for name, goal in goals.items():
+        print(f"{name:<42} {goal['value']:>8} goal {goal['goal']:>6}: {'met' if goal['met'] else 'MISSED'}")
+    return goals
+
+
+def _at_most(value: float, limit: float) -> dict[str, Any]:
+    return {"value": round(value, 3), "goal": f"<= {limit:g}", "met": value <= limit}
+
+
+def plot(scenarios: list[Scenario], seconds: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, len(scenarios), figsize=(6 * len(scenarios), 7), squeeze=False)
+    colors = {"herald": "tab:blue", "ceiling": "tab:orange", "raw-post": "tab:green"}
+    for column, s in enumerate(scenarios):
+        top, bottom = axes[0][column], axes[1][column]
+        for run in (s.herald, s.ceiling, s.raw_post):
+            # Whole seconds of the run only: the last, partial one is its tail.
+            points = [point for point in run.series if point["second"] < int(seconds)]
+            x = [point["second"] for point in points]
+            color = colors[run.run.rsplit("-", 1)[0]]
+            top.plot(x, [point["deliveries"] for point in points], color=color, label=run.run)
+            bottom.plot(x, [point["p50_ms"] for point in points], color=color, label=f"{run.run} p50")
+            p99 = [point["p99_ms"] for point in points]
+            bottom.plot(x, p99, color=color, linestyle="--", alpha=0.6, label=f"{run.run} p99")
+        top.set_title(f"fan-out {s.fanout}: deliveries per second")
+        bottom.set_title(f"fan-out {s.fanout}: latency, create to receipt (ms)")
+        bottom.set_yscale("log")
+        for axis in (top, bottom):
+            axis.set_xlabel("seconds into the run")
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(PLOT, dpi=110)
+    plt.close(figure)
+
+
+# Main ----------------------------------------------------------------------------------------------
+
+
+async def bench(args: argparse.Namespace) -> int:
+    key, jwks = signing_material()
+    receivers = Receivers()
+    await receivers.start()
+    scenarios: list[Scenario] = []
+    herald_retried = 0
+    try:
+        with tempfile.TemporaryDirectory(prefix="herald-bench-durable-") as state:
+            env = herald_env(jwks, Path(state) / "durable.sqlite3")
+            # devhost's own log lines stay quiet; Herald's JSON logs are part of what is measured.
+            with run_devhost(ROOT, env=env, extra_args=("--log-level", "WARNING")) as host:
+                headers = {"authorization": f"Bearer {mint(key, 'herald.read herald.write')}"}
+                limits = httpx.Limits(
+                    max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+                )
+                async with httpx.AsyncClient(
+                    base_url=host.base_url, headers=headers, timeout=30.0, limits=limits
+                ) as client:
+                    herald = Herald(
+                        host.base_url, headers["authorization"], mint(key, "herald.admin"), client
+                    )
+                    database = f"{env['HERALD_COSMOS_DATABASE']}-ceiling"
+                    for fanout in FANOUTS:
+                        scenarios.append(await measure(fanout, args, herald, receivers, database))
+                    herald_retried = herald.retried
+    finally:
+        await receivers.stop()
+
+    goals = report(scenarios, args)
+    print(f"creates sent again after a 429/5xx: {herald_retried}; duplicate webhooks: {receivers.duplicates}")
+    plot(scenarios, args.duration)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "benchmark": "delivery",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "concurrency": args.concurrency,
+        "max_rate_per_s": args.rate,
+        "duplicates": receivers.duplicates,
+        "herald_creates_retried": herald_retried,
+        "scenarios": [
+            {
+                "fanout": s.fanout,
+                "herald": _run_json(s.herald),
+                "ceiling": _run_json(s.ceiling),
+                "raw_post": _run_json(s.raw_post),
+                "herald_to_ceiling": round(s.ratio, 3),
+                "messages": s.messages,
+                "store_operations_per_message": round(s.per_message(), 3),
+                "cosmos_operations_per_message": round(s.per_message(storage=False), 3),
+                "storage_operations_per_message": round(s.per_message(storage=True), 3),
+                "operations_per_message": {
+                    name: round(n / s.messages, 3) for name, n in s.operations.items()
+                },
+                "orchestrations_started": s.workflows_started,
+            }
+            for s in scenarios
+        ],
+        "goals": goals,
+    }
+    RESULTS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}")
+    return 0
+
+
+def _run_json(run: RunResult) -> dict[str, Any]:
+    return {
+        "deliveries": run.deliveries,
+        "seconds": run.seconds,
+        "deliveries_per_s": run.deliveries_per_s,
+        "p50_ms": run.p50_ms,
+        "p99_ms": run.p99_ms,
+        "series": run.series,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per run (default 20)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per run (default 3)")
+    parser.add_argument("--concurrency", type=int, default=16, help="messages in flight (default 16)")
+    parser.add_argument("--rate", type=float, default=5000.0, help="most messages started per second")
+    parser.add_argument("--quick", action="store_true", help="about 20 s in all: 2 s runs, 1 s warm-ups")
+    parser.add_argument("--ceiling-worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.ceiling_worker:
+        asyncio.run(ceiling_worker(json.loads(args.ceiling_worker)))
+        return 0
+    if args.quick:
+        args.duration, args.warmup = 2.0, 1.0
+    return asyncio.run(bench(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

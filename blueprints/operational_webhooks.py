@@ -1,0 +1,155 @@
+"""Operational-webhook endpoints: /api/v1/operational-webhook/endpoint[/{endpoint_id}[/secret|/headers]]."""
+
+from typing import TYPE_CHECKING
+
+import azure.functions as func
+
+from blueprints._http import LIST_QUERY, Call, Reply, api_function
+from shared.lazy import lazy_module
+from shared.scopes import Scope
+
+if TYPE_CHECKING:
+    from shared import models
+    from shared.services import operational as views
+else:
+    models = lazy_module("shared.models")
+    views = lazy_module("shared.services.operational")
+
+bp = func.Blueprint()
+
+ALL = "v1/operational-webhook/endpoint"
+ONE = "v1/operational-webhook/endpoint/{endpoint_id}"
+
+
+@api_function(
+    bp,
+    "list_operational_webhook_endpoints",
+    ALL,
+    ["GET"],
+    scope=Scope.ADMIN,
+    returns="ListResponse[OperationalWebhookEndpointOut]",
+    query=LIST_QUERY,
+)
+async def list_operational_webhook_endpoints(call: Call) -> Reply:
+    params = call.list_params(default_order="ascending")
+    return 200, await call.services.operational_endpoints.list_page(call.tenant_id, params)
+
+
+@api_function(
+    bp,
+    "create_operational_webhook_endpoint",
+    ALL,
+    ["POST"],
+    scope=Scope.ADMIN,
+    body="OperationalWebhookEndpointIn",
+    returns="OperationalWebhookEndpointOut",
+)
+async def create_operational_webhook_endpoint(call: Call) -> Reply:
+    data = call.body(models.OperationalWebhookEndpointIn)
+
+    async def create(seed: str | None) -> Reply:
+        return 201, views.to_out(
+            await call.services.operational_endpoints.create(call.tenant_id, data, seed=seed)
+        )
+
+    return await call.once(create)
+
+
+@api_function(
+    bp,
+    "get_operational_webhook_endpoint",
+    ONE,
+    ["GET"],
+    scope=Scope.ADMIN,
+    returns="OperationalWebhookEndpointOut",
+)
+async def get_operational_webhook_endpoint(call: Call) -> Reply:
+    doc = await call.services.operational_endpoints.get(call.tenant_id, call.route("endpoint_id"))
+    return 200, views.to_out(doc)
+
+
+@api_function(
+    bp,
+    "update_operational_webhook_endpoint",
+    ONE,
+    ["PUT"],
+    scope=Scope.ADMIN,
+    body="OperationalWebhookEndpointUpsertIn",
+    returns="OperationalWebhookEndpointOut",
+)
+async def update_operational_webhook_endpoint(call: Call) -> Reply:
+    data = call.body(models.OperationalWebhookEndpointUpsertIn)
+    doc, created = await call.services.operational_endpoints.upsert(
+        call.tenant_id, call.route("endpoint_id"), data
+    )
+    return (201 if created else 200), views.to_out(doc)
+
+
+@api_function(bp, "delete_operational_webhook_endpoint", ONE, ["DELETE"], scope=Scope.ADMIN)
+async def delete_operational_webhook_endpoint(call: Call) -> Reply:
+    await call.services.operational_endpoints.delete(call.tenant_id, call.route("endpoint_id"))
+    return 204, None
+
+
+@api_function(
+    bp,
+    "get_operational_webhook_endpoint_secret",
+    f"{ONE}/secret",
+    ["GET"],
+    scope=Scope.ADMIN,
+    returns="OperationalWebhookEndpointSecretOut",
+)
+async def get_operational_webhook_endpoint_secret(call: Call) -> Reply:
+    key = await call.services.operational_endpoints.get_secret(call.tenant_id, call.route("endpoint_id"))
+    return 200, models.OperationalWebhookEndpointSecretOut(key=key)
+
+
+@api_function(
+    bp,
+    "rotate_operational_webhook_endpoint_secret",
+    f"{ONE}/secret/rotate",
+    ["POST"],
+    scope=Scope.ADMIN,
+    body="OperationalWebhookEndpointSecretIn",
+    status=204,
+)
+async def rotate_operational_webhook_endpoint_secret(call: Call) -> Reply:
+    data = call.body(models.OperationalWebhookEndpointSecretIn)
+
+    async def rotate(_seed: str | None) -> Reply:
+        await call.services.operational_endpoints.rotate_secret(
+            call.tenant_id, call.route("endpoint_id"), data.key, data.grace_period_seconds
+        )
+        return 204, None
+
+    return await call.once(rotate)
+
+
+@api_function(
+    bp,
+    "get_operational_webhook_endpoint_headers",
+    f"{ONE}/headers",
+    ["GET"],
+    scope=Scope.ADMIN,
+    returns="OperationalWebhookEndpointHeadersOut",
+)
+async def get_operational_webhook_endpoint_headers(call: Call) -> Reply:
+    headers = await call.services.operational_endpoints.get_headers(call.tenant_id, call.route("endpoint_id"))
+    return 200, headers
+
+
+@api_function(
+    bp,
+    "update_operational_webhook_endpoint_headers",
+    f"{ONE}/headers",
+    ["PUT"],
+    scope=Scope.ADMIN,
+    body="OperationalWebhookEndpointHeadersIn",
+    status=204,
+)
+async def update_operational_webhook_endpoint_headers(call: Call) -> Reply:
+    data = call.body(models.OperationalWebhookEndpointHeadersIn)
+    await call.services.operational_endpoints.set_headers(
+        call.tenant_id, call.route("endpoint_id"), data.headers
+    )
+    return 204, None

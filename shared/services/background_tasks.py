@@ -1,0 +1,109 @@
+"""Background tasks (Svix's `/background-task`): long-running work a request started, and its progress.
+
+A task is one document in the `applications` container (partition `[tenantId]`, type
+`background-task`, id `qtask_…`). `data` is what callers see (Svix's shape, e.g. `messagesSent`);
+the fields beside it belong to the workflow that runs the task (its scope and its cursor).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import ids
+from shared.clock import to_wire, utcnow
+from shared.errors import NotFoundError, PreconditionFailedError, ValidationFailedError
+from shared.models import BackgroundTaskOut, BackgroundTaskStatus, BackgroundTaskType, RecoverOut
+from shared.pagination import ListParams, fetch_page
+from shared.store.base import APPLICATIONS, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
+
+TASK_TYPE = "background-task"
+
+
+def to_out(doc: Doc) -> BackgroundTaskOut:
+    return BackgroundTaskOut.model_validate(doc)
+
+
+def recover_out(doc: Doc) -> RecoverOut:
+    return RecoverOut.model_validate(doc)
+
+
+def _choice(kind: type[BackgroundTaskStatus] | type[BackgroundTaskType], name: str, value: str) -> str:
+    try:
+        return str(kind(value))
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise ValidationFailedError.single(["query", name], f"{name} must be one of: {allowed}") from None
+
+
+class BackgroundTaskService:
+    def __init__(self, store: DocumentStore) -> None:
+        self._store = store
+
+    async def create(
+        self,
+        tenant_id: str,
+        task: BackgroundTaskType,
+        *,
+        scope: dict[str, Any],
+        data: dict[str, Any],
+        seed: str | None = None,
+    ) -> Doc:
+        """A new `running` task; a retried request (same seed) gets the task its first try made."""
+        now = to_wire(utcnow())
+        doc: Doc = {
+            "id": ids.new_id(ids.BACKGROUND_TASK, seed),
+            "type": TASK_TYPE,
+            "tenantId": tenant_id,
+            "task": str(task),
+            "status": str(BackgroundTaskStatus.RUNNING),
+            "data": data,
+            **scope,
+            "createdAt": now,
+            "updatedAt": now,
+        }
+        try:
+            return await self._store.create(APPLICATIONS, doc)
+        except DocumentExistsError:
+            return await self.read(tenant_id, doc["id"])
+
+    async def find(self, tenant_id: str, task_id: str) -> Doc | None:
+        doc = await self._store.read(APPLICATIONS, [tenant_id], task_id)
+        return doc if doc is not None and doc.get("type") == TASK_TYPE else None
+
+    async def read(self, tenant_id: str, task_id: str) -> Doc:
+        doc = await self.find(tenant_id, task_id)
+        if doc is None:
+            raise NotFoundError("Background task not found.")
+        return doc
+
+    async def get(self, tenant_id: str, task_id: str) -> BackgroundTaskOut:
+        return to_out(await self.read(tenant_id, task_id))
+
+    async def list_page(
+        self, tenant_id: str, params: ListParams, *, status: str | None, task: str | None
+    ) -> dict[str, Any]:
+        where = ["c.type = @type"]
+        parameters: list[tuple[str, Any]] = [("@type", TASK_TYPE)]
+        if status:
+            where.append("c.status = @status")
+            parameters.append(("@status", _choice(BackgroundTaskStatus, "status", status)))
+        if task:
+            where.append("c.task = @task")
+            parameters.append(("@task", _choice(BackgroundTaskType, "task", task)))
+        page = await fetch_page(
+            self._store,
+            APPLICATIONS,
+            [tenant_id],
+            where=" AND ".join(where),
+            parameters=parameters,
+            params=params,
+        )
+        return page.to_wire([to_out(doc) for doc in page.items])
+
+    async def update(self, doc: Doc, changes: dict[str, Any]) -> Doc:
+        """Moves a task on; only its own workflow writes it, so a lost race means a duplicate run."""
+        updated = {**doc, **changes, "updatedAt": to_wire(utcnow())}
+        try:
+            return await self._store.replace(APPLICATIONS, updated, etag=doc["_etag"])
+        except EtagMismatchError:
+            raise PreconditionFailedError("The background task changed meanwhile.") from None

@@ -1,0 +1,174 @@
+"""Operational webhooks: each tenant's own endpoints for events about its deliveries (Svix's API).
+
+An operational-webhook endpoint is an endpoint of the tenant rather than of an application, so it
+is the same document an application's endpoint is (URL checked by the SSRF guard, `whsec_`
+secrets sealed at rest, custom headers), served by the same `EndpointService` under a type of its
+own, in the tenant's reserved partition `[tenantId, "_operational"]` of the `endpoints` container
+(application ids all start with `app_`, so no application shares it).
+
+`OperationalEvents.emit` sends an event, signed per Standard Webhooks, to every enabled endpoint
+of the tenant that listens to its type. It is best effort: one retry at most, and it never raises
+into the delivery it reports on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+
+from shared import ids
+from shared.clock import to_wire, utcnow
+from shared.delivery.sender import AttemptReport, Delivery, send
+from shared.models import (
+    EndpointIn,
+    EndpointUpdate,
+    OperationalWebhookEndpointHeadersOut,
+    OperationalWebhookEndpointIn,
+    OperationalWebhookEndpointOut,
+    OperationalWebhookEndpointUpsertIn,
+)
+from shared.outbound import GuardedClient
+from shared.pagination import ListParams
+from shared.services.endpoints import EndpointService
+from shared.services.messages import matches
+from shared.settings import HeraldSettings
+from shared.store.base import Doc
+
+log = logging.getLogger(__name__)
+
+# The `appId` of a tenant's operational endpoints: their partition is [tenantId, "_operational"].
+OPERATIONAL_APP = "_operational"
+OPERATIONAL_ENDPOINT_TYPE = "operational-endpoint"
+# The events Herald emits, with Svix's names and data shapes.
+EVENT_TYPES = (
+    "message.attempt.exhausted",
+    "message.attempt.failing",
+    "message.attempt.recovered",
+    "endpoint.disabled",
+)
+# Operational events report on deliveries in flight: the one retry comes soon or not at all.
+RETRY_DELAY_SECONDS = 1.0
+
+
+def to_out(doc: Doc) -> OperationalWebhookEndpointOut:
+    return OperationalWebhookEndpointOut.model_validate(doc)
+
+
+class OperationalEndpointService:
+    """A tenant's operational-webhook endpoints, on the endpoint logic applications use."""
+
+    def __init__(self, endpoints: EndpointService) -> None:
+        # Built with kind=OPERATIONAL_ENDPOINT_TYPE: it sees operational endpoints only.
+        self._endpoints = endpoints
+
+    async def list_page(self, tenant_id: str, params: ListParams) -> dict[str, Any]:
+        page = await self._endpoints.list_page(tenant_id, OPERATIONAL_APP, params)
+        return {**page, "data": [to_out(endpoint.model_dump()) for endpoint in page["data"]]}
+
+    async def create(
+        self, tenant_id: str, data: OperationalWebhookEndpointIn, *, seed: str | None = None
+    ) -> Doc:
+        fields = EndpointIn.model_validate(data.model_dump(exclude_unset=True))
+        return await self._endpoints.create(tenant_id, OPERATIONAL_APP, fields, seed=seed)
+
+    async def get(self, tenant_id: str, id_or_uid: str) -> Doc:
+        return await self._endpoints.get(tenant_id, OPERATIONAL_APP, id_or_uid)
+
+    async def upsert(
+        self, tenant_id: str, id_or_uid: str, data: OperationalWebhookEndpointUpsertIn
+    ) -> tuple[Doc, bool]:
+        """PUT: replaces the endpoint's settings, or creates it when absent; True when created."""
+        fields = EndpointUpdate.model_validate(data.model_dump(exclude_unset=True))
+        return await self._endpoints.update(tenant_id, OPERATIONAL_APP, id_or_uid, fields)
+
+    async def delete(self, tenant_id: str, id_or_uid: str) -> None:
+        await self._endpoints.delete(tenant_id, OPERATIONAL_APP, id_or_uid)
+
+    async def get_secret(self, tenant_id: str, id_or_uid: str) -> str:
+        return await self._endpoints.get_secret(tenant_id, OPERATIONAL_APP, id_or_uid)
+
+    async def rotate_secret(
+        self, tenant_id: str, id_or_uid: str, key: str | None, grace_seconds: int | None
+    ) -> None:
+        await self._endpoints.rotate_secret(tenant_id, OPERATIONAL_APP, id_or_uid, key, grace_seconds)
+
+    async def get_headers(self, tenant_id: str, id_or_uid: str) -> OperationalWebhookEndpointHeadersOut:
+        headers = await self._endpoints.get_headers(tenant_id, OPERATIONAL_APP, id_or_uid)
+        return OperationalWebhookEndpointHeadersOut.model_validate(headers.model_dump())
+
+    async def set_headers(self, tenant_id: str, id_or_uid: str, headers: dict[str, str]) -> None:
+        await self._endpoints.set_headers(tenant_id, OPERATIONAL_APP, id_or_uid, headers, merge=False)
+
+    async def subscribed(self, tenant_id: str, event_type: str) -> list[Doc]:
+        """The tenant's enabled endpoints that listen to `event_type` (or to every type)."""
+        endpoints = await self._endpoints.list_all(tenant_id, OPERATIONAL_APP)
+        return [endpoint for endpoint in endpoints if matches(endpoint, event_type, None)]
+
+    async def signing_secrets(self, endpoint: Doc) -> list[str]:
+        return await self._endpoints.signing_secrets(endpoint)
+
+
+class OperationalEvents:
+    """Sends operational events to the tenant's operational-webhook endpoints."""
+
+    def __init__(
+        self, endpoints: OperationalEndpointService, settings: HeraldSettings, http: GuardedClient
+    ) -> None:
+        self._endpoints = endpoints
+        self._settings = settings
+        self._http = http
+
+    async def emit(self, tenant_id: str, event_type: str, data: dict[str, Any]) -> None:
+        """Sends `{type, timestamp, data}` to every matching endpoint; never raises."""
+        try:
+            targets = await self._endpoints.subscribed(tenant_id, event_type)
+            if not targets:
+                return
+            event = {"type": event_type, "timestamp": to_wire(utcnow()), "data": data}
+            body = json.dumps(to_jsonable_python(event), separators=(",", ":"), ensure_ascii=False).encode()
+            # One id for the event, on every endpoint and on the retry: receivers dedupe on it.
+            event_id = ids.new_id(ids.MESSAGE)
+            await asyncio.gather(
+                *(self._deliver(event_type, event_id, body, endpoint) for endpoint in targets)
+            )
+        except Exception as exc:
+            # The event is lost, the delivery it reports on is not: log what failed, never why in
+            # detail (exception texts can carry URLs with credentials).
+            log.warning(
+                "operational event %s for tenant %s not sent: %s", event_type, tenant_id, type(exc).__name__
+            )
+
+    async def _deliver(self, event_type: str, event_id: str, body: bytes, endpoint: Doc) -> None:
+        try:
+            delivery = Delivery(
+                msg_id=event_id,
+                url=endpoint["url"],
+                body=body,
+                secrets=await self._endpoints.signing_secrets(endpoint),
+                headers=endpoint.get("headers") or {},
+            )
+            report = await self._send(delivery)
+            if not report.outcome.success:
+                await asyncio.sleep(RETRY_DELAY_SECONDS)
+                report = await self._send(delivery)
+        except Exception as exc:
+            log.warning(
+                "operational event %s to %s not sent: %s", event_type, endpoint["id"], type(exc).__name__
+            )
+            return
+        if not report.outcome.success:
+            log.warning(
+                "operational event %s to %s failed twice: %s",
+                event_type,
+                endpoint["id"],
+                report.error or f"HTTP {report.status_code}",
+            )
+
+    async def _send(self, delivery: Delivery) -> AttemptReport:
+        return await send(
+            self._http.session(), delivery, self._settings, svix_headers=self._settings.delivery_svix_headers
+        )

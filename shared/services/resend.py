@@ -1,0 +1,57 @@
+"""Manual resends: one attempt of a message to one of its endpoints, now, outside the retry schedule.
+
+A manual attempt is exactly one request (Svix's resend), made by `DeliveryService.attempt_now`:
+it starts no workflow and schedules nothing. A success makes the pair `success`; a failure leaves
+a pair whose retries are still scheduled `pending` and makes any other pair `fail`.
+Endpoint recovery (`recovery.py`) makes the same attempts, many at a time.
+"""
+
+from __future__ import annotations
+
+from shared.errors import BadRequestError, NotFoundError
+from shared.models import MessageStatus
+from shared.services.delivery import DeliveryService
+from shared.services.endpoints import EndpointService
+from shared.services.messages import MessageService
+from shared.store.base import Doc
+
+
+def check_enabled(endpoint: Doc) -> None:
+    if endpoint.get("disabled"):
+        raise BadRequestError("The endpoint is disabled; enable it first.", code="endpoint_disabled")
+
+
+def check_sendable(message: Doc, endpoint: Doc) -> None:
+    """Refuses what a manual attempt cannot do right: a disabled endpoint, a payload expunged."""
+    check_enabled(endpoint)
+    if message.get("expunged"):
+        raise BadRequestError("The message's payload has been expunged.", code="payload_expunged")
+
+
+class ManualDelivery:
+    """Makes one manual attempt (trigger `manual`) of a message to an endpoint."""
+
+    def __init__(self, delivery: DeliveryService) -> None:
+        self._delivery = delivery
+
+    async def attempt_now(self, message: Doc, endpoint: Doc) -> MessageStatus:
+        """One request, recorded as a manual attempt; returns the pair's status after it."""
+        outcome = await self._delivery.attempt_now(message, endpoint)
+        return outcome.status
+
+
+class ResendService:
+    def __init__(self, messages: MessageService, endpoints: EndpointService, manual: ManualDelivery) -> None:
+        self._messages = messages
+        self._endpoints = endpoints
+        self._manual = manual
+
+    async def resend(
+        self, tenant_id: str, app_id_or_uid: str, msg_id: str, endpoint_id_or_uid: str
+    ) -> MessageStatus:
+        message = await self._messages.get(tenant_id, app_id_or_uid, msg_id)
+        endpoint = await self._endpoints.get(tenant_id, message["appId"], endpoint_id_or_uid)
+        if endpoint["id"] not in message.get("endpointIds", []):
+            raise NotFoundError("The message was not sent to this endpoint.")
+        check_sendable(message, endpoint)
+        return await self._manual.attempt_now(message, endpoint)

@@ -1,0 +1,151 @@
+"""In-process Herald for telemetry tests: the real blueprints, services and emulators, no devhost.
+
+Spans go to the OpenTelemetry SDK's in-memory exporter; webhooks to loopback receivers. The one
+stand-in is the Durable client: it records the workflows a dispatch starts, and the tests run the
+workflow's activity themselves, with the input the orchestrator would hand it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import azure.functions as func
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from blueprints._http import Handler, serve
+from shared.scopes import Scope
+from shared.services.registry import Services
+from tests.conftest import Minter
+from tests.delivery.receivers import Receiver, running_receiver
+
+_EXPORTER = InMemorySpanExporter()
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> InMemorySpanExporter:
+    """The process's tracer provider, exporting to memory (OpenTelemetry allows one per process)."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+    return _EXPORTER
+
+
+@pytest.fixture
+def spans(span_exporter: InMemorySpanExporter) -> InMemorySpanExporter:
+    span_exporter.clear()
+    return span_exporter
+
+
+@pytest.fixture
+def herald(monkeypatch: pytest.MonkeyPatch, herald_env: dict[str, str], services: Services) -> Services:
+    """The blueprints' `get_services()` answers this session's services."""
+    import function_app  # noqa: F401 (registers every route, as the host does)
+    from shared.services import registry
+
+    for name, value in herald_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(registry, "_services", services)
+    return services
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running
+
+
+@dataclass
+class RecordingDurableClient:
+    """Answers `get_status` with no instance and records each `start_new`."""
+
+    started: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    async def get_status(self, instance_id: str) -> None:
+        return None
+
+    async def start_new(self, name: str, instance_id: str, client_input: dict[str, Any]) -> str:
+        self.started.append((name, instance_id, client_input))
+        return instance_id
+
+
+@dataclass
+class Api:
+    """Calls routes in process, through `serve`, as the HTTP trigger would."""
+
+    mint: Minter
+    tenant: str
+    client: RecordingDurableClient
+
+    async def call(
+        self,
+        handler: Handler,
+        method: str,
+        route: str,
+        *,
+        scope: Scope | None,
+        route_params: dict[str, str] | None = None,
+        body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> func.HttpResponse:
+        params = route_params or {}
+        path = route.format(**params)
+        all_headers = {"content-type": "application/json", **(headers or {})}
+        if scope is not None and token != "":  # "": no Authorization header at all
+            all_headers["authorization"] = f"Bearer {token or self.mint(self.tenant)}"
+        request = func.HttpRequest(
+            method=method,
+            url=f"http://localhost/api/{path}",
+            headers=all_headers,
+            params={},
+            route_params=params,
+            body=json.dumps(body).encode() if body is not None else b"",
+        )
+        return await serve(request, handler, scope, self.client, route=route)
+
+
+@pytest.fixture
+def api(herald: Services, mint: Minter) -> Api:
+    return Api(mint=mint, tenant=f"tenant-{uuid.uuid4().hex[:12]}", client=RecordingDurableClient())
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(os.urandom(24)).decode()
+
+
+async def dispatched() -> None:
+    """Waits for the background dispatches the API started (first attempts, workflow starts)."""
+    from blueprints import delivery
+
+    while delivery._in_flight:
+        await asyncio.gather(*list(delivery._in_flight))
+
+
+async def run_activity(workflow_input: dict[str, Any], attempts: int) -> dict[str, Any]:
+    """The workflow's activity, with the input its orchestrator passes (see delivery_retries)."""
+    import azure.durable_functions as df
+
+    from blueprints import delivery
+
+    app = df.DFApp()
+    app.register_functions(delivery.bp)
+    (function,) = [f for f in app.get_functions() if f.get_function_name() == delivery.ATTEMPT_ACTIVITY]
+    result: dict[str, Any] = await function.get_user_function()(job={**workflow_input, "attempts": attempts})
+    return result
+
+
+def by_name(finished: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
+    return [s for s in finished if s.name == name]
