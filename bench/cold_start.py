@@ -23,6 +23,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -53,6 +54,10 @@ def herald_env() -> dict[str, str]:
         "HERALD_COSMOS_CREATE_CONTAINERS": "true",
         "HERALD_COSMOS_DATABASE": f"herald-bench-{uuid.uuid4().hex[:8]}",
         "HERALD_DELIVERY_ALLOWED_CIDRS": "127.0.0.0/8,::1/128",
+        "HERALD_SWEEP_SCHEDULE": "0 */1 * * * *",
+        "TASK_HUB_NAME": "heraldbench",
+        # A Durable state file of the benchmark's own, never a running devhost's.
+        "DEVHOST_DURABLE_DB": str(Path(tempfile.mkdtemp(prefix="herald-cold-")) / "durable.sqlite3"),
     }
 
 

@@ -5,7 +5,7 @@ the request and go straight to their retry workflows. After the cool-down one pr
 (half-open); its success closes the circuit, its failure opens it again. The same document counts
 how long the endpoint has failed without a single success, for auto-disable.
 
-Healthy endpoints cost nothing: each process remembers, for a few seconds, which endpoints had no
+Healthy endpoints cost nothing: each process remembers, for 30 seconds, which endpoints had no
 breaker document, so the happy path reads none.
 """
 
@@ -15,11 +15,13 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from shared import telemetry
 from shared.clock import from_wire, to_wire, utcnow
 from shared.settings import HeraldSettings
 from shared.store.base import ENDPOINTS, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
 
-HEALTHY_CACHE_SECONDS = 5.0
+# Another instance's opened circuit shows here within this long; healthy endpoints cost no reads.
+HEALTHY_CACHE_SECONDS = 30.0
 CONFLICT_RETRIES = 5
 
 
@@ -78,7 +80,8 @@ class CircuitBreaker:
             return
         pk = [endpoint["tenantId"], endpoint["appId"]]
         # Closed and forgotten: the next failure starts counting afresh.
-        await self._store.delete(ENDPOINTS, pk, breaker_id(endpoint["id"]))
+        if await self._store.delete(ENDPOINTS, pk, breaker_id(endpoint["id"])):
+            telemetry.record_circuit(endpoint["id"], open=False)
         self._healthy[endpoint["id"]] = time.monotonic() + HEALTHY_CACHE_SECONDS
 
     async def failed(self, endpoint: Doc) -> FailureReport:
@@ -99,6 +102,8 @@ class CircuitBreaker:
                 }
                 try:
                     await self._store.create(ENDPOINTS, fresh)
+                    if fresh["openUntil"] is not None:
+                        telemetry.record_circuit(endpoint["id"], open=True)
                     return FailureReport(opened=fresh["openUntil"] is not None, failing_for=0.0)
                 except DocumentExistsError:
                     continue
@@ -110,6 +115,8 @@ class CircuitBreaker:
             except EtagMismatchError:
                 continue
             failing_for = (now - from_wire(state["failingSince"])).total_seconds()
+            if updated["openUntil"] is not None:
+                telemetry.record_circuit(endpoint["id"], open=True)
             return FailureReport(opened=updated["openUntil"] is not None, failing_for=failing_for)
         return FailureReport(opened=False, failing_for=0.0)
 
