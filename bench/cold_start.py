@@ -110,6 +110,26 @@ def _health_ok(port: int) -> bool:
         connection.close()
 
 
+IMPORT_PROBE = (
+    "import time; started = time.perf_counter(); import function_app; "
+    "print((time.perf_counter() - started) * 1000)"
+)
+
+
+def measure_import(app_dir: Path, env: dict[str, str]) -> float:
+    """Milliseconds to import the app's function_app.py in a fresh interpreter (what the host pays)."""
+    child_env = {**os.environ, **env, "PYTHONPATH": f"{app_dir}{os.pathsep}{ROOT}"}
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE],
+        cwd=app_dir,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def summarize(samples: list[float]) -> dict[str, Any]:
     ordered = sorted(samples)
     return {
@@ -127,17 +147,26 @@ def main() -> int:
     args = parser.parse_args()
     env = herald_env()
     samples: dict[str, list[float]] = {name: [] for name in APPS}
+    imports: dict[str, list[float]] = {name: [] for name in APPS}
     for run in range(args.runs):
         # Alternate which app goes first, so drift (caches, a busy machine) hits both alike.
         order = list(APPS) if run % 2 == 0 else list(reversed(APPS))
         for name in order:
             samples[name].append(measure_once(APPS[name], env))
+            imports[name].append(measure_import(APPS[name], env))
     results = {name: summarize(values) for name, values in samples.items()}
+    import_results = {name: summarize(values) for name, values in imports.items()}
     ratio = results["herald"]["median_ms"] / results["hello"]["median_ms"]
 
     print(f"cold start on devhost, {args.runs} runs each (process start -> first 200 from {HEALTH_PATH})")
     print(f"{'app':<8} {'median ms':>10} {'p90 ms':>10} {'min ms':>10}")
     for name, summary in results.items():
+        print(
+            f"{name:<8} {summary['median_ms']:>10.1f} {summary['p90_ms']:>10.1f} {summary['min_ms']:>10.1f}"
+        )
+    print(f"\nimport of function_app.py in a fresh interpreter, {args.runs} runs each")
+    print(f"{'app':<8} {'median ms':>10} {'p90 ms':>10} {'min ms':>10}")
+    for name, summary in import_results.items():
         print(
             f"{name:<8} {summary['median_ms']:>10.1f} {summary['p90_ms']:>10.1f} {summary['min_ms']:>10.1f}"
         )
@@ -153,6 +182,7 @@ def main() -> int:
         "runs": args.runs,
         "metric": f"ms from process start to the first 200 from GET {HEALTH_PATH} on devhost",
         "apps": results,
+        "import_function_app_ms": import_results,
         "ratio_median": round(ratio, 2),
         "goal_ratio": GOAL_RATIO,
     }
