@@ -1,0 +1,171 @@
+"""A loopback TCP proxy the test controls: forwards bytes untouched (TLS passes through), and can
+drop every open connection and refuse new ones for a while, as a network cut between Herald and a
+dependency would.
+
+    with running_proxy(target_port) as proxy:
+        env = {"HERALD_COSMOS_ENDPOINT": f"https://127.0.0.1:{proxy.port}"}
+        ...
+        proxy.cut(5.0)  # every connection reset now; connections refused for 5 s
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+LOCALHOST = "127.0.0.1"
+_CHUNK = 65536
+_THREAD_JOIN_SECONDS = 10.0
+
+
+@dataclass
+class ProxyStats:
+    accepted: int = 0
+    refused_windows: int = 0
+    dropped: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+
+
+@dataclass
+class TcpProxy:
+    """Runs on its own thread and event loop, so blocking test code never stalls the traffic."""
+
+    target_port: int
+    target_host: str = LOCALHOST
+    port: int = 0
+    stats: ProxyStats = field(default_factory=ProxyStats)
+    _loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+    _server: asyncio.Server | None = None
+    _pipes: set[asyncio.Task[None]] = field(default_factory=set)
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _reopen: asyncio.TimerHandle | None = None
+
+    # --- the test's controls (called from the test's thread) -------------------------------
+
+    def cut(self, seconds: float) -> None:
+        """Resets every open connection and refuses new ones for `seconds`, then accepts again."""
+        self._call(self._cut(seconds))
+
+    def drop_all(self) -> None:
+        """Resets every open connection; new ones are still accepted."""
+        self._call(self._drop_all())
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None
+
+    # --- inside the proxy's loop ------------------------------------------------------------
+
+    def _call(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=_THREAD_JOIN_SECONDS)
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(self._serve, LOCALHOST, self.port, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _close_listener(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _cut(self, seconds: float) -> None:
+        await self._close_listener()
+        await self._drop_all()
+        self.stats.refused_windows += 1
+        if self._reopen is not None:
+            self._reopen.cancel()
+
+        def reopen() -> None:
+            self._reopen = None
+            self._loop.create_task(self._listen())
+
+        self._reopen = self._loop.call_later(seconds, reopen)
+
+    async def _drop_all(self) -> None:
+        for writer in list(self._writers):
+            # abort(): no FIN handshake, both peers see the connection reset at once.
+            writer.transport.abort()
+        self.stats.dropped += len(self._writers) // 2
+        self._writers.clear()
+        for pipe in list(self._pipes):
+            pipe.cancel()
+
+    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self.stats.accepted += 1
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                self.target_host, self.target_port
+            )
+        except OSError:
+            client_writer.transport.abort()
+            return
+        pair = {client_writer, upstream_writer}
+        self._writers |= pair
+        up = self._loop.create_task(self._pump(client_reader, upstream_writer, upstream=True))
+        down = self._loop.create_task(self._pump(upstream_reader, client_writer, upstream=False))
+        self._pipes |= {up, down}
+        try:
+            await asyncio.gather(up, down, return_exceptions=True)
+        finally:
+            self._pipes -= {up, down}
+            for writer in pair:
+                self._writers.discard(writer)
+                writer.transport.abort()
+
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool
+    ) -> None:
+        try:
+            while chunk := await reader.read(_CHUNK):
+                if upstream:
+                    self.stats.bytes_up += len(chunk)
+                else:
+                    self.stats.bytes_down += len(chunk)
+                writer.write(chunk)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            # One side ended: half-close the other so the peer sees the end too.
+            with contextlib.suppress(OSError, RuntimeError):
+                if writer.can_write_eof():
+                    writer.write_eof()
+
+    async def _shutdown(self) -> None:
+        if self._reopen is not None:
+            self._reopen.cancel()
+        await self._close_listener()
+        await self._drop_all()
+
+
+@contextmanager
+def running_proxy(target_port: int, *, port: int = 0, target_host: str = LOCALHOST) -> Iterator[TcpProxy]:
+    """A proxy to `target_host:target_port` on loopback `port` (0: a free one), stopped on exit."""
+    proxy = TcpProxy(target_port=target_port, target_host=target_host, port=port)
+    loop = proxy._loop
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(proxy._listen())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name=f"tcp-proxy-{target_port}", daemon=True)
+    thread.start()
+    if not ready.wait(_THREAD_JOIN_SECONDS):
+        raise RuntimeError("the TCP proxy did not start")
+    try:
+        yield proxy
+    finally:
+        asyncio.run_coroutine_threadsafe(proxy._shutdown(), loop).result(_THREAD_JOIN_SECONDS)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(_THREAD_JOIN_SECONDS)
+        loop.close()

@@ -1,0 +1,106 @@
+"""Receivers that fail for a while: down (503s, or connections refused) or slow beyond the delivery
+timeout. Every accepted message-endpoint pair still ends delivered or recorded as failed."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from tests.conftest import Minter, serving_herald
+from tests.reliability.emulators import PrivateAzurite, PrivateCosmos
+from tests.reliability.harness import LONG, Ledger, api_for, api_stream, fault_env, scaled, settle_and_check
+from tests.reliability.receiver import Behaviour, FaultyReceiver
+
+COUNT = scaled(40, 400)
+RATE = scaled(8.0, 10.0)
+OUTAGE_SECONDS = scaled(5.0, 30.0)
+SETTLE_SECONDS = scaled(45.0, 120.0)
+
+
+def _run_with_outage(
+    scenario: str,
+    env: dict[str, str],
+    receiver: FaultyReceiver,
+    mint: Minter,
+    *,
+    fail: Behaviour | None,
+    max_duplicate_ratio: float = 0.01,
+) -> None:
+    """Streams messages to two endpoints; the receiver fails from 1 s in, for the outage."""
+    tenant = f"tenant-rel-{uuid.uuid4().hex[:8]}"
+    with serving_herald(env) as url, api_for(url, mint(tenant)) as api:
+        app_id = api.create_app(scenario)
+        targets = [api.create_target(app_id, receiver, f"{scenario}-{n}") for n in range(2)]
+        ledger = Ledger()
+        with api_stream(api, app_id, ledger, count=COUNT, rate=RATE, prefix=scenario):
+            time.sleep(1.0)
+            if fail is None:
+                receiver.down()
+            else:
+                receiver.behave(fail)
+            time.sleep(OUTAGE_SECONDS)
+            receiver.up()
+            receiver.healthy()
+        report = settle_and_check(scenario, api, app_id, targets, receiver, ledger, timeout=SETTLE_SECONDS)
+    assert report.answers == {"202": COUNT}, "a receiver's trouble is never the API's"
+    report.assert_invariant(max_duplicate_ratio=max_duplicate_ratio)
+
+
+def test_a_receiver_answering_503_for_longer_than_the_schedule_gets_every_pair_delivered_or_failed(
+    herald_env: dict[str, str],
+    cosmos: PrivateCosmos,
+    storage: PrivateAzurite,
+    receiver: FaultyReceiver,
+    mint: Minter,
+) -> None:
+    # No breaker, and a schedule (4 attempts over about 3 s) shorter than the outage: the messages
+    # of the outage's first seconds exhaust their attempts and end `fail`, the later ones deliver.
+    env = fault_env(
+        herald_env,
+        cosmos_endpoint=cosmos.endpoint,
+        storage=storage.connection_string,
+        HERALD_RETRY_SCHEDULE="2,2,2",
+        HERALD_BREAKER_FAILURES="100000",
+    )
+    _run_with_outage("down503", env, receiver, mint, fail=Behaviour(status=503))
+
+
+def test_a_receiver_refusing_connections_for_a_while_gets_every_pair_delivered(
+    herald_env: dict[str, str],
+    cosmos: PrivateCosmos,
+    storage: PrivateAzurite,
+    receiver: FaultyReceiver,
+    mint: Minter,
+) -> None:
+    # The breaker opens after 5 failures: pairs then wait without spending attempts, and the probe
+    # after the receiver is back closes the circuit.
+    env = fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string)
+    _run_with_outage("refused", env, receiver, mint, fail=None)
+
+
+def test_a_receiver_slower_than_the_delivery_timeout_for_a_while_gets_every_pair_delivered(
+    herald_env: dict[str, str],
+    cosmos: PrivateCosmos,
+    storage: PrivateAzurite,
+    receiver: FaultyReceiver,
+    mint: Minter,
+) -> None:
+    # Answers take 2 s, the timeout is 1 s: Herald gives up on each (the receiver's late 200 reaches
+    # nobody), waits at least the floor, and retries once the receiver is fast again.
+    env = fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string)
+    _run_with_outage("slow", env, receiver, mint, fail=Behaviour(delay=2.0))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LONG, reason="longer runs only with HERALD_LONG_TESTS=1")
+def test_a_receiver_failing_a_third_of_its_requests_for_a_while_loses_nothing(
+    herald_env: dict[str, str],
+    cosmos: PrivateCosmos,
+    storage: PrivateAzurite,
+    receiver: FaultyReceiver,
+    mint: Minter,
+) -> None:
+    env = fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string)
+    _run_with_outage("flaky", env, receiver, mint, fail=Behaviour(fail_fraction=0.3))

@@ -1,0 +1,68 @@
+"""Azure Storage (a private Azurite) paused mid-stream while messages arrive through the inbound
+queue and the API at once.
+
+Herald's Durable state is not in Storage here (devhost's engine keeps it in SQLite), so what a
+Storage outage touches is the inbound queue: the producer's enqueues, and the host's polling,
+leases and deletes. Every message the queue accepted ends stored once and delivered; the API,
+which needs no Storage, keeps accepting.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from tests.conftest import Minter, serving_herald
+from tests.reliability.emulators import PrivateAzurite, PrivateCosmos
+from tests.reliability.harness import (
+    InboundQueue,
+    Ledger,
+    api_for,
+    api_stream,
+    assert_not_ready,
+    fault_env,
+    readiness,
+    scaled,
+    settle_and_check,
+)
+from tests.reliability.receiver import FaultyReceiver
+
+COUNT = scaled(30, 300)
+RATE = scaled(6.0, 10.0)
+OUTAGE_SECONDS = scaled(4.0, 20.0)
+SETTLE_SECONDS = scaled(45.0, 120.0)
+
+
+def test_a_paused_storage_loses_no_message_the_queue_accepted_and_never_stops_the_api(
+    herald_env: dict[str, str],
+    cosmos: PrivateCosmos,
+    storage: PrivateAzurite,
+    receiver: FaultyReceiver,
+    mint: Minter,
+) -> None:
+    tenant = f"tenant-rel-{uuid.uuid4().hex[:8]}"
+    env = fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string)
+    queue = InboundQueue(storage.connection_string)
+    try:
+        with serving_herald(env) as url, api_for(url, mint(tenant)) as api:
+            app_id = api.create_app("storage")
+            targets = [api.create_target(app_id, receiver, f"storage-{n}") for n in range(2)]
+            ledger = Ledger()
+            with (
+                queue.stream(tenant, app_id, ledger, count=COUNT, rate=RATE, prefix="queued"),
+                api_stream(api, app_id, ledger, count=COUNT, rate=RATE, prefix="posted"),
+            ):
+                time.sleep(1.5)
+                with storage.server.paused_for_a_while():
+                    started = time.monotonic()
+                    assert_not_ready(readiness(url), "storage")
+                    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - started)))
+            report = settle_and_check(
+                "storage", api, app_id, targets, receiver, ledger, timeout=SETTLE_SECONDS
+            )
+    finally:
+        queue.close()
+    assert report.answers == {"202": COUNT}, "the API does not depend on Storage"
+    assert ledger.queued, "the queue accepted nothing"
+    print(f"\nqueue: {len(ledger.queued)} enqueued, {len(ledger.queue_refused)} refused during the outage")
+    report.assert_invariant(max_duplicate_ratio=0.01)
