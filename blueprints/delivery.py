@@ -88,25 +88,46 @@ async def delivery_attempt(job: dict[str, Any]) -> dict[str, Any]:
 async def delivery_sweeper(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     with telemetry.span("herald.sweep"):
         services = await registry.get_services()
-        jobs = await services.delivery.stale_pairs()
-        if jobs:
-            log.warning("sweeper found %d message-endpoint pairs never attempted", len(jobs))
-            await start_retries(client, jobs)
+        sweep = await services.sweeper.sweep()
+        if sweep.unsent:
+            log.warning("sweeper found %d message-endpoint pairs never attempted", len(sweep.unsent))
+            await start_retries(client, sweep.unsent)
+        # A stranded pair whose workflow is live is only late; the others get a new workflow.
+        stranded = [job for job in sweep.stranded if not await _live(client, job.instance_id)]
+        if stranded:
+            log.warning("sweeper found %d pending pairs without a retry workflow", len(stranded))
+            await start_retries(client, await services.sweeper.resume(stranded))
+        await services.sweeper.finish(sweep)
+
+
+async def _live(client: df.DurableOrchestrationClient, instance_id: str) -> bool:
+    with telemetry.store_operation("durable", "get_status"):
+        existing = await client.get_status(instance_id)
+    return bool(existing and existing.runtime_status and existing.runtime_status.value in _LIVE)
 
 
 async def start_retries(
     client: df.DurableOrchestrationClient, jobs: "list[delivery_module.RetryJob]"
 ) -> None:
+    """Starts a retry workflow per job unless its pair already has a live one.
+
+    A job that fails to start is logged and the others still start: its pair stays pending, and
+    the sweeper gives it a workflow once its next attempt is overdue.
+    """
     # Each Durable client call costs the task hub Storage operations: counted as store operations.
     trace = telemetry.traceparent()
     for job in jobs:
-        with telemetry.store_operation("durable", "get_status"):
-            existing = await client.get_status(job.instance_id)
-        if existing and existing.runtime_status and existing.runtime_status.value in _LIVE:
+        try:
+            if await _live(client, job.instance_id):
+                continue
+            workflow_input = {**job.to_input(), **({telemetry.TRACEPARENT: trace} if trace else {})}
+            with telemetry.store_operation("durable", "start_new"):
+                await client.start_new(WORKFLOW, job.instance_id, workflow_input)
+        except Exception:
+            # Most often a concurrent dispatch of the same pair won the start (the instance id
+            # is per pair, so there is still exactly one workflow); else the sweeper retries it.
+            log.warning("retry workflow for endpoint %s not started", job.endpoint_id, exc_info=True)
             continue
-        workflow_input = {**job.to_input(), **({telemetry.TRACEPARENT: trace} if trace else {})}
-        with telemetry.store_operation("durable", "start_new"):
-            await client.start_new(WORKFLOW, job.instance_id, workflow_input)
         telemetry.record_retries_started()
         log.info(
             "retry workflow started",
@@ -130,10 +151,12 @@ async def dispatch(
     ):
         services = await registry.get_services()
         try:
-            jobs = await services.delivery.first_attempts(message, endpoints)
-            await start_retries(client, jobs)
+            first = await services.delivery.first_attempts(message, endpoints)
+            await start_retries(client, first.jobs)
+            await services.delivery.after_first_round(message, first)
         except Exception:
-            # Nothing is lost: the sweeper finds pairs never attempted and sends them.
+            # Nothing is lost: the sweeper finds messages never sent, and pending pairs without
+            # a workflow, and gives them retry workflows.
             log.exception("dispatch of %s failed; the sweeper will pick it up", message.get("id"))
 
 

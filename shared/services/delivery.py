@@ -18,9 +18,10 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from shared.clock import from_wire, to_wire, utcnow
+from shared.clock import from_wire, utcnow
 from shared.delivery.schedule import Outcome, next_delay
 from shared.delivery.sender import AttemptReport, Delivery, send
+from shared.errors import ServiceUnavailableError
 from shared.models import AttemptTrigger, MessageStatus
 from shared.outbound import guarded_session
 from shared.ratelimit import RateLimiter, wait_for_token
@@ -32,10 +33,6 @@ from shared.settings import HeraldSettings
 from shared.store.base import ENDPOINTS, MESSAGES, Doc, DocumentStore
 
 log = logging.getLogger(__name__)
-
-
-# The sweeper looks this far back for messages that were never sent.
-SWEEP_HORIZON_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -85,6 +82,14 @@ class Executed:
     attempt: Doc | None = None
     report: Outcome | None = None
     next_attempt: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FirstRound:
+    """A message's first round: the retry workflows to start, and the attempts it made."""
+
+    jobs: list[RetryJob]
+    executed: list[Executed]
 
 
 def _after_seconds(seconds: float | None) -> datetime | None:
@@ -137,21 +142,28 @@ class DeliveryService:
         self._breaker = CircuitBreaker(store, settings)
         self._session: aiohttp.ClientSession | None = None
 
-    async def first_attempts(self, message: Doc, endpoints: Sequence[Doc] = ()) -> list[RetryJob]:
+    async def first_attempts(self, message: Doc, endpoints: Sequence[Doc] = ()) -> FirstRound:
         """Attempts every endpoint of a new message once; returns the retry workflows to start.
 
         The whole round is written at the end in one batch (attempts, pair statuses and the
         message's dispatch marker), so a message sent costs one write however many endpoints.
-        `endpoints` are the message's endpoints as read when it was accepted, if at hand.
+        What follows the attempts (breaker, events) is left to `after_first_round`, which the
+        caller runs once the retry workflows have started: the window in which a crash leaves a
+        failed pair without its workflow stays as short as the start itself (and the sweeper
+        closes it). `endpoints` are the message's endpoints as read when it was accepted.
         """
         wanted = set(message.get("endpointIds", []))
         targets = [e for e in endpoints if e["id"] in wanted] if endpoints else await self._targets(message)
         deliver_at = message.get("deliverAt")
         if deliver_at and from_wire(deliver_at) > utcnow():
-            # Scheduled for later: a workflow's durable timer makes the first attempt.
-            wait = (from_wire(deliver_at) - utcnow()).total_seconds()
-            await self._attempts.record_round(message, [])
-            return [self._job(message, endpoint["id"], attempts=0, retry_in=wait) for endpoint in targets]
+            # Scheduled for later: a workflow's durable timer makes the first attempt. The pairs
+            # are written pending until then, so the sweeper can tell if that workflow is lost.
+            when = from_wire(deliver_at)
+            await self._attempts.record_round(
+                message, [PairOutcome(e["id"], MessageStatus.PENDING, when, None) for e in targets]
+            )
+            wait = (when - utcnow()).total_seconds()
+            return FirstRound([self._job(message, e["id"], attempts=0, retry_in=wait) for e in targets], [])
         executed = await asyncio.gather(
             *(self._execute(message, e, e["id"], 1, AttemptTrigger.SCHEDULED) for e in targets)
         )
@@ -162,9 +174,7 @@ class DeliveryService:
                 for done in executed
             ],
         )
-        for done in executed:
-            await self._after(message, done, 1)
-        return [
+        jobs = [
             self._job(
                 message,
                 done.endpoint_id,
@@ -174,14 +184,35 @@ class DeliveryService:
             for done in executed
             if done.outcome.retry_in is not None
         ]
+        return FirstRound(jobs, list(executed))
+
+    async def after_first_round(self, message: Doc, first: FirstRound) -> None:
+        """The breaker, auto-disable and operational events of a first round."""
+        for done in first.executed:
+            await self._after(message, done, 1)
 
     async def attempt(self, job: RetryJob) -> AttemptOutcome:
-        """One scheduled attempt of a retry workflow (its activity)."""
+        """One scheduled attempt of a retry workflow (its activity).
+
+        A store outage does not fail the workflow: the attempt is put off (it does not count)
+        and the workflow waits the floor before trying again. Had the request gone out before
+        the store failed, the receiver sees it twice, which at-least-once delivery allows.
+        """
+        try:
+            return await self._attempt(job)
+        except ServiceUnavailableError:
+            log.warning("a retry met a store outage; it is put off", extra={"endpoint_id": job.endpoint_id})
+            return AttemptOutcome(MessageStatus.PENDING, job.floor_seconds, attempted=False)
+
+    async def _attempt(self, job: RetryJob) -> AttemptOutcome:
         pk = [job.tenant_id, job.app_id]
         message = await self._store.read(MESSAGES, pk, job.msg_id)
+        pair_id = destination_id(job.msg_id, job.endpoint_id)
         if message is None or message.get("type") != MESSAGE_TYPE:
+            # The message is gone (retention): its pair goes too, so no sweep finds it pending.
+            await self._store.delete(MESSAGES, pk, pair_id)
             return AttemptOutcome(MessageStatus.CANCELED, None)
-        pair = await self._store.read(MESSAGES, pk, destination_id(job.msg_id, job.endpoint_id))
+        pair = await self._store.read(MESSAGES, pk, pair_id)
         if pair is not None and pair["status"] == MessageStatus.SUCCESS:
             # Delivered meanwhile (a manual resend, a recovery): nothing left to retry.
             return AttemptOutcome(MessageStatus.SUCCESS, None, attempted=False)
@@ -233,61 +264,6 @@ class DeliveryService:
         )
         await self._after(message, settled, 2 if failed_before else 1)
         return settled.outcome
-
-    async def stale_pairs(self, *, limit: int = 200) -> list[RetryJob]:
-        """Messages stored but never sent after the grace period: a dispatch that was lost.
-
-        A message's first round writes its dispatch marker; a message older than the grace
-        period (and younger than the sweep horizon) without one gets retry workflows that make
-        its first attempts. Two queries per sweep, whatever the traffic.
-        """
-        now = utcnow()
-        window = [
-            ("@from", to_wire(now - timedelta(seconds=SWEEP_HORIZON_SECONDS))),
-            ("@cutoff", to_wire(now - timedelta(seconds=self._settings.sweep_grace_seconds))),
-        ]
-        in_window = "c.timestamp >= @from AND c.timestamp < @cutoff"
-        messages, markers = await asyncio.gather(
-            self._store.query_across(
-                MESSAGES,
-                select="c.id, c.tenantId, c.appId, c.endpointIds, c.timestamp, c.ttl",
-                where=f"c.type = 'message' AND ARRAY_LENGTH(c.endpointIds) > 0 AND {in_window}",
-                parameters=window,
-            ),
-            self._store.query_across(
-                MESSAGES,
-                select="VALUE c.msgId",
-                where=f"c.type = 'dispatched' AND {in_window}",
-                parameters=window,
-            ),
-        )
-        sent = set(markers)
-        lost = [m for m in messages if m["id"] not in sent][:limit]
-        return [
-            RetryJob(
-                tenant_id=m["tenantId"],
-                app_id=m["appId"],
-                msg_id=m["id"],
-                endpoint_id=endpoint_id,
-                attempts=0,
-                retry_in=0,
-                schedule=list(self._settings.retry_schedule),
-                floor_seconds=self._settings.retry_floor_seconds,
-            )
-            for m in lost
-            for endpoint_id in m["endpointIds"]
-        ]
-
-    async def mark_swept(self, jobs: list[RetryJob]) -> None:
-        """Records that the sweeper sent these messages, so that it does not send them again."""
-        seen: set[str] = set()
-        for job in jobs:
-            if job.msg_id in seen:
-                continue
-            seen.add(job.msg_id)
-            message = await self._store.read(MESSAGES, [job.tenant_id, job.app_id], job.msg_id)
-            if message is not None:
-                await self._attempts.mark_dispatched(message)
 
     async def close(self) -> None:
         if self._session is not None:

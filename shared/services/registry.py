@@ -25,6 +25,7 @@ from shared.services.operational import (
 )
 from shared.services.recovery import RecoveryService
 from shared.services.resend import ManualDelivery, ResendService
+from shared.services.sweeper import Sweeper
 from shared.settings import HeraldSettings, get_settings
 from shared.store.base import DocumentStore
 from shared.store.cosmos import get_store
@@ -45,6 +46,7 @@ class Services:
     tokens: TokenValidator
     rate_limiter: RateLimiter
     delivery: DeliveryService
+    sweeper: Sweeper
     operational_endpoints: OperationalEndpointService
     operational: OperationalEvents
     resend: ResendService
@@ -96,6 +98,7 @@ class Services:
             tokens=TokenValidator(settings, jwks_source(settings)),
             rate_limiter=limiter,
             delivery=delivery,
+            sweeper=Sweeper(store, settings, attempts),
             operational_endpoints=operational_endpoints,
             operational=operational,
             resend=ResendService(messages, endpoints, manual),

@@ -6,6 +6,7 @@ is 100 s between attempts in the workflows' own clocks, one second of test time.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -171,6 +172,9 @@ async def test_a_message_stored_but_never_dispatched_is_found_by_the_sweeper(
     (request,) = receiver.wait_for(path, 1, timeout=30)
     assert request.headers["webhook-id"] == message["id"]
     _eventually(lambda: _pair_status(svix, app_id, message["id"]) == "success")
+    # Found once: later sweeps (every 2 s here) do not send it again.
+    await asyncio.sleep(6)
+    assert len(receiver.requests(path)) == 1
 
 
 def test_the_breaker_opens_skips_requests_then_half_opens_and_closes(

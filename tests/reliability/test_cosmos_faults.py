@@ -134,11 +134,6 @@ def test_cut_cosmos_connections_get_503s_with_retry_after_then_every_accepted_pa
     assert server.server.process.poll() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a retry workflow whose activity meets a store outage fails for good "
-    "(call_activity without retry), and the sweeper never revisits an attempted pair: it stays pending",
-)
 def test_retries_that_come_due_while_cosmos_is_paused_still_end_delivered(
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,

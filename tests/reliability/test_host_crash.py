@@ -9,8 +9,6 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-import pytest
-
 from devhost.testing import free_port, run_devhost
 from tests.conftest import ROOT, Minter
 from tests.reliability.emulators import PrivateAzurite, PrivateCosmos
@@ -31,11 +29,6 @@ RATE = scaled(8.0, 10.0)
 SETTLE_SECONDS = scaled(45.0, 120.0)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="product bug (see the strict xfail below): a kill that lands between a message's first "
-    "round and the start of its retry workflows leaves those pairs pending; it depends on timing",
-)
 def test_a_host_killed_mid_stream_and_restarted_on_its_state_loses_no_accepted_pair(
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,
@@ -79,12 +72,6 @@ def test_a_host_killed_mid_stream_and_restarted_on_its_state_loses_no_accepted_p
     report.assert_invariant(max_duplicate_ratio=0.05)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a host that dies after a message's first round is written (its dispatch "
-    "marker with it) but before its retry workflows start leaves the failed pairs pending for good: "
-    "the sweeper skips messages that have a marker",
-)
 def test_a_host_killed_between_a_failed_first_attempt_and_its_retry_workflow_loses_no_pair(
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,

@@ -1,0 +1,160 @@
+"""The sweeper: finds delivery work that a crash or an outage left without a workflow.
+
+Two kinds of work can be stranded, and each sweep looks for both:
+
+- *Unsent* messages: stored, but their first round never finished (the process died, or the
+  store failed mid-round). A message's first round writes its dispatch marker; a message without
+  one after the grace period was not sent. Only the messages stored since the last sweep are
+  read: the sweep keeps a cursor (a small document), so its cost follows the traffic of one
+  sweep interval, not of the whole retention period.
+- *Stranded* pairs: a message-endpoint pair still `pending` well past its next attempt. Its retry
+  workflow never started (a crash between the first round and the start), or failed (an activity
+  that met an outage it could not absorb). The caller restarts those whose workflow is not live.
+
+The sweep never sends anything itself: it returns retry jobs, and the workflows make the attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.clock import from_wire, to_wire, utcnow
+from shared.models import AttemptTrigger, MessageStatus
+from shared.services.attempts import ATTEMPT_TYPE, DISPATCHED_TYPE, AttemptService
+from shared.services.delivery import RetryJob
+from shared.services.messages import DESTINATION_TYPE, MESSAGE_TYPE
+from shared.settings import HeraldSettings
+from shared.store.base import MESSAGES, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
+
+# The cursor's document; its partition belongs to no tenant.
+CURSOR_KEY = ["~herald", "~sweeper"]
+CURSOR_ID = "sweep-cursor"
+CURSOR_TYPE = "sweep-cursor"
+# One sweep reads at most this much message time: after a long outage, sweeps catch up in steps
+# (each the size of one sweep's memory), not in one unbounded read. The first sweep of a new
+# database reads one such window back from its cutoff.
+MAX_WINDOW_SECONDS = 600
+# At most this many jobs of each kind per sweep; the rest wait for the next one.
+SWEEP_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Sweep:
+    unsent: list[RetryJob]
+    stranded: list[RetryJob]
+    # Where the next sweep starts reading messages.
+    next_cursor: datetime
+
+
+class Sweeper:
+    def __init__(self, store: DocumentStore, settings: HeraldSettings, attempts: AttemptService) -> None:
+        self._store = store
+        self._settings = settings
+        self._attempts = attempts
+
+    async def sweep(self) -> Sweep:
+        now = utcnow()
+        cutoff = now - timedelta(seconds=self._settings.sweep_grace_seconds)
+        start = await self._cursor(cutoff)
+        end = min(cutoff, start + timedelta(seconds=MAX_WINDOW_SECONDS))
+        (unsent, next_cursor), stranded = await asyncio.gather(
+            self._unsent(start, end), self._stranded(cutoff)
+        )
+        return Sweep(unsent=unsent, stranded=stranded, next_cursor=next_cursor)
+
+    async def resume(self, jobs: list[RetryJob]) -> list[RetryJob]:
+        """The stranded jobs with the number of scheduled attempts each pair has had so far."""
+        return list(await asyncio.gather(*(self._with_attempt_count(job) for job in jobs)))
+
+    async def finish(self, sweep: Sweep) -> None:
+        """After the workflows started: marks the unsent messages sent and moves the cursor on."""
+        for msg in {(job.tenant_id, job.app_id, job.msg_id) for job in sweep.unsent}:
+            message = await self._store.read(MESSAGES, [msg[0], msg[1]], msg[2])
+            if message is not None:
+                await self._attempts.mark_dispatched(message)
+        await self._move_cursor(sweep.next_cursor)
+
+    async def _unsent(self, start: datetime, end: datetime) -> tuple[list[RetryJob], datetime]:
+        if end <= start:
+            return [], start
+        window = [("@from", to_wire(start)), ("@to", to_wire(end))]
+        in_window = "c.timestamp >= @from AND c.timestamp < @to"
+        messages, markers = await asyncio.gather(
+            self._store.query_across(
+                MESSAGES,
+                select="c.id, c.tenantId, c.appId, c.endpointIds, c.timestamp",
+                where=f"c.type = '{MESSAGE_TYPE}' AND ARRAY_LENGTH(c.endpointIds) > 0 AND {in_window}",
+                parameters=window,
+            ),
+            self._store.query_across(
+                MESSAGES,
+                select="VALUE c.msgId",
+                where=f"c.type = '{DISPATCHED_TYPE}' AND {in_window}",
+                parameters=window,
+            ),
+        )
+        sent = set(markers)
+        lost = sorted((m for m in messages if m["id"] not in sent), key=lambda m: str(m["timestamp"]))
+        taken, left = lost[:SWEEP_LIMIT], lost[SWEEP_LIMIT:]
+        # With more lost than one sweep takes, the next sweep starts at the first one left.
+        next_cursor = from_wire(left[0]["timestamp"]) if left else end
+        jobs = [self._job(m, endpoint_id, attempts=0) for m in taken for endpoint_id in m["endpointIds"]]
+        return jobs, next_cursor
+
+    async def _stranded(self, cutoff: datetime) -> list[RetryJob]:
+        pairs = await self._store.query_across(
+            MESSAGES,
+            select="c.tenantId, c.appId, c.msgId, c.endpointId",
+            where=(
+                f"c.type = '{DESTINATION_TYPE}' AND c.status = {int(MessageStatus.PENDING)} "
+                "AND IS_STRING(c.nextAttempt) AND c.nextAttempt < @cutoff"
+            ),
+            parameters=[("@cutoff", to_wire(cutoff))],
+            top=SWEEP_LIMIT,
+        )
+        return [self._job({"id": p["msgId"], **p}, p["endpointId"], attempts=0) for p in pairs]
+
+    async def _with_attempt_count(self, job: RetryJob) -> RetryJob:
+        triggers = await self._store.query(
+            MESSAGES,
+            [job.tenant_id, job.app_id],
+            select="VALUE c.triggerType",
+            where=f"c.type = '{ATTEMPT_TYPE}' AND c.msgId = @msg AND c.endpointId = @ep",
+            parameters=[("@msg", job.msg_id), ("@ep", job.endpoint_id)],
+        )
+        # Manual attempts (resends) are outside the schedule: they do not use up retries.
+        scheduled = sum(1 for trigger in triggers if trigger == int(AttemptTrigger.SCHEDULED))
+        return replace(job, attempts=scheduled)
+
+    def _job(self, row: dict[str, Any], endpoint_id: str, *, attempts: int) -> RetryJob:
+        return RetryJob(
+            tenant_id=row["tenantId"],
+            app_id=row["appId"],
+            msg_id=row["id"],
+            endpoint_id=endpoint_id,
+            attempts=attempts,
+            retry_in=0,
+            schedule=list(self._settings.retry_schedule),
+            floor_seconds=self._settings.retry_floor_seconds,
+        )
+
+    async def _cursor(self, cutoff: datetime) -> datetime:
+        doc = await self._store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
+        if doc is None:
+            return cutoff - timedelta(seconds=MAX_WINDOW_SECONDS)
+        return from_wire(doc["at"])
+
+    async def _move_cursor(self, at: datetime) -> None:
+        doc: Doc = {"id": CURSOR_ID, "type": CURSOR_TYPE, "tenantId": CURSOR_KEY[0], "appId": CURSOR_KEY[1]}
+        current = await self._store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
+        try:
+            if current is None:
+                await self._store.create(MESSAGES, {**doc, "at": to_wire(at)})
+            elif from_wire(current["at"]) < at:
+                await self._store.replace(MESSAGES, {**current, "at": to_wire(at)}, etag=current["_etag"])
+        except (DocumentExistsError, EtagMismatchError):
+            # Another instance swept at the same time and moved it; its sweep covered the same window.
+            return

@@ -1,0 +1,127 @@
+"""The sweeper against the Cosmos server: what it finds, and that it finds each piece of lost work once.
+
+The sweeps here run in-process with no grace period; each test puts the sweep cursor just before
+its own messages, so what other tests wrote earlier stays out of the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from shared.clock import from_wire, to_wire, utcnow
+from shared.models import ApplicationIn, AttemptTrigger, EndpointIn, MessageIn, MessageStatus
+from shared.services.attempts import AttemptResult, PairOutcome
+from shared.services.delivery import RetryJob
+from shared.services.registry import Services
+from shared.services.sweeper import CURSOR_ID, CURSOR_KEY, CURSOR_TYPE, MAX_WINDOW_SECONDS, Sweeper
+from shared.store.base import MESSAGES, Doc
+
+
+@pytest.fixture
+async def sweeper(services: Services) -> AsyncIterator[Sweeper]:
+    settings = services.settings.model_copy(update={"sweep_grace_seconds": 0})
+    yield Sweeper(services.store, settings, services.attempts)
+    # Hosts of later tests sweep this database too: they start afresh, not from this test's cursor.
+    await services.store.delete(MESSAGES, CURSOR_KEY, CURSOR_ID)
+
+
+async def _put_cursor(services: Services, at: str) -> None:
+    doc = {"id": CURSOR_ID, "type": CURSOR_TYPE, "tenantId": CURSOR_KEY[0], "appId": CURSOR_KEY[1], "at": at}
+    await services.store.upsert(MESSAGES, doc)
+
+
+async def _message(services: Services, tenant: str, endpoints: int = 1) -> tuple[Doc, list[str]]:
+    app, _ = await services.applications.create(tenant, ApplicationIn(name="sweep"))
+    ids = []
+    for n in range(endpoints):
+        endpoint = await services.endpoints.create(
+            tenant, app["id"], EndpointIn.model_validate({"url": f"http://127.0.0.1:9/{n}"})
+        )
+        ids.append(endpoint["id"])
+    message = await services.messages.create(
+        tenant, app["id"], MessageIn.model_validate({"eventType": "a", "payload": {}})
+    )
+    return message, ids
+
+
+def _mine(jobs: list[RetryJob], tenant: str) -> list[tuple[str, str, int]]:
+    return sorted((job.msg_id, job.endpoint_id, job.attempts) for job in jobs if job.tenant_id == tenant)
+
+
+async def test_a_message_never_sent_is_found_once_for_each_endpoint(
+    services: Services, sweeper: Sweeper, tenant: str
+) -> None:
+    message, endpoint_ids = await _message(services, tenant, endpoints=2)
+    await _put_cursor(services, to_wire(from_wire(message["timestamp"]) - timedelta(seconds=1)))
+
+    sweep = await sweeper.sweep()
+    assert _mine(sweep.unsent, tenant) == sorted((message["id"], ep, 0) for ep in endpoint_ids)
+    await sweeper.finish(sweep)
+
+    # The cursor moved past it, and it carries a dispatch marker now: even a sweep that reads the
+    # same window again does not send it twice.
+    again = await sweeper.sweep()
+    assert _mine(again.unsent, tenant) == []
+    await _put_cursor(services, to_wire(from_wire(message["timestamp"]) - timedelta(seconds=1)))
+    assert _mine((await sweeper.sweep()).unsent, tenant) == []
+
+
+async def test_a_sent_message_is_not_unsent_and_a_settled_pair_is_not_stranded(
+    services: Services, sweeper: Sweeper, tenant: str
+) -> None:
+    message, (endpoint_id,) = await _message(services, tenant)
+    await _put_cursor(services, to_wire(from_wire(message["timestamp"]) - timedelta(seconds=1)))
+    await services.attempts.record_round(
+        message, [PairOutcome(endpoint_id, MessageStatus.SUCCESS, None, None)]
+    )
+    sweep = await sweeper.sweep()
+    assert _mine(sweep.unsent, tenant) == []
+    assert _mine(sweep.stranded, tenant) == []
+
+
+async def test_an_overdue_pending_pair_is_stranded_and_resumes_after_its_scheduled_attempts(
+    services: Services, sweeper: Sweeper, tenant: str
+) -> None:
+    message, (endpoint_id, later_id) = await _message(services, tenant, endpoints=2)
+    failed = AttemptResult("http://127.0.0.1:9/0", 500, "", 3, MessageStatus.FAIL)
+    first = services.attempts.attempt_doc(message, endpoint_id, failed)
+    # A first round that failed for one endpoint, its next attempt overdue (its workflow never
+    # started), and one whose next attempt is still ahead.
+    await services.attempts.record_round(
+        message,
+        [
+            PairOutcome(endpoint_id, MessageStatus.PENDING, utcnow() - timedelta(seconds=30), first),
+            PairOutcome(later_id, MessageStatus.PENDING, utcnow() + timedelta(hours=1), None),
+        ],
+    )
+    # A manual resend since then: it does not use up a scheduled retry.
+    manual = AttemptResult("http://127.0.0.1:9/0", 500, "", 3, MessageStatus.FAIL, AttemptTrigger.MANUAL)
+    await services.attempts.record(
+        message,
+        endpoint_id,
+        manual,
+        next_attempt=utcnow() - timedelta(seconds=20),
+        pair_status=MessageStatus.PENDING,
+    )
+
+    sweep = await sweeper.sweep()
+    stranded = [job for job in sweep.stranded if job.tenant_id == tenant]
+    assert [(job.msg_id, job.endpoint_id) for job in stranded] == [(message["id"], endpoint_id)]
+    (resumed,) = await sweeper.resume(stranded)
+    assert (resumed.attempts, resumed.retry_in) == (1, 0)
+    assert resumed.instance_id == stranded[0].instance_id
+
+
+async def test_after_a_long_outage_a_sweep_reads_a_bounded_window(
+    services: Services, sweeper: Sweeper
+) -> None:
+    long_ago = utcnow() - timedelta(days=2)
+    await _put_cursor(services, to_wire(long_ago))
+    sweep = await sweeper.sweep()
+    assert abs((sweep.next_cursor - long_ago).total_seconds() - MAX_WINDOW_SECONDS) < 1
+    await sweeper.finish(sweep)
+    moved = await services.store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
+    assert moved is not None and from_wire(moved["at"]) == sweep.next_cursor
