@@ -14,13 +14,17 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+import azure.durable_functions as df
 import httpx
 import pytest
 from standardwebhooks import Webhook
 from svix.api import ApplicationIn, EndpointIn, MessageIn, Svix, SvixOptions
 from svix.exceptions import HttpError
 
+from blueprints.delivery import start_retries
+from devhost.durable.binding import client_binding_value
 from shared.models import MessageIn as HeraldMessageIn
+from shared.services.delivery import RetryJob
 from shared.services.registry import Services
 from tests.conftest import Minter, serving_herald
 from tests.delivery.receivers import Receiver, running_receiver
@@ -209,3 +213,28 @@ def test_deliver_at_waits_on_a_durable_timer(
     assert request.headers["webhook-id"] == msg.id
     assert [w["runtimeStatus"] for w in _workflows(delivery_url, msg.id)] == ["Completed"]
     _eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
+
+
+async def test_a_duplicated_dispatch_starts_one_workflow(
+    svix: Svix, app_id: str, receiver: Receiver, services: Services, delivery_url: str
+) -> None:
+    path = f"dup-{uuid.uuid4().hex[:6]}"
+    endpoint = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 200)))
+    message = await services.messages.create(
+        TENANT, app_id, HeraldMessageIn.model_validate({"eventType": "a", "payload": {"dup": True}})
+    )
+    # Its first round is on record (so the sweeper leaves it alone); its retry is due in 100 s of
+    # workflow time (one second here). Five dispatchers race to start that retry at once.
+    await services.attempts.mark_dispatched(message)
+    job = RetryJob(TENANT, app_id, message["id"], endpoint.id, 1, 100, [100, 100, 100], 100)
+    # The client a function gets, talking to devhost's public copy of the Durable API.
+    rpc = f"{delivery_url}/runtime/webhooks"
+    client = df.DurableOrchestrationClient(
+        client_binding_value(origin=delivery_url, rpc_origin=rpc, hub="heraldtests")
+    )
+    await asyncio.gather(*(start_retries(client, [job]) for _ in range(5)))
+    (request,) = receiver.wait_for(path, 1, timeout=30)
+    assert request.headers["webhook-id"] == message["id"]
+    await asyncio.sleep(2)
+    assert len(receiver.requests(path)) == 1
+    assert [w["instanceId"] for w in _workflows(delivery_url, message["id"])] == [job.instance_id]
