@@ -3,7 +3,7 @@
     .venv/bin/python bench/delivery.py [--duration 20] [--concurrency 16] [--rate 1000] [--quick]
 
 For fan-out 1 and fan-out 10, loopback receivers (aiohttp, in this process) time each webhook's
-arrival, and three runs of the same length push messages through them:
+arrival, and four runs of the same length push messages through them:
 
 - **herald**: Herald served by devhost against the emulators (its own Cosmos database, a signing key
   whose JWKS it trusts, loopback endpoints allowed), fed through the public API with httpx and a
@@ -11,6 +11,9 @@ arrival, and three runs of the same length push messages through them:
 - **ceiling**: a plain async loop, in a process of its own as Herald is, that creates one document
   per message on the same Cosmos server with the same SDK (azure.cosmos.aio) and POSTs it to each
   endpoint (aiohttp): the least work a durable delivery can do here;
+- **ceiling + queue**: the ceiling with a Storage queue (Azurite) between the create and the POSTs,
+  drained by consumers in batches of 32 as the Functions host drains a queue trigger: the floor of
+  a queue-triggered dispatch, the design Herald measured against and did not choose;
 - **raw POST**: the same loop without Cosmos, for reference.
 
 Every run keeps `--concurrency` messages in flight (a worker sends the next message once every
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import os
@@ -275,13 +279,19 @@ def herald_env(jwks: str, durable_db: Path) -> dict[str, str]:
 
 
 async def ceiling_worker(spec: dict[str, Any]) -> None:
-    """The plain loop: one Cosmos document per message, then one POST per endpoint."""
+    """The plain loop: one Cosmos document per message, then one POST per endpoint.
+
+    With `queue`, the message goes through a dispatch queue between the two (put, then a
+    consumer's receive and delete), as a queue-triggered dispatch function would: the floor of
+    that design, measured to choose between it and Herald's in-process first attempt.
+    """
     from azure.cosmos import PartitionKey
     from azure.cosmos.aio import CosmosClient
 
     async with (
         CosmosClient(COSMOS_ENDPOINT, credential=EMULATOR_KEY, connection_verify=False) as cosmos,
         aiohttp.ClientSession() as http,
+        DispatchQueue(spec, http) if spec.get("queue") else contextlib.nullcontext() as queue,
     ):
         container = None
         if spec["cosmos"]:
@@ -295,10 +305,67 @@ async def ceiling_worker(spec: dict[str, Any]) -> None:
             data = json.dumps(body, separators=(",", ":")).encode()
             if container is not None:
                 await _create(container, {"id": body["bench_id"], "appId": "bench", "payload": body})
-            await asyncio.gather(*(_post(http, url, data) for url in spec["urls"]))
+            if queue is not None:
+                await queue.dispatch(body["bench_id"], data)
+            else:
+                await asyncio.gather(*(_post(http, url, data) for url in spec["urls"]))
 
         await closed_loop(spec["concurrency"], spec["warmup"], spec["rate"], lambda: one("warmup"))
         await closed_loop(spec["concurrency"], spec["duration"], spec["rate"], lambda: one(spec["run"]))
+
+
+class DispatchQueue:
+    """A Storage queue between the create and the POSTs, drained by consumers in this process."""
+
+    # As the Functions host fetches queue messages: up to 32 at once.
+    BATCH = 32
+    CONSUMERS = 4
+
+    def __init__(self, spec: dict[str, Any], http: aiohttp.ClientSession) -> None:
+        from azure.storage.queue.aio import QueueClient
+
+        self._queue = QueueClient.from_connection_string(AZURITE_CONNECTION, f"bench-{uuid.uuid4().hex[:12]}")
+        self._http = http
+        self._urls: list[str] = spec["urls"]
+        self._sent: dict[str, asyncio.Event] = {}
+        self._consumers: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> DispatchQueue:
+        await self._queue.create_queue()
+        self._consumers = [asyncio.create_task(self._consume()) for _ in range(self.CONSUMERS)]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._consumers:
+            task.cancel()
+        await asyncio.gather(*self._consumers, return_exceptions=True)
+        await self._queue.delete_queue()
+        await self._queue.close()
+
+    async def dispatch(self, bench_id: str, data: bytes) -> None:
+        sent = self._sent[bench_id] = asyncio.Event()
+        await self._queue.send_message(data.decode())
+        await sent.wait()
+
+    async def _consume(self) -> None:
+        while True:
+            messages = [
+                message
+                async for message in self._queue.receive_messages(
+                    messages_per_page=self.BATCH, max_messages=self.BATCH, visibility_timeout=60
+                )
+            ]
+            if not messages:
+                # An empty queue: poll again shortly (the host backs off further when idle).
+                await asyncio.sleep(0.05)
+            # The host runs a fetched batch's invocations concurrently.
+            await asyncio.gather(*(self._handle(message) for message in messages))
+
+    async def _handle(self, message: Any) -> None:
+        data = str(message.content).encode()
+        await asyncio.gather(*(_post(self._http, url, data) for url in self._urls))
+        await self._queue.delete_message(message)
+        self._sent.pop(json.loads(data)["bench_id"]).set()
 
 
 async def _create(container: Any, doc: dict[str, Any]) -> None:
@@ -388,6 +455,8 @@ class Scenario:
     fanout: int
     herald: RunResult
     ceiling: RunResult
+    # The ceiling with a dispatch queue between the create and the POSTs.
+    queue_ceiling: RunResult
     raw_post: RunResult
     messages: int
     operations: dict[str, float]
@@ -444,15 +513,16 @@ async def measure(
     }
 
     results: dict[str, RunResult] = {}
-    for name, cosmos in (("ceiling", True), ("raw-post", False)):
+    for name, cosmos, queue in (("ceiling", True, False), ("queue", True, True), ("raw-post", False, False)):
         run = f"{name}-f{fanout}"
         started = time.monotonic() + args.warmup
-        await run_ceiling({**spec, "run": run, "cosmos": cosmos})
+        await run_ceiling({**spec, "run": run, "cosmos": cosmos, "queue": queue})
         results[name] = summarize(run, receivers, (_first_start(receivers, run, started), 0.0))
     return Scenario(
         fanout=fanout,
         herald=herald_run,
         ceiling=results["ceiling"],
+        queue_ceiling=results["queue"],
         raw_post=results["raw-post"],
         messages=messages,
         operations=operations,
@@ -477,7 +547,8 @@ def report(scenarios: list[Scenario], args: argparse.Namespace) -> dict[str, Any
     header = f"{'fan-out':>7} {'run':<9} {'deliveries/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'deliveries':>10}"
     print(header)
     for s in scenarios:
-        for name, run in (("herald", s.herald), ("ceiling", s.ceiling), ("raw POST", s.raw_post)):
+        runs = [("herald", s.herald), ("ceiling", s.ceiling)]
+        for name, run in [*runs, ("+ queue", s.queue_ceiling), ("raw POST", s.raw_post)]:
             print(
                 f"{s.fanout:>7} {name:<9} {run.deliveries_per_s:>12.1f} {run.p50_ms:>8.1f} "
                 f"{run.p99_ms:>8.1f} {run.deliveries:>10}"
@@ -491,6 +562,8 @@ def report(scenarios: list[Scenario], args: argparse.Namespace) -> dict[str, Any
             f"and {storage:.2f} Storage operations ({cosmos / s.fanout:.2f} and {storage / s.fanout:.2f} "
             f"per delivery); {s.workflows_started} orchestrations started"
         )
+        queued = s.queue_ceiling.deliveries_per_s / s.ceiling.deliveries_per_s
+        print(f"  a dispatch queue alone brings the ceiling to {queued:.0%} of itself")
         breakdown = ", ".join(f"{name} {count / s.messages:.2f}" for name, count in s.operations.items())
         print(f"  operations per message: {breakdown}")
         goals[f"fanout_{s.fanout}_ratio_to_ceiling"] = {
@@ -524,10 +597,10 @@ def plot(scenarios: list[Scenario], seconds: float) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(2, len(scenarios), figsize=(6 * len(scenarios), 7), squeeze=False)
-    colors = {"herald": "tab:blue", "ceiling": "tab:orange", "raw-post": "tab:green"}
+    colors = {"herald": "tab:blue", "ceiling": "tab:orange", "queue": "tab:purple", "raw-post": "tab:green"}
     for column, s in enumerate(scenarios):
         top, bottom = axes[0][column], axes[1][column]
-        for run in (s.herald, s.ceiling, s.raw_post):
+        for run in (s.herald, s.ceiling, s.queue_ceiling, s.raw_post):
             # Whole seconds of the run only: the last, partial one is its tail.
             points = [point for point in run.series if point["second"] < int(seconds)]
             x = [point["second"] for point in points]
@@ -600,8 +673,12 @@ async def bench(args: argparse.Namespace) -> int:
                 "fanout": s.fanout,
                 "herald": _run_json(s.herald),
                 "ceiling": _run_json(s.ceiling),
+                "queue_ceiling": _run_json(s.queue_ceiling),
                 "raw_post": _run_json(s.raw_post),
                 "herald_to_ceiling": round(s.ratio, 3),
+                "queue_ceiling_to_ceiling": round(
+                    s.queue_ceiling.deliveries_per_s / s.ceiling.deliveries_per_s, 3
+                ),
                 "messages": s.messages,
                 "store_operations_per_message": round(s.per_message(), 3),
                 "cosmos_operations_per_message": round(s.per_message(storage=False), 3),

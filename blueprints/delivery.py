@@ -89,15 +89,17 @@ async def delivery_sweeper(timer: func.TimerRequest, client: df.DurableOrchestra
     with telemetry.span("herald.sweep"):
         services = await registry.get_services()
         sweep = await services.sweeper.sweep()
+        not_started = []
         if sweep.unsent:
             log.warning("sweeper found %d message-endpoint pairs never attempted", len(sweep.unsent))
-            await start_retries(client, sweep.unsent)
+            not_started = await start_retries(client, sweep.unsent)
         # A stranded pair whose workflow is live is only late; the others get a new workflow.
         stranded = [job for job in sweep.stranded if not await _live(client, job.instance_id)]
         if stranded:
             log.warning("sweeper found %d pending pairs without a retry workflow", len(stranded))
+            # One that does not start now is still pending and overdue at the next sweep.
             await start_retries(client, await services.sweeper.resume(stranded))
-        await services.sweeper.finish(sweep)
+        await services.sweeper.finish(sweep, not_started)
 
 
 async def _live(client: df.DurableOrchestrationClient, instance_id: str) -> bool:
@@ -108,12 +110,14 @@ async def _live(client: df.DurableOrchestrationClient, instance_id: str) -> bool
 
 async def start_retries(
     client: df.DurableOrchestrationClient, jobs: "list[delivery_module.RetryJob]"
-) -> None:
+) -> "list[delivery_module.RetryJob]":
     """Starts a retry workflow per job unless its pair already has a live one.
 
-    A job that fails to start is logged and the others still start: its pair stays pending, and
-    the sweeper gives it a workflow once its next attempt is overdue.
+    A job that fails to start is logged and the others still start; the ones that did not start
+    are returned. A pair left so stays pending, and the sweeper gives it a workflow once its next
+    attempt is overdue.
     """
+    not_started = []
     # Each Durable client call costs the task hub Storage operations: counted as store operations.
     trace = telemetry.traceparent()
     for job in jobs:
@@ -127,12 +131,14 @@ async def start_retries(
             # Most often a concurrent dispatch of the same pair won the start (the instance id
             # is per pair, so there is still exactly one workflow); else the sweeper retries it.
             log.warning("retry workflow for endpoint %s not started", job.endpoint_id, exc_info=True)
+            not_started.append(job)
             continue
         telemetry.record_retries_started()
         log.info(
             "retry workflow started",
             extra={"endpoint_id": job.endpoint_id, "attempts": job.attempts, "retry_in": job.retry_in},
         )
+    return not_started
 
 
 async def dispatch(

@@ -90,7 +90,7 @@ svc_cmd() {  # prints nothing; fills the array CMD
     cosmos)
       # The package ships its own self-signed cert/key (CN=cosmosdb); the CLI has
       # no flag for another one. Bound to loopback only.
-      CMD=("$COSMOS_BIN" --host 127.0.0.1 --port "$COSMOS_PORT")
+      CMD=("$COSMOS_BIN" --host 127.0.0.1 --port "$COSMOS_PORT" --keep-alive)
       ;;
   esac
 }

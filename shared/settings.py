@@ -77,7 +77,8 @@ class HeraldSettings(BaseSettings):
     delivery_svix_headers: bool = False
     # After a timeout or a 429, the next attempt waits at least this long.
     retry_floor_seconds: float = 60.0
-    # A stored message-endpoint pair never attempted after this long was lost: the sweeper sends it.
+    # Work this long past due without a workflow (a message never sent, a pending pair whose
+    # workflow is gone) was lost: the sweeper gives it one.
     sweep_grace_seconds: int = 120
     # Circuit breaker per endpoint: opens after this many consecutive failures, for the cool-down.
     breaker_failures: int = 5

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ from shared.clock import to_wire, utcnow
 from shared.errors import ConflictError, NotFoundError, PreconditionFailedError
 from shared.models import ApplicationIn, ApplicationOut, ApplicationPatch, path_identifier
 from shared.pagination import ListParams, fetch_page
+from shared.services.recent import Recent
 from shared.services.uids import UidGuards
 from shared.store.base import (
     APPLICATIONS,
@@ -22,8 +22,6 @@ from shared.store.base import (
 )
 
 APP_TYPE = "app"
-RECENT_SECONDS = 5.0
-RECENT_MAX = 10_000
 # Applications' uids are unique per tenant: one scope for the whole partition.
 TENANT_SCOPE = ""
 
@@ -37,28 +35,14 @@ class ApplicationService:
         self._store = store
         self._uids = UidGuards(store, APPLICATIONS, what="An application")
         # Applications seen recently, for the message path only (updates always read afresh).
-        self._recent: dict[tuple[str, str], tuple[float, Doc]] = {}
+        self._recent: Recent[Doc] = Recent()
 
     async def find_recent(self, tenant_id: str, id_or_uid: str) -> Doc | None:
-        """`find`, answered from this process's memory for a few seconds.
-
-        Accepting a message needs the application but not its latest ETag; this spares one read
-        per message. Another instance's change shows here within `RECENT_SECONDS`.
-        """
-        key = (tenant_id, id_or_uid)
-        hit = self._recent.get(key)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        doc = await self.find(tenant_id, id_or_uid)
-        if doc is not None:
-            if len(self._recent) >= RECENT_MAX:
-                self._recent.clear()
-            self._recent[key] = (time.monotonic() + RECENT_SECONDS, doc)
-        return doc
+        """`find`, answered from this process's memory for a few seconds (see `recent.py`)."""
+        return await self._recent.get((tenant_id, id_or_uid), lambda: self.find(tenant_id, id_or_uid))
 
     def _forget(self, tenant_id: str) -> None:
-        for key in [key for key in self._recent if key[0] == tenant_id]:
-            self._recent.pop(key, None)
+        self._recent.forget(tenant_id)
 
     async def find(self, tenant_id: str, id_or_uid: str) -> Doc | None:
         if id_or_uid.startswith(f"{ids.APP}_"):

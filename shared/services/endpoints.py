@@ -23,6 +23,7 @@ from shared.models import (
 from shared.outbound import RefusedTargetError, check_endpoint_url
 from shared.pagination import ListParams, fetch_page
 from shared.secretbox import SecretBox
+from shared.services.recent import Recent
 from shared.services.uids import UidGuards
 from shared.settings import HeraldSettings
 from shared.signing import generate_secret, normalize_secret
@@ -85,6 +86,8 @@ class EndpointService:
         # The document type served: operational-webhook endpoints are the same thing, kept apart.
         self._kind = kind
         self._uids = UidGuards(store, ENDPOINTS, what="An endpoint")
+        # Each application's endpoints as recently listed, for the message path only.
+        self._recent: Recent[list[Doc]] = Recent()
 
     async def find(self, tenant_id: str, app_id: str, id_or_uid: str) -> Doc | None:
         pk = [tenant_id, app_id]
@@ -104,6 +107,10 @@ class EndpointService:
         return await self._store.query(
             ENDPOINTS, [tenant_id, app_id], where="c.type = @type", parameters=[("@type", self._kind)]
         )
+
+    async def list_recent(self, tenant_id: str, app_id: str) -> list[Doc]:
+        """`list_all`, answered from this process's memory for a few seconds (see `recent.py`)."""
+        return await self._recent.get((tenant_id, app_id), lambda: self.list_all(tenant_id, app_id)) or []
 
     async def list_page(self, tenant_id: str, app_id: str, params: ListParams) -> dict[str, Any]:
         page = await fetch_page(
@@ -144,6 +151,8 @@ class EndpointService:
             return await self._store.create(ENDPOINTS, doc)
         except DocumentExistsError:
             return await self.get(tenant_id, app_id, doc["id"])
+        finally:
+            self._recent.forget(tenant_id, app_id)
 
     async def update(
         self, tenant_id: str, app_id: str, id_or_uid: str, data: EndpointUpdate
@@ -172,6 +181,7 @@ class EndpointService:
             await self._store.delete(ENDPOINTS, pk, current["id"], etag=current["_etag"])
         except EtagMismatchError:
             raise PreconditionFailedError("The endpoint changed meanwhile; retry.") from None
+        self._recent.forget(tenant_id, app_id)
         if current.get("uid"):
             await self._uids.release(pk, app_id, current["uid"], current["id"])
 
@@ -290,9 +300,11 @@ class EndpointService:
         try:
             stored = await self._store.replace(ENDPOINTS, updated, etag=current["_etag"])
         except EtagMismatchError:
+            self._recent.forget(tenant_id, app_id)
             if new_uid is not None and new_uid != old_uid:
                 await self._uids.release(pk, app_id, new_uid, current["id"])
             raise PreconditionFailedError("The endpoint changed meanwhile; retry.") from None
+        self._recent.forget(tenant_id, app_id)
         if old_uid is not None and old_uid != new_uid:
             await self._uids.release(pk, app_id, old_uid, current["id"])
         return stored

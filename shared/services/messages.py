@@ -109,7 +109,7 @@ class MessageService:
         self._check_deliver_at(data.deliver_at, now)
         app = await self._resolve_app(tenant_id, app_id_or_uid, data.application)
         app_id = app["id"]
-        endpoints = await self._endpoints.list_all(tenant_id, app_id)
+        endpoints = await self._endpoints.list_recent(tenant_id, app_id)
         matching = sorted(
             (ep for ep in endpoints if matches(ep, data.event_type, data.channels)),
             key=lambda ep: str(ep["id"]),

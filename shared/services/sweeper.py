@@ -17,7 +17,7 @@ The sweep never sends anything itself: it returns retry jobs, and the workflows 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +47,8 @@ class Sweep:
     stranded: list[RetryJob]
     # Where the next sweep starts reading messages.
     next_cursor: datetime
+    # When each unsent message was stored.
+    stored_at: dict[str, datetime] = field(default_factory=dict)
 
 
 class Sweeper:
@@ -60,32 +62,41 @@ class Sweeper:
         cutoff = now - timedelta(seconds=self._settings.sweep_grace_seconds)
         start = await self._cursor(cutoff)
         end = min(cutoff, start + timedelta(seconds=MAX_WINDOW_SECONDS))
-        (unsent, next_cursor), stranded = await asyncio.gather(
+        (unsent, stored_at, next_cursor), stranded = await asyncio.gather(
             self._unsent(start, end), self._stranded(cutoff)
         )
-        return Sweep(unsent=unsent, stranded=stranded, next_cursor=next_cursor)
+        return Sweep(unsent=unsent, stranded=stranded, next_cursor=next_cursor, stored_at=stored_at)
 
     async def resume(self, jobs: list[RetryJob]) -> list[RetryJob]:
         """The stranded jobs with the number of scheduled attempts each pair has had so far."""
         return list(await asyncio.gather(*(self._with_attempt_count(job) for job in jobs)))
 
-    async def finish(self, sweep: Sweep) -> None:
-        """After the workflows started: marks the unsent messages sent and moves the cursor on."""
-        for msg in {(job.tenant_id, job.app_id, job.msg_id) for job in sweep.unsent}:
-            message = await self._store.read(MESSAGES, [msg[0], msg[1]], msg[2])
+    async def finish(self, sweep: Sweep, not_started: list[RetryJob]) -> None:
+        """After the workflows started: marks the unsent messages sent and moves the cursor on.
+
+        A message with a workflow that did not start stays unmarked, and the cursor stops before
+        it, so the next sweep finds it again.
+        """
+        missed = {job.msg_id for job in not_started}
+        sent = {(job.tenant_id, job.app_id, job.msg_id) for job in sweep.unsent if job.msg_id not in missed}
+        for tenant_id, app_id, msg_id in sent:
+            message = await self._store.read(MESSAGES, [tenant_id, app_id], msg_id)
             if message is not None:
                 await self._attempts.mark_dispatched(message)
-        await self._move_cursor(sweep.next_cursor)
+        missed_at = [sweep.stored_at[msg_id] for msg_id in missed if msg_id in sweep.stored_at]
+        await self._move_cursor(min([sweep.next_cursor, *missed_at]))
 
-    async def _unsent(self, start: datetime, end: datetime) -> tuple[list[RetryJob], datetime]:
+    async def _unsent(
+        self, start: datetime, end: datetime
+    ) -> tuple[list[RetryJob], dict[str, datetime], datetime]:
         if end <= start:
-            return [], start
+            return [], {}, start
         window = [("@from", to_wire(start)), ("@to", to_wire(end))]
         in_window = "c.timestamp >= @from AND c.timestamp < @to"
         messages, markers = await asyncio.gather(
             self._store.query_across(
                 MESSAGES,
-                select="c.id, c.tenantId, c.appId, c.endpointIds, c.timestamp",
+                select="c.id, c.tenantId, c.appId, c.endpointIds, c.timestamp, c.deliverAt",
                 where=f"c.type = '{MESSAGE_TYPE}' AND ARRAY_LENGTH(c.endpointIds) > 0 AND {in_window}",
                 parameters=window,
             ),
@@ -101,8 +112,14 @@ class Sweeper:
         taken, left = lost[:SWEEP_LIMIT], lost[SWEEP_LIMIT:]
         # With more lost than one sweep takes, the next sweep starts at the first one left.
         next_cursor = from_wire(left[0]["timestamp"]) if left else end
-        jobs = [self._job(m, endpoint_id, attempts=0) for m in taken for endpoint_id in m["endpointIds"]]
-        return jobs, next_cursor
+        now = utcnow()
+        jobs = [
+            # A message scheduled for later still waits for its time.
+            self._job(m, endpoint_id, attempts=0, retry_in=_seconds_until(m.get("deliverAt"), now))
+            for m in taken
+            for endpoint_id in m["endpointIds"]
+        ]
+        return jobs, {m["id"]: from_wire(m["timestamp"]) for m in taken}, next_cursor
 
     async def _stranded(self, cutoff: datetime) -> list[RetryJob]:
         pairs = await self._store.query_across(
@@ -129,14 +146,14 @@ class Sweeper:
         scheduled = sum(1 for trigger in triggers if trigger == int(AttemptTrigger.SCHEDULED))
         return replace(job, attempts=scheduled)
 
-    def _job(self, row: dict[str, Any], endpoint_id: str, *, attempts: int) -> RetryJob:
+    def _job(self, row: dict[str, Any], endpoint_id: str, *, attempts: int, retry_in: float = 0) -> RetryJob:
         return RetryJob(
             tenant_id=row["tenantId"],
             app_id=row["appId"],
             msg_id=row["id"],
             endpoint_id=endpoint_id,
             attempts=attempts,
-            retry_in=0,
+            retry_in=retry_in,
             schedule=list(self._settings.retry_schedule),
             floor_seconds=self._settings.retry_floor_seconds,
         )
@@ -158,3 +175,7 @@ class Sweeper:
         except (DocumentExistsError, EtagMismatchError):
             # Another instance swept at the same time and moved it; its sweep covered the same window.
             return
+
+
+def _seconds_until(moment: str | None, now: datetime) -> float:
+    return max(0.0, (from_wire(moment) - now).total_seconds()) if moment else 0.0

@@ -59,7 +59,7 @@ async def test_a_message_never_sent_is_found_once_for_each_endpoint(
 
     sweep = await sweeper.sweep()
     assert _mine(sweep.unsent, tenant) == sorted((message["id"], ep, 0) for ep in endpoint_ids)
-    await sweeper.finish(sweep)
+    await sweeper.finish(sweep, [])
 
     # The cursor moved past it, and it carries a dispatch marker now: even a sweep that reads the
     # same window again does not send it twice.
@@ -122,6 +122,35 @@ async def test_after_a_long_outage_a_sweep_reads_a_bounded_window(
     await _put_cursor(services, to_wire(long_ago))
     sweep = await sweeper.sweep()
     assert abs((sweep.next_cursor - long_ago).total_seconds() - MAX_WINDOW_SECONDS) < 1
-    await sweeper.finish(sweep)
+    await sweeper.finish(sweep, [])
     moved = await services.store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
     assert moved is not None and from_wire(moved["at"]) == sweep.next_cursor
+
+
+async def test_an_unsent_scheduled_message_still_waits_for_its_time(
+    services: Services, sweeper: Sweeper, tenant: str
+) -> None:
+    app, _ = await services.applications.create(tenant, ApplicationIn(name="later"))
+    await services.endpoints.create(
+        tenant, app["id"], EndpointIn.model_validate({"url": "http://127.0.0.1:9/"})
+    )
+    later = utcnow() + timedelta(minutes=30)
+    message = await services.messages.create(
+        tenant,
+        app["id"],
+        MessageIn.model_validate({"eventType": "a", "payload": {}, "deliverAt": to_wire(later)}),
+    )
+    await _put_cursor(services, to_wire(from_wire(message["timestamp"]) - timedelta(seconds=1)))
+    (job,) = [job for job in (await sweeper.sweep()).unsent if job.tenant_id == tenant]
+    assert 1790 < job.retry_in <= 1800
+
+
+async def test_a_message_whose_workflow_did_not_start_is_found_again(
+    services: Services, sweeper: Sweeper, tenant: str
+) -> None:
+    message, _ = await _message(services, tenant)
+    await _put_cursor(services, to_wire(from_wire(message["timestamp"]) - timedelta(seconds=1)))
+    sweep = await sweeper.sweep()
+    mine = [job for job in sweep.unsent if job.tenant_id == tenant]
+    await sweeper.finish(sweep, not_started=mine)
+    assert _mine((await sweeper.sweep()).unsent, tenant) == [(mine[0].msg_id, mine[0].endpoint_id, 0)]

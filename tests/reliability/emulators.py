@@ -42,7 +42,7 @@ _COSMOS_BEHIND_PROXY = """
 const { createHttpsServer } = require(process.argv[1]);
 const port = Number(process.argv[2]);
 const advertised = Number(process.argv[3]);
-const server = createHttpsServer();
+const server = createHttpsServer({ keepAlive: true });
 const address = server.address.bind(server);
 server.address = () => ({ ...address(), port: advertised });
 server.listen(port, "127.0.0.1", () => console.log(`listening on ${port}, advertising ${advertised}`));
@@ -177,7 +177,9 @@ def private_cosmos(*, port: int | None = None, advertised_port: int | None = Non
     """A Cosmos DB server of the caller's own (in memory, empty), stopped by its pid on exit."""
     port = port or free_port()
     if advertised_port is None:
+        # Connections kept alive, as Azure's are (the server closes each one otherwise).
         command = [str(NODE_BIN / "cosmosdb-server"), "--host", LOCALHOST, "--port", str(port)]
+        command.append("--keep-alive")
     else:
         command = ["node", "-e", _COSMOS_BEHIND_PROXY, str(COSMOS_LIB), str(port), str(advertised_port)]
     server = _spawn("cosmos", command)
