@@ -12,12 +12,14 @@ import json
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 LOCALHOST = "127.0.0.1"
 _CONTROL_TIMEOUT_SECONDS = 10.0
@@ -35,6 +37,9 @@ class Hit:
     status: int
     # The answer reached Herald: the connection was open when the receiver answered.
     answered: bool
+    # The signature checked on arrival, as a receiver does (None: no secret known for the path).
+    # Checked later, a true signature fails standardwebhooks' five-minute timestamp tolerance.
+    verified: bool | None = None
 
     @property
     def acknowledged(self) -> bool:
@@ -74,9 +79,15 @@ class FaultyReceiver:
     random: random.Random = field(default_factory=lambda: random.Random(7))
     # The path of every request as it arrives, before the receiver answers it.
     arrivals: list[str] = field(default_factory=list)
+    # Each endpoint's signing secret, by path, to check signatures on arrival.
+    secrets: dict[str, str] = field(default_factory=dict)
     _loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     _runner: web.AppRunner | None = None
     _site: web.TCPSite | None = None
+
+    def expect_secret(self, path: str, secret: str) -> None:
+        with self.lock:
+            self.secrets[path] = secret
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path}"
@@ -160,6 +171,8 @@ class FaultyReceiver:
             await asyncio.sleep(behaviour.delay)
         transport = request.transport
         answered = transport is not None and not transport.is_closing()
+        with self.lock:
+            secret = self.secrets.get(path)
         hit = Hit(
             path=path,
             msg_id=request.headers.get("webhook-id", ""),
@@ -168,10 +181,19 @@ class FaultyReceiver:
             at=time.monotonic(),
             status=status,
             answered=answered,
+            verified=_signature_holds(secret, body, request.headers) if secret else None,
         )
         with self.lock:
             self.hits.append(hit)
         return web.Response(status=status, text=f"answer {status}")
+
+
+def _signature_holds(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    try:
+        Webhook(secret).verify(body, dict(headers))
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 @contextmanager
