@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -22,7 +22,6 @@ from shared.clock import from_wire, to_wire, utcnow
 from shared.errors import (
     NotFoundError,
     PreconditionFailedError,
-    ServiceUnavailableError,
     ValidationFailedError,
 )
 from shared.models import (
@@ -47,11 +46,10 @@ from shared.store.base import (
     DocumentStore,
     EtagMismatchError,
 )
+from shared.store.joined import BATCH_LIMIT, JoinedBatches
 
 ATTEMPT_TYPE = "attempt"
 DISPATCHED_TYPE = "dispatched"
-# Cosmos takes at most 100 operations in one transactional batch.
-BATCH_LIMIT = 100
 WithStatus = TypeVar("WithStatus", MessageEndpointOut, EndpointMessageOut)
 MAX_RESPONSE_CHARS = 4096
 PROJECTION_RETRIES = 5
@@ -157,94 +155,6 @@ def _not_yet_attempted(message: Doc) -> Doc:
     }
 
 
-WriteOneByOne = Callable[[Doc, Sequence[Doc]], Awaitable[None]]
-
-
-@dataclass(eq=False)
-class _Round:
-    message: Doc
-    docs: list[Doc]
-    done: asyncio.Future[None]
-
-
-class RoundWriter:
-    """Writes first rounds as batches per partition, joining the rounds that wait meanwhile.
-
-    One batch per partition is in flight at a time. The rounds that arrive meanwhile queue up, and
-    the next writer to get the partition writes all of them together (at most BATCH_LIMIT
-    documents per batch; a round is never split unless it is larger than that), so every caller
-    waits for at most two batches. No timer: an idle partition adds no latency. If a joint batch
-    fails on a conflict (a document of some round exists: a retry or the sweeper raced it), each
-    of its rounds is written one document at a time, as each is safe to repeat; any other failure
-    fails every round of the batch.
-    """
-
-    def __init__(self, store: DocumentStore, one_by_one: WriteOneByOne) -> None:
-        self._store = store
-        self._one_by_one = one_by_one
-        self._partitions: dict[tuple[str, str], _Partition] = {}
-
-    async def write(self, message: Doc, docs: list[Doc]) -> None:
-        key = (message["tenantId"], message["appId"])
-        partition = self._partitions.setdefault(key, _Partition())
-        entry = _Round(message, docs, asyncio.get_running_loop().create_future())
-        partition.queue.append(entry)
-        partition.users += 1
-        try:
-            async with partition.lock:
-                while not entry.done.done():
-                    await self._flush(list(key), _take(partition.queue))
-        finally:
-            if entry in partition.queue:
-                # Cancelled before its turn: nobody writes it now.
-                partition.queue.remove(entry)
-            partition.users -= 1
-            if not partition.users:
-                del self._partitions[key]
-        await entry.done
-
-    async def _flush(self, pk: list[str], rounds: list[_Round]) -> None:
-        try:
-            docs = [doc for entry in rounds for doc in entry.docs]
-            for start in range(0, len(docs), BATCH_LIMIT):
-                try:
-                    await self._store.create_batch(MESSAGES, pk, docs[start : start + BATCH_LIMIT])
-                except BatchFailedError:
-                    for entry in rounds:
-                        await self._one_by_one(entry.message, entry.docs)
-                    break
-        except BaseException as exc:
-            # Every round of the batch learns of it; a cancelled writer's rounds fail too, rather
-            # than wait for good (the sweeper resends messages that have no dispatch marker).
-            failure = exc if isinstance(exc, Exception) else ServiceUnavailableError("Not written.")
-            for entry in rounds:
-                if not entry.done.done():
-                    entry.done.set_exception(failure)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for entry in rounds:
-            entry.done.set_result(None)
-
-
-@dataclass
-class _Partition:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    queue: list[_Round] = field(default_factory=list)
-    # Callers inside `write` for this partition: the entry goes when the last one leaves.
-    users: int = 0
-
-
-def _take(queue: list[_Round]) -> list[_Round]:
-    """Whole rounds from the front of `queue`, up to one batch's worth (at least one round)."""
-    taken = [queue.pop(0)]
-    size = len(taken[0].docs)
-    while queue and size + len(queue[0].docs) <= BATCH_LIMIT:
-        size += len(queue[0].docs)
-        taken.append(queue.pop(0))
-    return taken
-
-
 class AttemptService:
     def __init__(
         self,
@@ -252,12 +162,14 @@ class AttemptService:
         applications: ApplicationService,
         endpoints: EndpointService,
         messages: MessageService,
+        batches: JoinedBatches | None = None,
     ) -> None:
         self._store = store
         self._apps = applications
         self._endpoints = endpoints
         self._messages = messages
-        self._rounds = RoundWriter(store, self._write_one_by_one)
+        # Rounds of one application finishing together share a batch (see store/joined.py).
+        self._batches = batches or JoinedBatches(store)
 
     def attempt_doc(self, message: Doc, endpoint_id: str, result: AttemptResult) -> Doc:
         """An attempt as the log stores it (the caller writes it, alone or in a batch)."""
@@ -310,9 +222,8 @@ class AttemptService:
         """The first round of a message in as few requests as possible: batches of creates.
 
         Each pair's attempt (when a request went out) and its `destination` document, plus the
-        message's dispatch marker (which tells the sweeper this message was sent). Rounds of one
-        application that finish while another round's batch is being written share the next
-        batch (group commit): under load, a message's round costs a fraction of a request.
+        message's dispatch marker (which tells the sweeper this message was sent). Under load,
+        rounds of one application share batches: a round costs a fraction of a request.
         """
         docs: list[Doc] = []
         for outcome in outcomes:
@@ -323,7 +234,15 @@ class AttemptService:
                 destination_doc(message, outcome.endpoint_id, outcome.status, moment, outcome.next_attempt)
             )
         docs.append(dispatch_marker(message))
-        await self._rounds.write(message, docs)
+        pk = [message["tenantId"], message["appId"]]
+        for start in range(0, len(docs), BATCH_LIMIT):
+            chunk = docs[start : start + BATCH_LIMIT]
+            try:
+                await self._batches.create_batch(MESSAGES, pk, chunk)
+            except BatchFailedError:
+                # Something of this round already exists (a retry or the sweeper raced it):
+                # fall back to one write at a time, each safe to repeat.
+                await self._write_one_by_one(message, chunk)
 
     async def mark_dispatched(self, message: Doc) -> None:
         with contextlib.suppress(DocumentExistsError):

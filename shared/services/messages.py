@@ -34,6 +34,7 @@ from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
 from shared.settings import HeraldSettings
 from shared.store.base import MESSAGES, BatchFailedError, Doc, DocumentStore, EtagMismatchError
+from shared.store.joined import JoinedBatches
 
 MESSAGE_TYPE = "message"
 EVENT_ID_TYPE = "event-id"
@@ -87,11 +88,14 @@ class MessageService:
         settings: HeraldSettings,
         applications: ApplicationService,
         endpoints: EndpointService,
+        batches: JoinedBatches | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._apps = applications
         self._endpoints = endpoints
+        # Messages of one application accepted together share a batch (see store/joined.py).
+        self._batches = batches or JoinedBatches(store)
 
     async def accept(
         self,
@@ -142,12 +146,10 @@ class MessageService:
         while True:
             batch = [*guards, message]
             try:
-                await self._store.create_batch(MESSAGES, pk, batch)
+                await self._batches.create_batch(MESSAGES, pk, batch)
                 return Accepted(message, created=True, with_content=with_content, endpoints=tuple(matching))
             except BatchFailedError as exc:
-                # The local server applied what came before the failure; Azure applied nothing.
-                for written in batch[: exc.index]:
-                    await self._store.delete(MESSAGES, pk, written["id"])
+                # Nothing of it was written (the store sees to that on the local server too).
                 if exc.status != 409:
                     raise ServiceUnavailableError("The message could not be stored, retry later.") from exc
                 earlier = await self._resolve_conflict(pk, batch[exc.index], now)

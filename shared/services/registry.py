@@ -29,6 +29,7 @@ from shared.services.sweeper import Sweeper
 from shared.settings import HeraldSettings, get_settings
 from shared.store.base import DocumentStore
 from shared.store.cosmos import get_store
+from shared.store.joined import JoinedBatches
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,10 @@ class Services:
         applications = ApplicationService(store)
         secret_box = SecretBox(keys or key_provider(settings))
         endpoints = EndpointService(store, secret_box, settings)
-        messages = MessageService(store, settings, applications, endpoints)
+        # One group commit for both writes of the message path: accepts and first rounds of
+        # one application in flight together share requests.
+        batches = JoinedBatches(store)
+        messages = MessageService(store, settings, applications, endpoints, batches)
         idempotency = IdempotencyService(
             store,
             ttl_seconds=settings.idempotency_ttl_seconds,
@@ -75,7 +79,7 @@ class Services:
         )
         dead_letters = DeadLetterService(store, retention_days=settings.retention_days)
         limiter = rate_limiter or _rate_limiter(settings)
-        attempts = AttemptService(store, applications, endpoints, messages)
+        attempts = AttemptService(store, applications, endpoints, messages, batches)
         http = GuardedClient(settings)
         operational_endpoints = OperationalEndpointService(
             EndpointService(store, secret_box, settings, kind=OPERATIONAL_ENDPOINT_TYPE)

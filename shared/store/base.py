@@ -3,8 +3,9 @@
 Documents are JSON dicts with an `id`; a partition key is a list of the values of the container's
 key paths (`[tenantId]` or `[tenantId, appId]`). Writes that must not lose a race carry an ETag.
 
-Multi-document writes are batches of creates (Cosmos transactional batches; the local server runs
-creates only, and not atomically, so callers undo a partial batch themselves). Other sequences of
+Multi-document writes are batches of creates (Cosmos transactional batches: all or nothing; the
+local server runs creates only, and not atomically, so the store undoes what it applied of a
+failed batch). Other sequences of
 writes are ordered so that an interruption at any point leaves nothing a reader can mistake for a
 finished write, and a retry completes it.
 """
@@ -26,10 +27,10 @@ DEAD_LETTERS = "dead-letters"
 
 
 class BatchFailedError(Exception):
-    """A batch of creates stopped at operation `index`, which failed with `status`.
+    """A batch of creates failed at operation `index`, with `status`; nothing of it was written.
 
-    In Azure the batch is a transaction: nothing of it was written. The local server applies the
-    operations before `index` and none after; callers undo those themselves.
+    In Azure the batch is a transaction. The local server applies the operations before `index`,
+    and the store deletes those again before raising this.
     """
 
     def __init__(self, index: int, status: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -291,11 +292,20 @@ class CosmosStore:
         async with _translated(self._timeout, container, "batch") as measured:
             try:
                 await self._container(container).execute_item_batch(operations, _sdk_key(pk))
+                return
             except CosmosBatchOperationError as exc:
                 index = exc.error_index or 0
-                status = exc.operation_responses[index].get("statusCode", exc.status_code)
-                measured.outcome = _outcome(int(status))
-                raise BatchFailedError(index, int(status)) from exc
+                answers = exc.operation_responses
+                status = int(answers[index].get("statusCode", exc.status_code))
+                measured.outcome = _outcome(status)
+        # Azure applied nothing of a failed batch (the operations before the failure answer 424).
+        # The local server applied those and answered 201: undo exactly those, each only while it
+        # is the version this batch wrote, so that callers see all or nothing in both places.
+        for doc, answer in zip(docs[:index], answers[:index], strict=False):
+            if int(answer.get("statusCode", 424)) < 300:
+                with contextlib.suppress(EtagMismatchError):
+                    await self.delete(container, pk, doc["id"], etag=answer.get("eTag"))
+        raise BatchFailedError(index, status)
 
     async def query_across(
         self,
