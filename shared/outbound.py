@@ -11,6 +11,7 @@ address. Every address a name resolves to is checked, the connection goes to a c
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -76,9 +77,13 @@ class Target:
 
 
 def _allowed(address: IPAddress, settings: HeraldSettings) -> bool:
-    return any(
-        address in ipaddress.ip_network(cidr, strict=False) for cidr in settings.delivery_allowed_cidrs
-    )
+    return any(address in network for network in _networks(tuple(settings.delivery_allowed_cidrs)))
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(cidrs: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    # Parsed once: every delivery checks its target against them.
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
 
 
 def check_address(address: IPAddress, settings: HeraldSettings) -> None:
