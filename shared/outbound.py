@@ -220,8 +220,28 @@ async def guarded_request(
     session: aiohttp.ClientSession, method: str, url: str, settings: HeraldSettings, **options: Any
 ) -> aiohttp.ClientResponse:
     """One request through `session`, never following redirects, its URL checked first."""
-    parse_target(url, settings)
+    _check_url(url, settings)
     return await session.request(method, url, allow_redirects=False, **options)
+
+
+# URLs that passed `parse_target` under a given policy. Every delivery checks its URL again; an
+# accepted URL's verdict is remembered (a refusal is not), bounded like any per-process memory.
+_accepted: dict[tuple[str, tuple[object, ...]], None] = {}
+_ACCEPTED_MAX = 10_000
+
+
+def _check_url(url: str, settings: HeraldSettings) -> None:
+    policy = (
+        settings.delivery_allow_http,
+        tuple(settings.delivery_allowed_cidrs),
+        tuple(settings.delivery_allowed_ports),
+    )
+    if (url, policy) in _accepted:
+        return
+    parse_target(url, settings)
+    if len(_accepted) >= _ACCEPTED_MAX:
+        _accepted.clear()
+    _accepted[(url, policy)] = None
 
 
 class GuardedClient:

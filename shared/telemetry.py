@@ -436,6 +436,17 @@ class Activity:
 
 
 _herald_tracer: Tracer | None = None
+# Set once a tracer provider exists (it can be set only once per process, never unset).
+_provider_set = False
+
+
+def _tracing() -> bool:
+    global _provider_set
+    if not _provider_set:
+        from opentelemetry.trace import ProxyTracerProvider, get_tracer_provider
+
+        _provider_set = not isinstance(get_tracer_provider(), ProxyTracerProvider)
+    return _provider_set
 
 
 def _tracer() -> Tracer:
@@ -466,9 +477,21 @@ def span(
     of `carrier`) when work crosses a process: an API call, a retry workflow's activity. An
     exception marks it failed with its type only (`error.type`): messages may quote data.
     """
-    from opentelemetry.trace import SpanKind
+    from opentelemetry.trace import INVALID_SPAN, SpanKind
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+    if not (parent or carrier or _tracing()):
+        # No tracer provider: the span would record nothing and change no context (a span from
+        # the proxy carries its parent's ids), so only the log context is kept (one delivery in
+        # ten of its CPU went to the no-op span's machinery).
+        token = _context.set(_context.get())
+        try:
+            activity = Activity(INVALID_SPAN)
+            activity.bind(**fields)
+            yield activity
+        finally:
+            _context.reset(token)
+        return
     context = None
     if parent or carrier:
         context = TraceContextTextMapPropagator().extract(carrier or {TRACEPARENT: parent or ""})
