@@ -19,11 +19,7 @@ from pydantic import BaseModel
 
 from shared import ids
 from shared.clock import from_wire, to_wire, utcnow
-from shared.errors import (
-    NotFoundError,
-    PreconditionFailedError,
-    ValidationFailedError,
-)
+from shared.errors import NotFoundError, PreconditionFailedError, ValidationFailedError
 from shared.models import (
     AttemptTrigger,
     EndpointMessageOut,

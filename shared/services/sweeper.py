@@ -47,8 +47,10 @@ class Sweep:
     stranded: list[RetryJob]
     # Where the next sweep starts reading messages.
     next_cursor: datetime
-    # When each unsent message was stored.
-    stored_at: dict[str, datetime] = field(default_factory=dict)
+    # The unsent messages as the query read them (what their dispatch markers are made of).
+    messages: dict[str, Doc] = field(default_factory=dict)
+    # The cursor document as this sweep read it (None before the first sweep).
+    cursor: Doc | None = None
 
 
 class Sweeper:
@@ -60,12 +62,14 @@ class Sweeper:
     async def sweep(self) -> Sweep:
         now = utcnow()
         cutoff = now - timedelta(seconds=self._settings.sweep_grace_seconds)
-        start = await self._cursor(cutoff)
+        cursor = await self._store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
+        # The first sweep of a database reads one window back from its cutoff.
+        start = from_wire(cursor["at"]) if cursor else cutoff - timedelta(seconds=MAX_WINDOW_SECONDS)
         end = min(cutoff, start + timedelta(seconds=MAX_WINDOW_SECONDS))
-        (unsent, stored_at, next_cursor), stranded = await asyncio.gather(
+        (unsent, messages, next_cursor), stranded = await asyncio.gather(
             self._unsent(start, end), self._stranded(cutoff)
         )
-        return Sweep(unsent=unsent, stranded=stranded, next_cursor=next_cursor, stored_at=stored_at)
+        return Sweep(unsent, stranded, next_cursor, messages, cursor)
 
     async def resume(self, jobs: list[RetryJob]) -> list[RetryJob]:
         """The stranded jobs with the number of scheduled attempts each pair has had so far."""
@@ -78,17 +82,15 @@ class Sweeper:
         it, so the next sweep finds it again.
         """
         missed = {job.msg_id for job in not_started}
-        sent = {(job.tenant_id, job.app_id, job.msg_id) for job in sweep.unsent if job.msg_id not in missed}
-        for tenant_id, app_id, msg_id in sent:
-            message = await self._store.read(MESSAGES, [tenant_id, app_id], msg_id)
-            if message is not None:
+        for msg_id, message in sweep.messages.items():
+            if msg_id not in missed:
                 await self._attempts.mark_dispatched(message)
-        missed_at = [sweep.stored_at[msg_id] for msg_id in missed if msg_id in sweep.stored_at]
-        await self._move_cursor(min([sweep.next_cursor, *missed_at]))
+        missed_at = [from_wire(sweep.messages[msg_id]["timestamp"]) for msg_id in missed]
+        await self._move_cursor(sweep.cursor, min([sweep.next_cursor, *missed_at]))
 
     async def _unsent(
         self, start: datetime, end: datetime
-    ) -> tuple[list[RetryJob], dict[str, datetime], datetime]:
+    ) -> tuple[list[RetryJob], dict[str, Doc], datetime]:
         if end <= start:
             return [], {}, start
         window = [("@from", to_wire(start)), ("@to", to_wire(end))]
@@ -96,7 +98,7 @@ class Sweeper:
         messages, markers = await asyncio.gather(
             self._store.query_across(
                 MESSAGES,
-                select="c.id, c.tenantId, c.appId, c.endpointIds, c.timestamp, c.deliverAt",
+                select="c.id, c.tenantId, c.appId, c.endpointIds, c.timestamp, c.deliverAt, c.ttl",
                 where=f"c.type = '{MESSAGE_TYPE}' AND ARRAY_LENGTH(c.endpointIds) > 0 AND {in_window}",
                 parameters=window,
             ),
@@ -119,7 +121,7 @@ class Sweeper:
             for m in taken
             for endpoint_id in m["endpointIds"]
         ]
-        return jobs, {m["id"]: from_wire(m["timestamp"]) for m in taken}, next_cursor
+        return jobs, {m["id"]: m for m in taken}, next_cursor
 
     async def _stranded(self, cutoff: datetime) -> list[RetryJob]:
         pairs = await self._store.query_across(
@@ -158,15 +160,8 @@ class Sweeper:
             floor_seconds=self._settings.retry_floor_seconds,
         )
 
-    async def _cursor(self, cutoff: datetime) -> datetime:
-        doc = await self._store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
-        if doc is None:
-            return cutoff - timedelta(seconds=MAX_WINDOW_SECONDS)
-        return from_wire(doc["at"])
-
-    async def _move_cursor(self, at: datetime) -> None:
+    async def _move_cursor(self, current: Doc | None, at: datetime) -> None:
         doc: Doc = {"id": CURSOR_ID, "type": CURSOR_TYPE, "tenantId": CURSOR_KEY[0], "appId": CURSOR_KEY[1]}
-        current = await self._store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
         try:
             if current is None:
                 await self._store.create(MESSAGES, {**doc, "at": to_wire(at)})
