@@ -24,8 +24,10 @@ from svix.exceptions import HttpError
 from blueprints.delivery import start_retries
 from devhost.durable.binding import client_binding_value
 from shared.models import MessageIn as HeraldMessageIn
+from shared.services.breaker import breaker_id
 from shared.services.delivery import RetryJob
 from shared.services.registry import Services
+from shared.store.base import ENDPOINTS
 from tests.conftest import Minter, serving_herald
 from tests.delivery.receivers import Receiver, running_receiver
 
@@ -181,16 +183,23 @@ async def test_a_message_stored_but_never_dispatched_is_found_by_the_sweeper(
     assert len(receiver.requests(path)) == 1
 
 
-def test_the_breaker_opens_skips_requests_then_half_opens_and_closes(
-    svix: Svix, app_id: str, receiver: Receiver
+async def test_the_breaker_opens_skips_requests_then_half_opens_and_closes(
+    svix: Svix, app_id: str, receiver: Receiver, services: Services
 ) -> None:
     path = f"breaker-{uuid.uuid4().hex[:6]}"
-    svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 500)))
+    endpoint = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 500)))
     first = [svix.message.create(app_id, MessageIn(event_type="a", payload={"n": n})).id for n in range(3)]
     receiver.wait_for(path, 3)
+    # The breaker counts a failure once the round is recorded and its retries started, a moment
+    # after the receiver answered: wait for the third to open the circuit.
+    for _ in range(100):
+        state = await services.store.read(ENDPOINTS, [TENANT, app_id], breaker_id(endpoint.id))
+        if state is not None and state.get("openUntil"):
+            break
+        await asyncio.sleep(0.05)
     # Three consecutive failures: the circuit is open. New messages and due retries make no request.
     later = svix.message.create(app_id, MessageIn(event_type="a", payload={"n": 3})).id
-    time.sleep(1.5)
+    await asyncio.sleep(1.5)
     assert len(receiver.requests(path)) == 3
     # The receiver recovers; after the cool-down one probe goes out, succeeds and closes the circuit.
     receiver.scripts[path] = [200]
@@ -211,7 +220,8 @@ def test_deliver_at_waits_on_a_durable_timer(
     # Ten minutes of the workflow's clock pass in six seconds here.
     (request,) = receiver.wait_for(path, 1, timeout=30)
     assert request.headers["webhook-id"] == msg.id
-    assert [w["runtimeStatus"] for w in _workflows(delivery_url, msg.id)] == ["Completed"]
+    # The workflow completes once its activity has recorded the attempt, just after the receipt.
+    _eventually(lambda: [w["runtimeStatus"] for w in _workflows(delivery_url, msg.id)] == ["Completed"])
     _eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
 
 
