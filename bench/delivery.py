@@ -1,20 +1,24 @@
 """Delivery throughput and latency: Herald on devhost, against a plain loop doing the same work.
 
-    .venv/bin/python bench/delivery.py [--duration 20] [--concurrency 16] [--rate 1000] [--quick]
+    .venv/bin/python bench/delivery.py [--duration 20] [--rounds 3] [--concurrency 16] [--rate 5000] [--quick]
 
 For fan-out 1 and fan-out 10, loopback receivers (aiohttp, in this process) time each webhook's
-arrival, and four runs of the same length push messages through them:
+arrival, and runs of the same length push messages through them, Herald's and the ceiling's interleaved
+(`--rounds`, 3 by default: herald, ceiling, herald, ceiling, ...) so that each ratio compares two
+runs that met the same machine, and the median ratio is reported:
 
 - **herald**: Herald served by devhost against the emulators (its own Cosmos database, a signing key
-  whose JWKS it trusts, loopback endpoints allowed), fed through the public API with httpx and a
-  minted token, an `idempotency-key` on every create as the Svix SDKs send;
+  whose JWKS it trusts, loopback endpoints allowed), fed through the public API with aiohttp and a
+  minted token, an `idempotency-key` on every create as the Svix SDKs send (aiohttp, not httpx:
+  httpx's connection pool cost the load generator about 1.7 ms of CPU per request, enough to make
+  the bench's own process, not Herald, the bottleneck on two cores);
 - **ceiling**: a plain async loop, in a process of its own as Herald is, that creates one document
   per message on the same Cosmos server with the same SDK (azure.cosmos.aio) and POSTs it to each
   endpoint (aiohttp): the least work a durable delivery can do here;
-- **ceiling + queue**: the ceiling with a Storage queue (Azurite) between the create and the POSTs,
+- **ceiling + queue** (once): the ceiling with a Storage queue (Azurite) between the create and the POSTs,
   drained by consumers in batches of 32 as the Functions host drains a queue trigger: the floor of
   a queue-triggered dispatch, the design Herald measured against and did not choose;
-- **raw POST**: the same loop without Cosmos, for reference.
+- **raw POST** (once): the same loop without Cosmos, for reference.
 
 Every run keeps `--concurrency` messages in flight (a worker sends the next message once every
 endpoint has received its last one) and starts at most `--rate` messages a second. Latency is from
@@ -33,10 +37,12 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import math
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -48,7 +54,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -186,17 +191,17 @@ class Herald:
     base_url: str
     token: str
     admin_token: str
-    client: httpx.AsyncClient
+    client: aiohttp.ClientSession
     # Creates sent again after a 429 or 5xx (a busy local Cosmos server answers 503).
     retried: int = 0
 
     async def create_app(self, fanout: int, urls: list[str]) -> str:
-        app = await self.client.post("/api/v1/app", json={"name": f"bench fan-out {fanout}"})
-        app.raise_for_status()
-        app_id = str(app.json()["id"])
+        async with self.client.post("/api/v1/app", json={"name": f"bench fan-out {fanout}"}) as app:
+            app.raise_for_status()
+            app_id = str((await app.json())["id"])
         for url in urls:
-            endpoint = await self.client.post(f"/api/v1/app/{app_id}/endpoint", json={"url": url})
-            endpoint.raise_for_status()
+            async with self.client.post(f"/api/v1/app/{app_id}/endpoint", json={"url": url}) as endpoint:
+                endpoint.raise_for_status()
         return app_id
 
     async def send(self, app_id: str, run: str, receivers: Receivers, fanout: int) -> None:
@@ -204,15 +209,16 @@ class Herald:
         arrived = receivers.expect(body["bench_id"], fanout)
         for attempt in range(TRANSIENT_RETRIES + 1):
             # As the Svix SDKs do: a 429 or 5xx is sent again, with the same idempotency-key.
-            created = await self.client.post(
+            async with self.client.post(
                 f"/api/v1/app/{app_id}/msg",
                 json={"eventType": "bench.delivery", "payload": body},
                 headers={"idempotency-key": body["bench_id"]},
-            )
-            if created.status_code == 202:
+            ) as created:
+                status, text = created.status, await created.text()
+            if status == 202:
                 break
-            if (created.status_code != 429 and created.status_code < 500) or attempt == TRANSIENT_RETRIES:
-                raise RuntimeError(f"create answered {created.status_code}: {created.text[:200]}")
+            if (status != 429 and status < 500) or attempt == TRANSIENT_RETRIES:
+                raise RuntimeError(f"create answered {status}: {text[:200]}")
             self.retried += 1
             await asyncio.sleep(0.2 * 2**attempt)
         await asyncio.wait_for(arrived.wait(), RECEIPT_TIMEOUT_SECONDS)
@@ -220,12 +226,13 @@ class Herald:
     async def store_operations(self) -> dict[tuple[str, str], float]:
         from prometheus_client.parser import text_string_to_metric_families
 
-        answer = await self.client.get(
+        async with self.client.get(
             "/api/v1/metrics", headers={"authorization": f"Bearer {self.admin_token}"}
-        )
-        answer.raise_for_status()
+        ) as answer:
+            answer.raise_for_status()
+            text = await answer.text()
         totals: dict[tuple[str, str], float] = {}
-        for family in text_string_to_metric_families(answer.text):
+        for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name == "herald_store_operations_total":
                     key = (sample.labels["container"], sample.labels["operation"])
@@ -233,9 +240,9 @@ class Herald:
         return totals
 
     async def workflows(self) -> int:
-        listing = await self.client.get("/runtime/webhooks/durabletask/instances")
-        listing.raise_for_status()
-        return len(listing.json())
+        async with self.client.get("/runtime/webhooks/durabletask/instances") as listing:
+            listing.raise_for_status()
+            return len(await listing.json())
 
 
 def signing_material() -> tuple[rsa.RSAPrivateKey, str]:
@@ -453,9 +460,11 @@ def summarize(run: str, receivers: Receivers, window: tuple[float, float]) -> Ru
 @dataclass
 class Scenario:
     fanout: int
-    herald: RunResult
-    ceiling: RunResult
-    # The ceiling with a dispatch queue between the create and the POSTs.
+    # Herald's runs and the ceiling's, interleaved (herald, ceiling, herald, ...): round k of each
+    # ran back to back, so a ratio compares two runs that met the same machine.
+    herald_runs: list[RunResult]
+    ceiling_runs: list[RunResult]
+    # The ceiling with a dispatch queue between the create and the POSTs (once, for reference).
     queue_ceiling: RunResult
     raw_post: RunResult
     messages: int
@@ -463,8 +472,28 @@ class Scenario:
     workflows_started: int
 
     @property
+    def ratios(self) -> list[float]:
+        pairs = zip(self.herald_runs, self.ceiling_runs, strict=True)
+        return [herald.deliveries_per_s / ceiling.deliveries_per_s for herald, ceiling in pairs]
+
+    @property
     def ratio(self) -> float:
-        return self.herald.deliveries_per_s / self.ceiling.deliveries_per_s
+        """The median of the rounds' ratios: one noisy run moves it less than it moves a mean."""
+        return statistics.median(self.ratios)
+
+    @property
+    def median_round(self) -> int:
+        """The round whose ratio is the median (the lower one for an even count): shown and plotted."""
+        ordered = sorted(range(len(self.ratios)), key=lambda k: self.ratios[k])
+        return ordered[(len(ordered) - 1) // 2]
+
+    @property
+    def herald(self) -> RunResult:
+        return self.herald_runs[self.median_round]
+
+    @property
+    def ceiling(self) -> RunResult:
+        return self.ceiling_runs[self.median_round]
 
     def per_message(self, storage: bool | None = None) -> float:
         """Store operations per message: Storage only, Cosmos only, or (None) all of them."""
@@ -489,43 +518,46 @@ async def measure(
         "duration": args.duration,
         "database": database,
     }
-    label = f"herald-f{fanout}"
 
-    await closed_loop(
-        args.concurrency, args.warmup, args.rate, lambda: herald.send(app_id, "warmup", receivers, fanout)
-    )
-    await asyncio.sleep(SETTLE_SECONDS)
-    operations_before = await herald.store_operations()
-    workflows_before = await herald.workflows()
-    window = await closed_loop(
-        args.concurrency, args.duration, args.rate, lambda: herald.send(app_id, label, receivers, fanout)
-    )
-    herald_run = summarize(label, receivers, window)
-    # Receipts come before Herald records the attempts: let those writes land on the right side.
-    await asyncio.sleep(SETTLE_SECONDS)
-    operations_after = await herald.store_operations()
-    workflows_started = await herald.workflows() - workflows_before
-    messages = herald_run.deliveries // fanout
-    operations = {
-        f"{container} {operation}": round(count - operations_before.get((container, operation), 0.0), 1)
-        for (container, operation), count in sorted(operations_after.items())
-        if count - operations_before.get((container, operation), 0.0) > 0
-    }
-
-    results: dict[str, RunResult] = {}
-    for name, cosmos, queue in (("ceiling", True, False), ("queue", True, True), ("raw-post", False, False)):
-        run = f"{name}-f{fanout}"
+    async def ceiling(name: str, cosmos: bool, queue: bool) -> RunResult:
         started = time.monotonic() + args.warmup
-        await run_ceiling({**spec, "run": run, "cosmos": cosmos, "queue": queue})
-        results[name] = summarize(run, receivers, (_first_start(receivers, run, started), 0.0))
+        await run_ceiling({**spec, "run": name, "cosmos": cosmos, "queue": queue})
+        return summarize(name, receivers, (_first_start(receivers, name, started), 0.0))
+
+    herald_runs: list[RunResult] = []
+    ceiling_runs: list[RunResult] = []
+    operations: dict[str, float] = {}
+    workflows_started = 0
+    for k in range(args.rounds):
+        label = f"herald-f{fanout}-r{k}"
+        # Each round warms up as the ceiling's process does (Herald sat idle during the last one).
+        await closed_loop(
+            args.concurrency, args.warmup, args.rate, lambda: herald.send(app_id, "warmup", receivers, fanout)
+        )
+        await asyncio.sleep(SETTLE_SECONDS)
+        operations_before = await herald.store_operations()
+        workflows_before = await herald.workflows()
+        send = functools.partial(herald.send, app_id, label, receivers, fanout)
+        window = await closed_loop(args.concurrency, args.duration, args.rate, send)
+        herald_runs.append(summarize(label, receivers, window))
+        # Receipts come before Herald records the attempts: let those writes land on the right side.
+        await asyncio.sleep(SETTLE_SECONDS)
+        operations_after = await herald.store_operations()
+        workflows_started += await herald.workflows() - workflows_before
+        for (container, operation), count in operations_after.items():
+            spent = count - operations_before.get((container, operation), 0.0)
+            if spent > 0:
+                name = f"{container} {operation}"
+                operations[name] = round(operations.get(name, 0.0) + spent, 1)
+        ceiling_runs.append(await ceiling(f"ceiling-f{fanout}-r{k}", cosmos=True, queue=False))
     return Scenario(
         fanout=fanout,
-        herald=herald_run,
-        ceiling=results["ceiling"],
-        queue_ceiling=results["queue"],
-        raw_post=results["raw-post"],
-        messages=messages,
-        operations=operations,
+        herald_runs=herald_runs,
+        ceiling_runs=ceiling_runs,
+        queue_ceiling=await ceiling(f"queue-f{fanout}", cosmos=True, queue=True),
+        raw_post=await ceiling(f"raw-post-f{fanout}", cosmos=False, queue=False),
+        messages=sum(run.deliveries for run in herald_runs) // fanout,
+        operations=dict(sorted(operations.items())),
         workflows_started=workflows_started,
     )
 
@@ -544,13 +576,15 @@ def report(scenarios: list[Scenario], args: argparse.Namespace) -> dict[str, Any
         f"delivery on devhost, {args.duration:g} s per run after {args.warmup:g} s of warm-up, "
         f"{args.concurrency} messages in flight, at most {args.rate:g} messages/s"
     )
-    header = f"{'fan-out':>7} {'run':<9} {'deliveries/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'deliveries':>10}"
+    header = f"{'fan-out':>7} {'run':<12} {'deliveries/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'deliveries':>10}"
     print(header)
     for s in scenarios:
-        runs = [("herald", s.herald), ("ceiling", s.ceiling)]
-        for name, run in [*runs, ("+ queue", s.queue_ceiling), ("raw POST", s.raw_post)]:
+        rows: list[tuple[str, RunResult]] = []
+        for k, (herald, ceiling) in enumerate(zip(s.herald_runs, s.ceiling_runs, strict=True)):
+            rows += [(f"herald r{k}", herald), (f"ceiling r{k}", ceiling)]
+        for name, run in [*rows, ("+ queue", s.queue_ceiling), ("raw POST", s.raw_post)]:
             print(
-                f"{s.fanout:>7} {name:<9} {run.deliveries_per_s:>12.1f} {run.p50_ms:>8.1f} "
+                f"{s.fanout:>7} {name:<12} {run.deliveries_per_s:>12.1f} {run.p50_ms:>8.1f} "
                 f"{run.p99_ms:>8.1f} {run.deliveries:>10}"
             )
     print()
@@ -558,7 +592,8 @@ def report(scenarios: list[Scenario], args: argparse.Namespace) -> dict[str, Any
     for s in scenarios:
         cosmos, storage = s.per_message(storage=False), s.per_message(storage=True)
         print(
-            f"fan-out {s.fanout}: Herald at {s.ratio:.0%} of the ceiling; per message {cosmos:.2f} Cosmos "
+            f"fan-out {s.fanout}: Herald at {s.ratio:.0%} of the ceiling (median of "
+            f"{', '.join(f'{ratio:.0%}' for ratio in s.ratios)}); per message {cosmos:.2f} Cosmos "
             f"and {storage:.2f} Storage operations ({cosmos / s.fanout:.2f} and {storage / s.fanout:.2f} "
             f"per delivery); {s.workflows_started} orchestrations started"
         )
@@ -597,14 +632,14 @@ def plot(scenarios: list[Scenario], seconds: float) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(2, len(scenarios), figsize=(6 * len(scenarios), 7), squeeze=False)
-    colors = {"herald": "tab:blue", "ceiling": "tab:orange", "queue": "tab:purple", "raw-post": "tab:green"}
+    colors = {"herald": "tab:blue", "ceiling": "tab:orange", "queue": "tab:purple", "raw": "tab:green"}
     for column, s in enumerate(scenarios):
         top, bottom = axes[0][column], axes[1][column]
         for run in (s.herald, s.ceiling, s.queue_ceiling, s.raw_post):
             # Whole seconds of the run only: the last, partial one is its tail.
             points = [point for point in run.series if point["second"] < int(seconds)]
             x = [point["second"] for point in points]
-            color = colors[run.run.rsplit("-", 1)[0]]
+            color = colors[run.run.split("-")[0]]
             top.plot(x, [point["deliveries"] for point in points], color=color, label=run.run)
             bottom.plot(x, [point["p50_ms"] for point in points], color=color, label=f"{run.run} p50")
             p99 = [point["p99_ms"] for point in points]
@@ -636,17 +671,17 @@ async def bench(args: argparse.Namespace) -> int:
             # devhost's own log lines stay quiet; Herald's JSON logs are part of what is measured.
             with run_devhost(ROOT, env=env, extra_args=("--log-level", "WARNING")) as host:
                 headers = {"authorization": f"Bearer {mint(key, 'herald.read herald.write')}"}
-                limits = httpx.Limits(
-                    max_connections=args.concurrency, max_keepalive_connections=args.concurrency
-                )
-                async with httpx.AsyncClient(
-                    base_url=host.base_url, headers=headers, timeout=30.0, limits=limits
+                async with aiohttp.ClientSession(
+                    base_url=host.base_url,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=30.0),
+                    connector=aiohttp.TCPConnector(limit=args.concurrency),
                 ) as client:
                     herald = Herald(
                         host.base_url, headers["authorization"], mint(key, "herald.admin"), client
                     )
                     database = f"{env['HERALD_COSMOS_DATABASE']}-ceiling"
-                    for fanout in FANOUTS:
+                    for fanout in args.fanouts:
                         scenarios.append(await measure(fanout, args, herald, receivers, database))
                     herald_retried = herald.retried
     finally:
@@ -663,6 +698,7 @@ async def bench(args: argparse.Namespace) -> int:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "duration_s": args.duration,
+        "rounds": args.rounds,
         "warmup_s": args.warmup,
         "concurrency": args.concurrency,
         "max_rate_per_s": args.rate,
@@ -671,8 +707,11 @@ async def bench(args: argparse.Namespace) -> int:
         "scenarios": [
             {
                 "fanout": s.fanout,
-                "herald": _run_json(s.herald),
-                "ceiling": _run_json(s.ceiling),
+                "rounds": [
+                    {"herald": _run_json(herald), "ceiling": _run_json(ceiling), "ratio": round(ratio, 3)}
+                    for herald, ceiling, ratio in zip(s.herald_runs, s.ceiling_runs, s.ratios, strict=True)
+                ],
+                "median_round": s.median_round,
                 "queue_ceiling": _run_json(s.queue_ceiling),
                 "raw_post": _run_json(s.raw_post),
                 "herald_to_ceiling": round(s.ratio, 3),
@@ -714,14 +753,23 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per run (default 3)")
     parser.add_argument("--concurrency", type=int, default=16, help="messages in flight (default 16)")
     parser.add_argument("--rate", type=float, default=5000.0, help="most messages started per second")
-    parser.add_argument("--quick", action="store_true", help="about 20 s in all: 2 s runs, 1 s warm-ups")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="Herald and ceiling runs, interleaved, per fan-out (default 3)"
+    )
+    parser.add_argument(
+        "--fanouts",
+        type=lambda text: [int(part) for part in text.split(",")],
+        default=list(FANOUTS),
+        help="fan-outs to measure, comma-separated (default 1,10)",
+    )
+    parser.add_argument("--quick", action="store_true", help="about 20 s in all: one round of 2 s runs")
     parser.add_argument("--ceiling-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ceiling_worker:
         asyncio.run(ceiling_worker(json.loads(args.ceiling_worker)))
         return 0
     if args.quick:
-        args.duration, args.warmup = 2.0, 1.0
+        args.duration, args.warmup, args.rounds = 2.0, 1.0, 1
     return asyncio.run(bench(args))
 
 

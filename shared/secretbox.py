@@ -118,11 +118,20 @@ def key_provider(settings: HeraldSettings) -> KeyProvider:
 class SecretBox:
     def __init__(self, keys: KeyProvider) -> None:
         self._keys = keys
+        # One cipher per key version: every delivery opens its endpoint's secrets, and building
+        # the cipher cost more than the decryption. Keys are few; versions are never reused.
+        self._ciphers: dict[str, AESGCM] = {}
+
+    def _cipher(self, version: str, key: bytes) -> AESGCM:
+        cipher = self._ciphers.get(version)
+        if cipher is None:
+            cipher = self._ciphers[version] = AESGCM(key)
+        return cipher
 
     async def seal(self, plaintext: str, *, context: str) -> dict[str, Any]:
         version, key = await self._keys.current()
         nonce = os.urandom(NONCE_BYTES)
-        ciphertext = AESGCM(key).encrypt(nonce, plaintext.encode(), context.encode())
+        ciphertext = self._cipher(version, key).encrypt(nonce, plaintext.encode(), context.encode())
         return {
             "kv": version,
             "n": base64.b64encode(nonce).decode(),
@@ -130,9 +139,10 @@ class SecretBox:
         }
 
     async def open(self, sealed: dict[str, Any], *, context: str) -> str:
-        key = await self._keys.by_version(str(sealed["kv"]))
+        version = str(sealed["kv"])
+        key = await self._keys.by_version(version)
         try:
-            plaintext = AESGCM(key).decrypt(
+            plaintext = self._cipher(version, key).decrypt(
                 base64.b64decode(sealed["n"]), base64.b64decode(sealed["c"]), context.encode()
             )
         except InvalidTag:

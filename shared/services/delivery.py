@@ -92,6 +92,11 @@ class FirstRound:
     executed: list[Executed]
 
 
+def _payload_bytes(message: Doc) -> bytes:
+    """Compact JSON: these exact bytes are signed and sent, the same on every retry."""
+    return json.dumps(message["payload"], separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _after_seconds(seconds: float | None) -> datetime | None:
     return utcnow() + timedelta(seconds=seconds) if seconds is not None else None
 
@@ -164,8 +169,10 @@ class DeliveryService:
             )
             wait = (when - utcnow()).total_seconds()
             return FirstRound([self._job(message, e["id"], attempts=0, retry_in=wait) for e in targets], [])
+        # One message, one body: serialized once however many endpoints it goes to.
+        body = _payload_bytes(message)
         executed = await asyncio.gather(
-            *(self._execute(message, e, e["id"], 1, AttemptTrigger.SCHEDULED) for e in targets)
+            *(self._execute(message, e, e["id"], 1, AttemptTrigger.SCHEDULED, body=body) for e in targets)
         )
         await self._attempts.record_round(
             message,
@@ -297,6 +304,7 @@ class DeliveryService:
         schedule: list[int] | None = None,
         floor_seconds: float | None = None,
         admit: bool = True,
+        body: bytes | None = None,
     ) -> Executed:
         """Makes attempt `number` (unless the endpoint is gone or its circuit open); writes nothing."""
         if endpoint is None or endpoint.get("disabled"):
@@ -312,7 +320,8 @@ class DeliveryService:
             rate = float(endpoint["throttleRate"])
             # Over the endpoint's rate the delivery waits; it is never dropped.
             await wait_for_token(self._limiter, f"ep:{endpoint_id}", rate=rate, burst=max(1, int(rate)))
-        delivery = await self._delivery(message, endpoint)
+        body = body if body is not None else _payload_bytes(message)
+        delivery = await self._delivery(message, endpoint, body)
         report = await send(
             self._http(), delivery, self._settings, svix_headers=self._settings.delivery_svix_headers
         )
@@ -383,9 +392,7 @@ class DeliveryService:
             trigger=trigger,
         )
 
-    async def _delivery(self, message: Doc, endpoint: Doc) -> Delivery:
-        # Compact JSON: these exact bytes are signed and sent, the same on every retry.
-        body = json.dumps(message["payload"], separators=(",", ":"), ensure_ascii=False).encode()
+    async def _delivery(self, message: Doc, endpoint: Doc, body: bytes) -> Delivery:
         return Delivery(
             msg_id=message["id"],
             url=endpoint["url"],
