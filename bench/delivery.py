@@ -52,9 +52,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import jwt
+import psutil
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -192,6 +194,8 @@ class Herald:
     token: str
     admin_token: str
     client: aiohttp.ClientSession
+    # The host's process, whose CPU time each run reads.
+    pid: int
     # Creates sent again after a 429 or 5xx (a busy local Cosmos server answers 503).
     retried: int = 0
 
@@ -318,7 +322,14 @@ async def ceiling_worker(spec: dict[str, Any]) -> None:
                 await asyncio.gather(*(_post(http, url, data) for url in spec["urls"]))
 
         await closed_loop(spec["concurrency"], spec["warmup"], spec["rate"], lambda: one("warmup"))
+        cpu_before, store_cpu_before = time.process_time(), _cpu_seconds(spec["server_pid"])
         await closed_loop(spec["concurrency"], spec["duration"], spec["rate"], lambda: one(spec["run"]))
+        # The last messages are received when the loop returns: its CPU for the run is all spent.
+        cpu = {
+            "cpu_seconds": time.process_time() - cpu_before,
+            "store_cpu_seconds": _cpu_seconds(spec["server_pid"]) - store_cpu_before,
+        }
+        print(json.dumps(cpu))
 
 
 class DispatchQueue:
@@ -375,6 +386,18 @@ class DispatchQueue:
         self._sent.pop(json.loads(data)["bench_id"]).set()
 
 
+async def drop_databases(names: list[str]) -> None:
+    """The run's databases go when it ends: the local server keeps everything in memory, and a
+    server grown by earlier runs (gigabytes after a few) collects garbage in the middle of later ones."""
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.cosmos.aio import CosmosClient
+
+    async with CosmosClient(COSMOS_ENDPOINT, credential=EMULATOR_KEY, connection_verify=False) as cosmos:
+        for name in names:
+            with contextlib.suppress(ResourceNotFoundError):
+                await cosmos.delete_database(name)
+
+
 async def _create(container: Any, doc: dict[str, Any]) -> None:
     """One document; a timeout of the busy local server is tried again, as Herald's store would."""
     from azure.core.exceptions import ServiceRequestError, ServiceResponseError
@@ -398,14 +421,20 @@ async def _post(http: aiohttp.ClientSession, url: str, data: bytes) -> None:
 SCRIPT = str(Path(__file__).resolve())
 
 
-async def run_ceiling(spec: dict[str, Any]) -> None:
-    """The ceiling in a subprocess, so that it has a process (and a core) of its own, as Herald does."""
+async def run_ceiling(spec: dict[str, Any]) -> dict[str, float]:
+    """The ceiling in a subprocess, so that it has a process (and a core) of its own, as Herald does.
+
+    Returns the CPU seconds the loop and the Cosmos server spent in its measured window (the
+    loop's last line of output).
+    """
     process = await asyncio.create_subprocess_exec(
-        sys.executable, SCRIPT, "--ceiling-worker", json.dumps(spec)
+        sys.executable, SCRIPT, "--ceiling-worker", json.dumps(spec), stdout=asyncio.subprocess.PIPE
     )
-    code = await process.wait()
-    if code != 0:
-        raise RuntimeError(f"the ceiling loop exited with {code}")
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"the ceiling loop exited with {process.returncode}")
+    answer: dict[str, float] = json.loads(output.decode().strip().splitlines()[-1])
+    return answer
 
 
 # Measuring -----------------------------------------------------------------------------------------
@@ -426,6 +455,11 @@ class RunResult:
     p99_ms: float
     # Per second from the run's start: deliveries, p50 and p99 latency (for the plot).
     series: list[dict[str, float]]
+    # CPU time of the sending process (Herald's host, or the ceiling's loop) per delivery: less
+    # noisy than throughput on a shared machine, and what a serverless bill is made of.
+    cpu_ms_per_delivery: float = float("nan")
+    # The Cosmos server's CPU time per delivery in the same window: the store's side of the bill.
+    store_cpu_ms_per_delivery: float = float("nan")
 
 
 def summarize(run: str, receivers: Receivers, window: tuple[float, float]) -> RunResult:
@@ -510,6 +544,7 @@ async def measure(
 ) -> Scenario:
     urls = receivers.urls(fanout)
     app_id = await herald.create_app(fanout, urls)
+    server = _listener_pid(COSMOS_ENDPOINT)
     spec = {
         "urls": urls,
         "concurrency": args.concurrency,
@@ -517,12 +552,16 @@ async def measure(
         "warmup": args.warmup,
         "duration": args.duration,
         "database": database,
+        "server_pid": server,
     }
 
     async def ceiling(name: str, cosmos: bool, queue: bool) -> RunResult:
         started = time.monotonic() + args.warmup
-        await run_ceiling({**spec, "run": name, "cosmos": cosmos, "queue": queue})
-        return summarize(name, receivers, (_first_start(receivers, name, started), 0.0))
+        cpu = await run_ceiling({**spec, "run": name, "cosmos": cosmos, "queue": queue})
+        run = summarize(name, receivers, (_first_start(receivers, name, started), 0.0))
+        run.cpu_ms_per_delivery = _per_delivery(cpu["cpu_seconds"], run.deliveries)
+        run.store_cpu_ms_per_delivery = _per_delivery(cpu["store_cpu_seconds"], run.deliveries)
+        return run
 
     herald_runs: list[RunResult] = []
     ceiling_runs: list[RunResult] = []
@@ -537,11 +576,15 @@ async def measure(
         await asyncio.sleep(SETTLE_SECONDS)
         operations_before = await herald.store_operations()
         workflows_before = await herald.workflows()
+        cpu_before, store_cpu_before = _cpu_seconds(herald.pid), _cpu_seconds(server)
         send = functools.partial(herald.send, app_id, label, receivers, fanout)
         window = await closed_loop(args.concurrency, args.duration, args.rate, send)
-        herald_runs.append(summarize(label, receivers, window))
         # Receipts come before Herald records the attempts: let those writes land on the right side.
         await asyncio.sleep(SETTLE_SECONDS)
+        run = summarize(label, receivers, window)
+        run.cpu_ms_per_delivery = _per_delivery(_cpu_seconds(herald.pid) - cpu_before, run.deliveries)
+        run.store_cpu_ms_per_delivery = _per_delivery(_cpu_seconds(server) - store_cpu_before, run.deliveries)
+        herald_runs.append(run)
         operations_after = await herald.store_operations()
         workflows_started += await herald.workflows() - workflows_before
         for (container, operation), count in operations_after.items():
@@ -562,6 +605,28 @@ async def measure(
     )
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """A process's CPU time so far; NaN when it is not known (the server's pid was not found)."""
+    if pid is None:
+        return float("nan")
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def _listener_pid(endpoint: str) -> int | None:
+    """The process listening on the endpoint's port (the local Cosmos server), if this user may see it."""
+    port = urlsplit(endpoint).port
+    try:
+        connections = psutil.net_connections("tcp")
+    except psutil.AccessDenied:
+        return None
+    return next((c.pid for c in connections if c.status == psutil.CONN_LISTEN and c.laddr.port == port), None)
+
+
+def _per_delivery(cpu_seconds: float, deliveries: int) -> float:
+    return round(cpu_seconds * 1000 / deliveries, 3) if deliveries else float("nan")
+
+
 def _first_start(receivers: Receivers, run: str, fallback: float) -> float:
     """A subprocess run's start: its first message's start time, as its receipts tell."""
     starts = [r.at - r.latency for r in receivers.receipts if r.run == run]
@@ -576,7 +641,10 @@ def report(scenarios: list[Scenario], args: argparse.Namespace) -> dict[str, Any
         f"delivery on devhost, {args.duration:g} s per run after {args.warmup:g} s of warm-up, "
         f"{args.concurrency} messages in flight, at most {args.rate:g} messages/s"
     )
-    header = f"{'fan-out':>7} {'run':<12} {'deliveries/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'deliveries':>10}"
+    header = (
+        f"{'fan-out':>7} {'run':<12} {'deliveries/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'deliveries':>10} "
+        f"{'CPU ms/delivery':>15} {'Cosmos CPU ms':>13}"
+    )
     print(header)
     for s in scenarios:
         rows: list[tuple[str, RunResult]] = []
@@ -585,7 +653,8 @@ def report(scenarios: list[Scenario], args: argparse.Namespace) -> dict[str, Any
         for name, run in [*rows, ("+ queue", s.queue_ceiling), ("raw POST", s.raw_post)]:
             print(
                 f"{s.fanout:>7} {name:<12} {run.deliveries_per_s:>12.1f} {run.p50_ms:>8.1f} "
-                f"{run.p99_ms:>8.1f} {run.deliveries:>10}"
+                f"{run.p99_ms:>8.1f} {run.deliveries:>10} {run.cpu_ms_per_delivery:>15.3f} "
+                f"{run.store_cpu_ms_per_delivery:>13.3f}"
             )
     print()
     goals: dict[str, Any] = {}
@@ -599,6 +668,12 @@ def report(scenarios: list[Scenario], args: argparse.Namespace) -> dict[str, Any
         )
         queued = s.queue_ceiling.deliveries_per_s / s.ceiling.deliveries_per_s
         print(f"  a dispatch queue alone brings the ceiling to {queued:.0%} of itself")
+        herald_cpu = statistics.median(run.cpu_ms_per_delivery for run in s.herald_runs)
+        ceiling_cpu = statistics.median(run.cpu_ms_per_delivery for run in s.ceiling_runs)
+        print(
+            f"  CPU per delivery (medians): Herald's host {herald_cpu:.3f} ms, the ceiling's loop "
+            f"{ceiling_cpu:.3f} ms ({herald_cpu / ceiling_cpu:.1f}x)"
+        )
         breakdown = ", ".join(f"{name} {count / s.messages:.2f}" for name, count in s.operations.items())
         print(f"  operations per message: {breakdown}")
         goals[f"fanout_{s.fanout}_ratio_to_ceiling"] = {
@@ -665,6 +740,7 @@ async def bench(args: argparse.Namespace) -> int:
     await receivers.start()
     scenarios: list[Scenario] = []
     herald_retried = 0
+    env: dict[str, str] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="herald-bench-durable-") as state:
             env = herald_env(jwks, Path(state) / "durable.sqlite3")
@@ -678,7 +754,11 @@ async def bench(args: argparse.Namespace) -> int:
                     connector=aiohttp.TCPConnector(limit=args.concurrency),
                 ) as client:
                     herald = Herald(
-                        host.base_url, headers["authorization"], mint(key, "herald.admin"), client
+                        host.base_url,
+                        headers["authorization"],
+                        mint(key, "herald.admin"),
+                        client,
+                        host.process.pid,
                     )
                     database = f"{env['HERALD_COSMOS_DATABASE']}-ceiling"
                     for fanout in args.fanouts:
@@ -686,6 +766,9 @@ async def bench(args: argparse.Namespace) -> int:
                     herald_retried = herald.retried
     finally:
         await receivers.stop()
+        if env:
+            database = env["HERALD_COSMOS_DATABASE"]
+            await drop_databases([database, f"{database}-ceiling"])
 
     goals = report(scenarios, args)
     print(f"creates sent again after a 429/5xx: {herald_retried}; duplicate webhooks: {receivers.duplicates}")
@@ -743,8 +826,15 @@ def _run_json(run: RunResult) -> dict[str, Any]:
         "deliveries_per_s": run.deliveries_per_s,
         "p50_ms": run.p50_ms,
         "p99_ms": run.p99_ms,
+        # null when not measured (JSON has no NaN)
+        "cpu_ms_per_delivery": _finite(run.cpu_ms_per_delivery),
+        "cosmos_server_cpu_ms_per_delivery": _finite(run.store_cpu_ms_per_delivery),
         "series": run.series,
     }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def main() -> int:

@@ -31,7 +31,7 @@ var containers = [
     excludedPaths: [
       { path: '/"_etag"/?' }
     ]
-    ttlOn: false
+    ttlOn: true
   }
   {
     name: 'event-types'

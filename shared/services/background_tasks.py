@@ -1,7 +1,7 @@
 """Background tasks (Svix's `/background-task`): long-running work a request started, and its progress.
 
 A task is one document in the `applications` container (partition `[tenantId]`, type
-`background-task`, id `qtask_…`). `data` is what callers see (Svix's shape, e.g. `messagesSent`);
+`background-task`, id `qtask_…`), expiring HERALD_RETENTION_DAYS after its last change. `data` is what callers see (Svix's shape, e.g. `messagesSent`);
 the fields beside it belong to the workflow that runs the task (its scope and its cursor).
 """
 
@@ -36,8 +36,11 @@ def _choice(kind: type[BackgroundTaskStatus] | type[BackgroundTaskType], name: s
 
 
 class BackgroundTaskService:
-    def __init__(self, store: DocumentStore) -> None:
+    def __init__(self, store: DocumentStore, *, retention_days: int) -> None:
         self._store = store
+        # A task is kept as long as the messages it worked on, counted from its last change
+        # (Cosmos counts `ttl` from the last write), then expires.
+        self._ttl = retention_days * 86400
 
     async def create(
         self,
@@ -60,6 +63,7 @@ class BackgroundTaskService:
             **scope,
             "createdAt": now,
             "updatedAt": now,
+            "ttl": self._ttl,
         }
         try:
             return await self._store.create(APPLICATIONS, doc)

@@ -85,7 +85,7 @@ class Services:
             EndpointService(store, secret_box, settings, kind=OPERATIONAL_ENDPOINT_TYPE)
         )
         operational = OperationalEvents(operational_endpoints, settings, http)
-        background_tasks = BackgroundTaskService(store)
+        background_tasks = BackgroundTaskService(store, retention_days=settings.retention_days)
         delivery = DeliveryService(store, settings, endpoints, attempts, limiter, events=operational)
         manual = ManualDelivery(delivery)
         return cls(

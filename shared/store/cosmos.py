@@ -64,7 +64,8 @@ class ContainerSpec:
 
 
 CONTAINERS: tuple[ContainerSpec, ...] = (
-    ContainerSpec(APPLICATIONS, TENANT),
+    # TTL on without a default: applications never expire, background tasks carry their own `ttl`.
+    ContainerSpec(APPLICATIONS, TENANT, default_ttl=-1),
     ContainerSpec(EVENT_TYPES, TENANT, excluded_paths=["/schemas/*"]),
     ContainerSpec(ENDPOINTS, TENANT_APP, excluded_paths=["/secrets/*", "/headers/*"]),
     ContainerSpec(

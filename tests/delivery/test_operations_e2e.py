@@ -374,6 +374,8 @@ async def test_recover_resends_only_the_failed_pairs_of_its_window_in_batches(
     # Five pairs, two per batch: three steps of the workflow.
     doc = await services.background_tasks.find(tenant, started.id)
     assert doc is not None and doc["batches"] == 3
+    # Kept as long as messages are, counted from its last change: it does not pile up forever.
+    assert doc["ttl"] == services.settings.retention_days * 86400
 
     listed = svix.background_task.list(BackgroundTaskListOptions(status=BackgroundTaskStatus.FINISHED))
     assert [t.id for t in listed.data] == [started.id]
