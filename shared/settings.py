@@ -7,7 +7,7 @@ in Azure from the Function App's app settings, which the Bicep writes.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -94,6 +94,9 @@ class HeraldSettings(BaseSettings):
     recover_batch_size: int = Field(default=50, ge=1, le=250)
     # Readiness (/api/v1/health/ready): each dependency check gives up after this long.
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # Herald's own log lines at this level and above. At DEBUG every webhook attempt is logged;
+    # at INFO only failed ones (successes are in the attempt log, the metrics and the traces).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     _split = field_validator(
         "delivery_allowed_cidrs",
@@ -102,6 +105,11 @@ class HeraldSettings(BaseSettings):
         "delivery_allowed_ports",
         mode="before",
     )(_split_csv)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_name(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("retry_schedule")
     @classmethod

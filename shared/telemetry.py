@@ -150,7 +150,10 @@ def configure() -> None:
     if _configured:
         return
     _configured = True
-    configure_logging()
+    # The level is the one setting read this early: invalid settings fail here, at start-up.
+    from shared.settings import get_settings
+
+    configure_logging(level=logging.getLevelNamesMapping()[get_settings().log_level])
     # Platform settings, not Herald's: the Functions host and OpenTelemetry read the same names.
     appinsights = bool(os.environ.get(APPINSIGHTS_SETTING))
     otlp = bool(os.environ.get(OTLP_SETTING))
@@ -573,7 +576,11 @@ class WebhookAttempt:
         since = context.get("first_attempt_since")
         if context.get("attempt") == 1 and isinstance(since, float):
             instruments.dispatch_lag.record(max(0.0, time.time() - since))
-        _attempt_log.info(
+        # Failures are what operators look for; a success is already in the attempt log, the
+        # metrics and the trace, and one line per delivered webhook would cost a tenth of a
+        # busy host's CPU and of its log bill (HERALD_LOG_LEVEL=DEBUG logs them too).
+        _attempt_log.log(
+            logging.INFO if failure else logging.DEBUG,
             "webhook attempt",
             extra={
                 "outcome": outcome,

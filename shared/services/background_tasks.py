@@ -1,8 +1,9 @@
 """Background tasks (Svix's `/background-task`): long-running work a request started, and its progress.
 
 A task is one document in the `applications` container (partition `[tenantId]`, type
-`background-task`, id `qtask_…`), expiring HERALD_RETENTION_DAYS after its last change. `data` is what callers see (Svix's shape, e.g. `messagesSent`);
-the fields beside it belong to the workflow that runs the task (its scope and its cursor).
+`background-task`, id `qtask_…`), expiring HERALD_RETENTION_DAYS after its last change. `data` is
+what callers see (Svix's shape, e.g. `messagesSent`); the fields beside it belong to the workflow
+that runs the task (its scope and its cursor).
 """
 
 from __future__ import annotations

@@ -89,6 +89,8 @@ async def test_a_delivery_logs_json_lines_with_ids_and_no_secret_token_or_payloa
     lines = captured.lines()  # every line is one JSON object
     attempts = [line for line in lines if line["message"] == "webhook attempt"]
     assert [a["outcome"] for a in attempts] == ["failure", "success"]
+    # A failure is logged at INFO; a success only at DEBUG (HERALD_LOG_LEVEL), as this test asks.
+    assert [a["level"] for a in attempts] == ["INFO", "DEBUG"]
     for line in attempts:
         assert {"trace_id", "span_id", "tenant_id", "app_id", "msg_id", "attempt"} <= set(line)
         assert (line["tenant_id"], line["app_id"], line["msg_id"]) == (api.tenant, app_id, msg_id)

@@ -32,6 +32,16 @@ def test_negative_retry_delay_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
         HeraldSettings()
 
 
+def test_log_level_takes_any_case_and_refuses_unknown_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HERALD_LOG_LEVEL", raising=False)
+    assert HeraldSettings().log_level == "INFO"
+    monkeypatch.setenv("HERALD_LOG_LEVEL", " debug ")
+    assert HeraldSettings().log_level == "DEBUG"
+    monkeypatch.setenv("HERALD_LOG_LEVEL", "verbose")
+    with pytest.raises(ValueError):
+        HeraldSettings()
+
+
 def test_list_params_defaults_and_bounds() -> None:
     params = parse_list_params({}, default_order="ascending")
     assert (params.limit, params.iterator, params.order) == (50, None, "ascending")
