@@ -1,11 +1,10 @@
 """Delivery throughput and latency: Herald on devhost, against a plain loop doing the same work.
 
-    .venv/bin/python bench/delivery.py [--duration 20] [--rounds 3] [--concurrency 16] [--rate 5000] [--quick]
+    .venv/bin/python bench/delivery.py [--duration 20] [--rounds 3] [--fanouts 1,10]
+                                       [--concurrency 16] [--rate 5000] [--quick]
 
 For fan-out 1 and fan-out 10, loopback receivers (aiohttp, in this process) time each webhook's
-arrival, and runs of the same length push messages through them, Herald's and the ceiling's interleaved
-(`--rounds`, 3 by default: herald, ceiling, herald, ceiling, ...) so that each ratio compares two
-runs that met the same machine, and the median ratio is reported:
+arrival, and runs of the same length push messages through them:
 
 - **herald**: Herald served by devhost against the emulators (its own Cosmos database, a signing key
   whose JWKS it trusts, loopback endpoints allowed), fed through the public API with aiohttp and a
@@ -15,20 +14,28 @@ runs that met the same machine, and the median ratio is reported:
 - **ceiling**: a plain async loop, in a process of its own as Herald is, that creates one document
   per message on the same Cosmos server with the same SDK (azure.cosmos.aio) and POSTs it to each
   endpoint (aiohttp): the least work a durable delivery can do here;
-- **ceiling + queue** (once): the ceiling with a Storage queue (Azurite) between the create and the POSTs,
-  drained by consumers in batches of 32 as the Functions host drains a queue trigger: the floor of
-  a queue-triggered dispatch, the design Herald measured against and did not choose;
-- **raw POST** (once): the same loop without Cosmos, for reference.
+- **ceiling + queue** (once per fan-out): the ceiling with a Storage queue (Azurite) between the
+  create and the POSTs, drained by consumers in batches of 32 as the Functions host drains a queue
+  trigger: the floor of a queue-triggered dispatch, the design Herald measured against and did not
+  choose;
+- **raw POST** (once per fan-out): the same loop without Cosmos, for reference.
+
+Herald's and the ceiling's runs are interleaved (`--rounds`, 3 by default: herald, ceiling, herald,
+ceiling, ...), so that each ratio compares two runs that met the same machine, and the median ratio
+is reported. The reference runs come after every fan-out's rounds, with Herald's host stopped: the
+queue run leaves Azurite busy for minutes.
 
 Every run keeps `--concurrency` messages in flight (a worker sends the next message once every
 endpoint has received its last one) and starts at most `--rate` messages a second. Latency is from
 just before the create to the receipt, on the machine's monotonic clock. After a warm-up the run
-measures for `--duration` seconds.
+measures for `--duration` seconds. Each run also reports the CPU time per delivery of its sending
+process and of the Cosmos server (found by its listening port).
 
 Herald's own metrics (`GET /api/v1/metrics`, read before and after) give its Cosmos and Storage
 operations per delivered message (herald.store.operations: Storage is what the Durable client
 calls cost the task hub); devhost's Durable API counts the orchestrations the run started. Prints
-a table, writes bench/results/delivery.json and bench/results/delivery.png.
+a table, writes bench/results/delivery.json and bench/results/delivery.png, and drops the Cosmos
+databases it made.
 """
 
 from __future__ import annotations
@@ -539,9 +546,50 @@ class Scenario:
         return sum(chosen) / self.messages if self.messages else float("nan")
 
 
+@dataclass
+class Rounds:
+    """A fan-out's interleaved Herald and ceiling runs, before its reference runs."""
+
+    fanout: int
+    spec: dict[str, Any]
+    herald_runs: list[RunResult]
+    ceiling_runs: list[RunResult]
+    messages: int
+    operations: dict[str, float]
+    workflows_started: int
+
+
+async def run_reference(
+    spec: dict[str, Any], name: str, receivers: Receivers, *, cosmos: bool, queue: bool
+) -> RunResult:
+    """One run of the plain loop (the ceiling, with or without a queue, or raw POSTs) in its process."""
+    started = time.monotonic() + spec["warmup"]
+    cpu = await run_ceiling({**spec, "run": name, "cosmos": cosmos, "queue": queue})
+    run = summarize(name, receivers, (_first_start(receivers, name, started), 0.0))
+    run.cpu_ms_per_delivery = _per_delivery(cpu["cpu_seconds"], run.deliveries)
+    run.store_cpu_ms_per_delivery = _per_delivery(cpu["store_cpu_seconds"], run.deliveries)
+    return run
+
+
+async def with_references(rounds: Rounds, receivers: Receivers) -> Scenario:
+    """The queue and raw-POST runs of a fan-out. They run after every fan-out's rounds: the queue
+    run leaves Azurite busy (a fifth of a core) for minutes, which would slow whatever came next."""
+    fanout, spec = rounds.fanout, rounds.spec
+    return Scenario(
+        fanout=fanout,
+        herald_runs=rounds.herald_runs,
+        ceiling_runs=rounds.ceiling_runs,
+        queue_ceiling=await run_reference(spec, f"queue-f{fanout}", receivers, cosmos=True, queue=True),
+        raw_post=await run_reference(spec, f"raw-post-f{fanout}", receivers, cosmos=False, queue=False),
+        messages=rounds.messages,
+        operations=rounds.operations,
+        workflows_started=rounds.workflows_started,
+    )
+
+
 async def measure(
     fanout: int, args: argparse.Namespace, herald: Herald, receivers: Receivers, database: str
-) -> Scenario:
+) -> Rounds:
     urls = receivers.urls(fanout)
     app_id = await herald.create_app(fanout, urls)
     server = _listener_pid(COSMOS_ENDPOINT)
@@ -554,14 +602,6 @@ async def measure(
         "database": database,
         "server_pid": server,
     }
-
-    async def ceiling(name: str, cosmos: bool, queue: bool) -> RunResult:
-        started = time.monotonic() + args.warmup
-        cpu = await run_ceiling({**spec, "run": name, "cosmos": cosmos, "queue": queue})
-        run = summarize(name, receivers, (_first_start(receivers, name, started), 0.0))
-        run.cpu_ms_per_delivery = _per_delivery(cpu["cpu_seconds"], run.deliveries)
-        run.store_cpu_ms_per_delivery = _per_delivery(cpu["store_cpu_seconds"], run.deliveries)
-        return run
 
     herald_runs: list[RunResult] = []
     ceiling_runs: list[RunResult] = []
@@ -592,13 +632,13 @@ async def measure(
             if spent > 0:
                 name = f"{container} {operation}"
                 operations[name] = round(operations.get(name, 0.0) + spent, 1)
-        ceiling_runs.append(await ceiling(f"ceiling-f{fanout}-r{k}", cosmos=True, queue=False))
-    return Scenario(
+        name = f"ceiling-f{fanout}-r{k}"
+        ceiling_runs.append(await run_reference(spec, name, receivers, cosmos=True, queue=False))
+    return Rounds(
         fanout=fanout,
+        spec=spec,
         herald_runs=herald_runs,
         ceiling_runs=ceiling_runs,
-        queue_ceiling=await ceiling(f"queue-f{fanout}", cosmos=True, queue=True),
-        raw_post=await ceiling(f"raw-post-f{fanout}", cosmos=False, queue=False),
         messages=sum(run.deliveries for run in herald_runs) // fanout,
         operations=dict(sorted(operations.items())),
         workflows_started=workflows_started,
@@ -761,9 +801,13 @@ async def bench(args: argparse.Namespace) -> int:
                         host.process.pid,
                     )
                     database = f"{env['HERALD_COSMOS_DATABASE']}-ceiling"
-                    for fanout in args.fanouts:
-                        scenarios.append(await measure(fanout, args, herald, receivers, database))
+                    measured = [
+                        await measure(fanout, args, herald, receivers, database) for fanout in args.fanouts
+                    ]
                     herald_retried = herald.retried
+            for rounds in measured:
+                # Herald's host has stopped: the reference runs have the machine to themselves.
+                scenarios.append(await with_references(rounds, receivers))
     finally:
         await receivers.stop()
         if env:
