@@ -22,8 +22,8 @@ arrival, and runs of the same length push messages through them:
 
 Herald's and the ceiling's runs are interleaved (`--rounds`, 3 by default: herald, ceiling, herald,
 ceiling, ...), so that each ratio compares two runs that met the same machine, and the median ratio
-is reported. The reference runs come after every fan-out's rounds, with Herald's host stopped: the
-queue run leaves Azurite busy for minutes.
+is reported. The reference runs come after every fan-out's rounds, with Herald's host stopped: a
+queue run leaves Azurite busy for minutes (each queue run waits, up to 3 minutes, for it to idle).
 
 Every run keeps `--concurrency` messages in flight (a worker sends the next message once every
 endpoint has received its last one) and starts at most `--rate` messages a second. Latency is from
@@ -571,16 +571,43 @@ async def run_reference(
     return run
 
 
+IDLE_CPU_PERCENT = 5.0
+IDLE_WAIT_SECONDS = 180.0
+
+
+async def until_idle(pid: int | None) -> None:
+    """Waits (at most IDLE_WAIT_SECONDS) until the process uses under IDLE_CPU_PERCENT of a core:
+    Azurite works for minutes after a queue run, and the next queue run would pay for it."""
+    if pid is None:
+        return
+    process = psutil.Process(pid)
+    process.cpu_percent(None)
+    deadline = time.monotonic() + IDLE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        await asyncio.sleep(2.0)
+        if process.cpu_percent(None) < IDLE_CPU_PERCENT:
+            return
+    print(f"Azurite still busy after {IDLE_WAIT_SECONDS:g} s; the queue run starts anyway", file=sys.stderr)
+
+
+def _queue_endpoint() -> str:
+    parts = dict(part.split("=", 1) for part in AZURITE_CONNECTION.split(";") if "=" in part)
+    return parts["QueueEndpoint"]
+
+
 async def with_references(rounds: Rounds, receivers: Receivers) -> Scenario:
-    """The queue and raw-POST runs of a fan-out. They run after every fan-out's rounds: the queue
-    run leaves Azurite busy (a fifth of a core) for minutes, which would slow whatever came next."""
+    """The raw-POST and queue runs of a fan-out. They run after every fan-out's rounds: a queue run
+    leaves Azurite busy (a fifth of a core) for minutes, which would slow whatever came next; so
+    each queue run also waits for Azurite to be idle first."""
     fanout, spec = rounds.fanout, rounds.spec
+    raw_post = await run_reference(spec, f"raw-post-f{fanout}", receivers, cosmos=False, queue=False)
+    await until_idle(_listener_pid(_queue_endpoint()))
     return Scenario(
         fanout=fanout,
         herald_runs=rounds.herald_runs,
         ceiling_runs=rounds.ceiling_runs,
         queue_ceiling=await run_reference(spec, f"queue-f{fanout}", receivers, cosmos=True, queue=True),
-        raw_post=await run_reference(spec, f"raw-post-f{fanout}", receivers, cosmos=False, queue=False),
+        raw_post=raw_post,
         messages=rounds.messages,
         operations=rounds.operations,
         workflows_started=rounds.workflows_started,
