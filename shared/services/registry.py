@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared import telemetry
 from shared.auth import TokenValidator, jwks_source
 from shared.outbound import GuardedClient
 from shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -129,5 +130,6 @@ async def get_services() -> Services:
     global _services
     if _services is None:
         settings = get_settings()
+        telemetry.set_log_level(settings.log_level)
         _services = Services.build(await get_store(settings), settings)
     return _services

@@ -142,3 +142,13 @@ def test_exceptions_are_logged_with_their_type_and_stack_but_not_their_message()
         "KeyError" in line["exception"]["stack"] and "raise ValueError(token)" in line["exception"]["stack"]
     )
     assert secret not in stream.getvalue() and token not in stream.getvalue()
+
+
+def test_the_log_level_setting_applies_to_every_herald_logger() -> None:
+    try:
+        telemetry.set_log_level("DEBUG")
+        assert all(logging.getLogger(name).isEnabledFor(logging.DEBUG) for name in telemetry.LOGGERS)
+        telemetry.set_log_level("WARNING")
+        assert not any(logging.getLogger(name).isEnabledFor(logging.INFO) for name in telemetry.LOGGERS)
+    finally:
+        telemetry.set_log_level("INFO")
