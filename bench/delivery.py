@@ -499,18 +499,27 @@ def summarize(run: str, receivers: Receivers, window: tuple[float, float]) -> Ru
 
 
 @dataclass
-class Scenario:
+class Rounds:
+    """A fan-out's interleaved Herald and ceiling runs, before its reference runs."""
+
     fanout: int
+    spec: dict[str, Any]
     # Herald's runs and the ceiling's, interleaved (herald, ceiling, herald, ...): round k of each
     # ran back to back, so a ratio compares two runs that met the same machine.
     herald_runs: list[RunResult]
     ceiling_runs: list[RunResult]
-    # The ceiling with a dispatch queue between the create and the POSTs (once, for reference).
-    queue_ceiling: RunResult
-    raw_post: RunResult
     messages: int
     operations: dict[str, float]
     workflows_started: int
+
+
+@dataclass
+class Scenario(Rounds):
+    """A fan-out's rounds and its reference runs."""
+
+    # The ceiling with a dispatch queue between the create and the POSTs (once, for reference).
+    queue_ceiling: RunResult
+    raw_post: RunResult
 
     @property
     def ratios(self) -> list[float]:
@@ -544,19 +553,6 @@ class Scenario:
             if storage is None or (name.split(" ")[0] in STORAGE_CONTAINERS) == storage
         ]
         return sum(chosen) / self.messages if self.messages else float("nan")
-
-
-@dataclass
-class Rounds:
-    """A fan-out's interleaved Herald and ceiling runs, before its reference runs."""
-
-    fanout: int
-    spec: dict[str, Any]
-    herald_runs: list[RunResult]
-    ceiling_runs: list[RunResult]
-    messages: int
-    operations: dict[str, float]
-    workflows_started: int
 
 
 async def run_reference(
@@ -602,16 +598,8 @@ async def with_references(rounds: Rounds, receivers: Receivers) -> Scenario:
     fanout, spec = rounds.fanout, rounds.spec
     raw_post = await run_reference(spec, f"raw-post-f{fanout}", receivers, cosmos=False, queue=False)
     await until_idle(_listener_pid(_queue_endpoint()))
-    return Scenario(
-        fanout=fanout,
-        herald_runs=rounds.herald_runs,
-        ceiling_runs=rounds.ceiling_runs,
-        queue_ceiling=await run_reference(spec, f"queue-f{fanout}", receivers, cosmos=True, queue=True),
-        raw_post=raw_post,
-        messages=rounds.messages,
-        operations=rounds.operations,
-        workflows_started=rounds.workflows_started,
-    )
+    queue_ceiling = await run_reference(spec, f"queue-f{fanout}", receivers, cosmos=True, queue=True)
+    return Scenario(**vars(rounds), queue_ceiling=queue_ceiling, raw_post=raw_post)
 
 
 async def measure(

@@ -131,16 +131,19 @@ def configure_logging(stream: IO[str] | None = None, *, level: int = logging.INF
         logger = logging.getLogger(name)
         if _handler not in logger.handlers:
             logger.addHandler(_handler)
-        logger.setLevel(level)
         logger.propagate = False
+    _set_level(level)
     return _handler
 
 
 def set_log_level(name: str) -> None:
     """Herald's loggers at the level HERALD_LOG_LEVEL names (`DEBUG`, `INFO`, ...)."""
-    level = logging.getLevelNamesMapping()[name]
-    for logger_name in LOGGERS:
-        logging.getLogger(logger_name).setLevel(level)
+    _set_level(logging.getLevelNamesMapping()[name])
+
+
+def _set_level(level: int) -> None:
+    for name in LOGGERS:
+        logging.getLogger(name).setLevel(level)
 
 
 # Start-up ------------------------------------------------------------------------------------------
@@ -489,23 +492,19 @@ def span(
     from opentelemetry.trace import INVALID_SPAN, SpanKind
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    if not (parent or carrier or _tracing()):
-        # No tracer provider: the span would record nothing and change no context (a span from
-        # the proxy carries its parent's ids), so only the log context is kept (one delivery in
-        # ten of its CPU went to the no-op span's machinery).
-        token = _context.set(_context.get())
-        try:
+    token = _context.set(_context.get())
+    try:
+        if not (parent or carrier or _tracing()):
+            # No tracer provider: the span would record nothing and change no context (a span from
+            # the proxy carries its parent's ids), so only the log context is kept (one delivery in
+            # ten of its CPU went to the no-op span's machinery).
             activity = Activity(INVALID_SPAN)
             activity.bind(**fields)
             yield activity
-        finally:
-            _context.reset(token)
-        return
-    context = None
-    if parent or carrier:
-        context = TraceContextTextMapPropagator().extract(carrier or {TRACEPARENT: parent or ""})
-    token = _context.set(_context.get())
-    try:
+            return
+        context = None
+        if parent or carrier:
+            context = TraceContextTextMapPropagator().extract(carrier or {TRACEPARENT: parent or ""})
         with _tracer().start_as_current_span(
             name,
             context=context,
