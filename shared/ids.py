@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from ksuid import KsuidMs
 
 APP = "app"
@@ -13,11 +15,25 @@ DEAD_LETTER = "dlq"
 BACKGROUND_TASK = "qtask"
 
 
+_last = 0
+_lock = threading.Lock()
+
+
 def new_seed() -> str:
-    """The time-ordered part of an id, reserved ahead when a retried request must reuse it."""
-    return str(KsuidMs())
+    """The time-ordered part of an id, reserved ahead when a retried request must reuse it.
+
+    Within a process each seed is greater than the one before, even inside one KSUID tick (4 ms),
+    where the random part alone would order them at random: lists sorted by id (newest first)
+    keep the order in which one process created their items.
+    """
+    global _last
+    with _lock:
+        value = int.from_bytes(bytes(KsuidMs()), "big")
+        # Same tick (or a clock stepped back): one past the previous seed instead.
+        _last = value if value > _last else _last + 1
+        return str(KsuidMs.from_bytes(_last.to_bytes(KsuidMs.BYTES_LENGTH, "big")))
 
 
 def new_id(prefix: str, seed: str | None = None) -> str:
-    """A new id such as `msg_2QvH3...`; later ids compare greater as strings (to 4 ms)."""
+    """A new id such as `msg_2QvH3...`; later ids compare greater as strings (across processes, to 4 ms)."""
     return f"{prefix}_{seed or new_seed()}"
