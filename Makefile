@@ -1,6 +1,7 @@
 # Herald: `make run` serves the API locally; `make test` runs the whole suite. Both set up everything.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# .python-version selects 3.13.0 through pyenv, for make, CI and a new user's shell alike.
+PYTHON ?= python3.13
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 7071
@@ -10,11 +11,12 @@ SCOPES ?= herald.read herald.write herald.admin
 
 .PHONY: run test stop lint typecheck emulators deps clean token redis-server checkov
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+$(VENV)/.installed: requirements.txt requirements-dev.txt scripts/install_worker_protos.py .python-version
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.13 is required ($(PYTHON) not found; with pyenv: pyenv install 3.13.0)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) scripts/install_worker_protos.py
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json $(wildcard patches/*.patch)

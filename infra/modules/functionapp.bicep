@@ -1,4 +1,4 @@
-// The Function App on the Flex Consumption plan (Python 3.11), running as the user-assigned
+// The Function App on the Flex Consumption plan (Python 3.13), running as the user-assigned
 // identity: no connection strings, no keys. Every app setting Herald reads in Azure is here;
 // settings left at their defaults (shared/settings.py) are not set, and local-only ones never are.
 
@@ -131,7 +131,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: '3.13'
       }
     }
   }
