@@ -20,19 +20,13 @@ from aiohttp import web
 
 from devhost.durable import DurableFunctions
 from devhost.errors import StartupError
+from devhost.hostrules import enforce
 from devhost.http import DEFAULT_MAX_BODY_BYTES, HttpTriggers
-from devhost.invocation import CONTEXT_PARAMETER, Invoker
-from devhost.loader import (
-    BindingSpec,
-    FunctionSpec,
-    apply_local_settings,
-    enumerate_functions,
-    load_app,
-    read_host_json,
-    route_prefix,
-)
+from devhost.invocation import Invoker
+from devhost.loader import BindingSpec, FunctionSpec, apply_local_settings, read_host_json, route_prefix
 from devhost.queues import DEFAULT_LEASE_SECONDS, QueueOptions, QueueTriggers
 from devhost.timers import TimerTriggers
+from devhost.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -89,12 +83,13 @@ async def serve(config: HostConfig, stop: asyncio.Event | None = None) -> None:
     if applied:
         logger.info("local.settings.json: set %s", ", ".join(sorted(applied)))
     host_json = read_host_json(config.app_dir)
-    # Imported inside the running loop, so module-level code that looks up the event loop finds
-    # the one every async invocation will run on.
-    app = load_app(config.app_dir, config.app)
-    invoker = Invoker(config.app_dir)
+    worker = Worker(config.app_dir)
+    # Indexed inside the running loop, so module-level code that looks up the event loop finds the
+    # one every async invocation will run on.
+    functions = enforce(await worker.start(_script_file(config.app_dir, config.app)), os.environ)
+    invoker = Invoker(worker)
     handlers = _handlers(invoker, config, host_json)
-    _assign(enumerate_functions(app), handlers)
+    _assign(functions, handlers)
 
     web_app = web.Application()
     for handler in handlers.values():
@@ -114,8 +109,19 @@ async def serve(config: HostConfig, stop: asyncio.Event | None = None) -> None:
         logger.info("devhost shutting down")
     finally:
         await runner.cleanup()
-        invoker.shutdown()
+        worker.shutdown()
     logger.info("devhost stopped")
+
+
+def _script_file(app_dir: Path, module: str) -> str:
+    """The script the worker runtime indexes (its PYTHON_SCRIPT_FILE_NAME), from ``--app``."""
+    if ":" in module:
+        # The runtime indexes the one function app at module level; several are refused on Azure.
+        raise StartupError(f"--app {module}: name the module only; Azure indexes its one function app")
+    script = f"{module}.py"
+    if not (app_dir / script).is_file():
+        raise StartupError(f"cannot import '{module}' from {app_dir}: {script} not found")
+    return script
 
 
 def _handlers(invoker: Invoker, config: HostConfig, host_json: dict[str, Any]) -> dict[str, TriggerHandler]:
@@ -173,23 +179,13 @@ def _assign(functions: list[FunctionSpec], handlers: dict[str, TriggerHandler]) 
             "is not supported by devhost"
             for b in unsupported
         )
-        missing = _unbound_parameters(spec)
-        if missing:
-            refusals.append(f"function {spec.name}: parameter(s) {', '.join(missing)} match no binding")
-        if not unsupported and not missing:
+        if not unsupported:
             try:
                 handler.add_function(spec)
             except StartupError as exc:
                 refusals.append(str(exc))
     if refusals:
         raise StartupError("\n  " + "\n  ".join(refusals))
-
-
-def _unbound_parameters(spec: FunctionSpec) -> list[str]:
-    # The worker refuses such functions when indexing; failing at start-up beats a TypeError
-    # on the first request.
-    bound = {spec.trigger.name, *(b.name for b in spec.bindings), CONTEXT_PARAMETER}
-    return sorted(spec.required_parameters - bound)
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -6,14 +6,16 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import format_datetime
+from http.cookies import SimpleCookie
 from typing import Any
 
 from aiohttp import web
-from azure.functions.http import HttpRequest, HttpResponseConverter
 from multidict import CIMultiDict
 
 from devhost.errors import StartupError
-from devhost.invocation import FAILED, SUCCEEDED, Invoker, Output, log_invocation
+from devhost.invocation import FAILED, SUCCEEDED, Invoker, log_failure, log_invocation
 from devhost.loader import BindingSpec, FunctionSpec
 from devhost.routing import (
     Route,
@@ -23,6 +25,7 @@ from devhost.routing import (
     parse_template,
     split_path,
 )
+from devhost.worker import typed_http
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,8 @@ DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
 _READ_CHUNK_BYTES = 64 * 1024
 # aiohttp frames the body itself; copying these from the function's response would corrupt it.
 _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
+# RpcHttpCookie.SameSite: 0 None (not set), 1 Lax, 2 Strict, 3 ExplicitNone.
+_SAME_SITE = {1: "Lax", 2: "Strict", 3: "None"}
 
 
 @dataclass(frozen=True)
@@ -136,9 +141,9 @@ class HttpTriggers:
         try:
             response = await self._run(target, request, body, values, invocation_id)
             outcome = SUCCEEDED
-        except Exception:
+        except Exception as exc:
             # The traceback stays in the host log: exception text can carry secrets.
-            logger.exception("Exception while executing function: %s (id=%s)", spec.name, invocation_id)
+            log_failure(spec, invocation_id, exc)
             response = _error(500, "function_error", f"Exception while executing function: {spec.name}")
             outcome = FAILED
         log_invocation(
@@ -159,56 +164,81 @@ class HttpTriggers:
         values: dict[str, str],
         invocation_id: str,
     ) -> web.Response:
-        kwargs: dict[str, Any] = {target.request_parameter: to_function_request(request, body, values)}
-        out: Output[Any] | None = None
-        if target.output is not None and target.output != RETURN_BINDING:
-            out = kwargs[target.output] = Output()
-        value = await self._invoker.call(target.spec, kwargs, invocation_id)
+        invocation = await self._invoker.invoke(
+            target.spec, invocation_id, to_typed_request(request, body, values)
+        )
         if target.output == RETURN_BINDING:
-            return to_web_response(value)
-        if out is not None and out.get() is not None:
-            return to_web_response(out.get())
-        return web.Response(status=204)
+            result = invocation.return_value
+        else:
+            result = invocation.outputs.get(target.output) if target.output else None
+        # No http output, or an output the function never set: the host answers 204.
+        return web.Response(status=204) if result is None else to_web_response(result)
 
 
-def to_function_request(request: web.Request, body: bytes, route_values: Mapping[str, str]) -> HttpRequest:
-    """The request object the Python worker would build for this request.
+def to_typed_request(request: web.Request, body: bytes, route_values: Mapping[str, str]) -> Any:
+    """The request as the host sends it to the worker.
 
     Like the host's gRPC conversion: header names are lower-cased, repeated headers and query
-    parameters are joined with commas, and query parameters with empty values are dropped.
+    parameters are joined with commas, and query parameters with empty values are dropped. The
+    worker asks for raw body bytes, so get_json() decodes them on demand.
     """
-    return HttpRequest(
+    return typed_http(
         method=request.method,
         url=str(request.url),
         headers=_joined((name.lower(), value) for name, value in request.headers.items()),
-        params=_joined((name, value) for name, value in request.query.items() if value),
-        route_params=dict(route_values),
-        # The worker asks the host for raw body bytes, so get_json() decodes them on demand.
-        body_type="bytes",
+        query=_joined((name, value) for name, value in request.query.items() if value),
+        params=dict(route_values),
         body=body,
     )
 
 
-def to_web_response(value: Any) -> web.Response:
-    """Encode a function's result with the SDK's own converter, so accepted types match Azure."""
-    try:
-        datum = HttpResponseConverter.encode(value, expected_type=None)
-    except NotImplementedError:
-        raise TypeError(
-            "unable to encode the HTTP response: expected func.HttpResponse or str, got "
-            f"{type(value).__name__}"
-        ) from None
-    if datum.type == "string":
-        return web.Response(text=datum.value, content_type="text/plain", charset="utf-8")
-    encoded = datum.value
+def to_web_response(data: Any) -> web.Response:
+    """The host's answer from the worker's encoded result (``RpcHttp``, or a string as text)."""
+    kind = data.WhichOneof("data")
+    if kind == "string":
+        return web.Response(text=data.string, content_type="text/plain", charset="utf-8")
+    if kind != "http":
+        raise TypeError(f"an http output must be an HTTP response, got TypedData {kind}")
+    encoded = data.http
     headers: CIMultiDict[str] = CIMultiDict()
-    for name, header in encoded["headers"].items():
+    for name, header in encoded.headers.items():
         if name.lower() not in _FRAMING_HEADERS:
-            headers.add(name, header.value)
-    for cookie in encoded.get("cookies") or ():
-        for morsel in cookie.values():
-            headers.add("Set-Cookie", morsel.OutputString())
-    return web.Response(status=int(encoded["status_code"].value), body=encoded["body"].value, headers=headers)
+            headers.add(name, header)
+    for cookie in encoded.cookies:
+        headers.add("Set-Cookie", _set_cookie(cookie))
+    status = int(encoded.status_code or 200)
+    return web.Response(status=status, body=_body_bytes(encoded.body), headers=headers)
+
+
+def _body_bytes(body: Any) -> bytes:
+    kind = body.WhichOneof("data")
+    if kind == "bytes":
+        return bytes(body.bytes)
+    if kind == "string":
+        return str(body.string).encode("utf-8")
+    return b""
+
+
+def _set_cookie(cookie: Any) -> str:
+    """An ``RpcHttpCookie`` as a Set-Cookie value."""
+    jar: SimpleCookie = SimpleCookie()
+    jar[cookie.name] = cookie.value
+    morsel = jar[cookie.name]
+    for field, attribute in (("domain", "domain"), ("path", "path")):
+        if cookie.HasField(field) and getattr(cookie, field).value:
+            morsel[attribute] = getattr(cookie, field).value
+    if cookie.HasField("expires"):
+        morsel["expires"] = format_datetime(cookie.expires.value.ToDatetime(UTC), usegmt=True)
+    if cookie.HasField("max_age"):
+        morsel["max-age"] = str(int(cookie.max_age.value))
+    same_site = _SAME_SITE.get(cookie.same_site)
+    if same_site:
+        morsel["samesite"] = same_site
+    if cookie.HasField("secure") and cookie.secure.value:
+        morsel["secure"] = True
+    if cookie.HasField("http_only") and cookie.http_only.value:
+        morsel["httponly"] = True
+    return morsel.OutputString()
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes | None:

@@ -15,6 +15,7 @@ import base64
 import binascii
 import contextlib
 import importlib
+import json
 import logging
 import os
 import re
@@ -24,15 +25,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from azure.functions.queue import QueueMessage as FunctionQueueMessage
 
 from devhost.appsettings import resolve_setting_expressions
 from devhost.background import Stopping, wait_any
 from devhost.errors import StartupError
-from devhost.invocation import FAILED, SUCCEEDED, Invoker, log_invocation
+from devhost.invocation import FAILED, SUCCEEDED, Invoker, log_failure, log_invocation
 from devhost.loader import BindingSpec, FunctionSpec
 from devhost.storage import storage_connection_string
 from devhost.timespan import parse_timespan
+from devhost.worker import typed_bytes, typed_json, typed_string
 
 if TYPE_CHECKING:  # the storage SDK is imported only by apps that have queue functions
     from azure.storage.queue import QueueMessage as StorageQueueMessage
@@ -333,12 +334,11 @@ class QueueListener:
         invocation_id = self._invoker.new_invocation_id()
         started = time.perf_counter()
         try:
-            kwargs = {spec.trigger.name: to_function_message(message, body)}
-            await self._invoker.call(spec, kwargs, invocation_id)
+            await self._invoker.invoke(spec, invocation_id, typed_bytes(body), trigger_metadata(message))
             outcome = SUCCEEDED
-        except Exception:
+        except Exception as exc:
             # The traceback stays in the host log, as for HTTP functions.
-            logger.exception("Exception while executing function: %s (id=%s)", spec.name, invocation_id)
+            log_failure(spec, invocation_id, exc)
             outcome = FAILED
         log_invocation(
             spec,
@@ -424,18 +424,19 @@ def decode_body(content: str | None, encoding: str) -> bytes:
         raise ValueError(str(exc)) from None
 
 
-def to_function_message(message: StorageQueueMessage, body: bytes) -> FunctionQueueMessage:
-    """The ``func.QueueMessage`` the Python worker builds from the host's trigger metadata."""
-    # The SDK's constructor is untyped.
-    return FunctionQueueMessage(  # type: ignore[no-untyped-call]
-        id=message.id,
-        body=body,
-        dequeue_count=message.dequeue_count,
-        expiration_time=message.expires_on,
-        insertion_time=message.inserted_on,
-        time_next_visible=message.next_visible_on,
-        pop_receipt=message.pop_receipt,
-    )
+def trigger_metadata(message: StorageQueueMessage) -> dict[str, Any]:
+    """The queue trigger's metadata as the host sends it: strings, and JSON for numbers and times."""
+    metadata = {"Id": typed_string(message.id), "DequeueCount": typed_json(str(message.dequeue_count))}
+    if message.pop_receipt:
+        metadata["PopReceipt"] = typed_string(message.pop_receipt)
+    for name, moment in (
+        ("ExpirationTime", message.expires_on),
+        ("InsertionTime", message.inserted_on),
+        ("NextVisibleTime", message.next_visible_on),
+    ):
+        if moment is not None:
+            metadata[name] = typed_json(json.dumps(moment.isoformat()))
+    return metadata
 
 
 async def _create_if_missing(queue: QueueClient) -> None:

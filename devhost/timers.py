@@ -11,6 +11,7 @@ monitor lives in memory only, so ``past_due`` is always False.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -19,14 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
-from azure.functions.timer import TimerRequest
 
 from devhost.appsettings import resolve_setting_expressions
 from devhost.background import Stopping
 from devhost.errors import StartupError
-from devhost.invocation import FAILED, SUCCEEDED, Invoker, log_invocation
+from devhost.invocation import FAILED, SUCCEEDED, Invoker, log_failure, log_invocation
 from devhost.loader import BindingSpec, FunctionSpec
 from devhost.timespan import parse_timespan
+from devhost.worker import typed_json
 
 logger = logging.getLogger(__name__)
 
@@ -183,15 +184,20 @@ class TimerTriggers:
 
     async def _fire(self, function: TimerFunction, due: datetime | None, status: dict[str, str]) -> None:
         spec = function.spec
-        request = TimerRequest(past_due=False, schedule_status=dict(status), schedule={"AdjustForDST": True})
+        # The timer's info as the host sends it (the SDK's TimerRequestConverter decodes it).
+        request = typed_json(
+            json.dumps(
+                {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": status or None, "IsPastDue": False}
+            )
+        )
         invocation_id = self._invoker.new_invocation_id()
         started = time.perf_counter()
         try:
-            await self._invoker.call(spec, {spec.trigger.name: request}, invocation_id)
+            await self._invoker.invoke(spec, invocation_id, request)
             outcome = SUCCEEDED
-        except Exception:
+        except Exception as exc:
             # Logged only: the host does not retry a failed timer invocation.
-            logger.exception("Exception while executing function: %s (id=%s)", spec.name, invocation_id)
+            log_failure(spec, invocation_id, exc)
             outcome = FAILED
         log_invocation(
             spec,

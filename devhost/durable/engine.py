@@ -20,19 +20,14 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
-import inspect
 import json
 import logging
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-from azure.functions import meta
-from azure.functions.durable_functions import ActivityTriggerConverter
 
 from devhost.background import Stopping, wait_any
 from devhost.durable import history as h
@@ -75,6 +70,7 @@ from devhost.durable.store import (
 from devhost.invocation import FAILED as INVOCATION_FAILED
 from devhost.invocation import SUCCEEDED, Invoker, log_invocation
 from devhost.loader import FunctionSpec
+from devhost.worker import FunctionFailed, text_of, typed_json, typed_string
 
 logger = logging.getLogger(__name__)
 
@@ -351,13 +347,13 @@ class DurableEngine:
             parent_instance_id=instance.parent_instance_id,
         )
         try:
-            # Orchestrator handles take the context positionally, whatever the parameter's name.
-            text = await self._invoker.run_sync(spec.user_function, payload)
-        except Exception as exc:
-            # The SDK re-raises the orchestrator's own exception as the cause.
-            generator = getattr(spec.user_function, "orchestrator_function", spec.user_function)
-            return reply_from_exception(exc, _user_traceback(exc.__cause__ or exc, generator))
-        return parse_reply(text)
+            invocation = await self._invoker.invoke(
+                spec, self._invoker.new_invocation_id(), typed_string(payload)
+            )
+        except FunctionFailed as exc:
+            # The SDK's exception carries the orchestrator's state; the worker adds the traceback.
+            return reply_from_exception(exc, exc.stack_trace)
+        return parse_reply(text_of(invocation.return_value) or "")
 
     def _commit_episode(
         self,
@@ -592,8 +588,8 @@ class DurableEngine:
                     EventType.TASK_FAILED,
                     h.utc_now(),
                     TaskScheduledId=work.task_id,
-                    Reason=f"Activity function '{work.name}' failed: {exc or type(exc).__name__}",
-                    Details=_user_traceback(exc, spec.user_function),
+                    Reason=f"Activity function '{work.name}' failed: {_message(exc)}",
+                    Details=exc.stack_trace if isinstance(exc, FunctionFailed) else _message(exc),
                 )
         with self._store.transaction():
             # Gone means its instance was terminated, purged or restarted meanwhile: drop the result.
@@ -611,12 +607,10 @@ class DurableEngine:
             )
 
     async def _call_activity(self, spec: FunctionSpec, work: ActivityWork, invocation_id: str) -> str:
-        """Run the activity as the worker does: decode the input, call, encode the result."""
-        datum = meta.Datum("null" if work.input is None else work.input, "json")
-        value = ActivityTriggerConverter.decode(datum, trigger_metadata=None)
-        returned = await self._invoker.call(spec, {spec.trigger.name: value}, invocation_id)
-        encoded: str = ActivityTriggerConverter.encode(returned, expected_type=None).value
-        return encoded
+        """The activity's result as JSON text; the worker decodes the input and encodes the result."""
+        trigger_input = typed_json("null" if work.input is None else work.input)
+        invocation = await self._invoker.invoke(spec, invocation_id, trigger_input)
+        return text_of(invocation.return_value) or "null"
 
     # Client operations (called by the HTTP API, on the loop's thread)
 
@@ -822,13 +816,8 @@ def _episode_time(past: list[HistoryEvent], new_events: list[HistoryEvent]) -> d
     return moment
 
 
-def _user_traceback(exc: BaseException, function: Callable[..., Any]) -> str:
-    """The traceback from the user's function inward: devhost's and the SDK's frames say nothing."""
-    code = getattr(inspect.unwrap(function), "__code__", None)
-    entry = exc.__traceback__
-    while code is not None and entry is not None and entry.tb_frame.f_code.co_filename != code.co_filename:
-        entry = entry.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, entry or exc.__traceback__))
+def _message(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def _nondeterminism(

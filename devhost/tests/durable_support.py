@@ -14,11 +14,9 @@ from typing import Any
 
 import httpx
 
-from devhost.durable.engine import orchestrator_name
 from devhost.durable.history import EventType
 from devhost.durable.orchestrator import OrchestratorReply, context_input, context_json, parse_reply
 from devhost.durable.store import DurableStore, Instance, InstanceQuery
-from devhost.loader import enumerate_functions
 from devhost.testing import RunningDevhost, run_devhost
 
 from .sample_apps import copy_app
@@ -104,11 +102,15 @@ def load_orchestrators(app_dir: Path, module_name: str) -> dict[str, Callable[[s
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return {
-        orchestrator_name(function): function.user_function
-        for function in enumerate_functions(module.app)
-        if function.trigger.type == "orchestrationTrigger"
-    }
+    # The test replays histories through the SDK itself, the judge of what devhost stored.
+    handles = {}
+    for function in module.app.get_functions():
+        trigger = function.get_trigger().get_dict_repr()
+        if trigger["type"] == "orchestrationTrigger":
+            handles[str(trigger.get("orchestration") or function.get_function_name())] = (
+                function.get_user_function()
+            )
+    return handles
 
 
 def finished_instances(db_path: Path) -> list[tuple[Instance, list[dict[str, Any]]]]:

@@ -10,8 +10,6 @@ import pytest
 from devhost.durable.binding import client_binding_value
 from devhost.durable.config import DurableOptions
 from devhost.errors import StartupError
-from devhost.invocation import Invoker
-from devhost.loader import BindingSpec, FunctionSpec
 
 ORIGIN = "http://127.0.0.1:7071"
 RPC_ORIGIN = "http://127.0.0.1:17071"
@@ -41,33 +39,6 @@ def test_the_sdk_client_accepts_the_binding_value_and_builds_devhost_urls():
         client._get_start_new_url("order-42", "delivery")
         == f"{RPC_ORIGIN}/durabletask/orchestrators/delivery/order-42"
     )
-
-
-async def test_the_invoker_supplies_the_client_to_a_function_of_any_trigger(tmp_path: Path):
-    received: dict[str, str] = {}
-
-    def on_message(message: str, client: str) -> None:
-        received.update(message=message, client=client)
-
-    client_binding = BindingSpec("client", "durableClient", "in", {"taskHub": "Other"})
-    spec = FunctionSpec(
-        name="on_message",
-        trigger=BindingSpec("message", "queueTrigger", "in", {}),
-        bindings=(client_binding,),
-        user_function=on_message,
-        parameters=("message", "client"),
-        required_parameters=frozenset({"message", "client"}),
-    )
-    invoker = Invoker(tmp_path)
-    invoker.provide_input("durableClient", lambda _spec, binding: f"client for {binding.raw['taskHub']}")
-    try:
-        await invoker.call(spec, {"message": "hello"}, invoker.new_invocation_id())
-    finally:
-        invoker.shutdown()
-
-    assert invoker.provides(client_binding)
-    assert not invoker.provides(BindingSpec("out", "queue", "out", {}))
-    assert received == {"message": "hello", "client": "client for Other"}
 
 
 def test_options_come_from_host_json_and_app_settings(tmp_path: Path):

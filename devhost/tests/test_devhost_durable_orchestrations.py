@@ -103,7 +103,7 @@ def test_activity_concurrency_is_capped_by_host_json(app, log_file):
 def test_a_failed_activity_raises_in_the_orchestrator_with_the_extensions_reason(app):
     output = app.run("activity_failure")["output"]
 
-    assert output.startswith("Activity function 'boom' failed: kaboom \n ")
+    assert output.startswith("Activity function 'boom' failed: ValueError: kaboom \n ")
     assert "ValueError: kaboom" in output
 
 
@@ -129,7 +129,8 @@ def test_retries_give_up_after_the_last_attempt(app, log_file):
 
     # Whichever of the two parallel activities runs out of attempts first fails the task_all.
     assert re.fullmatch(
-        r"Activity function 'flaky' failed: attempt 2 of never-[ab] failed ", status["output"]["failed"]
+        r"Activity function 'flaky' failed: RuntimeError: attempt 2 of never-[ab] failed ",
+        status["output"]["failed"],
     )
     assert log_file.read_text().count("flaky never-a\n") == 2
 

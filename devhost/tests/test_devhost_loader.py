@@ -1,7 +1,6 @@
 """Loading settings, host.json and the app object, checked without a server."""
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -9,8 +8,6 @@ import pytest
 from devhost.errors import StartupError
 from devhost.loader import (
     apply_local_settings,
-    enumerate_functions,
-    load_app,
     read_host_json,
     route_prefix,
 )
@@ -61,57 +58,3 @@ def test_route_prefix_comes_from_host_json(tmp_path, host_json, prefix):
         (tmp_path / "host.json").write_text(json.dumps(host_json), encoding="utf-8")
 
     assert route_prefix(read_host_json(tmp_path)) == prefix
-
-
-def write_module(app_dir: Path, name: str, source: str) -> None:
-    (app_dir / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-
-
-def test_app_attribute_is_preferred_and_dfapp_is_found(tmp_path):
-    write_module(
-        tmp_path,
-        "loader_case_preferred",
-        """
-        import azure.durable_functions as df
-        import azure.functions as func
-
-        other = func.FunctionApp()
-        app = df.DFApp()
-
-        @app.route(route="r")
-        def r(req):
-            return "r"
-    """,
-    )
-
-    app = load_app(tmp_path, "loader_case_preferred")
-    functions = enumerate_functions(app)
-
-    assert [f.name for f in functions] == ["r"]
-    assert functions[0].trigger.type == "httpTrigger"
-    assert functions[0].trigger.direction == "in"
-    assert [(b.type, b.name, b.direction) for b in functions[0].bindings] == [("http", "$return", "out")]
-
-
-def test_several_unnamed_apps_are_ambiguous(tmp_path):
-    write_module(
-        tmp_path,
-        "loader_case_ambiguous",
-        """
-        import azure.functions as func
-
-        first = func.FunctionApp()
-        second = func.FunctionApp()
-    """,
-    )
-
-    with pytest.raises(StartupError, match="several function apps"):
-        load_app(tmp_path, "loader_case_ambiguous")
-    assert load_app(tmp_path, "loader_case_ambiguous:second") is not None
-
-
-def test_module_without_an_app_is_refused(tmp_path):
-    write_module(tmp_path, "loader_case_empty", "VALUE = 1\n")
-
-    with pytest.raises(StartupError, match="no FunctionApp"):
-        load_app(tmp_path, "loader_case_empty")

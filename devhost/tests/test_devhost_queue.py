@@ -21,10 +21,11 @@ from azure.storage.queue import BinaryBase64EncodePolicy, QueueClient
 
 from devhost.errors import StartupError
 from devhost.invocation import Invoker
-from devhost.loader import enumerate_functions
+from devhost.loader import BindingSpec, FunctionSpec
 from devhost.queues import QueueOptions, QueueTriggers, decode_body
 from devhost.storage import AZURITE_CONNECTION_STRING, storage_connection_string
 from devhost.testing import RunningDevhost, run_devhost
+from devhost.worker import Worker
 
 from .sample_apps import copy_app
 
@@ -180,7 +181,7 @@ def test_a_failed_message_is_retried_after_the_visibility_timeout_until_it_succe
     assert [r["dequeue_count"] for r in runs] == [1, 2, 3]
     gaps = [later["at"] - earlier["at"] for earlier, later in itertools.pairwise(runs)]
     assert all(gap >= VISIBILITY_TIMEOUT_SECONDS - 0.1 for gap in gaps), gaps
-    assert all(r["thread"].startswith("devhost-sync") for r in runs)  # sync functions: thread pool
+    assert all(r["thread"].startswith("ThreadPoolExecutor") for r in runs)  # the runtime's sync pool
     log = host.log_text()
     assert log.count(f"message {message_id} dequeue count") == 3
     assert f"message {message_id} dequeue count 2 (Failed" in log
@@ -391,23 +392,19 @@ def test_base64_bodies_decode_like_dotnet():
         decode_body("hello!", "base64")
 
 
-def _queue_app_functions(**bindings: Any) -> list[Any]:
-    import azure.functions as func
-
-    app = func.FunctionApp()
-
-    @app.queue_trigger(arg_name="message", queue_name="%THE_QUEUE%", connection="")
-    @app.generic_input_binding(arg_name="extra", **bindings)
-    def consumer(message: func.QueueMessage, extra: Any) -> None:
-        pass
-
-    return enumerate_functions(app)
+def _queue_app_functions(**binding: Any) -> list[FunctionSpec]:
+    """A queue function with one more input binding, as the worker runtime's metadata names it."""
+    trigger = BindingSpec("message", "queueTrigger", "in", {"queueName": "%THE_QUEUE%", "connection": ""})
+    extra = BindingSpec("extra", str(binding["type"]), "in", {"name": "extra", **binding})
+    return [FunctionSpec(name="consumer", function_id="1", trigger=trigger, bindings=(extra,))]
 
 
 def test_durable_client_bindings_are_accepted_other_bindings_refused():
     (with_client,) = _queue_app_functions(type="durableClient")
     (with_blob,) = _queue_app_functions(type="blob", path="c/b", connection="AzureWebJobsStorage")
-    triggers = QueueTriggers(Invoker(Path()), options=QueueOptions(), shutdown_grace_seconds=1, environ={})
+    triggers = QueueTriggers(
+        Invoker(Worker(Path())), options=QueueOptions(), shutdown_grace_seconds=1, environ={}
+    )
 
     assert triggers.accepts_binding(with_client.bindings[0])
     assert not triggers.accepts_binding(with_blob.bindings[0])
@@ -424,7 +421,7 @@ def test_durable_client_bindings_are_accepted_other_bindings_refused():
 def test_unresolvable_queue_functions_refuse_start_naming_the_function(environ, complaint):
     (spec,) = _queue_app_functions(type="durableClient")
     triggers = QueueTriggers(
-        Invoker(Path()), options=QueueOptions(), shutdown_grace_seconds=1, environ=environ
+        Invoker(Worker(Path())), options=QueueOptions(), shutdown_grace_seconds=1, environ=environ
     )
 
     with pytest.raises(StartupError, match=f"function consumer: .*{complaint}"):

@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Generator
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -292,8 +292,13 @@ async def square(n: int) -> int:
     return n * n
 
 
+class FlakySpec(TypedDict):
+    key: str
+    fail_times: int
+
+
 @app.activity_trigger(input_name="spec")
-def flaky(spec: dict[str, Any]) -> str:
+def flaky(spec: FlakySpec) -> str:
     path = os.environ["DURABLE_APP_LOG"]
     _record(f"flaky {spec['key']}")
     with open(path, encoding="utf-8") as log:
@@ -340,10 +345,10 @@ def step(name: str) -> str:
     return name
 
 
-@app.activity_trigger(input_name="instance_id")
+@app.activity_trigger(input_name="instanceId")
 @app.durable_client_input(client_name="client")
-async def own_status(instance_id: str, client: df.DurableOrchestrationClient) -> str:
+async def own_status(instanceId: str, client: df.DurableOrchestrationClient) -> str:  # noqa: N803
     """An activity with a durable client: the binding is injected for any trigger."""
-    status = await client.get_status(instance_id)
+    status = await client.get_status(instanceId)
     assert status.runtime_status is not None
     return f"{status.instance_id} is {status.runtime_status.value}"

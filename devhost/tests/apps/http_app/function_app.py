@@ -107,7 +107,7 @@ async def async_boom(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.route(route="returns-dict")
-def returns_dict(req: func.HttpRequest) -> dict[str, str]:
+def returns_dict(req: func.HttpRequest):  # type: ignore[no-untyped-def]  # Azure refuses dict[str, str] here
     return {"not": "an HttpResponse"}
 
 
