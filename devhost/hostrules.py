@@ -67,7 +67,7 @@ def validate_instance_id(instance_id: str) -> str | None:
 
 def _problems(function: IndexedFunction, environ: Mapping[str, str]) -> Iterator[str]:
     if not FUNCTION_NAME.fullmatch(function.name) or function.name.casefold() in RESERVED_FUNCTION_NAMES:
-        yield f"invalid function name '{function.name}' (letters, digits, '_' and '-', starting with a letter)"
+        yield f"invalid function name '{function.name}' (letters, digits, '_', '-'; a letter first)"
     if not function.bindings:
         yield "no bindings"
     triggers = [b.name for b in function.bindings if _is_trigger(b)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TypeVar
 from urllib.parse import unquote
 
 from devhost.route_constraints import Constraint, parse_constraint
@@ -309,7 +309,7 @@ def _group(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Route(Generic[T]):
+class Route[T]:
     template: RouteTemplate
     methods: frozenset[str] | None  # None accepts every method
     target: T
@@ -319,7 +319,7 @@ class Route(Generic[T]):
 
 
 @dataclass(frozen=True)
-class Resolved(Generic[T]):
+class Resolved[T]:
     """What a request resolves to: a target and its route values, or which methods would do."""
 
     route: Route[T] | None = None
@@ -327,7 +327,7 @@ class Resolved(Generic[T]):
     allowed_methods: frozenset[str] = frozenset()  # non-empty when only the method is wrong
 
 
-class RouteTable(Generic[T]):
+class RouteTable[T]:
     """Routes ordered most-specific first; resolution is deterministic."""
 
     def __init__(self, routes: Iterable[Route[T]]) -> None:

@@ -30,7 +30,7 @@ def _wheel() -> Path:
     found = sorted(CACHE.glob(pattern))
     if not found:
         CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
+        subprocess.run(  # noqa: S603  # a fixed command: this interpreter's pip, a pinned wheel
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(CACHE), WHEEL],
             check=True,
         )

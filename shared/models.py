@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import IntEnum, StrEnum
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -303,7 +303,7 @@ class DeadLetterOut(WireModel):
 T = TypeVar("T", bound=WireModel)
 
 
-class ListResponse(WireModel, Generic[T]):
+class ListResponse[T: WireModel](WireModel):
     data: list[T]
     iterator: str | None
     prev_iterator: str | None = None

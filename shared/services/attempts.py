@@ -118,7 +118,9 @@ def attempt_out(doc: Doc, message: Doc | None = None) -> MessageAttemptOut:
     return out
 
 
-def _with_status(model: type[WithStatus], base: BaseModel, pair: Doc) -> WithStatus:
+def _with_status[WithStatus: (MessageEndpointOut, EndpointMessageOut)](
+    model: type[WithStatus], base: BaseModel, pair: Doc
+) -> WithStatus:
     """`base` (an endpoint or a message) with the delivery status of its message-endpoint pair."""
     status = MessageStatus(pair["status"])
     fields = {**base.model_dump(), "status": status, "status_text": status.text}

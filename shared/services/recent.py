@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 RECENT_SECONDS = 5.0
 RECENT_MAX = 10_000
@@ -19,7 +19,7 @@ Key = tuple[str, ...]
 T = TypeVar("T")
 
 
-class Recent(Generic[T]):
+class Recent[T]:
     def __init__(self, seconds: float = RECENT_SECONDS, max_entries: int = RECENT_MAX) -> None:
         self._seconds = seconds
         self._max = max_entries

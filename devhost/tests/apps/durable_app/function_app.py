@@ -347,7 +347,7 @@ def step(name: str) -> str:
 
 @app.activity_trigger(input_name="instanceId")
 @app.durable_client_input(client_name="client")
-async def own_status(instanceId: str, client: df.DurableOrchestrationClient) -> str:  # noqa: N803
+async def own_status(instanceId: str, client: df.DurableOrchestrationClient) -> str:
     """An activity with a durable client: the binding is injected for any trigger."""
     status = await client.get_status(instanceId)
     assert status.runtime_status is not None
