@@ -18,7 +18,13 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from devhost.durable.binding import PUBLIC_PATH, management_urls
-from devhost.durable.engine import DurableEngine, InstanceExists, Outcome, UnknownOrchestrator
+from devhost.durable.engine import (
+    DurableEngine,
+    InstanceExists,
+    InvalidInstanceId,
+    Outcome,
+    UnknownOrchestrator,
+)
 from devhost.durable.history import for_display, format_timestamp, parse_timestamp, utc_now
 from devhost.durable.store import (
     COMPLETED,
@@ -80,7 +86,7 @@ class DurableClientApi:
                 input_text,
                 request.query.get("version"),
             )
-        except UnknownOrchestrator as exc:
+        except (UnknownOrchestrator, InvalidInstanceId) as exc:
             return _error(400, "One or more of the arguments submitted is incorrect", str(exc))
         except InstanceExists as exc:
             return _error(409, str(exc), str(exc))

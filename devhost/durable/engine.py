@@ -38,6 +38,7 @@ from devhost.durable.orchestrator import (
     NewSubOrchestration,
     NewTimer,
     OrchestratorReply,
+    Scheduled,
     Sequencer,
     SequencerState,
     Unsupported,
@@ -67,6 +68,7 @@ from devhost.durable.store import (
     InstanceQuery,
     Message,
 )
+from devhost.hostrules import validate_instance_id
 from devhost.invocation import FAILED as INVOCATION_FAILED
 from devhost.invocation import SUCCEEDED, Invoker, log_invocation
 from devhost.loader import FunctionSpec
@@ -88,6 +90,10 @@ class UnknownOrchestrator(Exception):
 
 class InstanceExists(Exception):
     """start_new named an instance that is still running."""
+
+
+class InvalidInstanceId(Exception):
+    """start_new named an instance id the Durable extension refuses."""
 
 
 class Outcome(enum.Enum):
@@ -300,9 +306,10 @@ class DurableEngine:
                     sequencer.issue(reply.actions, len(probe.actions))
                 sequencer.apply(item, now)
             sequencer.issue(reply.actions)
-            unsupported = [s for s in sequencer.scheduled if isinstance(s, Unsupported)]
-            if unsupported:
-                message = f"Orchestrator function '{instance.name}' failed: {unsupported[0].what}"
+            refused = [_refusal(s) for s in sequencer.scheduled]
+            problems = [problem for problem in refused if problem is not None]
+            if problems:
+                message = f"Orchestrator function '{instance.name}' failed: {problems[0]}"
                 failure = (message, message)
         # The episode's awaits are over; from here to the commit nothing else runs on the loop.
         latest = self._store.instance(instance.instance_id)
@@ -622,6 +629,9 @@ class DurableEngine:
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
             )
         instance_id = instance_id or uuid.uuid4().hex
+        problem = validate_instance_id(instance_id)
+        if problem is not None:
+            raise InvalidInstanceId(problem)
         with self._store.transaction():
             existing = self._store.instance(instance_id)
             if existing is not None and not existing.is_terminal and not self._options.overwrite_running:
@@ -814,6 +824,17 @@ def _episode_time(past: list[HistoryEvent], new_events: list[HistoryEvent]) -> d
         if item["EventType"] == EventType.TIMER_FIRED:
             moment = max(moment, h.parse_timestamp(item["FireAt"]))
     return moment
+
+
+def _refusal(scheduled: Scheduled) -> str | None:
+    """Why the extension would refuse this new task, if it would."""
+    if isinstance(scheduled, Unsupported):
+        return scheduled.what
+    if isinstance(scheduled, NewSubOrchestration):
+        problem = validate_instance_id(scheduled.instance_id)
+        if problem is not None:
+            return f"sub-orchestration instance id {scheduled.instance_id!r}: {problem}"
+    return None
 
 
 def _message(exc: Exception) -> str:
