@@ -15,6 +15,7 @@ import asyncio
 from typing import Any
 
 from shared.clock import to_wire
+from shared.durable import RecoveryJob, RecoveryProgress
 from shared.models import BackgroundTaskStatus, BackgroundTaskType, MessageStatus, RecoverIn
 from shared.services.applications import ApplicationService
 from shared.services.background_tasks import BackgroundTaskService
@@ -33,8 +34,8 @@ def instance_id(task: Doc) -> str:
     return f"rcv~{task['tenantId']}~{task['id']}"
 
 
-def workflow_input(task: Doc) -> dict[str, Any]:
-    return {"tenantId": task["tenantId"], "taskId": task["id"], "cursor": None}
+def workflow_input(task: Doc) -> RecoveryJob:
+    return RecoveryJob(tenantId=task["tenantId"], taskId=task["id"], cursor=None)
 
 
 class RecoveryService:
@@ -83,7 +84,7 @@ class RecoveryService:
             seed=seed,
         )
 
-    async def run_batch(self, job: dict[str, Any]) -> dict[str, Any]:
+    async def run_batch(self, job: RecoveryJob) -> RecoveryProgress:
         """Resends the next batch after `job["cursor"]`; returns `{done, cursor}` for the workflow."""
         task = await self._tasks.find(job["tenantId"], job["taskId"])
         if task is None or task["status"] != BackgroundTaskStatus.RUNNING:
@@ -113,7 +114,7 @@ class RecoveryService:
         )
         return {"done": done, "cursor": cursor}
 
-    async def fail(self, job: dict[str, Any]) -> None:
+    async def fail(self, job: RecoveryJob) -> None:
         """Marks a task whose workflow gave up (its batches kept failing)."""
         task = await self._tasks.find(job["tenantId"], job["taskId"])
         if task is not None and task["status"] == BackgroundTaskStatus.RUNNING:
