@@ -54,7 +54,7 @@ class RetryJob:
     @property
     def instance_id(self) -> str:
         """One workflow per message-endpoint pair: a duplicated dispatch cannot start a second."""
-        return f"dlv~{self.tenant_id}~{self.app_id}~{destination_id(self.msg_id, self.endpoint_id)}"
+        return durable.instance_id("dlv", self.tenant_id, self.app_id, self.msg_id, self.endpoint_id)
 
     def to_input(self) -> durable.RetryInput:
         return durable.RetryInput(

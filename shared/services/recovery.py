@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from shared import durable
 from shared.clock import to_wire
 from shared.durable import RecoveryJob, RecoveryProgress
 from shared.models import BackgroundTaskStatus, BackgroundTaskType, MessageStatus, RecoverIn
@@ -31,7 +32,7 @@ CONCURRENCY = 10
 
 def instance_id(task: Doc) -> str:
     """The workflow of a task: one per task, so a retried request cannot start a second."""
-    return f"rcv~{task['tenantId']}~{task['id']}"
+    return durable.instance_id("rcv", task["tenantId"], task["id"])
 
 
 def workflow_input(task: Doc) -> RecoveryJob:
