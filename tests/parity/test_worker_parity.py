@@ -175,10 +175,11 @@ def _bicep_app_settings() -> dict[str, Any]:
 
 def test_the_bicep_sets_every_setting_a_binding_or_host_json_names() -> None:
     named = _referenced_settings()
-    assert "HERALD_SWEEP_SCHEDULE" in named and "TASK_HUB_NAME" in named, named
     settings = _bicep_app_settings()
     missing = {name: where for name, where in named.items() if name not in settings}
     assert not missing, f"named as %NAME% but not set by infra/modules/functionapp.bicep: {missing}"
+    # The scan finds the names known today (the sweeper's schedule, the task hub).
+    assert {"HERALD_SWEEP_SCHEDULE", "TASK_HUB_NAME"} <= set(named), named
     example = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
     assert set(named) <= set(example), f"not in local.settings.example.json: {set(named) - set(example)}"
 
@@ -189,7 +190,7 @@ def test_herald_settings_the_bindings_name_have_the_app_defaults_in_the_bicep() 
     for name in _referenced_settings():
         if name.startswith(prefix):
             field = HeraldSettings.model_fields[name.removeprefix(prefix).lower()]
-            assert settings[name] == field.default, name
+            assert settings.get(name) == field.default, name
 
 
 def test_the_bicep_runs_the_python_version_of_the_project() -> None:
