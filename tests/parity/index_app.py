@@ -48,7 +48,7 @@ async def index(root: Path) -> dict[str, Any]:
 
 
 def _registers(module: ModuleType) -> int:
-    """FunctionRegister objects (apps, blueprints) at module level: the worker wants exactly one."""
+    """Function apps (FunctionRegister objects) at module level: the worker wants exactly one."""
     from azure.functions import FunctionRegister
 
     return sum(isinstance(value, FunctionRegister) for value in vars(module).values())
