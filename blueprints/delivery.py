@@ -19,6 +19,7 @@ import azure.functions as func
 
 from shared import telemetry
 from shared.clock import from_wire
+from shared.durable import AttemptInput, AttemptReply
 from shared.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -59,11 +60,10 @@ def delivery_retries(context: df.DurableOrchestrationContext) -> Generator[Any, 
 
 @bp.function_name(ATTEMPT_ACTIVITY)
 @bp.activity_trigger(input_name="job")
-async def delivery_attempt(job: dict[str, Any]) -> dict[str, Any]:
+async def delivery_attempt(job: AttemptInput) -> AttemptReply:
     # The trace context rides beside the RetryJob in the workflow's input (older inputs lack it).
-    fields = dict(job)
-    parent = fields.pop(telemetry.TRACEPARENT, None)
-    retry = delivery_module.RetryJob.from_input(fields)
+    parent = job.get("traceparent")
+    retry = delivery_module.RetryJob.from_input(job)
     with telemetry.span(
         "herald.retry",
         parent=parent,
@@ -79,7 +79,7 @@ async def delivery_attempt(job: dict[str, Any]) -> dict[str, Any]:
             # The workflow ends after this activity.
             telemetry.record_retry_finished(outcome.status.text)
             log.info("retry workflow finished", extra={"status": outcome.status.text})
-    return {"status": outcome.status.text, "retryIn": outcome.retry_in, "attempted": outcome.attempted}
+    return AttemptReply(status=outcome.status.text, retryIn=outcome.retry_in, attempted=outcome.attempted)
 
 
 @bp.function_name("delivery_sweeper")

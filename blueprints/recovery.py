@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import azure.durable_functions as df
 
 from blueprints._http import Call, Reply, api_function
+from shared.durable import RecoveryJob, RecoveryProgress
 from shared.lazy import lazy_module
 from shared.scopes import Scope
 
@@ -85,13 +86,13 @@ def endpoint_recover(context: df.DurableOrchestrationContext) -> Generator[Any, 
 
 @bp.function_name(BATCH_ACTIVITY)
 @bp.activity_trigger(input_name="job")
-async def endpoint_recover_batch(job: dict[str, Any]) -> dict[str, Any]:
+async def endpoint_recover_batch(job: RecoveryJob) -> RecoveryProgress:
     services = await registry.get_services()
     return await services.recovery.run_batch(job)
 
 
 @bp.function_name(FAILED_ACTIVITY)
 @bp.activity_trigger(input_name="job")
-async def endpoint_recover_failed(job: dict[str, Any]) -> None:
+async def endpoint_recover_failed(job: RecoveryJob) -> None:
     services = await registry.get_services()
     await services.recovery.fail(job)

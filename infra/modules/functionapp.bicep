@@ -1,6 +1,7 @@
 // The Function App on the Flex Consumption plan (Python 3.13), running as the user-assigned
 // identity: no connection strings, no keys. Every app setting Herald reads in Azure is here;
-// settings left at their defaults (shared/settings.py) are not set, and local-only ones never are.
+// settings left at their defaults (shared/settings.py) are not set, except those a binding names
+// (bindingSettings), and local-only ones never are.
 
 param name string
 param planName string
@@ -64,6 +65,13 @@ var heraldSettings = {
 
 var redisSettings = empty(redisUrl) ? {} : {
   HERALD_REDIS_URL: redisUrl
+}
+
+// Settings a binding names as %NAME%: the host resolves them when it indexes the functions, before
+// any of Herald's code runs, so the default in shared/settings.py never applies there. A name left
+// unset fails that function's indexing. Same values as the defaults in shared/settings.py.
+var bindingSettings = {
+  HERALD_SWEEP_SCHEDULE: '0 */1 * * * *'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -138,7 +146,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
   resource appSettings 'config' = {
     name: 'appsettings'
-    properties: union(platformSettings, heraldSettings, redisSettings)
+    properties: union(platformSettings, heraldSettings, bindingSettings, redisSettings)
   }
 
   // azd deploys with Entra tokens; basic (user/password) publishing stays off.

@@ -12,12 +12,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import aiohttp
 
+from shared import durable
 from shared.clock import from_wire, utcnow
 from shared.delivery.schedule import Outcome, next_delay
 from shared.delivery.sender import AttemptReport, Delivery, send
@@ -53,14 +54,33 @@ class RetryJob:
     @property
     def instance_id(self) -> str:
         """One workflow per message-endpoint pair: a duplicated dispatch cannot start a second."""
-        return f"dlv~{self.tenant_id}~{self.app_id}~{destination_id(self.msg_id, self.endpoint_id)}"
+        return durable.instance_id("dlv", self.tenant_id, self.app_id, self.msg_id, self.endpoint_id)
 
-    def to_input(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_input(self) -> durable.RetryInput:
+        return durable.RetryInput(
+            tenant_id=self.tenant_id,
+            app_id=self.app_id,
+            msg_id=self.msg_id,
+            endpoint_id=self.endpoint_id,
+            attempts=self.attempts,
+            retry_in=self.retry_in,
+            schedule=list(self.schedule),
+            floor_seconds=self.floor_seconds,
+        )
 
     @classmethod
-    def from_input(cls, data: dict[str, Any]) -> RetryJob:
-        return cls(**data)
+    def from_input(cls, data: durable.RetryInput) -> RetryJob:
+        # Field by field: the workflow's input carries the trace context beside the job's fields.
+        return cls(
+            tenant_id=data["tenant_id"],
+            app_id=data["app_id"],
+            msg_id=data["msg_id"],
+            endpoint_id=data["endpoint_id"],
+            attempts=data["attempts"],
+            retry_in=data["retry_in"],
+            schedule=data["schedule"],
+            floor_seconds=data["floor_seconds"],
+        )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from shared import durable
 from shared.clock import to_wire
+from shared.durable import RecoveryJob, RecoveryProgress
 from shared.models import BackgroundTaskStatus, BackgroundTaskType, MessageStatus, RecoverIn
 from shared.services.applications import ApplicationService
 from shared.services.background_tasks import BackgroundTaskService
@@ -30,11 +32,11 @@ CONCURRENCY = 10
 
 def instance_id(task: Doc) -> str:
     """The workflow of a task: one per task, so a retried request cannot start a second."""
-    return f"rcv~{task['tenantId']}~{task['id']}"
+    return durable.instance_id("rcv", task["tenantId"], task["id"])
 
 
-def workflow_input(task: Doc) -> dict[str, Any]:
-    return {"tenantId": task["tenantId"], "taskId": task["id"], "cursor": None}
+def workflow_input(task: Doc) -> RecoveryJob:
+    return RecoveryJob(tenantId=task["tenantId"], taskId=task["id"], cursor=None)
 
 
 class RecoveryService:
@@ -83,7 +85,7 @@ class RecoveryService:
             seed=seed,
         )
 
-    async def run_batch(self, job: dict[str, Any]) -> dict[str, Any]:
+    async def run_batch(self, job: RecoveryJob) -> RecoveryProgress:
         """Resends the next batch after `job["cursor"]`; returns `{done, cursor}` for the workflow."""
         task = await self._tasks.find(job["tenantId"], job["taskId"])
         if task is None or task["status"] != BackgroundTaskStatus.RUNNING:
@@ -113,7 +115,7 @@ class RecoveryService:
         )
         return {"done": done, "cursor": cursor}
 
-    async def fail(self, job: dict[str, Any]) -> None:
+    async def fail(self, job: RecoveryJob) -> None:
         """Marks a task whose workflow gave up (its batches kept failing)."""
         task = await self._tasks.find(job["tenantId"], job["taskId"])
         if task is not None and task["status"] == BackgroundTaskStatus.RUNNING:

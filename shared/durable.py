@@ -1,0 +1,93 @@
+"""What Herald's Durable workflows pass their activities, and the instance ids they run under.
+
+The payloads are TypedDicts because the Functions worker reads an activity's annotations when it
+indexes the app: it refuses PEP 585 generics such as `dict[str, Any]` on a binding ("invalid
+non-type annotation"), and a refusal fails the whole index. A TypedDict is a class, so it is
+accepted. This module imports nothing heavy: the blueprints import it at start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from typing import NotRequired, TypedDict
+
+
+class RetryInput(TypedDict):
+    """A retry workflow's job (`shared.services.delivery.RetryJob`) as it travels."""
+
+    tenant_id: str
+    app_id: str
+    msg_id: str
+    endpoint_id: str
+    attempts: int
+    retry_in: float
+    schedule: list[int]
+    floor_seconds: float
+
+
+class AttemptInput(RetryInput):
+    """The retry workflow's input, which each attempt activity gets: the job and its trace."""
+
+    # The W3C trace context of the dispatch (`telemetry.TRACEPARENT`); older inputs lack it.
+    traceparent: NotRequired[str]
+
+
+class AttemptReply(TypedDict):
+    """What an attempt activity tells the retry workflow."""
+
+    status: str
+    # Seconds until the next attempt; None when the pair is finished.
+    retryIn: float | None
+    # False when no request went out (open circuit): the attempt does not count.
+    attempted: bool
+
+
+class RecoveryJob(TypedDict):
+    """The input of one execution of the recovery workflow, and of its activities."""
+
+    tenantId: str
+    taskId: str
+    # The last message id the task has resent up to; None before the first batch.
+    cursor: str | None
+
+
+class RecoveryProgress(TypedDict):
+    """What a recovery batch tells the workflow: whether it is done, and where to go on from."""
+
+    done: bool
+    cursor: str | None
+
+
+# The Durable extension refuses longer instance ids (counted in UTF-16 code units, as .NET does).
+MAX_INSTANCE_ID = 256
+# Refused by the extension, and '%' (the escape itself) and '~' (the separator of the parts).
+_ESCAPED = frozenset("/\\#?%~")
+# Control characters (refused) and lone surrogates (not encodable, so not sendable to the host).
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cs"})
+# A hashed id: no escaped part contains "%%", since every '%' there starts a two-digit escape.
+_HASHED = "%%"
+
+
+def instance_id(kind: str, *parts: str) -> str:
+    """The instance id `kind~part~part...`, valid for the Durable extension whatever the parts hold.
+
+    Parts are tenant ids (any string a token or the inbound queue carries) and Herald's own ids.
+    Each is kept as is unless it holds a character the extension refuses, '%' or '~': those are
+    percent-encoded (UTF-8), so ordinary ids are unchanged and distinct parts give distinct ids.
+    An id still too long becomes `kind~%%<sha256 of the long id>`: deterministic, and distinct
+    from every other id. `kind` is Herald's constant ("dlv", "rcv"): no leading '@' is possible.
+    """
+    joined = "~".join([kind, *(_escape(part) for part in parts)])
+    if len(joined.encode("utf-16-le")) // 2 <= MAX_INSTANCE_ID:
+        return joined
+    return f"{kind}~{_HASHED}{hashlib.sha256(joined.encode()).hexdigest()}"
+
+
+def _escape(part: str) -> str:
+    return "".join(
+        "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+        if char in _ESCAPED or unicodedata.category(char) in _ESCAPED_CATEGORIES
+        else char
+        for char in part
+    )
