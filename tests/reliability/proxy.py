@@ -70,14 +70,15 @@ class TcpProxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close_listener(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            # close() stops listening at once. Not wait_closed(): since Python 3.12 it also waits for
+            # every connection the server accepted to end, which a cut must not wait for.
+            server.close()
+            await self._drop_all()
 
     async def _cut(self, seconds: float) -> None:
         await self._close_listener()
-        await self._drop_all()
         self.stats.refused_windows += 1
         if self._reopen is not None:
             self._reopen.cancel()
