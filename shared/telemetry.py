@@ -108,8 +108,11 @@ def _exception(exc: BaseException) -> dict[str, str]:
 
 
 def _type_name(details: traceback.TracebackException) -> str:
-    kind = details.exc_type
-    return "" if kind is None else f"{kind.__module__}.{kind.__qualname__}".removeprefix("builtins.")
+    # exc_type is deprecated since Python 3.13, which keeps the class's module and qualified name
+    # instead (not yet in typeshed, hence getattr).
+    name = getattr(details, "exc_type_qualname", None)
+    module = getattr(details, "exc_type_module", None)
+    return "" if name is None else f"{module}.{name}".removeprefix("builtins.")
 
 
 _handler: logging.StreamHandler[IO[str]] | None = None
