@@ -15,6 +15,8 @@ from devhost.queues import DEFAULT_LEASE_SECONDS
 
 MAX_BODY_VARIABLE = "DEVHOST_MAX_BODY_BYTES"
 QUEUE_LEASE_VARIABLE = "DEVHOST_QUEUE_LEASE_SECONDS"
+# The logger azure-functions-runtime writes to.
+RUNTIME_LOGGER = "azure.functions"
 
 
 def _positive_int(text: str) -> int:
@@ -35,7 +37,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--app",
         default="function_app",
-        help="module holding the app, optionally module:attribute (default: function_app)",
+        help="the script the worker runtime indexes, as a module name (default: function_app)",
     )
     parser.add_argument("--port", type=int, default=7071, help="default: 7071")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -77,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.log_level != "DEBUG":
+        # The worker runtime logs each invocation's start at INFO; devhost's own "Executed" line
+        # already says it, with the outcome and the duration.
+        logging.getLogger(RUNTIME_LOGGER).setLevel(logging.WARNING)
     config = HostConfig(
         app_dir=Path.cwd(),
         app=args.app,
