@@ -53,6 +53,7 @@ from devhost.durable.orchestrator import (
     nondeterminism,
     parse_reply,
     reply_from_exception,
+    use_timer_limits,
 )
 from devhost.durable.store import (
     COMPLETED,
@@ -166,6 +167,8 @@ class DurableEngine:
         self._activity_runs: dict[int, asyncio.Task[None]] = {}
         self._episode_backoff = _Backoff()
         self._activity_backoff = _Backoff()
+        # The long-timer fields every orchestration context carries (see TimerLimits).
+        use_timer_limits(options.timer_limits)
 
     async def run(self) -> None:
         """Dispatch work until the host stops, then let running work finish within the grace period."""
