@@ -229,9 +229,10 @@ class DurableEngine:
         with self._store.transaction():
             for timer in due:
                 self._store.delete_timer(timer.id)
-                fired = h.event(
-                    EventType.TIMER_FIRED, h.utc_now(), TimerId=timer.timer_id, FireAt=timer.fire_at
-                )
+                # Stamped no earlier than it was due, as on Azure, even when a timer scale (or the
+                # slack) fires it before the wall clock gets there.
+                stamp = max(h.utc_now(), h.parse_timestamp(timer.fire_at))
+                fired = h.event(EventType.TIMER_FIRED, stamp, TimerId=timer.timer_id, FireAt=timer.fire_at)
                 self._deliver(timer.instance_id, timer.execution_id, fired)
         self._orchestrations_ready.set()
 
