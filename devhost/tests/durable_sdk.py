@@ -30,14 +30,20 @@ _DOWNLOAD_TIMEOUT_SECONDS = 180
 
 
 def sdk_tests_root() -> Path:
-    """A folder holding the SDK's ``tests`` package (fetched and unpacked on first use)."""
+    """A folder holding the SDK's ``tests`` package (fetched and unpacked on first use).
+
+    Both steps finish with an atomic rename, so a concurrent or interrupted run never sees half
+    a download or half a folder.
+    """
     root = CACHE_DIR / "root"
-    if (root / "tests" / "test_utils" / "ContextBuilder.py").exists():
+    if _complete(root):
         return root
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
     sdist = CACHE_DIR / SDIST
     if not sdist.exists():
-        _download(CACHE_DIR)
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="download-", dir=CACHE_DIR) as download:
+            _download(Path(download))
+            os.replace(Path(download) / SDIST, sdist)
     staging = Path(tempfile.mkdtemp(prefix="unpack-", dir=CACHE_DIR))
     try:
         with tarfile.open(sdist) as archive:
@@ -46,15 +52,21 @@ def sdk_tests_root() -> Path:
             for member in members:
                 member.name = member.name.removeprefix(top)
             archive.extractall(staging, members=members, filter="data")
-        shutil.rmtree(root, ignore_errors=True)
-        staging.rename(root)
+        try:
+            staging.rename(root)
+        except OSError:
+            if not _complete(root):  # not merely another run having unpacked it first
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return root
 
 
+def _complete(root: Path) -> bool:
+    return (root / "tests" / "test_utils" / "ContextBuilder.py").exists()
+
+
 def _download(destination: Path) -> None:
-    destination.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
         "-m",

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -510,8 +510,8 @@ def leaves(actions: list[Any]) -> list[dict[str, Any]]:
 
 
 def moment(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if " " not in text else text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.now().astimezone().tzinfo)
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def episode_starts(history: list[dict[str, Any]]) -> list[datetime]:
