@@ -37,3 +37,23 @@ def parse_timespan(text: str) -> timedelta:
         # Seven digits are 100 ns ticks; microseconds keep the first six.
         microseconds=int(fraction.ljust(6, "0")[:6]),
     )
+
+
+def format_timespan(span: timedelta) -> str:
+    """``span`` as .NET's constant ("c") format writes it, e.g. ``6.00:00:00``, ``00:00:02.5000000``.
+
+    This is how the Durable extension serializes TimeSpan values it sends, and the only shape the
+    Python SDK's TimeSpan parser accepts (two-digit fields, seven fraction digits when present).
+    """
+    if span < timedelta(0):
+        raise ValueError(f"negative TimeSpan: {span!r}")
+    seconds, micros = divmod(span // timedelta(microseconds=1), 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    days, hour = divmod(hours, 24)
+    text = f"{hour:02d}:{minute:02d}:{second:02d}"
+    if days:
+        text = f"{days}.{text}"
+    if micros:
+        text += f".{micros * 10:07d}"  # 100 ns ticks
+    return text

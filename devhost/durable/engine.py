@@ -49,6 +49,7 @@ from devhost.durable.orchestrator import (
     nondeterminism,
     parse_reply,
     reply_from_exception,
+    use_timer_limits,
 )
 from devhost.durable.store import (
     COMPLETED,
@@ -168,6 +169,8 @@ class DurableEngine:
         self._activity_runs: dict[int, asyncio.Task[None]] = {}
         self._episode_backoff = _Backoff()
         self._activity_backoff = _Backoff()
+        # The long-timer fields every orchestration context carries (see TimerLimits).
+        use_timer_limits(options.timer_limits)
 
     async def run(self) -> None:
         """Dispatch work until the host stops, then let running work finish within the grace period."""
@@ -228,9 +231,10 @@ class DurableEngine:
         with self._store.transaction():
             for timer in due:
                 self._store.delete_timer(timer.id)
-                fired = h.event(
-                    EventType.TIMER_FIRED, h.utc_now(), TimerId=timer.timer_id, FireAt=timer.fire_at
-                )
+                # Stamped no earlier than it was due, as on Azure, even when a timer scale (or the
+                # slack) fires it before the wall clock gets there.
+                stamp = max(h.utc_now(), h.parse_timestamp(timer.fire_at))
+                fired = h.event(EventType.TIMER_FIRED, stamp, TimerId=timer.timer_id, FireAt=timer.fire_at)
                 self._deliver(timer.instance_id, timer.execution_id, fired)
         self._orchestrations_ready.set()
 

@@ -23,12 +23,43 @@ from devhost.durable.history import (
     HistoryEvent,
     format_timestamp,
 )
+from devhost.timespan import format_timespan
 
 # Marks the orchestrator state JSON inside the exception the SDK raises when user code fails.
 _STATE_MARKER = "\n\n$OutOfProcData$:"
 # upperSchemaVersionNew 2 selects the SDK's replay schema V3: one flat, cumulative action list.
-# The long-timer fields are left out, so every durable timer is a single timer of any length.
 _SCHEMA_FIELDS = {"upperSchemaVersion": 1, "upperSchemaVersionNew": 2}
+
+
+@dataclass(frozen=True)
+class TimerLimits:
+    """The context's two long-timer fields; the defaults are the Azure Storage backend's.
+
+    Under schema V3 the SDK turns a timer ending more than ``maximum_short`` after the current time
+    into a chain of timers: one ``interval`` after another, then one to the final time once that is
+    within ``maximum_short``. Each link is a CreateTimer action of its own, appended to the reply
+    when the previous link has fired, so it gets its own task number, TimerCreated and TimerFired.
+    """
+
+    maximum_short: timedelta = timedelta(days=6)
+    interval: timedelta = timedelta(days=3)
+
+    def context_fields(self) -> dict[str, str]:
+        return {
+            "longRunningTimerIntervalDuration": format_timespan(self.interval),
+            "maximumShortTimerDuration": format_timespan(self.maximum_short),
+        }
+
+
+# What context_json sends when its caller names no limits: the engine sets the host's at start-up
+# (one app, hence one configuration, per devhost process).
+_timer_limits = TimerLimits()
+
+
+def use_timer_limits(limits: TimerLimits) -> None:
+    """Make ``limits`` the long-timer fields of every orchestration context built from now on."""
+    global _timer_limits
+    _timer_limits = limits
 
 
 class ActionType(IntEnum):
@@ -63,8 +94,12 @@ def context_json(
     new_from: int,
     input_value: Any,
     parent_instance_id: str | None,
+    timer_limits: TimerLimits | None = None,
 ) -> str:
-    """The orchestration trigger's value; events before index ``new_from`` are marked as played."""
+    """The orchestration trigger's value; events before index ``new_from`` are marked as played.
+
+    ``timer_limits`` defaults to the host's (``use_timer_limits``).
+    """
     played = [{**item, "IsPlayed": index < new_from} for index, item in enumerate(history)]
     return json.dumps(
         {
@@ -74,6 +109,7 @@ def context_json(
             "isReplaying": False,
             "parentInstanceId": parent_instance_id,
             **_SCHEMA_FIELDS,
+            **(timer_limits or _timer_limits).context_fields(),
         }
     )
 

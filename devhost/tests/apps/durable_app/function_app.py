@@ -162,6 +162,17 @@ def timer(context: df.DurableOrchestrationContext) -> Orchestration:
 
 
 @app.orchestration_trigger(context_name="context")
+def long_wait(context: df.DurableOrchestrationContext) -> Orchestration:
+    """One durable timer of ``seconds``, which the SDK splits when it exceeds the short-timer limit."""
+    seconds = _input(context)
+    started = context.current_utc_datetime
+    yield context.create_timer(started + timedelta(seconds=seconds))
+    resumed = context.current_utc_datetime
+    greeting = yield context.call_activity("hello", f"after {seconds} s")
+    return {"started": started.isoformat(), "resumed": resumed.isoformat(), "greeting": greeting}
+
+
+@app.orchestration_trigger(context_name="context")
 def approval(context: df.DurableOrchestrationContext) -> Orchestration:
     """Waits for 'approve' or a timeout, then reports which came first."""
     # create_timer returns a TimerTask (which can be cancelled), typed as its base class.
