@@ -49,7 +49,6 @@ from devhost.durable.orchestrator import (
     nondeterminism,
     parse_reply,
     reply_from_exception,
-    use_timer_limits,
 )
 from devhost.durable.store import (
     COMPLETED,
@@ -169,8 +168,6 @@ class DurableEngine:
         self._activity_runs: dict[int, asyncio.Task[None]] = {}
         self._episode_backoff = _Backoff()
         self._activity_backoff = _Backoff()
-        # The long-timer fields every orchestration context carries (see TimerLimits).
-        use_timer_limits(options.timer_limits)
 
     async def run(self) -> None:
         """Dispatch work until the host stops, then let running work finish within the grace period."""
@@ -356,6 +353,7 @@ class DurableEngine:
             new_from=new_from,
             input_value=context_input(start.get("Input")),
             parent_instance_id=instance.parent_instance_id,
+            timer_limits=self._options.timer_limits,
         )
         try:
             invocation = await self._invoker.invoke(

@@ -51,17 +51,6 @@ class TimerLimits:
         }
 
 
-# What context_json sends when its caller names no limits: the engine sets the host's at start-up
-# (one app, hence one configuration, per devhost process).
-_timer_limits = TimerLimits()
-
-
-def use_timer_limits(limits: TimerLimits) -> None:
-    """Make ``limits`` the long-timer fields of every orchestration context built from now on."""
-    global _timer_limits
-    _timer_limits = limits
-
-
 class ActionType(IntEnum):
     CALL_ACTIVITY = 0
     CALL_ACTIVITY_WITH_RETRY = 1
@@ -94,12 +83,9 @@ def context_json(
     new_from: int,
     input_value: Any,
     parent_instance_id: str | None,
-    timer_limits: TimerLimits | None = None,
+    timer_limits: TimerLimits,
 ) -> str:
-    """The orchestration trigger's value; events before index ``new_from`` are marked as played.
-
-    ``timer_limits`` defaults to the host's (``use_timer_limits``).
-    """
+    """The orchestration trigger's value; events before index ``new_from`` are marked as played."""
     played = [{**item, "IsPlayed": index < new_from} for index, item in enumerate(history)]
     return json.dumps(
         {
@@ -109,7 +95,7 @@ def context_json(
             "isReplaying": False,
             "parentInstanceId": parent_instance_id,
             **_SCHEMA_FIELDS,
-            **(timer_limits or _timer_limits).context_fields(),
+            **timer_limits.context_fields(),
         }
     )
 

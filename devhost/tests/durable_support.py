@@ -15,7 +15,13 @@ from typing import Any
 import httpx
 
 from devhost.durable.history import EventType
-from devhost.durable.orchestrator import OrchestratorReply, context_input, context_json, parse_reply
+from devhost.durable.orchestrator import (
+    OrchestratorReply,
+    TimerLimits,
+    context_input,
+    context_json,
+    parse_reply,
+)
 from devhost.durable.store import DurableStore, Instance, InstanceQuery
 from devhost.testing import RunningDevhost, run_devhost
 
@@ -136,6 +142,7 @@ def replay(
         new_from=len(history),
         input_value=context_input(start["Input"]),
         parent_instance_id=instance.parent_instance_id,
+        timer_limits=TimerLimits(),
     )
     with warnings.catch_warnings():
         # A completion that matches no task of the SDK means devhost numbered a task differently.

@@ -41,7 +41,7 @@ from devhost.testing import RunningDevhost, run_devhost
 from devhost.timespan import parse_timespan
 
 from .durable_sdk import capture, import_path, sdk_tests_root
-from .durable_support import STATUS_API
+from .durable_support import STATUS_API, wait_until
 from .sample_apps import copy_app
 
 # Retry timers (5 s in the SDK's scenarios) take 250 ms: far longer than the few episodes a
@@ -709,8 +709,11 @@ def test_continue_as_new_starts_the_next_execution_with_the_sdks_input(retry_hos
     assert kind(started) == "ExecutionStarted"
     assert json.loads(json.loads(started["Input"])) == json.loads(continued[0]["input"])
     assert status["runtimeStatus"] == "Running"
-    # The first execution ran Tokyo's Hello once; the new one replays the start the SDK expects.
-    assert len(list((retry_host.app_dir / "attempts" / instance_id).iterdir())) == 2
+    # The first execution ran Tokyo's Hello once, and the new one's has started (it is scheduled
+    # before it runs, so wait for it); the new execution replays the start the SDK expects.
+    attempts = retry_host.app_dir / "attempts" / instance_id
+    wait_until(lambda: len(list(attempts.iterdir())) >= 2)
+    assert len(list(attempts.iterdir())) == 2
     assert_conforms(initial, history, status, Run("", run.generator, (), exact=True))
     terminated = retry_host.http.post(
         f"{STATUS_API}/instances/{instance_id}/terminate", params={"reason": "enough"}
