@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON="${PYTHON:-python3.11}"
+PYTHON="${PYTHON:-python3.13}"
 VENV=.tools/checkov
 STAMP="$VENV/.installed"
 
