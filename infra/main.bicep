@@ -16,16 +16,6 @@ param environmentName string
 })
 param location string
 
-@description('Object id of whoever runs azd: may write the KEK secret that the postprovision hook creates. Empty: no access.')
-param principalId string = ''
-
-@allowed([
-  'User'
-  'ServicePrincipal'
-])
-@description('Kind of principal principalId is (ServicePrincipal in CI).')
-param principalType string = 'User'
-
 @description('Entra tenant that issues Herald\'s bearer tokens. Empty: the deployment\'s tenant.')
 param authTenantId string = ''
 
@@ -46,14 +36,20 @@ param authTenantClaim string = 'tid'
 param corsAllowedOrigins string = ''
 
 @secure()
-@description('Redis URL for rate limits shared by all instances (Azure Managed Redis). Empty: per-instance limits.')
+@description('Redis URL for rate limits shared by all instances (Azure Managed Redis), kept as a Key Vault secret the app setting references. Empty: per-instance limits.')
 param redisUrl string = ''
 
 @description('Cosmos DB database name.')
 param cosmosDatabaseName string = 'herald'
 
-@description('Name of the Key Vault secret that holds the KEK.')
-param kekSecretName string = 'herald-kek'
+@description('Name of the Key Vault key that wraps the data keys of endpoint secrets (the KEK).')
+param kekKeyName string = 'herald-kek-key'
+
+@description('Deployments made before the KEK was a key: name of the KEK secret (herald-kek), so secrets sealed with it still open. Empty: none.')
+param legacyKekSecretName string = ''
+
+@description('Comma-separated object ids of the systems that may publish to the inbound queue (Storage Queue Data Message Sender on that queue only). They publish for any tenant. Empty: none.')
+param inboundPublisherPrincipalIds string = ''
 
 @description('Durable Functions task hub. Empty: herald<resource token>, stable per environment. Change it only to start over on a new hub (infra/README.md).')
 param taskHubName string = ''
@@ -180,6 +176,7 @@ module storage 'modules/storage.bicep' = {
     principalId: identity.outputs.principalId
     deploymentContainerName: deploymentContainerName
     queueNames: inboundQueues
+    inboundPublisherPrincipalIds: empty(inboundPublisherPrincipalIds) ? [] : split(inboundPublisherPrincipalIds, ',')
     skuName: storageSku
     publicNetworkAccess: publicNetworkAccess
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
@@ -207,8 +204,9 @@ module keyVault 'modules/keyvault.bicep' = {
     location: location
     tags: tags
     principalId: identity.outputs.principalId
-    deployerPrincipalId: principalId
-    deployerPrincipalType: principalType
+    kekKeyName: kekKeyName
+    legacyKekSecretName: legacyKekSecretName
+    redisUrl: redisUrl
     publicNetworkAccess: publicNetworkAccess
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
@@ -245,13 +243,14 @@ module functionApp 'modules/functionapp.bicep' = {
     cosmosEndpoint: cosmos.outputs.endpoint
     cosmosDatabaseName: cosmosDatabaseName
     keyVaultUri: keyVault.outputs.uri
-    kekSecretName: kekSecretName
+    kekKeyName: keyVault.outputs.kekKeyName
+    legacyKekSecretName: legacyKekSecretName
     authIssuer: tokenIssuer
     authAudience: authAudience
     authJwksUrl: tokenJwksUrl
     authTenantClaim: tokenTenantClaim
     corsAllowedOrigins: corsAllowedOrigins
-    redisUrl: redisUrl
+    redisUrlSecretUri: empty(redisUrl) ? '' : keyVault.outputs.redisUrlSecretUri
     taskHubName: effectiveTaskHubName
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
@@ -278,7 +277,7 @@ module apim 'modules/apim.bicep' = if (enableApiManagement) {
   }
 }
 
-// azd stores these in the environment (.azure/<env>/.env); the postprovision hook reads them.
+// azd stores these in the environment (.azure/<env>/.env).
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
@@ -286,7 +285,7 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_COSMOS_ACCOUNT_NAME string = cosmos.outputs.name
-output KEK_SECRET_NAME string = kekSecretName
+output KEK_KEY_NAME string = kekKeyName
 output TASK_HUB_NAME string = effectiveTaskHubName
 output API_BASE_URL string = enableApiManagement ? '${apim.outputs.gatewayUrl}/api' : '${functionApp.outputs.uri}/api'
 output EGRESS_IP string = enablePrivateNetworking ? network.outputs.egressIp : ''

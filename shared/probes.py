@@ -42,8 +42,8 @@ async def readiness(store: DocumentStore, settings: HeraldSettings) -> dict[str,
     """Each dependency's name and whether it answered within the timeout; Key Vault only when used."""
     probes: dict[str, Probe] = {"cosmos": store.ping, "storage": ping_storage}
     if settings.keyvault_url:
-        vault_url, secret_name = settings.keyvault_url, settings.kek_secret_name
-        probes["keyvault"] = lambda: ping_keyvault(vault_url, secret_name)
+        vault_url, key_name = settings.keyvault_url, settings.kek_key_name
+        probes["keyvault"] = lambda: ping_keyvault(vault_url, key_name)
     results = await asyncio.gather(
         *(_answers(name, probe, settings.readiness_timeout_seconds) for name, probe in probes.items())
     )
@@ -115,17 +115,17 @@ async def poison_depth() -> int:
     return int(properties.approximate_message_count or 0)
 
 
-async def ping_keyvault(vault_url: str, secret_name: str) -> None:
-    """Reads the KEK's metadata (never its value): proves the vault answers and lets us in."""
+async def ping_keyvault(vault_url: str, key_name: str) -> None:
+    """Reads the KEK key (its public half; the private one never leaves the vault): proves the
+    vault answers and lets the app use its key."""
     from azure.identity.aio import DefaultAzureCredential
-    from azure.keyvault.secrets.aio import SecretClient
+    from azure.keyvault.keys.aio import KeyClient
 
     global _vault_credential
     if _vault_credential is None:
         _vault_credential = DefaultAzureCredential()
-    async with SecretClient(vault_url=vault_url, credential=_vault_credential, retry_total=0) as client:
-        async for _ in client.list_properties_of_secret_versions(secret_name).by_page():
-            break
+    async with KeyClient(vault_url=vault_url, credential=_vault_credential, retry_total=0) as client:
+        await client.get_key(key_name)
 
 
 _vault_credential: Any = None

@@ -48,10 +48,13 @@ class HeraldSettings(BaseSettings):
     api_rate_per_second: float = 50.0
     api_burst: int = 100
 
-    # Encryption of endpoint secrets at rest: the key-encryption key lives in Key Vault;
-    # locally it is given directly (base64 of 32 bytes).
+    # Encryption of endpoint secrets at rest: the key-encryption key is a Key Vault key that
+    # wraps data keys and never leaves the vault; locally it is given directly (base64 of 32
+    # bytes). kek_secret_name names the KEK secret of older deployments, only to open what was
+    # sealed with it (unset: nothing was).
     keyvault_url: str | None = None
-    kek_secret_name: str = "herald-kek"  # noqa: S105 (the name of a Key Vault secret, not a secret)
+    kek_key_name: str = "herald-kek-key"
+    kek_secret_name: str | None = None
     local_kek: str | None = None
 
     # Browsers allowed to call the API (none by default).

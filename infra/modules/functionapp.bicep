@@ -17,16 +17,17 @@ param appInsightsConnectionString string
 param cosmosEndpoint string
 param cosmosDatabaseName string
 param keyVaultUri string
-param kekSecretName string
+param kekKeyName string
+@description('KEK secret of a deployment made before the KEK was a key; empty: HERALD_KEK_SECRET_NAME is not set.')
+param legacyKekSecretName string
 param authIssuer string
 param authAudience string
 param authJwksUrl string
 param authTenantClaim string
 @description('Comma-separated browser origins: both Herald\'s own CORS and the platform CORS.')
 param corsAllowedOrigins string
-@secure()
-@description('Redis URL for shared rate limits; empty: HERALD_REDIS_URL is not set.')
-param redisUrl string
+@description('Key Vault secret holding the Redis URL for shared rate limits; empty: HERALD_REDIS_URL is not set.')
+param redisUrlSecretUri string
 @description('Durable Functions task hub (host.json reads it as %TASK_HUB_NAME%).')
 param taskHubName string
 param maximumInstanceCount int
@@ -55,7 +56,7 @@ var heraldSettings = {
   HERALD_COSMOS_ENDPOINT: cosmosEndpoint
   HERALD_COSMOS_DATABASE: cosmosDatabaseName
   HERALD_KEYVAULT_URL: keyVaultUri
-  HERALD_KEK_SECRET_NAME: kekSecretName
+  HERALD_KEK_KEY_NAME: kekKeyName
   HERALD_AUTH_ISSUER: authIssuer
   HERALD_AUTH_AUDIENCE: authAudience
   HERALD_AUTH_JWKS_URL: authJwksUrl
@@ -63,8 +64,14 @@ var heraldSettings = {
   HERALD_CORS_ALLOWED_ORIGINS: corsAllowedOrigins
 }
 
-var redisSettings = empty(redisUrl) ? {} : {
-  HERALD_REDIS_URL: redisUrl
+var legacyKekSettings = empty(legacyKekSecretName) ? {} : {
+  HERALD_KEK_SECRET_NAME: legacyKekSecretName
+}
+
+// A Key Vault reference: the platform reads the secret with keyVaultReferenceIdentity, so the URL
+// (and its password) is in no app setting, deployment or `az functionapp config appsettings list`.
+var redisSettings = empty(redisUrlSecretUri) ? {} : {
+  HERALD_REDIS_URL: '@Microsoft.KeyVault(SecretUri=${redisUrlSecretUri})'
 }
 
 // Settings a binding names as %NAME%: the host resolves them when it indexes the functions, before
@@ -146,7 +153,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
   resource appSettings 'config' = {
     name: 'appsettings'
-    properties: union(platformSettings, heraldSettings, bindingSettings, redisSettings)
+    properties: union(platformSettings, heraldSettings, bindingSettings, legacyKekSettings, redisSettings)
   }
 
   // azd deploys with Entra tokens; basic (user/password) publishing stays off.

@@ -8,8 +8,10 @@ param tags object
 param principalId string
 @description('Blob container that Flex Consumption deploys the app package to.')
 param deploymentContainerName string
-@description('Queues created up front: the inbound queue and its poison queue.')
+@description('Queues created up front: the inbound queue (first) and its poison queue.')
 param queueNames array
+@description('Object ids that may publish to the inbound queue: Storage Queue Data Message Sender on that queue alone.')
+param inboundPublisherPrincipalIds array
 @description('Replication: the inbound queue and Durable state (scheduled retries) live here, so zone-redundant by default.')
 param skuName string
 @allowed([
@@ -25,6 +27,7 @@ param logAnalyticsWorkspaceId string
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+var storageQueueDataMessageSender = 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: public unless enablePrivateNetworking=true (then Disabled, through private endpoints): Flex Consumption without VNet integration has no fixed source IPs to allow; access is Entra-only (shared keys off)
@@ -158,6 +161,17 @@ resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributor)
   }
 }
+
+// Publishers of the inbound queue: its messages name their tenant and Herald trusts it, so the
+// role is scoped to that one queue (never the account, the group or the subscription).
+resource inboundPublishers 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for publisher in inboundPublisherPrincipalIds: {
+  scope: queues[0]
+  name: guid(queues[0].id, publisher, storageQueueDataMessageSender)
+  properties: {
+    principalId: publisher
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataMessageSender)
+  }
+}]
 
 output id string = account.id
 output name string = account.name

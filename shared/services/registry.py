@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from shared import telemetry
 from shared.auth import TokenValidator, jwks_source
 from shared.outbound import GuardedClient
 from shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from shared.secretbox import KeyProvider, SecretBox, key_provider
+from shared.secretbox import KeyProvider, SecretBox, key_provider, legacy_key_provider
 from shared.services.applications import ApplicationService
 from shared.services.attempts import AttemptService
 from shared.services.background_tasks import BackgroundTaskService
@@ -31,6 +32,11 @@ from shared.settings import HeraldSettings, get_settings
 from shared.store.base import DocumentStore
 from shared.store.cosmos import get_store
 from shared.store.joined import JoinedBatches
+
+log = logging.getLogger(__name__)
+
+# How App Service passes on a Key Vault reference it could not resolve: as written.
+_UNRESOLVED_REFERENCE = "@Microsoft.KeyVault("
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class Services:
         rate_limiter: RateLimiter | None = None,
     ) -> Services:
         applications = ApplicationService(store)
-        secret_box = SecretBox(keys or key_provider(settings))
+        secret_box = SecretBox(keys or key_provider(settings), legacy=legacy_key_provider(settings))
         endpoints = EndpointService(store, secret_box, settings)
         # One group commit for both writes of the message path: accepts and first rounds of
         # one application in flight together share requests.
@@ -119,7 +125,13 @@ class Services:
 
 
 def _rate_limiter(settings: HeraldSettings) -> RateLimiter:
-    return RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
+    url = settings.redis_url
+    if url and url.startswith(_UNRESOLVED_REFERENCE):
+        # In Azure the URL is a Key Vault reference; until the platform resolves it (the role on
+        # the secret can take minutes to apply) Herald runs as with an unreachable Redis.
+        log.warning("HERALD_REDIS_URL is an unresolved Key Vault reference: rate limits are per process")
+        url = None
+    return RedisRateLimiter(url) if url else MemoryRateLimiter()
 
 
 _services: Services | None = None

@@ -39,7 +39,7 @@ REQUIRED_IN_AZURE = {
     "HERALD_COSMOS_ENDPOINT",
     "HERALD_COSMOS_DATABASE",
     "HERALD_KEYVAULT_URL",
-    "HERALD_KEK_SECRET_NAME",
+    "HERALD_KEK_KEY_NAME",
     "HERALD_AUTH_ISSUER",
     "HERALD_AUTH_AUDIENCE",
     "HERALD_AUTH_JWKS_URL",
@@ -55,7 +55,9 @@ ROLE_DEFINITIONS = {
     "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
     "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
     "Cosmos DB Built-in Data Contributor": "00000000-0000-0000-0000-000000000002",
+    "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "Storage Queue Data Message Sender": "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 }
 
@@ -135,15 +137,19 @@ def test_the_bicep_sets_every_setting_azure_needs() -> None:
 
 
 def test_the_azure_settings_are_exactly_the_expected_subset() -> None:
-    optional = {"HERALD_REDIS_URL", "HERALD_AUTH_TENANT_CLAIM"}
+    optional = {"HERALD_REDIS_URL", "HERALD_AUTH_TENANT_CLAIM", "HERALD_KEK_SECRET_NAME"}
     expected = (REQUIRED_IN_AZURE | optional | NAMED_BY_BINDINGS) & (_setting_env_names() - set(LOCAL_ONLY))
     assert _app_setting_names() == expected
 
 
 def test_redis_url_is_set_only_when_a_redis_url_is_given() -> None:
+    # The value is a Key Vault reference (tests/infra/test_posture.py); the URL itself is a
+    # secure parameter that only the vault's secret receives.
     code = _code(INFRA / "modules" / "functionapp.bicep")
-    assert re.search(r"empty\(redisUrl\)\s*\?\s*\{\}\s*:\s*\{\s*HERALD_REDIS_URL:\s*redisUrl\s*\}", code)
-    assert re.search(r"@secure\(\)\s*(@description\([^)]*\)\s*)?param redisUrl string", code)
+    assert re.search(r"empty\(redisUrlSecretUri\)\s*\?\s*\{\}\s*:\s*\{\s*HERALD_REDIS_URL:", code)
+    for module in ("main.bicep", "modules/keyvault.bicep"):
+        secure = r"@secure\(\)\s*(@description\('(?:[^'\\]|\\.)*'\)\s*)?param redisUrl string"
+        assert re.search(secure, _code(INFRA / module)), module
 
 
 def test_platform_cors_comes_from_the_same_origins_as_herald() -> None:
@@ -334,12 +340,11 @@ def test_the_durable_task_hub_comes_from_an_app_setting() -> None:
         assert match[1] == "TASK_HUB_NAME"
 
 
-def test_azd_deploys_the_tagged_function_app_and_runs_the_kek_hook() -> None:
+def test_azd_deploys_the_tagged_function_app_and_the_bicep_alone_makes_the_kek() -> None:
     azure_yaml = (ROOT / "azure.yaml").read_text()
     assert re.search(r"^services:\n  api:\n(    .*\n)*    host: function$", azure_yaml, re.M)
     assert "'azd-service-name': 'api'" in _code(INFRA / "modules" / "functionapp.bicep")
-    assert "./infra/hooks/postprovision.sh" in azure_yaml
-    hook = (INFRA / "hooks" / "postprovision.sh").read_text()
-    assert "openssl rand -base64 32" in hook
+    # The vault generates the KEK (a key resource): no hook makes key material on a laptop.
+    assert "hooks:" not in azure_yaml and not (INFRA / "hooks").exists()
     outputs = set(re.findall(r"^output (\w+)", _code(INFRA / "main.bicep"), flags=re.MULTILINE))
-    assert {"AZURE_KEY_VAULT_NAME", "KEK_SECRET_NAME"} <= outputs
+    assert {"AZURE_KEY_VAULT_NAME", "KEK_KEY_NAME"} <= outputs
