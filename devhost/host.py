@@ -86,7 +86,8 @@ async def serve(config: HostConfig, stop: asyncio.Event | None = None) -> None:
     worker = Worker(config.app_dir)
     # Indexed inside the running loop, so module-level code that looks up the event loop finds the
     # one every async invocation will run on.
-    functions = enforce(await worker.start(_script_file(config.app_dir, config.app)), os.environ)
+    functions = enforce(await worker.index(_script_file(config.app_dir, config.app)), os.environ)
+    await worker.load(functions)
     invoker = Invoker(worker)
     handlers = _handlers(invoker, config, host_json)
     _assign(functions, handlers)

@@ -115,7 +115,7 @@ class Worker:
         self._app_dir = app_dir
         self._properties = {"protos": protos, "host": "127.0.0.1"}
 
-    async def start(self, script_file: str) -> list[IndexedFunction]:
+    async def index(self, script_file: str) -> list[IndexedFunction]:
         """Index the app as Azure does; a refusal of any function refuses the whole app."""
         os.environ.setdefault(SCRIPT_FILE_SETTING, script_file)
         if str(self._app_dir) not in sys.path:
@@ -135,7 +135,10 @@ class Worker:
         _raise_for_startup(metadata.result, "the worker runtime refused the app")
         if not metadata.function_metadata_results:
             raise StartupError(f"the worker runtime found no functions in {self._app_dir / script_file}")
-        functions = [_indexed(item) for item in metadata.function_metadata_results]
+        return [_indexed(item) for item in metadata.function_metadata_results]
+
+    async def load(self, functions: list[FunctionSpec]) -> None:
+        """The host's load request per function, sent once its metadata passed the host's rules."""
         for spec in functions:
             loaded = await runtime.function_load_request(
                 self._request(
@@ -146,7 +149,6 @@ class Worker:
                 )
             )
             _raise_for_startup(loaded.result, f"function {spec.name} failed to load")
-        return functions
 
     async def invoke(
         self,
