@@ -22,6 +22,10 @@ param authIssuer string
 param authAudience string
 param authJwksUrl string
 param authTenantClaim string
+@description('Every caller in one tenant on purpose; HERALD_AUTH_SINGLE_TENANT is set only when true.')
+param authSingleTenant bool
+@description('Tenants whose herald.operator role counts; empty: HERALD_OPERATOR_TENANTS is not set.')
+param operatorTenants string
 @description('Comma-separated browser origins: both Herald\'s own CORS and the platform CORS.')
 param corsAllowedOrigins string
 @secure()
@@ -65,6 +69,14 @@ var heraldSettings = {
 
 var redisSettings = empty(redisUrl) ? {} : {
   HERALD_REDIS_URL: redisUrl
+}
+
+var singleTenantSettings = authSingleTenant ? {
+  HERALD_AUTH_SINGLE_TENANT: 'true'
+} : {}
+
+var operatorSettings = empty(operatorTenants) ? {} : {
+  HERALD_OPERATOR_TENANTS: operatorTenants
 }
 
 // Settings a binding names as %NAME%: the host resolves them when it indexes the functions, before
@@ -146,7 +158,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
   resource appSettings 'config' = {
     name: 'appsettings'
-    properties: union(platformSettings, heraldSettings, bindingSettings, redisSettings)
+    properties: union(platformSettings, heraldSettings, bindingSettings, redisSettings, singleTenantSettings, operatorSettings)
   }
 
   // azd deploys with Entra tokens; basic (user/password) publishing stays off.
