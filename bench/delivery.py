@@ -199,7 +199,7 @@ async def closed_loop(
 class Herald:
     base_url: str
     token: str
-    admin_token: str
+    operator_token: str
     client: aiohttp.ClientSession
     # The host's process, whose CPU time each run reads.
     pid: int
@@ -238,7 +238,7 @@ class Herald:
         from prometheus_client.parser import text_string_to_metric_families
 
         async with self.client.get(
-            "/api/v1/metrics", headers={"authorization": f"Bearer {self.admin_token}"}
+            "/api/v1/metrics", headers={"authorization": f"Bearer {self.operator_token}"}
         ) as answer:
             answer.raise_for_status()
             text = await answer.text()
@@ -264,7 +264,7 @@ def signing_material() -> tuple[rsa.RSAPrivateKey, str]:
 
 def mint(key: rsa.RSAPrivateKey, scopes: str) -> str:
     now = int(time.time())
-    claims: dict[str, Any] = {"iss": ISSUER, "aud": AUDIENCE, "tid": TENANT, "sub": "bench", "scp": scopes}
+    claims: dict[str, Any] = {"iss": ISSUER, "aud": AUDIENCE, "azp": TENANT, "sub": "bench", "scp": scopes}
     claims |= {"iat": now, "nbf": now, "exp": now + 3600}
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": KID})
 
@@ -811,7 +811,7 @@ async def bench(args: argparse.Namespace) -> int:
                     herald = Herald(
                         host.base_url,
                         headers["authorization"],
-                        mint(key, "herald.admin"),
+                        mint(key, "herald.operator"),
                         client,
                         host.process.pid,
                     )

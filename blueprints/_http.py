@@ -37,6 +37,7 @@ from shared.scopes import Scope
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from shared.auth import Principal
     from shared.services.registry import Services
     from shared.settings import HeraldSettings
 
@@ -56,6 +57,8 @@ class Call:
     tenant_id: str
     # The Durable client, for routes registered with `durable_client=True`.
     client: Any = None
+    # The caller's scopes and roles (empty on public routes).
+    scopes: frozenset[str] = frozenset()
 
     async def app_id(self) -> str:
         """The id of the application the path names by id or uid (404 when there is none)."""
@@ -129,8 +132,11 @@ class Call:
         """What makes two requests with one idempotency key the same request: their bodies."""
         return hashlib.sha256(self.req.get_body() or b"").hexdigest()
 
-    async def once(self, action: Callable[[str | None], Awaitable[Reply]]) -> Reply:
-        """Runs a create at most once per `idempotency-key`, replaying the first answer after."""
+    async def once(self, action: Callable[[str | None], Awaitable[Reply]], *, secret: bool = False) -> Reply:
+        """Runs a create at most once per `idempotency-key`, replaying the first answer after.
+
+        `secret`: the answer carries a secret, so the stored answer is sealed as endpoint secrets are.
+        """
         key = self.req.headers.get("idempotency-key")
         if not key:
             return await action(None)
@@ -143,7 +149,9 @@ class Call:
 
         path = self.req.url.split("?", 1)[0].split("://", 1)[-1].split("/", 1)[-1]
         scope = f"{self.req.method} /{path}"
-        result = await self.services.idempotency.run(self.tenant_id, scope, key, self.fingerprint(), stored)
+        result = await self.services.idempotency.run(
+            self.tenant_id, scope, key, self.fingerprint(), stored, sealed=secret
+        )
         return result.status, result.body
 
 
@@ -205,8 +213,10 @@ def _cors_headers(req: func.HttpRequest, settings: "HeraldSettings") -> dict[str
     }
 
 
-async def _admit(req: func.HttpRequest, services: "Services", scope: Scope) -> tuple[str, dict[str, str]]:
-    """Authenticates, authorizes and rate-limits a request; returns its tenant and limit headers."""
+async def _admit(
+    req: func.HttpRequest, services: "Services", scope: Scope
+) -> tuple["Principal", dict[str, str]]:
+    """Authenticates, authorizes and rate-limits a request; returns its caller and limit headers."""
     principal = await services.tokens.authenticate(req.headers.get("authorization"))
     principal.require(scope)
     settings = services.settings
@@ -220,7 +230,7 @@ async def _admit(req: func.HttpRequest, services: "Services", scope: Scope) -> t
             retry_after=int(retry_after_header(decision)),
             limit=decision.limit,
         )
-    return principal.tenant_id, headers
+    return principal, headers
 
 
 async def serve(
@@ -276,12 +286,14 @@ async def _serve(
     try:
         services = await get_services()
         headers.update(_cors_headers(req, services.settings))
-        tenant_id = ""
+        tenant_id, scopes = "", frozenset[str]()
         if scope is not None:
-            tenant_id, limit_headers = await _admit(req, services, scope)
+            principal, limit_headers = await _admit(req, services, scope)
+            tenant_id, scopes = principal.tenant_id, principal.scopes
             headers.update(limit_headers)
             activity.bind(tenant_id=tenant_id)
-        status, body = await handler(Call(req=req, services=services, tenant_id=tenant_id, client=client))
+        call = Call(req=req, services=services, tenant_id=tenant_id, client=client, scopes=scopes)
+        status, body = await handler(call)
     except HeraldError as exc:
         return json_response(exc.status, exc.to_body(), {**headers, **_error_headers(exc)})
     except Exception:

@@ -89,8 +89,9 @@ async def delete_endpoint(call: Call) -> Reply:
     return 204, None
 
 
+# The signing secret lets its holder forge webhooks: reading it takes what rotating it takes.
 @api_function(
-    bp, "get_endpoint_secret", f"{ONE}/secret", ["GET"], scope=Scope.READ, returns="EndpointSecretOut"
+    bp, "get_endpoint_secret", f"{ONE}/secret", ["GET"], scope=Scope.WRITE, returns="EndpointSecretOut"
 )
 async def get_endpoint_secret(call: Call) -> Reply:
     key = await call.services.endpoints.get_secret(
@@ -119,15 +120,19 @@ async def rotate_endpoint_secret(call: Call) -> Reply:
         )
         return 200, models.EndpointSecretOut(key=key)
 
-    return await call.once(rotate)
+    return await call.once(rotate, secret=True)
 
 
 @api_function(
     bp, "get_endpoint_headers", f"{ONE}/headers", ["GET"], scope=Scope.READ, returns="EndpointHeadersOut"
 )
 async def get_endpoint_headers(call: Call) -> Reply:
+    # Header values are often credentials for the receiver: a read-only caller sees names only.
     headers = await call.services.endpoints.get_headers(
-        call.tenant_id, await call.app_id(), call.route("endpoint_id")
+        call.tenant_id,
+        await call.app_id(),
+        call.route("endpoint_id"),
+        with_values=Scope.WRITE in call.scopes,
     )
     return 200, headers
 

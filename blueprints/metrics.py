@@ -14,7 +14,8 @@ log = logging.getLogger("herald.metrics")
 POISON_PROBE_SCHEDULE = "0 */1 * * * *"
 
 
-@api_function(bp, "metrics", "v1/metrics", ["GET"], scope=Scope.ADMIN)
+# Platform-wide figures, every tenant's work in them: for the operator, not a tenant's admin.
+@api_function(bp, "metrics", "v1/metrics", ["GET"], scope=Scope.OPERATOR)
 async def metrics(call: Call) -> Reply:
     # Per process: a scraper sees the instance that answered (Application Insights sees them all).
     return 200, RawReply(telemetry.PROMETHEUS_CONTENT_TYPE, telemetry.prometheus_text())

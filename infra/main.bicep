@@ -29,8 +29,14 @@ param authIssuer string = ''
 @description('The issuer\'s signing keys (JWKS). Empty: https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys.')
 param authJwksUrl string = ''
 
-@description('Token claim that names the caller\'s Herald tenant (see infra/README.md). Empty: tid.')
-param authTenantClaim string = 'tid'
+@description('Token claim that names the caller\'s Herald tenant (see infra/README.md). Empty: azp, the calling application.')
+param authTenantClaim string = 'azp'
+
+@description('Every caller in one Herald tenant on purpose: required with a claim all tokens share, such as tid (Herald refuses it otherwise).')
+param authSingleTenant bool = false
+
+@description('Comma-separated Herald tenants whose herald.operator role counts (GET /api/v1/metrics). Empty: any token with the role.')
+param operatorTenants string = ''
 
 @description('Comma-separated browser origins allowed to call the API (no spaces). Empty: none.')
 param corsAllowedOrigins string = ''
@@ -117,7 +123,7 @@ var loginEndpoint = environment().authentication.loginEndpoint
 var tokenTenantId = empty(authTenantId) ? tenant().tenantId : authTenantId
 var tokenIssuer = empty(authIssuer) ? '${loginEndpoint}${tokenTenantId}/v2.0' : authIssuer
 var tokenJwksUrl = empty(authJwksUrl) ? '${loginEndpoint}${tokenTenantId}/discovery/v2.0/keys' : authJwksUrl
-var tokenTenantClaim = empty(authTenantClaim) ? 'tid' : authTenantClaim
+var tokenTenantClaim = empty(authTenantClaim) ? 'azp' : authTenantClaim
 var publicNetworkAccess = enablePrivateNetworking ? 'Disabled' : 'Enabled'
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -249,6 +255,8 @@ module functionApp 'modules/functionapp.bicep' = {
     authAudience: authAudience
     authJwksUrl: tokenJwksUrl
     authTenantClaim: tokenTenantClaim
+    authSingleTenant: authSingleTenant
+    operatorTenants: operatorTenants
     corsAllowedOrigins: corsAllowedOrigins
     redisUrlSecretUri: empty(redisUrl) ? '' : keyVault.outputs.redisUrlSecretUri
     taskHubName: effectiveTaskHubName

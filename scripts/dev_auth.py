@@ -4,7 +4,9 @@
     python scripts/dev_auth.py token [--tenant T] [--scopes "herald.read ..."]
 
 Herald validates these tokens with the same code path as Entra ID tokens in production: only the
-issuer, audience and key set differ, and they come from settings.
+issuer, audience and key set differ, and they come from settings. A token names its tenant in the
+claim Herald reads (HERALD_AUTH_TENANT_CLAIM: `azp`, the calling application, by default), beside
+the one `tid` every token of a directory shares, as Entra's tokens do.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ AUDIENCE = "api://herald"
 KID = "herald-dev-1"
 ALL_SCOPES = "herald.read herald.write herald.admin"
 TOKEN_LIFETIME_SECONDS = 12 * 3600
+# The local "directory": like an Entra tenant id, the same in every token.
+DIRECTORY_ID = "herald-local-directory"
+DEFAULT_TENANT_CLAIM = "azp"
 
 
 def _private_key() -> rsa.RSAPrivateKey:
@@ -59,10 +64,23 @@ def init() -> None:
         values.setdefault(name, value)
     values["HERALD_AUTH_ISSUER"] = ISSUER
     values["HERALD_AUTH_AUDIENCE"] = AUDIENCE
+    # Files made before tenants were per calling application name `tid`, which Herald now refuses
+    # unless HERALD_AUTH_SINGLE_TENANT says so: they move to the example's claim.
+    single = values.get("HERALD_AUTH_SINGLE_TENANT", "").strip().lower() == "true"
+    if values.get("HERALD_AUTH_TENANT_CLAIM") == "tid" and not single:
+        values["HERALD_AUTH_TENANT_CLAIM"] = example["HERALD_AUTH_TENANT_CLAIM"]
     values["HERALD_AUTH_JWKS"] = jwks
     if not values.get("HERALD_LOCAL_KEK"):
         values["HERALD_LOCAL_KEK"] = base64.b64encode(os.urandom(32)).decode()
     SETTINGS_FILE.write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def _tenant_claim() -> str:
+    """The claim the local Herald reads the tenant from: the environment wins, as it does there."""
+    configured = os.environ.get("HERALD_AUTH_TENANT_CLAIM")
+    if configured is None and SETTINGS_FILE.exists():
+        configured = json.loads(SETTINGS_FILE.read_text()).get("Values", {}).get("HERALD_AUTH_TENANT_CLAIM")
+    return configured or DEFAULT_TENANT_CLAIM
 
 
 def token(tenant: str, scopes: str) -> str:
@@ -70,7 +88,8 @@ def token(tenant: str, scopes: str) -> str:
     claims = {
         "iss": ISSUER,
         "aud": AUDIENCE,
-        "tid": tenant,
+        "tid": DIRECTORY_ID,
+        _tenant_claim(): tenant,
         "sub": "local-developer",
         "scp": scopes,
         "iat": now,

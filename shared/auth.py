@@ -1,9 +1,10 @@
 """Bearer-token authentication: OAuth2 / OpenID Connect access tokens validated with PyJWT.
 
-Only asymmetric algorithms are accepted, keys come from the issuer's JWKS (cached, refreshed when a
-token names an unknown `kid`), and issuer, audience, expiry and not-before are all checked. The
-tenant is a claim of the token (`tid` by default); permissions are the delegated scopes (`scp`,
-space-separated) or the app roles (`roles`) of app-only tokens.
+Only asymmetric algorithms are accepted, each with a key of its own type; keys come from the
+issuer's JWKS (cached, refreshed when a token names an unknown `kid`, kept through an outage of
+the issuer), and issuer, audience, expiry and not-before are all checked. The tenant is a claim of
+the token, by default the calling application (`azp`, or `appid` in v1 tokens); permissions are
+the delegated scopes (`scp`, space-separated) or the app roles (`roles`) of app-only tokens.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
+import re
+import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
 import jwt
 
-from shared.errors import ForbiddenError, UnauthorizedError
+from shared.errors import ForbiddenError, ServiceUnavailableError, UnauthorizedError
 from shared.scopes import Scope
 from shared.settings import HeraldSettings
 
@@ -29,7 +34,22 @@ ALGORITHMS = ("RS256", "ES256")
 # A token naming an unknown key refreshes the JWKS at most this often (no amplification).
 MIN_REFRESH_SECONDS = 30.0
 JWKS_TTL_SECONDS = 3600.0
+# While the issuer cannot be reached, the keys held keep serving for this long after they were
+# fetched: long enough to ride out an outage, short enough that a withdrawn key stops working.
+JWKS_MAX_STALE_SECONDS = 24 * 3600.0
+# After a failed fetch the next one waits this long, doubling with each failure up to the cap.
+JWKS_BACKOFF_SECONDS = 5.0
+JWKS_MAX_BACKOFF_SECONDS = 300.0
+JWKS_FETCH_TIMEOUT_SECONDS = 5.0
 VALIDATED_MAX = 10_000
+
+# A tenant id: 1-128 ASCII letters, digits, '.', '_', ':' and '-', the first a letter or digit.
+# Such ids pass unchanged into Durable instance ids, partition keys and the secrets' associated
+# data (no '/', '~' or '%'), and no caller can name Herald's own tenants, which start with '_' or
+# '~' (`_unattributed` dead letters, the sweeper's `~herald`). Entra client ids are GUIDs.
+TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+# The claims naming the calling application: `azp` in v2 tokens, `appid` in v1 tokens.
+CLIENT_CLAIMS = ("azp", "appid")
 
 
 @dataclass(frozen=True)
@@ -48,15 +68,23 @@ class JwksSource(Protocol):
         """The signing keys by `kid`; `refresh` asks for a fresh copy from the issuer."""
 
 
-def _parse_jwks(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:
+def _parse_jwks(document: object) -> dict[str, jwt.PyJWK]:
+    """The signing keys of a JWKS document by `kid`: only keys of an accepted algorithm."""
+    entries = document.get("keys") if isinstance(document, dict) else None
     keys: dict[str, jwt.PyJWK] = {}
-    for entry in document.get("keys", []):
-        if entry.get("use", "sig") != "sig" or "kid" not in entry:
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+            continue
+        kid = entry.get("kid")
+        if not isinstance(kid, str):
             continue
         try:
-            keys[entry["kid"]] = jwt.PyJWK(entry)
-        except jwt.PyJWKError:
-            log.warning("ignoring a JWKS key that cannot be used (kid %s)", entry.get("kid"))
+            key = jwt.PyJWK(entry)
+        except jwt.PyJWTError:
+            log.warning("ignoring a JWKS key that cannot be used (kid %s)", kid)
+            continue
+        if key.algorithm_name in ALGORITHMS:
+            keys[kid] = key
     return keys
 
 
@@ -71,26 +99,80 @@ class StaticJwks:
 
 
 class RemoteJwks:
-    """The issuer's published keys, fetched over HTTPS and cached."""
+    """The issuer's published keys, fetched over HTTPS and cached.
 
-    def __init__(self, url: str) -> None:
+    A failed fetch keeps the keys already held (up to JWKS_MAX_STALE_SECONDS after they were
+    fetched) and puts the next try off, longer after each failure, so an outage of the issuer
+    neither locks callers out nor has every request knock on it. Only when no key is usable does
+    a request get a 503.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._url = url
+        # None: the system's trust store (tests pass their own CA's).
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = 0.0
+        self._fetched_at: float | None = None
+        # The earliest time of the next fetch: the refresh interval after a success, the backoff
+        # after a failure.
+        self._next_try = 0.0
+        self._failures = 0
         self._lock = asyncio.Lock()
 
     async def keys(self, *, refresh: bool) -> dict[str, jwt.PyJWK]:
-        age = time.monotonic() - self._fetched_at
-        if self._keys and age < JWKS_TTL_SECONDS and not (refresh and age >= MIN_REFRESH_SECONDS):
-            return self._keys
-        async with self._lock:
-            if time.monotonic() - self._fetched_at >= MIN_REFRESH_SECONDS or not self._keys:
-                timeout = aiohttp.ClientTimeout(total=5)
-                async with aiohttp.ClientSession(timeout=timeout) as session, session.get(self._url) as resp:
-                    resp.raise_for_status()
-                    self._keys = _parse_jwks(await resp.json(content_type=None))
-                self._fetched_at = time.monotonic()
+        """:raises ServiceUnavailableError: no key is usable and the issuer cannot be reached."""
+        if self._wants_fetch(refresh=refresh):
+            async with self._lock:
+                # Whoever held the lock before may have fetched already.
+                if self._wants_fetch(refresh=refresh):
+                    await self._fetch()
+        if self._fetched_at is None or self._clock() - self._fetched_at >= JWKS_MAX_STALE_SECONDS:
+            retry_after = max(1, math.ceil(self._next_try - self._clock()))
+            raise ServiceUnavailableError(
+                "The token issuer's signing keys cannot be fetched; retry later.", retry_after=retry_after
+            )
         return self._keys
+
+    def _wants_fetch(self, *, refresh: bool) -> bool:
+        now = self._clock()
+        if now < self._next_try:
+            return False
+        return refresh or self._fetched_at is None or now - self._fetched_at >= JWKS_TTL_SECONDS
+
+    async def _fetch(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=JWKS_FETCH_TIMEOUT_SECONDS)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                # A redirect could lead off https; the issuer's JWKS URL answers itself.
+                session.get(self._url, ssl=self._ssl, allow_redirects=False) as resp,
+            ):
+                if resp.status != 200:
+                    raise ValueError(f"status {resp.status}")
+                keys = _parse_jwks(await resp.json(content_type=None))
+            if not keys:
+                # An empty or unusable set is no reason to drop the keys held.
+                raise ValueError("no usable key")
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            self._failures += 1
+            backoff = min(JWKS_MAX_BACKOFF_SECONDS, JWKS_BACKOFF_SECONDS * 2 ** (self._failures - 1))
+            self._next_try = self._clock() + backoff
+            log.warning(
+                "the issuer's JWKS could not be fetched (%s); next try in %.0f s, %d keys held",
+                type(exc).__name__,
+                backoff,
+                len(self._keys),
+            )
+            return
+        self._keys, self._fetched_at, self._failures = keys, self._clock(), 0
+        self._next_try = self._fetched_at + MIN_REFRESH_SECONDS
 
 
 def jwks_source(settings: HeraldSettings) -> JwksSource | None:
@@ -124,19 +206,34 @@ class TokenValidator:
         if known is not None and known[0] > time.time():
             return known[1]
         claims = await self._decode(token.strip())
-        tenant = claims.get(self._settings.auth_tenant_claim)
-        if not isinstance(tenant, str) or not tenant:
-            raise UnauthorizedError("The token names no tenant.")
+        tenant = self._tenant(claims)
         scopes = set(str(claims.get("scp", "")).split())
         roles = claims.get("roles", [])
         if isinstance(roles, list):
             scopes.update(str(role) for role in roles)
+        operators = self._settings.operator_tenants
+        if operators and tenant not in operators:
+            scopes.discard(Scope.OPERATOR)
         subject = str(claims.get("sub") or claims.get("oid") or "")
         principal = Principal(tenant_id=tenant, subject=subject, scopes=frozenset(scopes))
         if len(self._validated) >= VALIDATED_MAX:
             self._validated.clear()
         self._validated[digest] = (float(claims["exp"]), principal)
         return principal
+
+    def _tenant(self, claims: dict[str, Any]) -> str:
+        """The caller's tenant id: the configured claim, in TENANT_ID's form; 401 otherwise."""
+        claim = self._settings.auth_tenant_claim
+        names = CLIENT_CLAIMS if claim == CLIENT_CLAIMS[0] else (claim,)
+        tenant = next((claims[name] for name in names if claims.get(name) is not None), None)
+        if tenant is None:
+            raise UnauthorizedError(f"The token names no tenant (claim {' or '.join(names)}).")
+        if not isinstance(tenant, str) or not TENANT_ID.fullmatch(tenant):
+            raise UnauthorizedError(
+                f"The token's {claim} claim is not a tenant id: 1-128 letters, digits, '.', '_', ':' "
+                "or '-', starting with a letter or digit."
+            )
+        return tenant
 
     async def _decode(self, token: str) -> dict[str, Any]:
         assert self._source is not None
@@ -151,9 +248,11 @@ class TokenValidator:
         if key is None:
             raise UnauthorizedError("The token is signed with an unknown key.")
         try:
+            # The PyJWK itself, not its raw key: PyJWT then refuses a token whose `alg` is not the
+            # key's own (an RS256 key under an ES256 header) instead of failing inside the crypto.
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key=key.key,
+                key=key,
                 algorithms=[str(algorithm)],
                 audience=self._settings.auth_audience,
                 issuer=self._settings.auth_issuer,
@@ -162,7 +261,7 @@ class TokenValidator:
             )
         except jwt.ExpiredSignatureError:
             raise UnauthorizedError("The token has expired.") from None
-        except jwt.InvalidTokenError as exc:
+        except jwt.PyJWTError as exc:
             # The library's message names the failed check, never the token itself.
             raise UnauthorizedError(f"The token is invalid: {exc}.") from None
         return claims
@@ -171,8 +270,5 @@ class TokenValidator:
         assert self._source is not None
         keys = await self._source.keys(refresh=False)
         if kid not in keys:
-            try:
-                keys = await self._source.keys(refresh=True)
-            except (aiohttp.ClientError, TimeoutError, ValueError):
-                log.warning("the issuer's JWKS could not be refreshed")
+            keys = await self._source.keys(refresh=True)
         return keys.get(kid)

@@ -24,6 +24,12 @@ class HeraldError(Exception):
         return {"code": self.code, "detail": self.detail}
 
 
+class ConfigurationError(HeraldError):
+    """Herald's settings are invalid: nothing is served until they are fixed."""
+
+    code = "configuration_error"
+
+
 class BadRequestError(HeraldError):
     status = 400
     code = "bad_request"

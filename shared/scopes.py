@@ -10,3 +10,5 @@ class Scope(StrEnum):
     READ = "herald.read"
     WRITE = "herald.write"
     ADMIN = "herald.admin"
+    # The platform's own operations (GET /metrics): across tenants, so no tenant's token has it.
+    OPERATOR = "herald.operator"

@@ -7,12 +7,19 @@ in Azure from the Function App's app settings, which the Bicep writes.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.errors import ConfigurationError
+
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+# Claims every token of Herald's one issuer carries with the same value: `iss` and `aud` are
+# checked against the settings, and the v2.0 issuer URL names one Entra tenant, whose `tid` every
+# caller's token then carries. A tenant taken from one of them puts every caller in one tenant.
+CONSTANT_CLAIMS = frozenset({"tid", "iss", "aud"})
 
 
 def _split_csv(value: object) -> object:
@@ -40,8 +47,15 @@ class HeraldSettings(BaseSettings):
     auth_audience: str | None = None
     auth_jwks_url: str | None = None
     auth_jwks: str | None = None
-    auth_tenant_claim: str = "tid"
+    # The claim naming the caller's Herald tenant: by default the calling application (`azp` of
+    # v2 tokens, `appid` of v1 ones), so each caller has its own tenant (see CONSTANT_CLAIMS).
+    auth_tenant_claim: str = Field(default="azp", min_length=1)
+    # Declares on purpose that every caller shares one tenant (e.g. `tid` with one issuer).
+    auth_single_tenant: bool = False
     auth_leeway_seconds: int = 60
+    # The tenants whose `herald.operator` permission counts (GET /metrics); empty: any caller the
+    # issuer grants it. Tenant tokens never carry it unless an operator assigns the role.
+    operator_tenants: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Per-tenant API rate limit (token bucket); shared through Redis when a URL is set.
     redis_url: str | None = None
@@ -106,8 +120,35 @@ class HeraldSettings(BaseSettings):
         "retry_schedule",
         "cors_allowed_origins",
         "delivery_allowed_ports",
+        "operator_tenants",
         mode="before",
     )(_split_csv)
+
+    @field_validator("auth_jwks_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # local.settings.json lists every setting, the unused ones as "".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("auth_jwks_url")
+    @classmethod
+    def _jwks_over_https(cls, value: str | None) -> str | None:
+        # The keys decide who gets in: fetched over plain http, anyone on the path could swap them.
+        if value is not None:
+            parts = urlsplit(value.strip())
+            if parts.scheme != "https" or not parts.hostname:
+                raise ValueError("must be an https:// URL (local keys go inline, in HERALD_AUTH_JWKS)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_tenant_only_on_purpose(self) -> Self:
+        if self.auth_tenant_claim in CONSTANT_CLAIMS and not self.auth_single_tenant:
+            raise ValueError(
+                f"HERALD_AUTH_TENANT_CLAIM={self.auth_tenant_claim} puts every caller of the issuer in "
+                "one tenant; use a claim that differs per calling application (azp, the default) "
+                "or set HERALD_AUTH_SINGLE_TENANT=true to run a single tenant on purpose"
+            )
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -124,5 +165,17 @@ class HeraldSettings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> HeraldSettings:
-    """The process-wide settings, read once from the environment."""
-    return HeraldSettings()
+    """The process-wide settings, read once from the environment.
+
+    :raises ConfigurationError: a setting is invalid (the message names it, never its value).
+    """
+    try:
+        return HeraldSettings()
+    except ValidationError as exc:
+        # Without the inputs: pydantic would quote them, and the settings hold keys.
+        reasons = "; ".join(
+            (f"HERALD_{str(error['loc'][0]).upper()}: " if error["loc"] else "")
+            + error["msg"].removeprefix("Value error, ")
+            for error in exc.errors(include_url=False, include_input=False, include_context=False)
+        )
+        raise ConfigurationError(f"Herald's settings are invalid: {reasons}.") from None

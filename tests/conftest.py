@@ -40,6 +40,8 @@ ISSUER = "https://login.herald.test/tests/v2.0"
 AUDIENCE = "api://herald-tests"
 KID = "test-key-1"
 ALL_SCOPES = "herald.read herald.write herald.admin"
+# The issuer's one directory: like Entra's `tid`, every token carries it; the tenant is `azp`.
+DIRECTORY_ID = "tests-directory"
 # The tenant the acceptance suite's tokens carry.
 ACCEPTANCE_TENANT = "tenant-acceptance"
 
@@ -60,7 +62,10 @@ def jwks(signing_key: rsa.RSAPrivateKey) -> str:
 
 @pytest.fixture(scope="session")
 def mint(signing_key: rsa.RSAPrivateKey) -> Minter:
-    """Issues access tokens like Entra ID would: `mint(tenant, scopes=..., **claim_overrides)`."""
+    """Issues access tokens like Entra ID would: `mint(tenant, scopes=..., **claim_overrides)`.
+
+    `tenant` is the calling application (`azp`), the claim Herald names tenants by.
+    """
 
     def issue(
         tenant: str, scopes: str = ALL_SCOPES, *, headers: dict[str, Any] | None = None, **claims: Any
@@ -69,7 +74,8 @@ def mint(signing_key: rsa.RSAPrivateKey) -> Minter:
         payload: dict[str, Any] = {
             "iss": ISSUER,
             "aud": AUDIENCE,
-            "tid": tenant,
+            "tid": DIRECTORY_ID,
+            "azp": tenant,
             "sub": "test-user",
             "scp": scopes,
         }

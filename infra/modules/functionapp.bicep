@@ -24,6 +24,10 @@ param authIssuer string
 param authAudience string
 param authJwksUrl string
 param authTenantClaim string
+@description('Every caller in one tenant on purpose; HERALD_AUTH_SINGLE_TENANT is set only when true.')
+param authSingleTenant bool
+@description('Tenants whose herald.operator role counts; empty: HERALD_OPERATOR_TENANTS is not set.')
+param operatorTenants string
 @description('Comma-separated browser origins: both Herald\'s own CORS and the platform CORS.')
 param corsAllowedOrigins string
 @description('Key Vault secret holding the Redis URL for shared rate limits; empty: HERALD_REDIS_URL is not set.')
@@ -72,6 +76,14 @@ var legacyKekSettings = empty(legacyKekSecretName) ? {} : {
 // (and its password) is in no app setting, deployment or `az functionapp config appsettings list`.
 var redisSettings = empty(redisUrlSecretUri) ? {} : {
   HERALD_REDIS_URL: '@Microsoft.KeyVault(SecretUri=${redisUrlSecretUri})'
+}
+
+var singleTenantSettings = authSingleTenant ? {
+  HERALD_AUTH_SINGLE_TENANT: 'true'
+} : {}
+
+var operatorSettings = empty(operatorTenants) ? {} : {
+  HERALD_OPERATOR_TENANTS: operatorTenants
 }
 
 // Settings a binding names as %NAME%: the host resolves them when it indexes the functions, before
@@ -153,7 +165,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
   resource appSettings 'config' = {
     name: 'appsettings'
-    properties: union(platformSettings, heraldSettings, bindingSettings, legacyKekSettings, redisSettings)
+    properties: union(platformSettings, heraldSettings, bindingSettings, legacyKekSettings, redisSettings, singleTenantSettings, operatorSettings)
   }
 
   // azd deploys with Entra tokens; basic (user/password) publishing stays off.

@@ -45,8 +45,18 @@ FORBIDDEN_HEADERS = frozenset(
     {"host", "content-length", "content-type", "connection", "transfer-encoding", "user-agent", "traceparent"}
 )
 FORBIDDEN_HEADER_PREFIXES = ("webhook-", "svix-")
-# Returned by name only, never by value.
-SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token"})
+# Returned by name only, never by value: Svix's list, and the usual API key and cookie headers.
+SENSITIVE_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "www-authenticate",
+        "proxy-authenticate",
+        "cookie",
+        "x-api-key",
+        "x-auth-token",
+    }
+)
 
 
 def to_out(doc: Doc) -> EndpointOut:
@@ -231,10 +241,14 @@ class EndpointService:
     async def _open(self, doc: Doc, entry: Doc) -> str:
         return await self._secrets.open(entry["sealed"], context=_secret_context(doc))
 
-    async def get_headers(self, tenant_id: str, app_id: str, id_or_uid: str) -> EndpointHeadersOut:
+    async def get_headers(
+        self, tenant_id: str, app_id: str, id_or_uid: str, *, with_values: bool
+    ) -> EndpointHeadersOut:
+        """The custom headers (Svix's shape): sensitive ones by name only; all of them without
+        `with_values`."""
         doc = await self.get(tenant_id, app_id, id_or_uid)
         headers: dict[str, str] = doc.get("headers", {})
-        sensitive = sorted(name for name in headers if name.lower() in SENSITIVE_HEADERS)
+        sensitive = sorted(name for name in headers if not with_values or name.lower() in SENSITIVE_HEADERS)
         visible = {name: value for name, value in headers.items() if name not in sensitive}
         return EndpointHeadersOut(headers=visible, sensitive=sensitive)
 

@@ -5,6 +5,9 @@ concurrent duplicates wins). The others wait for the winner's answer and replay 
 also reserves the id seed of the resource being created: when the first try fails half-way and
 the SDK retries with the same key, the retry reuses the seed, finds what the first try wrote, and
 finishes it instead of creating a duplicate.
+
+An answer that carries a secret (a rotated signing key) is stored sealed, as endpoint secrets are
+(AES-GCM under the KEK, bound to its record), never in plaintext.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +23,7 @@ from datetime import timedelta
 from shared import ids
 from shared.clock import from_wire, to_wire, utcnow
 from shared.errors import ConflictError, HeraldError
+from shared.secretbox import SecretBox
 from shared.store.base import IDEMPOTENCY, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
 
 # How long a claim protects an unfinished request before a retry may take it over.
@@ -36,15 +41,28 @@ Action = Callable[[str], Awaitable[StoredResponse]]
 
 
 class IdempotencyService:
-    def __init__(self, store: DocumentStore, *, ttl_seconds: int, wait_seconds: float) -> None:
+    def __init__(
+        self, store: DocumentStore, secrets: SecretBox, *, ttl_seconds: int, wait_seconds: float
+    ) -> None:
         self._store = store
+        self._secrets = secrets
         self._ttl = ttl_seconds
         self._wait = wait_seconds
 
     async def run(
-        self, tenant_id: str, scope: str, key: str, fingerprint: str, action: Action
+        self,
+        tenant_id: str,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        action: Action,
+        *,
+        sealed: bool = False,
     ) -> StoredResponse:
-        """Runs `action(seed)` once per (tenant, scope, key); replays its answer afterwards."""
+        """Runs `action(seed)` once per (tenant, scope, key); replays its answer afterwards.
+
+        `sealed`: the answer carries a secret; its body is stored encrypted.
+        """
         doc_id = "idem~" + hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()
         record = await self._claim(tenant_id, doc_id, fingerprint)
         if isinstance(record, StoredResponse):
@@ -56,12 +74,12 @@ class IdempotencyService:
                 await self._release(record)
                 raise
             # A client error is the request's answer, and replays like a success.
-            await self._finish(record, StoredResponse(exc.status, exc.to_body()))
+            await self._finish(record, StoredResponse(exc.status, exc.to_body()), sealed=sealed)
             raise
         except BaseException:
             await self._release(record)
             raise
-        await self._finish(record, response)
+        await self._finish(record, response, sealed=sealed)
         return response
 
     async def _claim(self, tenant_id: str, doc_id: str, fingerprint: str) -> Doc | StoredResponse:
@@ -93,7 +111,7 @@ class IdempotencyService:
                     code="idempotency_conflict",
                 )
             elif existing["state"] == "done":
-                return StoredResponse(existing["response"]["status"], existing["response"]["body"])
+                return await self._stored(existing)
             elif from_wire(existing["leaseUntil"]) <= now:
                 # The first try died or failed: continue its work under its reserved seed.
                 taken = await self._take_over(existing, {**fresh, "seed": existing["seed"]})
@@ -114,8 +132,21 @@ class IdempotencyService:
         except EtagMismatchError:
             return None
 
-    async def _finish(self, record: Doc, response: StoredResponse) -> None:
-        done = {**record, "state": "done", "response": {"status": response.status, "body": response.body}}
+    async def _stored(self, record: Doc) -> StoredResponse:
+        answer = record["response"]
+        if "sealedBody" in answer:
+            body = await self._secrets.open(answer["sealedBody"], context=_context(record))
+            return StoredResponse(answer["status"], json.loads(body))
+        return StoredResponse(answer["status"], answer["body"])
+
+    async def _finish(self, record: Doc, response: StoredResponse, *, sealed: bool) -> None:
+        answer: Doc = {"status": response.status}
+        if sealed:
+            plain = json.dumps(response.body, separators=(",", ":"))
+            answer["sealedBody"] = await self._secrets.seal(plain, context=_context(record))
+        else:
+            answer["body"] = response.body
+        done = {**record, "state": "done", "response": answer}
         # If someone took the claim over after our lease ran out, their answer stands.
         with contextlib.suppress(EtagMismatchError):
             await self._store.replace(IDEMPOTENCY, done, etag=record["_etag"])
@@ -125,6 +156,11 @@ class IdempotencyService:
         # Best effort: the lease also runs out by itself.
         with contextlib.suppress(EtagMismatchError, HeraldError):
             await self._store.replace(IDEMPOTENCY, released, etag=record["_etag"])
+
+
+def _context(record: Doc) -> str:
+    # Bound to its record: a sealed answer copied onto another key or tenant does not open.
+    return f"idempotency/{record['tenantId']}/{record['id']}"
 
 
 def _expired(doc: Doc) -> bool:

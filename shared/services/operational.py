@@ -97,7 +97,8 @@ class OperationalEndpointService:
         await self._endpoints.rotate_secret(tenant_id, OPERATIONAL_APP, id_or_uid, key, grace_seconds)
 
     async def get_headers(self, tenant_id: str, id_or_uid: str) -> OperationalWebhookEndpointHeadersOut:
-        headers = await self._endpoints.get_headers(tenant_id, OPERATIONAL_APP, id_or_uid)
+        # Only herald.admin reaches operational endpoints, and it may also set their headers.
+        headers = await self._endpoints.get_headers(tenant_id, OPERATIONAL_APP, id_or_uid, with_values=True)
         return OperationalWebhookEndpointHeadersOut.model_validate(headers.model_dump())
 
     async def set_headers(self, tenant_id: str, id_or_uid: str, headers: dict[str, str]) -> None:

@@ -81,6 +81,7 @@ class Services:
         messages = MessageService(store, settings, applications, endpoints, batches)
         idempotency = IdempotencyService(
             store,
+            secret_box,
             ttl_seconds=settings.idempotency_ttl_seconds,
             wait_seconds=settings.idempotency_wait_seconds,
         )

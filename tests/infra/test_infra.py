@@ -137,7 +137,13 @@ def test_the_bicep_sets_every_setting_azure_needs() -> None:
 
 
 def test_the_azure_settings_are_exactly_the_expected_subset() -> None:
-    optional = {"HERALD_REDIS_URL", "HERALD_AUTH_TENANT_CLAIM", "HERALD_KEK_SECRET_NAME"}
+    optional = {
+        "HERALD_REDIS_URL",
+        "HERALD_AUTH_TENANT_CLAIM",
+        "HERALD_KEK_SECRET_NAME",
+        "HERALD_AUTH_SINGLE_TENANT",
+        "HERALD_OPERATOR_TENANTS",
+    }
     expected = (REQUIRED_IN_AZURE | optional | NAMED_BY_BINDINGS) & (_setting_env_names() - set(LOCAL_ONLY))
     assert _app_setting_names() == expected
 

@@ -29,7 +29,7 @@ def standalone_herald() -> tuple[dict[str, str], Mint]:
 
     def mint(tenant: str) -> str:
         now = int(time.time())
-        claims: dict[str, str | int] = {"iss": ISSUER, "aud": AUDIENCE, "tid": tenant, "sub": "bench"}
+        claims: dict[str, str | int] = {"iss": ISSUER, "aud": AUDIENCE, "azp": tenant, "sub": "bench"}
         claims["scp"] = ALL_SCOPES
         # Valid for a day: a benchmark outlives the fixtures' one-hour tokens.
         claims |= {"iat": now, "nbf": now, "exp": now + 86400}

@@ -1,4 +1,8 @@
-"""`make token`: local tokens pass the same validation as production tokens."""
+"""`make token`: local tokens pass the same validation as production tokens.
+
+They name their tenant in the claim the local Herald reads (the calling application, `azp`, by
+default) beside one `tid` for all, as Entra's tokens do; `make token TENANT=t` is tenant `t`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jwt
 import pytest
 
 from shared.auth import TokenValidator, jwks_source
@@ -87,3 +92,47 @@ async def test_without_an_issuer_nobody_gets_in(project: Path) -> None:
     settings = _settings(project).model_copy(update={"auth_issuer": None})
     with pytest.raises(UnauthorizedError):
         await TokenValidator(settings, jwks_source(settings)).authenticate(f"Bearer {token}")
+
+
+def _last_line(output: str) -> str:
+    return output.strip().splitlines()[-1]
+
+
+async def test_dev_tokens_name_their_tenant_in_the_claim_herald_reads(project: Path) -> None:
+    _run(project, "init")
+    settings = _settings(project)
+    validator = TokenValidator(settings, jwks_source(settings))
+    first = _last_line(_run(project, "token", "--tenant", "t1"))
+    second = _last_line(_run(project, "token", "--tenant", "t2"))
+    claims = [jwt.decode(token, options={"verify_signature": False}) for token in (first, second)]
+    # One directory, as in Entra: the same `tid`; the calling application differs.
+    assert claims[0]["tid"] == claims[1]["tid"]
+    assert (claims[0][settings.auth_tenant_claim], claims[1][settings.auth_tenant_claim]) == ("t1", "t2")
+    assert (await validator.authenticate(f"Bearer {first}")).tenant_id == "t1"
+    assert (await validator.authenticate(f"Bearer {second}")).tenant_id == "t2"
+
+
+async def test_init_moves_a_local_settings_file_that_names_tid_to_a_claim_per_caller(project: Path) -> None:
+    local = json.loads((project / "local.settings.json").read_text())
+    local["Values"]["HERALD_AUTH_TENANT_CLAIM"] = "tid"
+    (project / "local.settings.json").write_text(json.dumps(local))
+    _run(project, "init")
+    settings = _settings(project)  # refused, had the file kept `tid`
+    assert settings.auth_tenant_claim == "azp"
+    token = _last_line(_run(project, "token", "--tenant", "t"))
+    assert (
+        await TokenValidator(settings, jwks_source(settings)).authenticate(f"Bearer {token}")
+    ).tenant_id == "t"
+
+
+async def test_a_declared_single_tenant_file_keeps_tid_and_its_tokens_carry_it(project: Path) -> None:
+    local = json.loads((project / "local.settings.json").read_text())
+    local["Values"] |= {"HERALD_AUTH_TENANT_CLAIM": "tid", "HERALD_AUTH_SINGLE_TENANT": "true"}
+    (project / "local.settings.json").write_text(json.dumps(local))
+    _run(project, "init")
+    settings = _settings(project)
+    assert (settings.auth_tenant_claim, settings.auth_single_tenant) == ("tid", True)
+    token = _last_line(_run(project, "token", "--tenant", "solo"))
+    assert (
+        await TokenValidator(settings, jwks_source(settings)).authenticate(f"Bearer {token}")
+    ).tenant_id == "solo"
