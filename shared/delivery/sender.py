@@ -134,6 +134,13 @@ async def _post(
         )
     except RefusedTargetError as exc:
         return AttemptReport(0, "", elapsed(), Outcome(success=False), error=str(exc), error_type="refused")
+    except aiohttp.ClientConnectorError as exc:
+        # The guard refused the address at connect time (a name resolving inward, a literal).
+        if isinstance(exc.os_error, RefusedTargetError):
+            reason = str(exc.os_error)
+            return AttemptReport(0, "", elapsed(), Outcome(success=False), error=reason, error_type="refused")
+        name = type(exc).__name__
+        return AttemptReport(0, "", elapsed(), Outcome(success=False), error=name, error_type=name)
     except aiohttp.ClientError as exc:
         name = type(exc).__name__
         return AttemptReport(0, "", elapsed(), Outcome(success=False), error=name, error_type=name)

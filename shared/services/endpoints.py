@@ -124,7 +124,7 @@ class EndpointService:
         return page.to_wire([to_out(doc) for doc in page.items])
 
     async def create(self, tenant_id: str, app_id: str, data: EndpointIn, *, seed: str | None = None) -> Doc:
-        await self._check_url(data.url)
+        url = await self._check_url(data.url)
         secret = normalize_secret(data.secret, loc=["body", "secret"]) if data.secret else generate_secret()
         headers = check_headers(data.headers or {}, loc=["body", "headers"])
         now = to_wire(utcnow())
@@ -133,7 +133,7 @@ class EndpointService:
             "type": self._kind,
             "tenantId": tenant_id,
             "appId": app_id,
-            **self._fields(data),
+            **self._fields(data, url),
             "headers": headers,
             "createdAt": now,
             "updatedAt": now,
@@ -164,15 +164,14 @@ class EndpointService:
             if not id_or_uid.startswith(f"{ids.ENDPOINT}_") and data.uid is None:
                 fields["uid"] = path_identifier(id_or_uid, loc=["path", "endpoint_id"])
             return await self.create(tenant_id, app_id, EndpointIn.model_validate(fields)), True
-        await self._check_url(data.url)
-        return await self._apply(tenant_id, current, self._fields(data)), False
+        url = await self._check_url(data.url)
+        return await self._apply(tenant_id, current, self._fields(data, url)), False
 
     async def patch(self, tenant_id: str, app_id: str, id_or_uid: str, data: EndpointPatch) -> Doc:
         current = await self.get(tenant_id, app_id, id_or_uid)
-        if data.url is not None:
-            await self._check_url(data.url)
+        url = current["url"] if data.url is None else await self._check_url(data.url)
         merged = {**to_out(current).model_dump(), **data.model_dump(exclude_unset=True)}
-        return await self._apply(tenant_id, current, self._fields(EndpointUpdate.model_validate(merged)))
+        return await self._apply(tenant_id, current, self._fields(EndpointUpdate.model_validate(merged), url))
 
     async def delete(self, tenant_id: str, app_id: str, id_or_uid: str) -> None:
         current = await self.get(tenant_id, app_id, id_or_uid)
@@ -222,9 +221,10 @@ class EndpointService:
         await self._apply(tenant_id, current, {"secrets": [{"sealed": sealed}, *still_valid]})
         return new_key
 
-    async def _check_url(self, url: str) -> None:
+    async def _check_url(self, url: str) -> str:
+        """The URL as the HTTP client will send it (what is stored), if the SSRF guard allows it."""
         try:
-            await check_endpoint_url(url, self._settings)
+            return await check_endpoint_url(url, self._settings)
         except RefusedTargetError as exc:
             raise ValidationFailedError.single(["body", "url"], str(exc), "value_error.url") from None
 
@@ -310,9 +310,9 @@ class EndpointService:
         return stored
 
     @staticmethod
-    def _fields(data: EndpointUpdate) -> dict[str, Any]:
+    def _fields(data: EndpointUpdate, url: str) -> dict[str, Any]:
         return {
-            "url": data.url,
+            "url": url,
             "uid": data.uid,
             "description": data.description or "",
             "throttleRate": data.throttle_rate,
