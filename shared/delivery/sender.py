@@ -15,6 +15,7 @@ from datetime import UTC
 import aiohttp
 
 from shared import telemetry
+from shared.delivery.headers import InvalidHeaderError, check_headers
 from shared.delivery.schedule import Outcome
 from shared.outbound import RefusedTargetError, guarded_request
 from shared.settings import HeraldSettings
@@ -108,13 +109,16 @@ async def _post(
 ) -> AttemptReport:
     started = time.monotonic()
     now = time.time()
-    headers = {**request_headers(delivery, int(now), svix_headers=svix_headers), **trace}
     timeout = aiohttp.ClientTimeout(total=settings.delivery_timeout_seconds)
 
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
     try:
+        # Checked on save too; checked here as well, so headers stored before today's rules
+        # cannot smuggle a header (or make the client raise) either.
+        check_headers(delivery.headers)
+        headers = {**request_headers(delivery, int(now), svix_headers=svix_headers), **trace}
         async with await guarded_request(
             session, "POST", delivery.url, settings, data=delivery.body, headers=headers, timeout=timeout
         ) as response:
@@ -134,6 +138,11 @@ async def _post(
         )
     except RefusedTargetError as exc:
         return AttemptReport(0, "", elapsed(), Outcome(success=False), error=str(exc), error_type="refused")
+    except InvalidHeaderError as exc:
+        reason = f"custom header: {exc}"
+        return AttemptReport(
+            0, "", elapsed(), Outcome(success=False), error=reason, error_type="invalid_header"
+        )
     except aiohttp.ClientConnectorError as exc:
         # The guard refused the address at connect time (a name resolving inward, a literal).
         if isinstance(exc.os_error, RefusedTargetError):
