@@ -1,12 +1,15 @@
 """One webhook request: sign, POST through the SSRF guard, and classify the answer.
 
 2xx is success; any other status, a timeout or a connection error is a failure. Redirects are
-never followed. The receiver's answer is kept up to 4 KiB for the attempt log.
+never followed. The receiver's answer is kept up to 4 KiB for the attempt log. `send` never
+raises: whatever goes wrong in a send is a failed attempt, so one endpoint can neither abort its
+siblings' round nor fail a retry workflow.
 """
 
 from __future__ import annotations
 
 import email.utils
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,10 +18,13 @@ from datetime import UTC
 import aiohttp
 
 from shared import telemetry
+from shared.delivery.headers import InvalidHeaderError, check_headers
 from shared.delivery.schedule import Outcome
 from shared.outbound import RefusedTargetError, guarded_request
 from shared.settings import HeraldSettings
 from shared.signing import signature_header
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "Herald-Webhooks/1.0 (+https://www.standardwebhooks.com/)"
 MAX_RESPONSE_BYTES = 4096
@@ -53,7 +59,8 @@ def _retry_after(value: str | None, now: float) -> float | None:
     """`Retry-After` as seconds: either delta-seconds or an HTTP date."""
     if not value:
         return None
-    if value.strip().isdigit():
+    # ASCII digits only: str.isdigit() also accepts digits float() cannot read ("²").
+    if value.strip().isascii() and value.strip().isdigit():
         return float(value.strip())
     try:
         moment = email.utils.parsedate_to_datetime(value)
@@ -108,13 +115,16 @@ async def _post(
 ) -> AttemptReport:
     started = time.monotonic()
     now = time.time()
-    headers = {**request_headers(delivery, int(now), svix_headers=svix_headers), **trace}
     timeout = aiohttp.ClientTimeout(total=settings.delivery_timeout_seconds)
 
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
     try:
+        # Checked on save too; checked here as well, so headers stored before today's rules
+        # cannot smuggle a header (or make the client raise) either.
+        check_headers(delivery.headers)
+        headers = {**request_headers(delivery, int(now), svix_headers=svix_headers), **trace}
         async with await guarded_request(
             session, "POST", delivery.url, settings, data=delivery.body, headers=headers, timeout=timeout
         ) as response:
@@ -133,7 +143,23 @@ async def _post(
             0, "", elapsed(), Outcome(success=False, needs_floor=True), error="timeout", error_type="timeout"
         )
     except RefusedTargetError as exc:
-        return AttemptReport(0, "", elapsed(), Outcome(success=False), error=str(exc), error_type="refused")
+        return _failed(str(exc), "refused", elapsed())
+    except InvalidHeaderError as exc:
+        return _failed(f"custom header: {exc}", "invalid_header", elapsed())
+    except aiohttp.ClientConnectorError as exc:
+        # The guard refused the address at connect time (a name resolving inward, a literal).
+        if isinstance(exc.os_error, RefusedTargetError):
+            return _failed(str(exc.os_error), "refused", elapsed())
+        return _failed(type(exc).__name__, type(exc).__name__, elapsed())
     except aiohttp.ClientError as exc:
-        name = type(exc).__name__
-        return AttemptReport(0, "", elapsed(), Outcome(success=False), error=name, error_type=name)
+        return _failed(type(exc).__name__, type(exc).__name__, elapsed())
+    except Exception as exc:
+        # Anything else (the client raising on input it refuses, a resolver's own error) is this
+        # endpoint's failed attempt too. Its type only: exception texts can carry URLs or headers.
+        log.warning("webhook send raised %s", type(exc).__name__, extra={"endpoint_id": delivery.endpoint_id})
+        return _failed(type(exc).__name__, type(exc).__name__, elapsed())
+
+
+def _failed(error: str, error_type: str, duration_ms: int) -> AttemptReport:
+    """A request that got no answer: why (for the attempt log), and as a word (for telemetry)."""
+    return AttemptReport(0, "", duration_ms, Outcome(success=False), error=error, error_type=error_type)

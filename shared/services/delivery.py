@@ -191,9 +191,7 @@ class DeliveryService:
             return FirstRound([self._job(message, e["id"], attempts=0, retry_in=wait) for e in targets], [])
         # One message, one body: serialized once however many endpoints it goes to.
         body = _payload_bytes(message)
-        executed = await asyncio.gather(
-            *(self._execute(message, e, e["id"], 1, AttemptTrigger.SCHEDULED, body=body) for e in targets)
-        )
+        executed = await asyncio.gather(*(self._first_attempt(message, e, body) for e in targets))
         await self._attempts.record_round(
             message,
             [
@@ -212,6 +210,28 @@ class DeliveryService:
             if done.outcome.retry_in is not None
         ]
         return FirstRound(jobs, list(executed))
+
+    async def _first_attempt(self, message: Doc, endpoint: Doc, body: bytes) -> Executed:
+        """One endpoint's first attempt; what goes wrong for one endpoint stays with it.
+
+        `send` never raises (a failed send is a failed attempt), so an exception here came before
+        any request (its secrets could not be opened, say): the pair is put off, not attempted,
+        and its workflow tries after the floor. Raising instead would abort the whole round, and
+        the sweeper would send the siblings again.
+        """
+        try:
+            return await self._execute(
+                message, endpoint, endpoint["id"], 1, AttemptTrigger.SCHEDULED, body=body
+            )
+        except Exception as exc:
+            log.warning(
+                "a first attempt could not be made (%s); it is put off",
+                type(exc).__name__,
+                extra={"endpoint_id": endpoint["id"]},
+            )
+            wait = self._settings.retry_floor_seconds
+            put_off = AttemptOutcome(MessageStatus.PENDING, wait, attempted=False)
+            return Executed(endpoint, endpoint["id"], put_off, next_attempt=_after_seconds(wait))
 
     async def after_first_round(self, message: Doc, first: FirstRound) -> None:
         """The breaker, auto-disable and operational events of a first round."""

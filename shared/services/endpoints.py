@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from shared import ids
 from shared.clock import from_wire, to_wire, utcnow
+from shared.delivery import headers as custom_headers
 from shared.errors import NotFoundError, PreconditionFailedError, ValidationFailedError
 from shared.models import (
     EndpointHeadersOut,
@@ -40,11 +41,6 @@ ENDPOINT_TYPE = "endpoint"
 UID_TYPE = "endpoint-uid"
 DEFAULT_GRACE_SECONDS = 24 * 3600
 
-# Herald sets these itself; letting a caller override them would break signing or the transport.
-FORBIDDEN_HEADERS = frozenset(
-    {"host", "content-length", "content-type", "connection", "transfer-encoding", "user-agent", "traceparent"}
-)
-FORBIDDEN_HEADER_PREFIXES = ("webhook-", "svix-")
 # Returned by name only, never by value: Svix's list, and the usual API key and cookie headers.
 SENSITIVE_HEADERS = frozenset(
     {
@@ -64,13 +60,18 @@ def to_out(doc: Doc) -> EndpointOut:
 
 
 def check_headers(headers: Mapping[str, str], *, loc: list[str | int]) -> dict[str, str]:
-    for name in headers:
-        lowered = name.lower()
-        if lowered in FORBIDDEN_HEADERS or lowered.startswith(FORBIDDEN_HEADER_PREFIXES):
-            raise ValidationFailedError.single([*loc, name], f"header '{name}' cannot be set")
-        if not name or any(ch in name for ch in " :\r\n") or any(ch in headers[name] for ch in "\r\n"):
-            raise ValidationFailedError.single([*loc, name], "invalid header name or value")
+    """The headers as given, if every one may be sent (see `shared/delivery/headers.py`); else 422."""
+    try:
+        custom_headers.check_headers(headers)
+    except custom_headers.InvalidHeaderError as exc:
+        raise ValidationFailedError.single([*loc, exc.name], str(exc)) from None
     return dict(headers)
+
+
+def _without(headers: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
+    """`headers` less `names`, compared as HTTP compares names (case-insensitively)."""
+    gone = {name.lower() for name in names}
+    return {name: value for name, value in headers.items() if name.lower() not in gone}
 
 
 def _active(entry: Doc) -> bool:
@@ -134,16 +135,17 @@ class EndpointService:
         return page.to_wire([to_out(doc) for doc in page.items])
 
     async def create(self, tenant_id: str, app_id: str, data: EndpointIn, *, seed: str | None = None) -> Doc:
-        await self._check_url(data.url)
-        secret = normalize_secret(data.secret, loc=["body", "secret"]) if data.secret else generate_secret()
+        # The checks that need no lookup first.
         headers = check_headers(data.headers or {}, loc=["body", "headers"])
+        url = await self._check_url(data.url)
+        secret = normalize_secret(data.secret, loc=["body", "secret"]) if data.secret else generate_secret()
         now = to_wire(utcnow())
         doc: Doc = {
             "id": ids.new_id(ids.ENDPOINT, seed),
             "type": self._kind,
             "tenantId": tenant_id,
             "appId": app_id,
-            **self._fields(data),
+            **self._fields(data, url),
             "headers": headers,
             "createdAt": now,
             "updatedAt": now,
@@ -174,15 +176,14 @@ class EndpointService:
             if not id_or_uid.startswith(f"{ids.ENDPOINT}_") and data.uid is None:
                 fields["uid"] = path_identifier(id_or_uid, loc=["path", "endpoint_id"])
             return await self.create(tenant_id, app_id, EndpointIn.model_validate(fields)), True
-        await self._check_url(data.url)
-        return await self._apply(tenant_id, current, self._fields(data)), False
+        url = await self._check_url(data.url)
+        return await self._apply(tenant_id, current, self._fields(data, url)), False
 
     async def patch(self, tenant_id: str, app_id: str, id_or_uid: str, data: EndpointPatch) -> Doc:
         current = await self.get(tenant_id, app_id, id_or_uid)
-        if data.url is not None:
-            await self._check_url(data.url)
+        url = current["url"] if data.url is None else await self._check_url(data.url)
         merged = {**to_out(current).model_dump(), **data.model_dump(exclude_unset=True)}
-        return await self._apply(tenant_id, current, self._fields(EndpointUpdate.model_validate(merged)))
+        return await self._apply(tenant_id, current, self._fields(EndpointUpdate.model_validate(merged), url))
 
     async def delete(self, tenant_id: str, app_id: str, id_or_uid: str) -> None:
         current = await self.get(tenant_id, app_id, id_or_uid)
@@ -232,9 +233,10 @@ class EndpointService:
         await self._apply(tenant_id, current, {"secrets": [{"sealed": sealed}, *still_valid]})
         return new_key
 
-    async def _check_url(self, url: str) -> None:
+    async def _check_url(self, url: str) -> str:
+        """The URL as the HTTP client will send it (what is stored), if the SSRF guard allows it."""
         try:
-            await check_endpoint_url(url, self._settings)
+            return await check_endpoint_url(url, self._settings)
         except RefusedTargetError as exc:
             raise ValidationFailedError.single(["body", "url"], str(exc), "value_error.url") from None
 
@@ -264,9 +266,9 @@ class EndpointService:
     ) -> None:
         current = await self.get(tenant_id, app_id, id_or_uid)
         checked = check_headers(headers, loc=["body", "headers"])
-        result = {**current.get("headers", {}), **checked} if merge else checked
-        for name in remove or []:
-            result.pop(name, None)
+        # A name given again replaces the stored one whatever its case: never two of one header.
+        result = {**_without(current.get("headers", {}), checked), **checked} if merge else checked
+        result = _without(result, remove or [])
         await self._apply(tenant_id, current, {"headers": result})
 
     async def stats(
@@ -324,9 +326,9 @@ class EndpointService:
         return stored
 
     @staticmethod
-    def _fields(data: EndpointUpdate) -> dict[str, Any]:
+    def _fields(data: EndpointUpdate, url: str) -> dict[str, Any]:
         return {
-            "url": data.url,
+            "url": url,
             "uid": data.uid,
             "description": data.description or "",
             "throttleRate": data.throttle_rate,

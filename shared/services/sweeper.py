@@ -10,6 +10,9 @@ Two kinds of work can be stranded, and each sweep looks for both:
 - *Stranded* pairs: a message-endpoint pair still `pending` well past its next attempt. Its retry
   workflow never started (a crash between the first round and the start), or failed (an activity
   that met an outage it could not absorb). The caller restarts those whose workflow is not live.
+  They are taken tenant by tenant, each tenant's oldest first and at most `STRANDED_PER_TENANT`
+  of them, so one tenant's stuck pairs cannot take every slot of a sweep; the tenants are visited
+  in id order from where the last sweep stopped (kept in the cursor), so every tenant's turn comes.
 
 The sweep never sends anything itself: it returns retry jobs, and the workflows make the attempts.
 """
@@ -17,6 +20,7 @@ The sweep never sends anything itself: it returns retry jobs, and the workflows 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +43,13 @@ CURSOR_TYPE = "sweep-cursor"
 MAX_WINDOW_SECONDS = 600
 # At most this many jobs of each kind per sweep; the rest wait for the next one.
 SWEEP_LIMIT = 200
+# Stranded pairs: at most this many of one tenant per sweep, from at most this many tenants.
+STRANDED_PER_TENANT = 20
+STRANDED_TENANTS = 50
+_STRANDED = (
+    f"c.type = '{DESTINATION_TYPE}' AND c.status = {int(MessageStatus.PENDING)} "
+    "AND IS_STRING(c.nextAttempt) AND c.nextAttempt < @cutoff"
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,8 @@ class Sweep:
     messages: dict[str, Doc] = field(default_factory=dict)
     # The cursor document as this sweep read it (None before the first sweep).
     cursor: Doc | None = None
+    # The tenant after which the next sweep looks for stranded pairs (None: from the first).
+    stranded_after: str | None = None
 
 
 class Sweeper:
@@ -66,10 +79,10 @@ class Sweeper:
         # The first sweep of a database reads one window back from its cutoff.
         start = from_wire(cursor["at"]) if cursor else cutoff - timedelta(seconds=MAX_WINDOW_SECONDS)
         end = min(cutoff, start + timedelta(seconds=MAX_WINDOW_SECONDS))
-        (unsent, messages, next_cursor), stranded = await asyncio.gather(
-            self._unsent(start, end), self._stranded(cutoff)
+        (unsent, messages, next_cursor), (stranded, stranded_after) = await asyncio.gather(
+            self._unsent(start, end), self._stranded(cutoff, cursor.get("strandedAfter") if cursor else None)
         )
-        return Sweep(unsent, stranded, next_cursor, messages, cursor)
+        return Sweep(unsent, stranded, next_cursor, messages, cursor, stranded_after)
 
     async def resume(self, jobs: list[RetryJob]) -> list[RetryJob]:
         """The stranded jobs with the number of scheduled attempts each pair has had so far."""
@@ -86,7 +99,7 @@ class Sweeper:
             if msg_id not in missed:
                 await self._attempts.mark_dispatched(message)
         missed_at = [from_wire(sweep.messages[msg_id]["timestamp"]) for msg_id in missed]
-        await self._move_cursor(sweep.cursor, min([sweep.next_cursor, *missed_at]))
+        await self._move_cursor(sweep.cursor, min([sweep.next_cursor, *missed_at]), sweep.stranded_after)
 
     async def _unsent(
         self, start: datetime, end: datetime
@@ -123,18 +136,48 @@ class Sweeper:
         ]
         return jobs, {m["id"]: m for m in taken}, next_cursor
 
-    async def _stranded(self, cutoff: datetime) -> list[RetryJob]:
-        pairs = await self._store.query_across(
-            MESSAGES,
-            select="c.tenantId, c.appId, c.msgId, c.endpointId",
-            where=(
-                f"c.type = '{DESTINATION_TYPE}' AND c.status = {int(MessageStatus.PENDING)} "
-                "AND IS_STRING(c.nextAttempt) AND c.nextAttempt < @cutoff"
-            ),
-            parameters=[("@cutoff", to_wire(cutoff))],
-            top=SWEEP_LIMIT,
-        )
-        return [self._job({"id": p["msgId"], **p}, p["endpointId"], attempts=0) for p in pairs]
+    async def _stranded(self, cutoff: datetime, start_after: str | None) -> tuple[list[RetryJob], str | None]:
+        """Stranded pairs, tenant by tenant from `start_after`; and where the next sweep starts."""
+        parameters = [("@cutoff", to_wire(cutoff))]
+        jobs: list[RetryJob] = []
+        tenants = 0
+        async for tenant in self._stranded_tenants(parameters, start_after):
+            pairs = await self._store.query_across(
+                MESSAGES,
+                select="c.tenantId, c.appId, c.msgId, c.endpointId",
+                where=f"{_STRANDED} AND c.tenantId = @tenant",
+                parameters=[*parameters, ("@tenant", tenant)],
+                order_by="c.nextAttempt",
+                top=min(STRANDED_PER_TENANT, SWEEP_LIMIT - len(jobs)),
+            )
+            jobs += [self._job({"id": p["msgId"], **p}, p["endpointId"], attempts=0) for p in pairs]
+            tenants += 1
+            if len(jobs) >= SWEEP_LIMIT or tenants >= STRANDED_TENANTS:
+                # Out of slots: the next sweep starts with the tenants after this one.
+                return jobs, tenant
+        return jobs, None
+
+    async def _stranded_tenants(
+        self, parameters: list[tuple[str, Any]], start_after: str | None
+    ) -> AsyncIterator[str]:
+        """Tenants with stranded pairs in id order after `start_after`, then from the first up to it."""
+        after, wrapped = start_after, start_after is None
+        while True:
+            rows = await self._store.query_across(
+                MESSAGES,
+                select="c.tenantId",
+                where=_STRANDED if after is None else f"{_STRANDED} AND c.tenantId > @after",
+                parameters=parameters if after is None else [*parameters, ("@after", after)],
+                order_by="c.tenantId",
+                top=1,
+            )
+            if rows and not (wrapped and start_after is not None and rows[0]["tenantId"] > start_after):
+                after = str(rows[0]["tenantId"])
+                yield after
+            elif wrapped:
+                return
+            else:
+                after, wrapped = None, True
 
     async def _with_attempt_count(self, job: RetryJob) -> RetryJob:
         triggers = await self._store.query(
@@ -160,13 +203,17 @@ class Sweeper:
             floor_seconds=self._settings.retry_floor_seconds,
         )
 
-    async def _move_cursor(self, current: Doc | None, at: datetime) -> None:
+    async def _move_cursor(self, current: Doc | None, at: datetime, stranded_after: str | None) -> None:
         doc: Doc = {"id": CURSOR_ID, "type": CURSOR_TYPE, "tenantId": CURSOR_KEY[0], "appId": CURSOR_KEY[1]}
         try:
             if current is None:
-                await self._store.create(MESSAGES, {**doc, "at": to_wire(at)})
-            elif from_wire(current["at"]) < at:
-                await self._store.replace(MESSAGES, {**current, "at": to_wire(at)}, etag=current["_etag"])
+                await self._store.create(
+                    MESSAGES, {**doc, "at": to_wire(at), "strandedAfter": stranded_after}
+                )
+            elif from_wire(current["at"]) < at or current.get("strandedAfter") != stranded_after:
+                # The cursor never moves back.
+                moved = {"at": to_wire(max(at, from_wire(current["at"]))), "strandedAfter": stranded_after}
+                await self._store.replace(MESSAGES, {**current, **moved}, etag=current["_etag"])
         except (DocumentExistsError, EtagMismatchError):
             # Another instance swept at the same time and moved it; its sweep covered the same window.
             return

@@ -91,6 +91,7 @@ class DocumentStore(Protocol):
         where: str,
         parameters: Sequence[tuple[str, Any]] = (),
         select: str = "*",
+        order_by: str | None = None,
         top: int | None = None,
     ) -> list[Any]:
         """A query over every partition: only for background sweeps, never for API reads."""

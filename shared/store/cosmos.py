@@ -315,10 +315,14 @@ class CosmosStore:
         where: str,
         parameters: Sequence[tuple[str, Any]] = (),
         select: str = "*",
+        order_by: str | None = None,
         top: int | None = None,
     ) -> list[Any]:
         params: list[dict[str, object]] = [{"name": name, "value": value} for name, value in parameters]
-        sql = f"SELECT {f'TOP {int(top)} ' if top else ''}{select} FROM c WHERE {where}"  # noqa: S608
+        sql = (
+            f"SELECT {f'TOP {int(top)} ' if top else ''}{select} FROM c WHERE {where}"  # noqa: S608
+            f"{f' ORDER BY {order_by}' if order_by else ''}"
+        )
         items: list[Any] = []
         async with _translated(self._timeout, container, "query_across"):
             async for item in self._container(container).query_items(sql, parameters=params):

@@ -48,6 +48,9 @@ async def receiver() -> AsyncIterator[Receiver]:
             return web.Response(status=410)
         if mode == "busy":
             return web.Response(status=429, headers={"Retry-After": "120"})
+        if mode == "odd-retry-after":
+            # A digit to str.isdigit(), not to float(): SUPERSCRIPT TWO.
+            return web.Response(status=503, headers={"Retry-After": "\u00b2"}, text="later")
         raise web.HTTPFound("http://169.254.169.254/")
 
     app = web.Application()
@@ -134,3 +137,12 @@ async def test_refused_and_unreachable_targets_are_failures_without_a_request() 
     async with guarded_session(SETTINGS) as session:
         closed = await send(session, _delivery("http://127.0.0.1:9/x", [generate_secret()]), SETTINGS)
         assert closed.status_code == 0 and closed.error
+
+
+async def test_a_retry_after_that_is_not_a_number_is_ignored_not_a_crash(receiver: Receiver) -> None:
+    async with guarded_session(SETTINGS) as session:
+        report = await send(
+            session, _delivery(f"{receiver.url}/odd-retry-after", [generate_secret()]), SETTINGS
+        )
+    assert (report.status_code, report.response, report.outcome.retry_after) == (503, "later", None)
+    assert not report.outcome.success

@@ -6,6 +6,8 @@ its own messages, so what other tests wrote earlier stays out of the window.
 
 from __future__ import annotations
 
+import random
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -16,7 +18,14 @@ from shared.models import ApplicationIn, AttemptTrigger, EndpointIn, MessageIn, 
 from shared.services.attempts import AttemptResult, PairOutcome
 from shared.services.delivery import RetryJob
 from shared.services.registry import Services
-from shared.services.sweeper import CURSOR_ID, CURSOR_KEY, CURSOR_TYPE, MAX_WINDOW_SECONDS, Sweeper
+from shared.services.sweeper import (
+    CURSOR_ID,
+    CURSOR_KEY,
+    CURSOR_TYPE,
+    MAX_WINDOW_SECONDS,
+    STRANDED_PER_TENANT,
+    Sweeper,
+)
 from shared.store.base import MESSAGES, Doc
 
 
@@ -28,9 +37,9 @@ async def sweeper(services: Services) -> AsyncIterator[Sweeper]:
     await services.store.delete(MESSAGES, CURSOR_KEY, CURSOR_ID)
 
 
-async def _put_cursor(services: Services, at: str) -> None:
+async def _put_cursor(services: Services, at: str, **fields: str) -> None:
     doc = {"id": CURSOR_ID, "type": CURSOR_TYPE, "tenantId": CURSOR_KEY[0], "appId": CURSOR_KEY[1], "at": at}
-    await services.store.upsert(MESSAGES, doc)
+    await services.store.upsert(MESSAGES, {**doc, **fields})
 
 
 async def _message(services: Services, tenant: str, endpoints: int = 1) -> tuple[Doc, list[str]]:
@@ -106,6 +115,8 @@ async def test_an_overdue_pending_pair_is_stranded_and_resumes_after_its_schedul
         next_attempt=utcnow() - timedelta(seconds=20),
         pair_status=MessageStatus.PENDING,
     )
+    # The scan of stranded pairs starts at this tenant, whatever other tests left stranded.
+    await _put_cursor(services, to_wire(utcnow()), strandedAfter=tenant[:-1])
 
     sweep = await sweeper.sweep()
     stranded = [job for job in sweep.stranded if job.tenant_id == tenant]
@@ -154,3 +165,48 @@ async def test_a_message_whose_workflow_did_not_start_is_found_again(
     mine = [job for job in sweep.unsent if job.tenant_id == tenant]
     await sweeper.finish(sweep, not_started=mine)
     assert _mine((await sweeper.sweep()).unsent, tenant) == [(mine[0].msg_id, mine[0].endpoint_id, 0)]
+
+
+async def _stranded_pairs(services: Services, tenant: str, count: int) -> list[str]:
+    """`count` pending pairs of one message, overdue since different times; their endpoint ids,
+    oldest first."""
+    message, endpoint_ids = await _message(services, tenant, endpoints=count)
+    # Written in an order unrelated to their due times: the sweep must sort, not trust the store.
+    overdue = [utcnow() - timedelta(minutes=10, seconds=n) for n in range(count)]
+    random.shuffle(overdue)
+    await services.attempts.record_round(
+        message,
+        [
+            PairOutcome(ep, MessageStatus.PENDING, due, None)
+            for ep, due in zip(endpoint_ids, overdue, strict=True)
+        ],
+    )
+    return [ep for _, ep in sorted(zip(overdue, endpoint_ids, strict=True))]
+
+
+async def test_stranded_pairs_are_taken_oldest_first_and_capped_per_tenant(
+    services: Services, sweeper: Sweeper
+) -> None:
+    """One tenant's stuck pairs cannot take every slot of a sweep, and each tenant's turn comes."""
+    prefix = f"tenant-{uuid.uuid4().hex[:12]}"
+    busy, quiet = f"{prefix}-a", f"{prefix}-b"
+    busy_pairs = await _stranded_pairs(services, busy, STRANDED_PER_TENANT + 5)
+    quiet_pairs = await _stranded_pairs(services, quiet, 2)
+    # The last sweep stopped just before these tenants: this one starts with them.
+    await _put_cursor(services, to_wire(utcnow()), strandedAfter=prefix)
+
+    sweep = await sweeper.sweep()
+
+    def taken(tenant: str) -> list[str]:
+        return [job.endpoint_id for job in sweep.stranded if job.tenant_id == tenant]
+
+    assert taken(busy) == busy_pairs[:STRANDED_PER_TENANT]
+    assert taken(quiet) == quiet_pairs
+    # The next sweep, once it starts after the busy tenant, serves the quiet one first.
+    await _put_cursor(services, to_wire(utcnow()), strandedAfter=busy)
+    later = await sweeper.sweep()
+    assert later.stranded[0].tenant_id == quiet
+    # Where a sweep stops is kept for the next one.
+    await sweeper.finish(later, [])
+    cursor = await services.store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
+    assert cursor is not None and cursor.get("strandedAfter") == later.stranded_after
