@@ -250,6 +250,8 @@ async def serve(
         status = response.status_code
         activity.set_attributes({"http.response.status_code": status})
         if status >= 500:
+            # HTTP semantic conventions: a server span's error.type is its 5xx status.
+            activity.set_attributes({"error.type": str(status)})
             activity.fail(str(status))
         seconds = time.perf_counter() - started
         log.info(
