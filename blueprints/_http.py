@@ -1,9 +1,9 @@
 """The HTTP edge: parse the request, call a service, map the result or the error to a response.
 
 This is the one place where Herald's errors become HTTP statuses and Svix error bodies. Every answer
-is JSON (the Svix SDKs call `.json()` on every non-2xx response), except a handler's `RawReply`
-(the Prometheus text of /api/v1/metrics). Every call is a server span, a count in
-herald.api.requests and one log line.
+is JSON (the Svix SDKs call `.json()` on every non-2xx response), except a handler's `RawReply`,
+sent as it is (the Prometheus text of /api/v1/metrics; the OpenAPI document, serialized once).
+Every call is a server span, a count in herald.api.requests and one log line.
 """
 
 import hashlib
@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import azure.functions as func
 
-from shared import telemetry
+from shared import jsonbody, telemetry
 from shared.clock import from_wire, to_wire
 from shared.errors import (
-    BadRequestError,
     ForbiddenError,
     HeraldError,
     PayloadTooLargeError,
@@ -45,6 +44,7 @@ log = logging.getLogger("herald.api")
 M = TypeVar("M", bound="BaseModel")
 Reply = tuple[int, Any]
 Handler = Callable[["Call"], Awaitable[Reply]]
+TOO_LARGE = "The request body is too large."
 
 
 @dataclass
@@ -100,19 +100,19 @@ class Call:
         return parse_list_params(self.req.params, default_order=default_order)
 
     def body(self, model: type[M]) -> M:
-        """The JSON body validated by `model`: 413 when too large, 400 when not JSON, 422 when invalid."""
+        """The JSON body validated by `model`: 413 when too large, 400 when not JSON (or nested too
+        deep, or not Unicode text: see `shared.jsonbody`), 422 when invalid."""
         raw = self.req.get_body() or b""
+        # A body without Content-Length (chunked) is measured once read; a declared one was
+        # refused before reading (`_serve`).
         if len(raw) > self.services.settings.max_request_bytes:
-            raise PayloadTooLargeError("The request body is too large.")
+            raise PayloadTooLargeError(TOO_LARGE)
         content_type = (self.req.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
         if raw.strip() and not (content_type == "application/json" or content_type.endswith("+json")):
             raise UnsupportedMediaTypeError("Request bodies must be application/json.")
         if not raw.strip():
             raise ValidationFailedError.single(["body"], "Field required", "missing")
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BadRequestError("The request body is not valid JSON.", code="invalid_json") from None
+        data = jsonbody.loads(raw)
         from pydantic import ValidationError  # pydantic loads with the first request, not at start
 
         try:
@@ -278,19 +278,33 @@ async def _serve(
     try:
         services = await get_services()
         headers.update(_cors_headers(req, services.settings))
+        _refuse_declared_oversize(req, services.settings.max_request_bytes)
         tenant_id = ""
         if scope is not None:
             tenant_id, limit_headers = await _admit(req, services, scope)
             headers.update(limit_headers)
             activity.bind(tenant_id=tenant_id)
         status, body = await handler(Call(req=req, services=services, tenant_id=tenant_id, client=client))
+        # Serialized here, inside the error map: an answer that cannot be written is a JSON 500.
+        return json_response(status, body, headers)
     except HeraldError as exc:
         return json_response(exc.status, exc.to_body(), {**headers, **_error_headers(exc)})
     except Exception:
         # The traceback goes to the log; the caller learns nothing about internals or secrets.
         log.exception("unhandled error in %s", getattr(handler, "__name__", "handler"))
         return json_response(500, {"code": "internal_error", "detail": "Internal server error."}, headers)
-    return json_response(status, body, headers)
+
+
+def _refuse_declared_oversize(req: func.HttpRequest, limit: int) -> None:
+    """413 for a body whose `Content-Length` is over `limit`, before anything reads it.
+
+    Herald never touches such a body (no parsing, no hashing for idempotency). The host has
+    buffered it already (up to its own limit: see the README's Security section).
+    """
+    declared = (req.headers.get("content-length") or "").strip()
+    # Anything but one plain number was refused by the host; the body's own length still counts.
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(TOO_LARGE)
 
 
 # Query parameters shared by many routes, for the OpenAPI document.
