@@ -24,57 +24,64 @@ from shared.errors import BadRequestError
 MAX_DEPTH = 64
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# The only way JSON text (UTF-8, which cannot encode surrogates) can spell one: an escape.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def loads(text: bytes | str) -> Any:
-    """The JSON value of `text`.
+    """The JSON value of `text` (UTF-8 when bytes, as RFC 8259 requires between systems).
 
     :raises BadRequestError: (400, `invalid_json`) when `text` is not JSON, nests deeper than
         `MAX_DEPTH` levels or holds a lone surrogate.
     """
     try:
-        value = json.loads(text)
+        decoded = text.decode("utf-8") if isinstance(text, bytes) else text
+        value = json.loads(decoded)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BadRequestError("The body is not valid JSON.", code="invalid_json") from None
     except RecursionError:
         # Nested beyond what the parser recurses into: far beyond MAX_DEPTH.
         raise _too_deep() from None
-    check(value)
+    # Cheap bounds first, on the text: a value has no more levels than the text has brackets
+    # (brackets inside strings only add to the count), and no surrogate without an escape.
+    if decoded.count("{") + decoded.count("[") > MAX_DEPTH:
+        _check_depth(value)
+    if _SURROGATE_ESCAPE.search(decoded) or (not decoded.isascii() and _SURROGATE.search(decoded)):
+        _check_text(value)
     return value
 
 
-def check(value: Any) -> None:
-    """Refuses a parsed value nested deeper than `MAX_DEPTH` or holding a lone surrogate.
-
-    Iterative, not recursive: the value may be nested thousands of levels deep.
-
-    :raises BadRequestError: (400, `invalid_json`).
-    """
-    pending: list[tuple[Any, int]] = [(value, 0)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, str):
-            _check_text(item)
-            continue
-        if isinstance(item, dict):
-            children: Any = item.values()
-            for key in item:
-                _check_text(key)
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth + 1 > MAX_DEPTH:
+def _check_depth(value: Any) -> None:
+    """Level by level, not recursively: the value may be nested thousands of levels deep."""
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > MAX_DEPTH:
             raise _too_deep()
-        pending.extend((child, depth + 1) for child in children if isinstance(child, str | dict | list))
+        below: list[Any] = []
+        for container in level:
+            items = container.values() if isinstance(container, dict) else container
+            below.extend(item for item in items if isinstance(item, dict | list))
+        level = below
 
 
-def _check_text(text: str) -> None:
-    if not text.isascii() and _SURROGATE.search(text):
-        raise BadRequestError(
-            "The body holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text.",
-            code="invalid_json",
-        )
+def _check_text(value: Any) -> None:
+    """Every string and key of `value` is Unicode text (called on values within `MAX_DEPTH`)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise BadRequestError(
+                    "The body holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text.",
+                    code="invalid_json",
+                )
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 def _too_deep() -> BadRequestError:

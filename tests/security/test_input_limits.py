@@ -194,6 +194,9 @@ def test_lone_surrogates_are_400_wherever_they_are(http: httpx.Client, app_id: s
         response = http.post(path, content=body)
         assert response.status_code == 400, f"{what}: {response.status_code} {response.text[:200]}"
         assert response.json()["code"] == "invalid_json" and "surrogate" in response.json()["detail"]
+    # A surrogate spelled as UTF-8 bytes (CESU-8) is no UTF-8 at all.
+    raw = http.post(f"/app/{app_id}/msg", content=b'{"eventType":"t","payload":{"a":"\xed\xa0\x80"}}')
+    assert _refused(raw)["detail"] == "The body is not valid JSON."
     assert http.get(f"/app/text-{app_id}").status_code == 404
     _nothing_stored(http, app_id, event_type)
 
