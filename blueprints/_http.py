@@ -164,6 +164,20 @@ def _jsonable(body: Any) -> Any:
     return to_jsonable_python(body, by_alias=True)
 
 
+def _json_default(value: Any) -> Any:
+    """What `json.dumps` cannot write itself: a model as plain data, a datetime in ISO 8601.
+
+    A model is dumped in Python mode and its payloads written by `json.dumps`: pydantic's JSON
+    serializer refuses data nested deeper than 255 levels, so a stored payload that deep (accepted
+    before bodies were bounded) would fail every read of it.
+    """
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True)
+    return _jsonable(value)
+
+
 @dataclass(frozen=True)
 class RawReply:
     """A reply body that is not JSON, sent as is with its own content type."""
@@ -182,7 +196,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
         )
     # Plain data is dumped as is; pydantic converts only what json cannot (models, datetimes), so an
     # answer like /health's does not load pydantic on a cold start.
-    payload = json.dumps(body, separators=(",", ":"), default=_jsonable)
+    payload = json.dumps(body, separators=(",", ":"), default=_json_default)
     return func.HttpResponse(payload, status_code=status, headers=all_headers, mimetype="application/json")
 
 

@@ -35,6 +35,8 @@ from blueprints._http import serve
 from shared.jsonbody import MAX_DEPTH
 from shared.scopes import Scope
 from shared.services.registry import Services
+from shared.store.base import MESSAGES
+from shared.store.cosmos import CosmosStore
 from tests.conftest import Minter
 from tests.delivery.receivers import Receiver, running_receiver
 
@@ -53,8 +55,13 @@ def nested_lists(levels: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def tenant_token(mint: Minter) -> str:
-    return mint(f"t-limits-{uuid.uuid4().hex[:8]}")
+def tenant() -> str:
+    return f"t-limits-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def tenant_token(mint: Minter, tenant: str) -> str:
+    return mint(tenant)
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +171,22 @@ def test_a_payload_at_the_limit_is_stored_read_listed_and_delivered(
     assert listed.payload == payload
     (delivered,) = receiver.wait_for(path, 1)
     assert json.loads(delivered.body) == payload
+
+
+async def test_a_payload_stored_deeper_than_the_limit_can_still_be_read(
+    herald_url: str, tenant_token: str, app_id: str, store: CosmosStore, tenant: str
+) -> None:
+    headers = {"authorization": f"Bearer {tenant_token}"}
+    async with httpx.AsyncClient(base_url=f"{herald_url}/api/v1/app/{app_id}", headers=headers) as http:
+        created = (await http.post("/msg", json={"eventType": "legacy", "payload": {}})).json()
+        # As one accepted before bodies were bounded (the local Cosmos server has no depth limit).
+        deep = json.loads(nested(300))
+        patch = [{"op": "set", "path": "/payload", "value": deep}]
+        await store.patch(MESSAGES, [tenant, app_id], created["id"], patch)
+        read = await http.get(f"/msg/{created['id']}")
+        assert read.status_code == 200 and read.json()["payload"] == deep
+        listed = await http.get("/msg", params={"with_content": "true"})
+        assert listed.status_code == 200 and listed.json()["data"][0]["payload"] == deep
 
 
 # --- lone surrogates -------------------------------------------------------------------------------
