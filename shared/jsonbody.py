@@ -3,10 +3,10 @@
 Everything Herald stores from a tenant must stay readable and sendable afterwards, so two things
 valid in JSON text are refused at the door:
 
-- **nesting deeper than `MAX_DEPTH` levels**: pydantic's serializer gives up at 255 levels (every
-  later read of a stored message would fail), Azure Cosmos DB refuses documents nested deeper than
-  128, Python's parser itself at a few thousand, and a stored document wraps a body in a few levels
-  of its own. Svix's parser stops at 128.
+- **nesting deeper than `MAX_DEPTH` levels**: Azure Cosmos DB refuses documents nested deeper
+  than 128, pydantic's serializer (which writes the answers an idempotency key replays) gives up at
+  255, Python's parser itself at a few thousand, and a stored document wraps a body in a few
+  levels of its own. Svix's parser stops at 128.
 - **lone UTF-16 surrogates** (`"\\ud800"` without its pair): they are no Unicode text, so they
   cannot be encoded as UTF-8 to be signed, sent or measured (I-JSON, RFC 7493, forbids them).
 """
