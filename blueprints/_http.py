@@ -1,9 +1,9 @@
 """The HTTP edge: parse the request, call a service, map the result or the error to a response.
 
 This is the one place where Herald's errors become HTTP statuses and Svix error bodies. Every answer
-is JSON (the Svix SDKs call `.json()` on every non-2xx response), except a handler's `RawReply`
-(the Prometheus text of /api/v1/metrics). Every call is a server span, a count in
-herald.api.requests and one log line.
+is JSON (the Svix SDKs call `.json()` on every non-2xx response), except a handler's `RawReply`,
+sent as it is (the Prometheus text of /api/v1/metrics; the OpenAPI document, serialized once).
+Every call is a server span, a count in herald.api.requests and one log line.
 """
 
 import hashlib
@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import azure.functions as func
 
-from shared import telemetry
+from shared import jsonbody, telemetry
 from shared.clock import from_wire, to_wire
 from shared.errors import (
-    BadRequestError,
     ForbiddenError,
     HeraldError,
     PayloadTooLargeError,
@@ -46,6 +45,7 @@ log = logging.getLogger("herald.api")
 M = TypeVar("M", bound="BaseModel")
 Reply = tuple[int, Any]
 Handler = Callable[["Call"], Awaitable[Reply]]
+TOO_LARGE = "The request body is too large."
 
 
 @dataclass
@@ -103,19 +103,19 @@ class Call:
         return parse_list_params(self.req.params, default_order=default_order)
 
     def body(self, model: type[M]) -> M:
-        """The JSON body validated by `model`: 413 when too large, 400 when not JSON, 422 when invalid."""
+        """The JSON body validated by `model`: 413 when too large, 400 when not JSON (or nested too
+        deep, or not Unicode text: see `shared.jsonbody`), 422 when invalid."""
         raw = self.req.get_body() or b""
+        # A body without Content-Length (chunked) is measured once read; a declared one was
+        # refused before reading (`_serve`).
         if len(raw) > self.services.settings.max_request_bytes:
-            raise PayloadTooLargeError("The request body is too large.")
+            raise PayloadTooLargeError(TOO_LARGE)
         content_type = (self.req.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
         if raw.strip() and not (content_type == "application/json" or content_type.endswith("+json")):
             raise UnsupportedMediaTypeError("Request bodies must be application/json.")
         if not raw.strip():
             raise ValidationFailedError.single(["body"], "Field required", "missing")
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BadRequestError("The request body is not valid JSON.", code="invalid_json") from None
+        data = jsonbody.loads(raw)
         from pydantic import ValidationError  # pydantic loads with the first request, not at start
 
         try:
@@ -172,6 +172,20 @@ def _jsonable(body: Any) -> Any:
     return to_jsonable_python(body, by_alias=True)
 
 
+def _json_default(value: Any) -> Any:
+    """What `json.dumps` cannot write itself: a model as plain data, a datetime in ISO 8601.
+
+    A model is dumped in Python mode and its payloads written by `json.dumps`: pydantic's JSON
+    serializer refuses data nested deeper than 255 levels, so a stored payload that deep (accepted
+    before bodies were bounded) would fail every read of it.
+    """
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True)
+    return _jsonable(value)
+
+
 @dataclass(frozen=True)
 class RawReply:
     """A reply body that is not JSON, sent as is with its own content type."""
@@ -190,7 +204,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
         )
     # Plain data is dumped as is; pydantic converts only what json cannot (models, datetimes), so an
     # answer like /health's does not load pydantic on a cold start.
-    payload = json.dumps(body, separators=(",", ":"), default=_jsonable)
+    payload = json.dumps(body, separators=(",", ":"), default=_json_default)
     return func.HttpResponse(payload, status_code=status, headers=all_headers, mimetype="application/json")
 
 
@@ -260,6 +274,8 @@ async def serve(
         status = response.status_code
         activity.set_attributes({"http.response.status_code": status})
         if status >= 500:
+            # HTTP semantic conventions: a server span's error.type is its 5xx status.
+            activity.set_attributes({"error.type": str(status)})
             activity.fail(str(status))
         seconds = time.perf_counter() - started
         log.info(
@@ -286,6 +302,7 @@ async def _serve(
     try:
         services = await get_services()
         headers.update(_cors_headers(req, services.settings))
+        _refuse_declared_oversize(req, services.settings.max_request_bytes)
         tenant_id, scopes = "", frozenset[str]()
         if scope is not None:
             principal, limit_headers = await _admit(req, services, scope)
@@ -294,13 +311,26 @@ async def _serve(
             activity.bind(tenant_id=tenant_id)
         call = Call(req=req, services=services, tenant_id=tenant_id, client=client, scopes=scopes)
         status, body = await handler(call)
+        # Serialized here, inside the error map: an answer that cannot be written is a JSON 500.
+        return json_response(status, body, headers)
     except HeraldError as exc:
         return json_response(exc.status, exc.to_body(), {**headers, **_error_headers(exc)})
     except Exception:
         # The traceback goes to the log; the caller learns nothing about internals or secrets.
         log.exception("unhandled error in %s", getattr(handler, "__name__", "handler"))
         return json_response(500, {"code": "internal_error", "detail": "Internal server error."}, headers)
-    return json_response(status, body, headers)
+
+
+def _refuse_declared_oversize(req: func.HttpRequest, limit: int) -> None:
+    """413 for a body whose `Content-Length` is over `limit`, before anything reads it.
+
+    Herald never touches such a body (no parsing, no hashing for idempotency). The host has
+    buffered it already (up to its own limit: see the README's Security section).
+    """
+    declared = (req.headers.get("content-length") or "").strip()
+    # Anything but one plain number was refused by the host; the body's own length still counts.
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(TOO_LARGE)
 
 
 # Query parameters shared by many routes, for the OpenAPI document.

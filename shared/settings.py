@@ -111,6 +111,9 @@ class HeraldSettings(BaseSettings):
     recover_batch_size: int = Field(default=50, ge=1, le=250)
     # Readiness (/api/v1/health/ready): each dependency check gives up after this long.
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # The route is public: its verdict is kept this long per process, so callers cannot make
+    # Herald ask its dependencies more often than this.
+    readiness_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # Herald's own log lines at this level and above. At DEBUG every webhook attempt is logged;
     # at INFO only failed ones (successes are in the attempt log, the metrics and the traces).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -7,7 +7,8 @@
 - **Metrics** are also kept in process, always, for the Prometheus text of `GET /api/v1/metrics`.
 - **Logs** are JSON, one line per event, with the trace and span ids and the tenant, application,
   message and endpoint being worked on. Only scalar `extra` fields are written and exceptions lose
-  their messages: payloads, tokens and secrets have no way in.
+  their messages, in the JSON lines as in what the exporters send (spans included:
+  `shared/export_filters.py`): payloads, tokens and secrets have no way in.
 
 Nothing here imports OpenTelemetry when the module loads (unless an exporter is configured): the
 API loads with the first span, the SDK with the first metric, so a cold start that only answers
@@ -87,16 +88,27 @@ class JsonFormatter(logging.Formatter):
         if trace_id:
             entry["trace_id"], entry["span_id"] = trace_id, span_id
         entry.update({k: v for k, v in _context.get().items() if k in FIELDS and v is not None})
-        for key, value in vars(record).items():
-            # Scalars only: a payload or a header dict passed as `extra` is dropped, never rendered.
-            if key not in _RECORD_ATTRIBUTES and isinstance(value, str | int | float | bool):
+        for key, value in record_fields(record).items():
+            if key not in _RECORD_ATTRIBUTES:
                 entry.setdefault(key, value)
         if record.exc_info and record.exc_info[1] is not None:
-            entry["exception"] = _exception(record.exc_info[1])
+            entry["exception"] = exception_details(record.exc_info[1])
         return json.dumps(entry, separators=(",", ":"), default=str)
 
 
-def _exception(exc: BaseException) -> dict[str, str]:
+def record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """A record's standard attributes and its scalar `extra` fields.
+
+    Scalars only: a payload or a header dict passed as `extra` is dropped, never rendered.
+    """
+    return {
+        key: value
+        for key, value in vars(record).items()
+        if key in _RECORD_ATTRIBUTES or isinstance(value, str | int | float | bool)
+    }
+
+
+def exception_details(exc: BaseException) -> dict[str, str]:
     """The exception's type and stack, without its message or its causes' (they may quote data)."""
     details = traceback.TracebackException.from_exception(exc)
     stack: list[str] = []
@@ -191,6 +203,10 @@ def _configure_exporters(*, appinsights: bool, otlp: bool) -> None:
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
         span_processors.append(BatchSpanProcessor(OTLPSpanExporter()))
         log_processors.append(BatchLogRecordProcessor(OTLPLogExporter()))
+    from shared.export_filters import ExceptionTypesOnly
+
+    # First, so that every exporter after it sees exceptions by their type only.
+    span_processors.insert(0, ExceptionTypesOnly())
     if appinsights:
         from azure.monitor.opentelemetry import configure_azure_monitor
 
@@ -204,7 +220,7 @@ def _configure_exporters(*, appinsights: bool, otlp: bool) -> None:
     else:
         _configure_otlp_providers(readers, span_processors, log_processors)
     _meter_provider = metrics.get_meter_provider()
-    _export_logs()
+    export_logs()
 
 
 def _configure_otlp_providers(
@@ -230,14 +246,22 @@ def _configure_otlp_providers(
     set_logger_provider(logger_provider)
 
 
-def _export_logs() -> None:
-    """The exporting log handler on every Herald logger (the distro attaches it to one only)."""
+def export_logs() -> None:
+    """Herald's exporting log handler, to the global logger provider, on every Herald logger.
+
+    It replaces OpenTelemetry's own handler, which the distro attaches to one of them and which
+    would export exception messages and tracebacks (see `shared.export_filters`).
+    """
     from opentelemetry.instrumentation.logging.handler import LoggingHandler
 
+    from shared.export_filters import ExportingLogHandler
+
     loggers = [logging.getLogger(name) for name in LOGGERS]
-    existing = [h for logger in loggers for h in logger.handlers if isinstance(h, LoggingHandler)]
-    handler = existing[0] if existing else LoggingHandler()
+    existing = [h for logger in loggers for h in logger.handlers if isinstance(h, ExportingLogHandler)]
+    handler = existing[0] if existing else ExportingLogHandler()
     for logger in loggers:
+        for other in [h for h in logger.handlers if isinstance(h, LoggingHandler) and h is not handler]:
+            logger.removeHandler(other)
         if handler not in logger.handlers:
             logger.addHandler(handler)
 

@@ -9,13 +9,13 @@ store is down) raises, so the host retries it and finally moves it to the poison
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from shared.errors import HeraldError
+from shared import jsonbody
+from shared.errors import BadRequestError, HeraldError
 from shared.models import InboundMessage
 from shared.services.dead_letters import DeadLetterService
 from shared.services.messages import MessageService
@@ -40,9 +40,9 @@ class InboundService:
 
     async def accept(self, body: str, *, queue_message_id: str | None) -> InboundOutcome:
         try:
-            raw = json.loads(body)
-        except json.JSONDecodeError as exc:
-            return await self._reject(None, f"body is not JSON: {exc.msg}", body, queue_message_id)
+            raw = jsonbody.loads(body)
+        except BadRequestError as exc:
+            return await self._reject(None, exc.detail, body, queue_message_id)
         tenant_hint = raw.get("tenantId") if isinstance(raw, dict) else None
         tenant_hint = tenant_hint if isinstance(tenant_hint, str) and tenant_hint else None
         try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from shared import telemetry
 from shared.auth import TokenValidator, jwks_source
 from shared.outbound import GuardedClient
+from shared.probes import Readiness, close_probe_clients
 from shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from shared.secretbox import KeyProvider, SecretBox, key_provider, legacy_key_provider
 from shared.services.applications import ApplicationService
@@ -62,6 +63,8 @@ class Services:
     recovery: RecoveryService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
+    # /api/v1/health/ready's verdict, probed at most once per HERALD_READINESS_CACHE_SECONDS.
+    readiness: Readiness
 
     @classmethod
     def build(
@@ -117,12 +120,14 @@ class Services:
             background_tasks=background_tasks,
             recovery=RecoveryService(store, settings, applications, endpoints, background_tasks, manual),
             http=http,
+            readiness=Readiness(store, settings),
         )
 
     async def close(self) -> None:
-        """Closes the outbound HTTP clients (the store belongs to whoever created it)."""
+        """Closes the outbound HTTP clients and the probes' (the store belongs to whoever created it)."""
         await self.delivery.close()
         await self.http.close()
+        await close_probe_clients()
 
 
 def _rate_limiter(settings: HeraldSettings) -> RateLimiter:

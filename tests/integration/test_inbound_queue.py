@@ -16,6 +16,7 @@ import pytest
 from azure.functions.queue import QueueMessage as HostQueueMessage
 from azure.storage.queue.aio import QueueClient
 
+from shared.jsonbody import MAX_DEPTH
 from shared.models import ApplicationIn
 from shared.pagination import ListParams
 from shared.services.registry import Services
@@ -122,7 +123,7 @@ async def test_the_producers_idempotency_key_dedupes_across_queue_messages(
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        ("{not json", "not JSON"),
+        ("{not json", "not valid JSON"),
         (json.dumps({"appId": "a", "eventType": "x", "payload": {}}), "tenantId"),
         (json.dumps({"tenantId": "{tenant}", "appId": "nope", "eventType": "x", "payload": {}}), "not found"),
         (
@@ -151,3 +152,30 @@ async def test_an_invalid_queue_message_becomes_a_dead_letter_not_a_retry(
 
 def _params() -> ListParams:
     return ListParams(limit=250)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ('{"a":' * MAX_DEPTH + "1" + "}" * MAX_DEPTH, f"deeper than {MAX_DEPTH} levels"),
+        ("[" * 5000 + "]" * 5000, f"deeper than {MAX_DEPTH} levels"),
+        ('{"note":"\\ud800"}', "lone UTF-16 surrogate"),
+    ],
+    ids=["limit+1", "5000", "lone surrogate"],
+)
+async def test_a_queue_message_nested_too_deep_or_not_unicode_is_a_dead_letter(
+    queue: QueueClient,
+    inbound_function: QueueFunction,
+    services: Services,
+    store: CosmosStore,
+    tenant: str,
+    payload: str,
+    reason: str,
+) -> None:
+    app, _ = await services.applications.create(tenant, ApplicationIn(name="A"))
+    body = f'{{"tenantId":"{tenant}","appId":"{app["id"]}","eventType":"a","payload":{payload}}}'
+    queue_id = await _deliver(queue, body, inbound_function)  # returns: not retried by the host
+    assert await _messages(store, tenant, app["id"]) == []
+    page = await services.dead_letters.list_page("_unattributed", _params())
+    (letter,) = [d for d in page["data"] if d.queue_message_id == queue_id]
+    assert reason in letter.reason and letter.body == body

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ from typing import Any
 LOCALHOST = "127.0.0.1"
 _CHUNK = 65536
 _THREAD_JOIN_SECONDS = 10.0
+# The first line of an HTTP/1.1 request, as it goes up a plain-text (not TLS) connection.
+_REQUEST_LINE = re.compile(rb"(?:^|\r\n)[A-Z]+ \S+ HTTP/1\.[01]\r\n")
 
 
 @dataclass
@@ -30,6 +33,8 @@ class ProxyStats:
     dropped: int = 0
     bytes_up: int = 0
     bytes_down: int = 0
+    # HTTP requests seen going up; plain-text HTTP only (TLS passes through uncounted).
+    requests: int = 0
 
 
 @dataclass
@@ -127,6 +132,7 @@ class TcpProxy:
             while chunk := await reader.read(_CHUNK):
                 if upstream:
                     self.stats.bytes_up += len(chunk)
+                    self.stats.requests += len(_REQUEST_LINE.findall(chunk))
                 else:
                     self.stats.bytes_down += len(chunk)
                 writer.write(chunk)

@@ -34,11 +34,15 @@ _EXPORTER = InMemorySpanExporter()
 
 @pytest.fixture(scope="session")
 def span_exporter() -> InMemorySpanExporter:
-    """The process's tracer provider, exporting to memory (OpenTelemetry allows one per process)."""
+    """The process's tracer provider, exporting to memory (OpenTelemetry allows one per process),
+    behind the processor `telemetry.configure` puts before every exporter."""
+    from shared.export_filters import ExceptionTypesOnly
+
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         provider = TracerProvider()
         trace.set_tracer_provider(provider)
+        provider.add_span_processor(ExceptionTypesOnly())
     provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
     return _EXPORTER
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -10,10 +11,19 @@ import pytest
 
 from blueprints import health
 from devhost.testing import free_port
-from shared.probes import readiness
+from shared.probes import Readiness, readiness
 from shared.services.registry import Services
 from tests.conftest import AZURITE_CONNECTION
 from tests.telemetry.conftest import Api
+
+
+@pytest.fixture(autouse=True)
+def fresh_verdict(herald: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's readiness asks its own dependencies: no verdict is kept from another test."""
+    from shared.services import registry
+
+    fresh = dataclasses.replace(herald, readiness=Readiness(herald.store, herald.settings))
+    monkeypatch.setattr(registry, "_services", fresh)
 
 
 async def _ready(api: Api) -> tuple[int, dict[str, object]]:

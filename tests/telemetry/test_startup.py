@@ -31,6 +31,28 @@ if os.environ.get("PROBE_DEEP"):
     telemetry.record_api_request("v1/probe", "GET", 200, 0.01)
     report["prometheus"] = 'herald_api_requests_total{method="GET",route="v1/probe",status="200"} 1.0' in (
         telemetry.prometheus_text())
+    # What the configured exporters would receive of a failure whose message holds a secret:
+    # in-memory exporters added after the ones start-up configured.
+    from opentelemetry._logs import get_logger_provider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    spans, logs = InMemorySpanExporter(), InMemoryLogRecordExporter()
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(spans))
+    get_logger_provider().add_log_record_processor(SimpleLogRecordProcessor(logs))
+    secret = "secret-" + os.urandom(8).hex()
+    try:
+        with trace.get_tracer("probe").start_as_current_span("probe.failing"):
+            raise ValueError(secret)
+    except ValueError:
+        logging.getLogger("herald.probe").exception("probe failed")
+    exported = [(s.name, dict(s.attributes), [(e.name, dict(e.attributes)) for e in s.events],
+                 s.status.description) for s in spans.get_finished_spans()]
+    exported += [(r.log_record.body, dict(r.log_record.attributes)) for r in logs.get_finished_logs()]
+    report["exported"] = sorted(str(entry[0]) for entry in exported)
+    report["exception_types"] = sorted({str(e[1].get("exception.type")) for s in exported[:-1] for e in s[2]}
+                                       | {str(exported[-1][1].get("exception.type"))})
+    report["secret_exported"] = secret in repr(exported)
 print(json.dumps(report), flush=True)
 os._exit(0)
 """
@@ -64,6 +86,13 @@ def test_an_otlp_endpoint_configures_traces_metrics_and_logs() -> None:
     assert report["tracer_provider"] == "opentelemetry.sdk.trace"
     assert report["log_handlers"] == ["blueprints", "herald", "shared"]
     assert report["prometheus"] is True
+    _assert_exceptions_exported_by_type_only(report)
+
+
+def _assert_exceptions_exported_by_type_only(report: dict[str, object]) -> None:
+    assert report["exported"] == ["probe failed", "probe.failing"]
+    assert report["exception_types"] == ["ValueError"]
+    assert report["secret_exported"] is False
 
 
 def test_an_application_insights_connection_string_configures_azure_monitor() -> None:
@@ -74,6 +103,8 @@ def test_an_application_insights_connection_string_configures_azure_monitor() ->
             f"IngestionEndpoint=http://127.0.0.1:{port}/;LiveEndpoint=http://127.0.0.1:{port}/"
         ),
         APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL="true",
+        # The distro's default rate-limited sampler may drop the probe's one span.
+        OTEL_TRACES_SAMPLER="always_on",
         PROBE_DEEP="1",
     )
     assert "azure.monitor.opentelemetry" in report["sdk_loaded"]  # type: ignore[operator]
@@ -81,3 +112,4 @@ def test_an_application_insights_connection_string_configures_azure_monitor() ->
     assert report["log_handlers"] == ["blueprints", "herald", "shared"]
     # The in-process metrics behind /api/v1/metrics ride on the distro's meter provider.
     assert report["prometheus"] is True
+    _assert_exceptions_exported_by_type_only(report)
