@@ -55,7 +55,7 @@ def fault_env(
 
     Retries every 1-3 s of wall clock (schedule 2,2,4,4,6 at timer scale 0.5, about 9 s in all); the
     breaker opens after 5 failures for 2 s; the sweeper runs every 2 s with a 3 s grace; rate limits
-    out of the way.
+    out of the way; readiness probed on every call, so it shows a fault and its end at once.
     """
     return {
         **base,
@@ -73,6 +73,7 @@ def fault_env(
         "HERALD_API_RATE_PER_SECOND": "5000",
         "HERALD_API_BURST": "5000",
         "DEVHOST_QUEUE_LEASE_SECONDS": "3",
+        "HERALD_READINESS_CACHE_SECONDS": "0",
         **overrides,
     }
 
