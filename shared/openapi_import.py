@@ -9,11 +9,11 @@ and flags; its schema is the JSON schema of the request body, stored as version 
 Schemas are stored self-contained: every `$ref` into the document (`#/...`, RFC 6901 pointers) is
 inlined, and a schema that refers to itself keeps `$ref`s to a `definitions` entry of its own.
 References outside the document are refused, never fetched. The document comes from a tenant, so
-everything it can make Herald do is bounded: its YAML is read by the safe loader, anchors and
-aliases expanded at most to `MAX_DOCUMENT_NODES` values, each schema once inlined to
-`MAX_SCHEMA_NODES` values and `MAX_SCHEMA_CHARS` characters (all of them together to the
-`MAX_TOTAL_*` bounds) and `jsonbody.MAX_DEPTH` levels, and at most
-`MAX_WEBHOOKS` webhooks. What breaks a rule is a 422 naming the place; nothing is written.
+everything it can make Herald do is bounded: its YAML is read by the safe loader, its anchors and
+aliases expanded at most to `MAX_DOCUMENT_NODES` values and `MAX_DOCUMENT_CHARS` characters; each
+schema once inlined holds at most `MAX_SCHEMA_NODES` values, `MAX_SCHEMA_CHARS` characters and
+`jsonbody.MAX_DEPTH` levels, all schemas and descriptions together the `MAX_TOTAL_*` bounds; at
+most `MAX_WEBHOOKS` webhooks. What breaks a rule is a 422 naming the place; nothing is written.
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ from shared.errors import BadRequestError, ValidationFailedError
 from shared.models import EventTypeFromOpenApi
 
 MAX_WEBHOOKS = 1000
-# Nodes (objects, arrays and scalars) of the document once YAML aliases are expanded.
+# The document once YAML aliases are expanded: its nodes (objects, arrays and scalars), and the
+# characters of its strings and keys (an alias of a long string counts each time).
 MAX_DOCUMENT_NODES = 500_000
+MAX_DOCUMENT_CHARS = 2 * 1024 * 1024
 # What inlining may make of the schemas: values, and characters of their strings and keys (a
 # string referred to from many places counts each time). The totals keep a dry run's answer,
 # which shows every schema and is stored for its idempotency key, within a Cosmos DB item.
@@ -103,7 +105,7 @@ def _load_yaml(text: str, loc: Loc) -> Any:
 
 def _plain(raw: Any, loc: Loc) -> Any:
     """A YAML value as JSON data, level by level (anchors can make it cyclic or enormous)."""
-    budget = MAX_DOCUMENT_NODES
+    budget, chars = MAX_DOCUMENT_NODES, MAX_DOCUMENT_CHARS
     root: list[Any] = [None]
     # (value, container, key, depth): each value is written into its converted parent.
     pending: list[tuple[Any, Any, Any, int]] = [(raw, root, 0, 0)]
@@ -114,6 +116,17 @@ def _plain(raw: Any, loc: Loc) -> Any:
             raise _invalid(loc, f"has more than {MAX_DOCUMENT_NODES} values once its aliases are expanded")
         if isinstance(value, dict | list) and depth >= jsonbody.MAX_DEPTH:
             raise _invalid(loc, f"nests deeper than {jsonbody.MAX_DEPTH} levels")
+        chars -= (
+            len(value)
+            if isinstance(value, str)
+            else sum(map(len, map(str, value)))
+            if isinstance(value, dict)
+            else 0
+        )
+        if chars < 0:
+            raise _invalid(
+                loc, f"has more than {MAX_DOCUMENT_CHARS} characters of text once its aliases are expanded"
+            )
         converted: Any
         if isinstance(value, dict):
             converted = {}
@@ -219,6 +232,8 @@ class _Document:
         if group is not None:
             self._check_name(group, [*op_loc, "x-svix-group-name"], "group name")
         flags = self._flags(operation, op_loc)
+        # The description is stored (and a dry run answers it) like the schema: it counts in the totals.
+        self.spend(loc, len(description), schema=False)
         schema = self._body_schema(body, [*op_loc, "requestBody"])
         return EventTypeFromOpenApi(
             name=name,
@@ -280,11 +295,12 @@ class _Document:
         except JsonPointerException:
             raise _invalid(loc, f"refers to nothing in the document ({ref[:200]!r})") from None
 
-    def spend(self, loc: Loc, chars: int = 0) -> None:
+    def spend(self, loc: Loc, chars: int = 0, *, schema: bool = True) -> None:
         budget = self._budget
-        budget.schema -= 1
+        if schema:
+            budget.schema -= 1
+            budget.schema_chars -= chars
         budget.total -= 1
-        budget.schema_chars -= chars
         budget.total_chars -= chars
         if budget.schema < 0 or budget.schema_chars < 0:
             raise _invalid(
@@ -295,8 +311,8 @@ class _Document:
         if budget.total < 0 or budget.total_chars < 0:
             raise _invalid(
                 self._loc,
-                f"has schemas larger than {MAX_TOTAL_NODES} values or {MAX_TOTAL_CHARS} characters in all "
-                "once their $refs are inlined",
+                f"has schemas and descriptions larger than {MAX_TOTAL_NODES} values or "
+                f"{MAX_TOTAL_CHARS} characters in all once their $refs are inlined",
             )
 
 

@@ -186,7 +186,7 @@ def _webhook(schema: Any) -> dict[str, Any]:
 
 def _ref_bomb(levels: int) -> dict[str, Any]:
     # Each level refers to the next twice: 2**levels copies once inlined.
-    schemas = {
+    schemas: dict[str, Any] = {
         f"S{n}": {
             "properties": {
                 "a": {"$ref": f"#/components/schemas/S{n + 1}"},
@@ -211,7 +211,7 @@ def _laughs() -> str:
 
 def _chain(length: int) -> dict[str, Any]:
     # Each schema nests the next two levels down: deeper than 64 levels once inlined.
-    schemas = {
+    schemas: dict[str, Any] = {
         f"C{n}": {"type": "object", "properties": {"next": {"$ref": f"#/components/schemas/C{n + 1}"}}}
         for n in range(length)
     }
@@ -261,6 +261,17 @@ HOSTILE: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "YAML that is not YAML": ({"specRaw": "webhooks: [unclosed"}, "neither JSON nor YAML"),
     "YAML's billion laughs": ({"specRaw": _laughs()}, "aliases are expanded"),
+    "a long YAML string aliased many times": (
+        {
+            "specRaw": f"d: &d {'x' * 100_000}\nwebhooks:\n"
+            + "".join(f"  e{n}: {{post: {{description: *d}}}}\n" for n in range(30))
+        },
+        "characters of text",
+    ),
+    "descriptions and schemas larger than a stored answer": (
+        {"spec": {"webhooks": {f"e{n}": {"post": {"description": "x" * 200_000}} for n in range(4)}}},
+        "in all",
+    ),
     "a YAML alias that contains itself": ({"specRaw": "webhooks: &w {x: {post: {a: *w}}}"}, "deeper than"),
     "YAML nested too deep": ({"specRaw": "[" * 200 + "]" * 200}, "deeper than"),
     "YAML binary data": ({"specRaw": "webhooks: {x: {post: {a: !!binary aGk=}}}"}, "cannot write"),

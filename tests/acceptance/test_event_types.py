@@ -70,6 +70,7 @@ def test_feature_flags_read_and_write_in_both_sdk_generations(svix: Svix, http: 
 
     patched = svix.event_type.patch(name, EventTypePatch(feature_flags=["ga"]))
     assert (patched.feature_flags, patched.feature_flag, patched.description) == (["ga"], "ga", "d")
+    bad: dict[str, Any]
     for bad in ({"featureFlag": "not a flag"}, {"featureFlags": []}, {"featureFlags": ["a/b"]}):
         refused = http.patch(f"/api/v1/event-type/{name}", json=bad)
         assert refused.status_code == 422, bad

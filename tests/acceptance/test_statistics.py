@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from svix.api import (
-    AppUsageStatsIn,
     ApplicationIn,
+    AppUsageStatsIn,
     BackgroundTaskListOptions,
     EndpointIn,
     MessageIn,
