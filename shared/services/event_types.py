@@ -184,8 +184,8 @@ class EventTypeService:
     ) -> None:
         """Each event type of `writes` with those fields: replaced where it exists, created where not.
 
-        The writes are independent: an error stops the rest, and the same request again completes
-        what it left (each write sets the whole content).
+        The writes are independent: each is tried, the first error is raised, and the same request
+        again completes what it left (each write sets the whole content).
         """
         gate = asyncio.Semaphore(WRITE_CONCURRENCY)
 
@@ -197,7 +197,12 @@ class EventTypeService:
                 else:
                     await self._create(tenant_id, name, fields)
 
-        await asyncio.gather(*(one(name, fields) for name, fields in writes.items()))
+        results = await asyncio.gather(
+            *(one(name, fields) for name, fields in writes.items()), return_exceptions=True
+        )
+        failed = next((result for result in results if isinstance(result, BaseException)), None)
+        if failed is not None:
+            raise failed
 
     async def _apply(self, current: Doc, changes: dict[str, Any]) -> Doc:
         updated = {**current, **changes, "updatedAt": to_wire(utcnow())}
