@@ -12,6 +12,7 @@ from blueprints import (
     dead_letters,
     delivery,
     endpoints,
+    environment,
     event_types,
     health,
     inbound_queue,
@@ -19,6 +20,7 @@ from blueprints import (
     metrics,
     operational_webhooks,
     recovery,
+    statistics,
 )
 from shared import telemetry
 
@@ -42,6 +44,8 @@ for blueprint in (
     delivery.bp,
     operational_webhooks.bp,
     recovery.bp,
+    statistics.bp,
+    environment.bp,
     background_tasks.bp,
     metrics.bp,
 ):

@@ -1,4 +1,4 @@
-"""Event types: /api/v1/event-type[/{event_type_name}]."""
+"""Event types: /api/v1/event-type[/{event_type_name}], and POST /api/v1/event-type/import/openapi."""
 
 from typing import TYPE_CHECKING
 
@@ -37,7 +37,8 @@ async def list_event_types(call: Call) -> Reply:
         call.tenant_id,
         params,
         include_archived=call.flag("include_archived", default=False),
-        with_content=call.flag("with_content", default=True),
+        # Svix's default: without schemas (the SDKs always say which they want).
+        with_content=call.flag("with_content", default=False),
     )
     return 200, page
 
@@ -58,6 +59,25 @@ async def create_event_type(call: Call) -> Reply:
         return 201, views.to_out(await call.services.event_types.create(call.tenant_id, data))
 
     return await call.once(create)
+
+
+@api_function(
+    bp,
+    "import_event_types_openapi",
+    "v1/event-type/import/openapi",
+    ["POST"],
+    scope=Scope.ADMIN,
+    body="EventTypeImportOpenApiIn",
+    returns="EventTypeImportOpenApiOut",
+    status=200,
+)
+async def import_event_types_openapi(call: Call) -> Reply:
+    data = call.body(models.EventTypeImportOpenApiIn)
+
+    async def apply(_seed: str | None) -> Reply:
+        return 200, await call.services.event_types.import_openapi(call.tenant_id, data)
+
+    return await call.once(apply)
 
 
 @api_function(

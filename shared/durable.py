@@ -43,6 +43,22 @@ class AttemptReply(TypedDict):
     attempted: bool
 
 
+class StatsJob(TypedDict):
+    """The input of one execution of the usage-statistics workflow, and of its activities."""
+
+    tenantId: str
+    taskId: str
+    # The last application id the task has counted; None before the first batch.
+    cursor: str | None
+
+
+class StatsProgress(TypedDict):
+    """What a statistics batch tells the workflow: whether it is done, and where to go on from."""
+
+    done: bool
+    cursor: str | None
+
+
 class RecoveryJob(TypedDict):
     """The input of one execution of the recovery workflow, and of its activities."""
 

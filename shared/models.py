@@ -11,6 +11,7 @@ from enum import IntEnum, StrEnum
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +30,9 @@ MAX_MESSAGE_TAGS = 5
 
 Uid = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
 EventTypeName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
+# Feature flags and event-type group names follow the event-type name's rules (Svix's spec).
+FeatureFlag = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
+GroupName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
 Channel = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9\-_.:]+$")]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9\-_./\\#]+$")]
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
@@ -180,7 +184,21 @@ class EndpointStats(WireModel):
     canceled: int
 
 
-# --- event types --------------------------------------------------------------------------------
+# --- event types ---------------------------------------------------------------------------------
+
+
+def _unique(flags: list[str]) -> list[str]:
+    # Svix's spec makes feature flags a set: a repeated flag is the same flag.
+    return list(dict.fromkeys(flags))
+
+
+FeatureFlags = Annotated[list[FeatureFlag], Field(min_length=1), AfterValidator(_unique)]
+
+
+def feature_flags_of(flags: list[str] | None, flag: str | None) -> list[str] | None:
+    """One list from both spellings: `featureFlag` (svix 1.x SDKs) is a one-flag `featureFlags`."""
+    merged = _unique([*([flag] if flag else []), *(flags or [])])
+    return merged or None
 
 
 class EventTypeUpdate(WireModel):
@@ -190,8 +208,10 @@ class EventTypeUpdate(WireModel):
     archived: bool | None = None
     deprecated: bool | None = None
     schemas: dict[str, Any] | None = None
-    group_name: str | None = None
-    feature_flags: list[str] | None = None
+    group_name: GroupName | None = None
+    feature_flags: FeatureFlags | None = None
+    # The older SDKs' single flag, kept as one of `featureFlags`.
+    feature_flag: FeatureFlag | None = None
 
 
 class EventTypeIn(EventTypeUpdate):
@@ -203,8 +223,9 @@ class EventTypePatch(WireModel):
     archived: bool | None = None
     deprecated: bool | None = None
     schemas: dict[str, Any] | None = None
-    group_name: str | None = None
-    feature_flags: list[str] | None = None
+    group_name: GroupName | None = None
+    feature_flags: FeatureFlags | None = None
+    feature_flag: FeatureFlag | None = None
 
 
 class EventTypeOut(WireModel):
@@ -215,8 +236,44 @@ class EventTypeOut(WireModel):
     schemas: dict[str, Any] | None = None
     group_name: str | None = None
     feature_flags: list[str] | None = None
+    # What svix 1.x SDKs read: the first of `featureFlags`.
+    feature_flag: str | None = None
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="after")
+    def _first_flag(self) -> EventTypeOut:
+        if self.feature_flag is None and self.feature_flags:
+            self.feature_flag = self.feature_flags[0]
+        return self
+
+
+class EventTypeImportOpenApiIn(WireModel):
+    """Event types from an OpenAPI document: `spec` (JSON) or `specRaw` (YAML or JSON text)."""
+
+    dry_run: bool = False
+    replace_all: bool = False
+    spec: dict[str, Any] | None = None
+    spec_raw: str | None = None
+
+
+class EventTypeFromOpenApi(WireModel):
+    name: str
+    description: str
+    schemas: dict[str, Any] | None = None
+    deprecated: bool
+    group_name: str | None = None
+    feature_flags: list[str] | None = None
+
+
+class EventTypeImportOpenApiOutData(WireModel):
+    modified: list[str]
+    # Svix writes this one field in snake case.
+    to_modify: list[EventTypeFromOpenApi] | None = Field(default=None, alias="to_modify")
+
+
+class EventTypeImportOpenApiOut(WireModel):
+    data: EventTypeImportOpenApiOutData
 
 
 # --- messages -----------------------------------------------------------------------------------
@@ -358,7 +415,7 @@ class BackgroundTaskStatus(StrEnum):
 
 
 class BackgroundTaskType(StrEnum):
-    """Svix's task types; Herald runs `endpoint.recover` (the others filter lists to nothing)."""
+    """Svix's task types; those Herald does not run filter lists to nothing."""
 
     ENDPOINT_REPLAY = "endpoint.replay"
     ENDPOINT_RECOVER = "endpoint.recover"
@@ -392,3 +449,48 @@ class RecoverOut(WireModel):
 
 class BackgroundTaskOut(RecoverOut):
     data: dict[str, Any]
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+
+class AppUsageStatsIn(WireModel):
+    since: datetime
+    until: datetime
+    # Applications by id or uid; none: every application of the tenant.
+    app_ids: list[Uid] | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _an_aware_window(self) -> AppUsageStatsIn:
+        if self.since.tzinfo is None or self.until.tzinfo is None:
+            raise ValueError("since and until must carry a timezone")
+        if self.until <= self.since:
+            raise ValueError("until must be later than since")
+        return self
+
+
+class AggregateEventTypesOut(RecoverOut):
+    pass
+
+
+class AppUsageStatsOut(RecoverOut):
+    # What `appIds` named that is no application of the tenant.
+    unresolved_app_ids: list[str]
+
+
+# --- environment ---------------------------------------------------------------------------------
+
+
+class EnvironmentIn(WireModel):
+    event_types: list[EventTypeIn] | None = Field(default=None, max_length=1000)
+    settings: dict[str, Any] | None = None
+    # Svix's connectors (a cloud product); Herald has none, so a non-empty list is refused.
+    connectors: list[dict[str, Any]] | None = None
+
+
+class EnvironmentOut(WireModel):
+    version: int = 1
+    created_at: datetime
+    event_types: list[EventTypeOut]
+    settings: dict[str, Any] | None
+    connectors: list[dict[str, Any]]

@@ -17,6 +17,7 @@ from shared.services.background_tasks import BackgroundTaskService
 from shared.services.dead_letters import DeadLetterService
 from shared.services.delivery import DeliveryService
 from shared.services.endpoints import EndpointService
+from shared.services.environment import EnvironmentService
 from shared.services.event_types import EventTypeService
 from shared.services.idempotency import IdempotencyService
 from shared.services.inbound import InboundService
@@ -28,6 +29,7 @@ from shared.services.operational import (
 )
 from shared.services.recovery import RecoveryService
 from shared.services.resend import ManualDelivery, ResendService
+from shared.services.statistics import StatisticsService
 from shared.services.sweeper import Sweeper
 from shared.settings import HeraldSettings, get_settings
 from shared.store.base import DocumentStore
@@ -61,6 +63,8 @@ class Services:
     resend: ResendService
     background_tasks: BackgroundTaskService
     recovery: RecoveryService
+    statistics: StatisticsService
+    environment: EnvironmentService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
     # /api/v1/health/ready's verdict, probed at most once per HERALD_READINESS_CACHE_SECONDS.
@@ -99,12 +103,13 @@ class Services:
         background_tasks = BackgroundTaskService(store, retention_days=settings.retention_days)
         delivery = DeliveryService(store, settings, endpoints, attempts, limiter, events=operational)
         manual = ManualDelivery(delivery)
+        event_types = EventTypeService(store)
         return cls(
             settings=settings,
             store=store,
             applications=applications,
             endpoints=endpoints,
-            event_types=EventTypeService(store),
+            event_types=event_types,
             messages=messages,
             attempts=attempts,
             idempotency=idempotency,
@@ -119,6 +124,8 @@ class Services:
             resend=ResendService(messages, endpoints, manual),
             background_tasks=background_tasks,
             recovery=RecoveryService(store, settings, applications, endpoints, background_tasks, manual),
+            statistics=StatisticsService(store, applications, endpoints, background_tasks),
+            environment=EnvironmentService(store, settings, event_types),
             http=http,
             readiness=Readiness(store, settings),
         )
