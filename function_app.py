@@ -19,6 +19,7 @@ from blueprints import (
     metrics,
     operational_webhooks,
     recovery,
+    replay,
 )
 from shared import telemetry
 
@@ -42,6 +43,7 @@ for blueprint in (
     delivery.bp,
     operational_webhooks.bp,
     recovery.bp,
+    replay.bp,
     background_tasks.bp,
     metrics.bp,
 ):

@@ -27,6 +27,7 @@ from shared.services.operational import (
     OperationalEvents,
 )
 from shared.services.recovery import RecoveryService
+from shared.services.replay import ReplayService
 from shared.services.resend import ManualDelivery, ResendService
 from shared.services.sweeper import Sweeper
 from shared.settings import HeraldSettings, get_settings
@@ -61,6 +62,7 @@ class Services:
     resend: ResendService
     background_tasks: BackgroundTaskService
     recovery: RecoveryService
+    replay: ReplayService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
     # /api/v1/health/ready's verdict, probed at most once per HERALD_READINESS_CACHE_SECONDS.
@@ -119,6 +121,7 @@ class Services:
             resend=ResendService(messages, endpoints, manual),
             background_tasks=background_tasks,
             recovery=RecoveryService(store, settings, applications, endpoints, background_tasks, manual),
+            replay=ReplayService(store, settings, applications, endpoints, background_tasks, manual),
             http=http,
             readiness=Readiness(store, settings),
         )

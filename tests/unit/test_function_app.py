@@ -56,6 +56,8 @@ def test_svix_core_routes_are_registered() -> None:
         ("GET", "v1/app/{app_id}/endpoint/{endpoint_id}/msg"),
         ("POST", "v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend"),
         ("POST", "v1/app/{app_id}/endpoint/{endpoint_id}/recover"),
+        ("POST", "v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing"),
+        ("POST", "v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay"),
         ("GET", "v1/background-task"),
         ("GET", "v1/background-task/{task_id}"),
         ("GET", "v1/operational-webhook/endpoint"),
