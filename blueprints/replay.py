@@ -2,7 +2,8 @@
 
 `replay-missing` and `bulk-replay` record a background task and start one workflow for it, which
 sends one batch per execution and continues as new until none is left (as recovery does, see
-`recovery.py`).
+`recovery.py`). `send-example` stores an example message for that one endpoint and dispatches it
+as `POST .../msg` does.
 """
 
 from collections.abc import Generator
@@ -11,15 +12,18 @@ from typing import TYPE_CHECKING, Any
 import azure.durable_functions as df
 
 from blueprints._http import Call, Reply, api_function
+from blueprints.delivery import dispatch_in_background
 from shared.durable import RecoveryJob, RecoveryProgress
 from shared.lazy import lazy_module
 from shared.scopes import Scope
 
 if TYPE_CHECKING:
     from shared import models
+    from shared.services import messages as message_views
     from shared.services import registry, replay
 else:
     models = lazy_module("shared.models")
+    message_views = lazy_module("shared.services.messages")
     registry = lazy_module("shared.services.registry")
     replay = lazy_module("shared.services.replay")
 
@@ -78,6 +82,32 @@ async def _start(call: Call, window: "models.ReplayIn") -> Reply:
         return 202, replay.to_out(task)
 
     return await call.once(start)
+
+
+@api_function(
+    bp,
+    "send_example",
+    f"{ONE}/send-example",
+    ["POST"],
+    scope=Scope.WRITE,
+    body="EventExampleIn",
+    returns="MessageOut",
+    status=202,
+    durable_client=True,
+)
+async def send_example(call: Call) -> Reply:
+    data = call.body(models.EventExampleIn)
+    accepted = await call.services.examples.send(
+        call.tenant_id,
+        call.route("app_id"),
+        call.route("endpoint_id"),
+        data,
+        idempotency_key=call.req.headers.get("idempotency-key") or None,
+        fingerprint=call.fingerprint(),
+    )
+    if accepted.created:
+        dispatch_in_background(call.client, accepted.message, accepted.endpoints)
+    return 202, message_views.to_out(accepted.message)
 
 
 # Named with a version: see README, "Deploying safely".

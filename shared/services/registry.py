@@ -18,6 +18,7 @@ from shared.services.dead_letters import DeadLetterService
 from shared.services.delivery import DeliveryService
 from shared.services.endpoints import EndpointService
 from shared.services.event_types import EventTypeService
+from shared.services.examples import ExampleService
 from shared.services.idempotency import IdempotencyService
 from shared.services.inbound import InboundService
 from shared.services.messages import MessageService
@@ -63,6 +64,7 @@ class Services:
     background_tasks: BackgroundTaskService
     recovery: RecoveryService
     replay: ReplayService
+    examples: ExampleService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
     # /api/v1/health/ready's verdict, probed at most once per HERALD_READINESS_CACHE_SECONDS.
@@ -99,6 +101,7 @@ class Services:
         )
         operational = OperationalEvents(operational_endpoints, settings, http)
         background_tasks = BackgroundTaskService(store, retention_days=settings.retention_days)
+        event_types = EventTypeService(store)
         delivery = DeliveryService(store, settings, endpoints, attempts, limiter, events=operational)
         manual = ManualDelivery(delivery)
         return cls(
@@ -106,7 +109,7 @@ class Services:
             store=store,
             applications=applications,
             endpoints=endpoints,
-            event_types=EventTypeService(store),
+            event_types=event_types,
             messages=messages,
             attempts=attempts,
             idempotency=idempotency,
@@ -122,6 +125,7 @@ class Services:
             background_tasks=background_tasks,
             recovery=RecoveryService(store, settings, applications, endpoints, background_tasks, manual),
             replay=ReplayService(store, settings, applications, endpoints, background_tasks, manual),
+            examples=ExampleService(applications, endpoints, event_types, messages),
             http=http,
             readiness=Readiness(store, settings),
         )
