@@ -12,6 +12,7 @@ from shared.probes import Readiness, close_probe_clients
 from shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from shared.secretbox import KeyProvider, SecretBox, key_provider, legacy_key_provider
 from shared.services.applications import ApplicationService
+from shared.services.attempt_stats import AttemptStatsService
 from shared.services.attempts import AttemptService
 from shared.services.background_tasks import BackgroundTaskService
 from shared.services.dead_letters import DeadLetterService
@@ -65,6 +66,7 @@ class Services:
     recovery: RecoveryService
     replay: ReplayService
     examples: ExampleService
+    attempt_stats: AttemptStatsService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
     # /api/v1/health/ready's verdict, probed at most once per HERALD_READINESS_CACHE_SECONDS.
@@ -126,6 +128,9 @@ class Services:
             recovery=RecoveryService(store, settings, applications, endpoints, background_tasks, manual),
             replay=ReplayService(store, settings, applications, endpoints, background_tasks, manual),
             examples=ExampleService(applications, endpoints, event_types, messages),
+            attempt_stats=AttemptStatsService(
+                store, applications, endpoints, retention_days=settings.retention_days
+            ),
             http=http,
             readiness=Readiness(store, settings),
         )

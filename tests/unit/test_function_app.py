@@ -59,6 +59,7 @@ def test_svix_core_routes_are_registered() -> None:
         ("POST", "v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing"),
         ("POST", "v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay"),
         ("POST", "v1/app/{app_id}/endpoint/{endpoint_id}/send-example"),
+        ("GET", "v1/app/{app_id}/endpoint/{endpoint_id}/attempt-stats"),
         ("GET", "v1/background-task"),
         ("GET", "v1/background-task/{task_id}"),
         ("GET", "v1/operational-webhook/endpoint"),
