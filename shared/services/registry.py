@@ -83,7 +83,12 @@ class Services:
     ) -> Services:
         applications = ApplicationService(store)
         secret_box = SecretBox(keys or key_provider(settings), legacy=legacy_key_provider(settings))
-        endpoints = EndpointService(store, secret_box, settings)
+        http = GuardedClient(settings)
+        operational_endpoints = OperationalEndpointService(
+            EndpointService(store, secret_box, settings, kind=OPERATIONAL_ENDPOINT_TYPE)
+        )
+        operational = OperationalEvents(operational_endpoints, settings, http, applications)
+        endpoints = EndpointService(store, secret_box, settings, events=operational)
         # One group commit for both writes of the message path: accepts and first rounds of
         # one application in flight together share requests.
         batches = JoinedBatches(store)
@@ -97,12 +102,9 @@ class Services:
         dead_letters = DeadLetterService(store, retention_days=settings.retention_days)
         limiter = rate_limiter or _rate_limiter(settings)
         attempts = AttemptService(store, applications, endpoints, messages, batches)
-        http = GuardedClient(settings)
-        operational_endpoints = OperationalEndpointService(
-            EndpointService(store, secret_box, settings, kind=OPERATIONAL_ENDPOINT_TYPE)
+        background_tasks = BackgroundTaskService(
+            store, retention_days=settings.retention_days, events=operational
         )
-        operational = OperationalEvents(operational_endpoints, settings, http)
-        background_tasks = BackgroundTaskService(store, retention_days=settings.retention_days)
         event_types = EventTypeService(store)
         delivery = DeliveryService(store, settings, endpoints, attempts, limiter, events=operational)
         manual = ManualDelivery(delivery)
@@ -138,6 +140,7 @@ class Services:
     async def close(self) -> None:
         """Closes the outbound HTTP clients and the probes' (the store belongs to whoever created it)."""
         await self.delivery.close()
+        await self.operational.drain()
         await self.http.close()
         await close_probe_clients()
 
