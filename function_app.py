@@ -20,6 +20,7 @@ from blueprints import (
     metrics,
     operational_webhooks,
     recovery,
+    replay,
     statistics,
 )
 from shared import telemetry
@@ -46,6 +47,7 @@ for blueprint in (
     recovery.bp,
     statistics.bp,
     environment.bp,
+    replay.bp,
     background_tasks.bp,
     metrics.bp,
 ):

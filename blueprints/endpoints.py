@@ -193,3 +193,23 @@ async def get_endpoint_stats(call: Call) -> Reply:
         call.tenant_id, await call.app_id(), call.route("endpoint_id"), call.time("since"), call.time("until")
     )
     return 200, stats
+
+
+@api_function(
+    bp,
+    "get_endpoint_attempt_stats",
+    f"{ONE}/attempt-stats",
+    ["GET"],
+    scope=Scope.READ,
+    returns="EndpointAttemptStats",
+    query=("since", "until"),
+)
+async def get_endpoint_attempt_stats(call: Call) -> Reply:
+    stats = await call.services.attempt_stats.stats(
+        call.tenant_id,
+        call.route("app_id"),
+        call.route("endpoint_id"),
+        call.time("since"),
+        call.time("until"),
+    )
+    return 200, stats

@@ -76,6 +76,17 @@ class AttemptTrigger(IntEnum):
     MANUAL = 1
 
 
+class StatusCodeClass(IntEnum):
+    """The class of an attempt's HTTP status; `NONE` when no answer came (timeout, connection error)."""
+
+    NONE = 0
+    CODE_1XX = 100
+    CODE_2XX = 200
+    CODE_3XX = 300
+    CODE_4XX = 400
+    CODE_5XX = 500
+
+
 # --- applications -------------------------------------------------------------------------------
 
 
@@ -182,6 +193,35 @@ class EndpointStats(WireModel):
     sending: int
     fail: int
     canceled: int
+
+
+class AttemptStatisticsData(WireModel):
+    """Counts per period, oldest first (Svix's `AttemptStatisticsData`)."""
+
+    success_count: list[int]
+    failure_count: list[int]
+    canceled_count: list[int]
+
+
+class EndpointAttemptStats(WireModel):
+    """GET .../attempt-stats: the window's totals (the SDK's `EndpointAttemptStats`) and the same
+    counts per day (the shape of Svix's `AttemptStatisticsResponse`)."""
+
+    success: int
+    fail: int
+    canceled: int
+    start_date: datetime
+    end_date: datetime
+    period: str = "OneDay"
+    data: AttemptStatisticsData
+
+
+class EventExampleIn(WireModel):
+    """POST .../send-example: the event type whose schema example to send, or the `payload` itself."""
+
+    event_type: EventTypeName
+    example_index: Annotated[int, Field(ge=0)] = 0
+    payload: dict[str, Any] | None = None
 
 
 # --- event types ---------------------------------------------------------------------------------
@@ -445,6 +485,24 @@ class RecoverOut(WireModel):
     status: BackgroundTaskStatus
     task: BackgroundTaskType
     updated_at: datetime
+
+
+class ReplayIn(RecoverIn):
+    """POST .../replay-missing: the window of the application's messages to look through."""
+
+
+class BulkReplayIn(ReplayIn):
+    """POST .../bulk-replay: the window of the endpoint's messages, and what narrows it."""
+
+    event_types: list[EventTypeName] | None = None
+    channel: Channel | None = None
+    tag: Tag | None = None
+    status: MessageStatus | None = None
+    status_code_class: StatusCodeClass | None = None
+
+
+class ReplayOut(RecoverOut):
+    pass
 
 
 class BackgroundTaskOut(RecoverOut):

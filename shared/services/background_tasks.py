@@ -4,11 +4,14 @@ A task is one document in the `applications` container (partition `[tenantId]`, 
 `background-task`, id `qtask_…`), expiring HERALD_RETENTION_DAYS after its last change. `data` is
 what callers see (Svix's shape, e.g. `messagesSent`); the fields beside it belong to the workflow
 that runs the task (its scope and its cursor).
+
+A task that ends (`finished` or `failed`) is announced as Svix's `background_task.finished`
+operational event, whatever its kind: `update` sends it once the task document says so.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import ids
 from shared.clock import to_wire, utcnow
@@ -17,7 +20,11 @@ from shared.models import BackgroundTaskOut, BackgroundTaskStatus, BackgroundTas
 from shared.pagination import ListParams, fetch_page
 from shared.store.base import APPLICATIONS, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
 
+if TYPE_CHECKING:
+    from shared.services.delivery import EventSink
+
 TASK_TYPE = "background-task"
+FINISHED_EVENT = "background_task.finished"
 
 
 def to_out(doc: Doc) -> BackgroundTaskOut:
@@ -37,8 +44,9 @@ def _choice(kind: type[BackgroundTaskStatus] | type[BackgroundTaskType], name: s
 
 
 class BackgroundTaskService:
-    def __init__(self, store: DocumentStore, *, retention_days: int) -> None:
+    def __init__(self, store: DocumentStore, *, retention_days: int, events: EventSink | None = None) -> None:
         self._store = store
+        self._events = events
         # A task is kept as long as the messages it worked on, counted from its last change
         # (Cosmos counts `ttl` from the last write), then expires.
         self._ttl = retention_days * 86400
@@ -106,9 +114,21 @@ class BackgroundTaskService:
         return page.to_wire([to_out(doc) for doc in page.items])
 
     async def update(self, doc: Doc, changes: dict[str, Any]) -> Doc:
-        """Moves a task on; only its own workflow writes it, so a lost race means a duplicate run."""
+        """Moves a task on; only its own workflow writes it, so a lost race means a duplicate run.
+
+        The change that ends a running task announces it (`background_task.finished`).
+        """
         updated = {**doc, **changes, "updatedAt": to_wire(utcnow())}
         try:
-            return await self._store.replace(APPLICATIONS, updated, etag=doc["_etag"])
+            stored = await self._store.replace(APPLICATIONS, updated, etag=doc["_etag"])
         except EtagMismatchError:
             raise PreconditionFailedError("The background task changed meanwhile.") from None
+        ended = stored["status"] != BackgroundTaskStatus.RUNNING
+        if ended and doc["status"] == BackgroundTaskStatus.RUNNING and self._events is not None:
+            out = to_out(stored)
+            await self._events.emit(
+                stored["tenantId"],
+                FINISHED_EVENT,
+                {"taskId": out.id, "task": out.task, "status": out.status, "data": out.data},
+            )
+        return stored

@@ -1,11 +1,16 @@
-"""Endpoints of an application: where messages go, what they listen to, how they are signed."""
+"""Endpoints of an application: where messages go, what they listen to, how they are signed.
+
+Each change made through the API is announced to the tenant's operational webhooks (Svix's
+`endpoint.created`, `.updated`, `.deleted`, and `.enabled` or `.disabled` when that flag flips);
+an automatic disable is announced where it happens (`delivery.py`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from shared import ids
 from shared.clock import from_wire, to_wire, utcnow
@@ -55,6 +60,13 @@ SENSITIVE_HEADERS = frozenset(
 )
 
 
+class EndpointEvents(Protocol):
+    """Where changes to endpoints are announced (`operational.OperationalEvents`)."""
+
+    def endpoint_changed(self, event_type: str, endpoint: Doc, extra: Mapping[str, Any]) -> None:
+        """Announces `event_type` about `endpoint` without holding up the caller."""
+
+
 def to_out(doc: Doc) -> EndpointOut:
     return EndpointOut.model_validate(doc)
 
@@ -90,12 +102,14 @@ class EndpointService:
         settings: HeraldSettings,
         *,
         kind: str = ENDPOINT_TYPE,
+        events: EndpointEvents | None = None,
     ) -> None:
         self._store = store
         self._secrets = secrets
         self._settings = settings
         # The document type served: operational-webhook endpoints are the same thing, kept apart.
         self._kind = kind
+        self._events = events
         self._uids = UidGuards(store, ENDPOINTS, what="An endpoint")
         # Each application's endpoints as recently listed, for the message path only.
         self._recent: Recent[list[Doc]] = Recent()
@@ -160,11 +174,13 @@ class EndpointService:
         if data.uid is not None:
             await self._uids.claim(pk, {"tenantId": tenant_id, "appId": app_id}, app_id, data.uid, doc["id"])
         try:
-            return await self._store.create(ENDPOINTS, doc)
+            stored = await self._store.create(ENDPOINTS, doc)
         except DocumentExistsError:
             return await self.get(tenant_id, app_id, doc["id"])
         finally:
             self._recent.forget(tenant_id, app_id)
+        self._announce("endpoint.created", stored)
+        return stored
 
     async def update(
         self, tenant_id: str, app_id: str, id_or_uid: str, data: EndpointUpdate
@@ -177,13 +193,14 @@ class EndpointService:
                 fields["uid"] = path_identifier(id_or_uid, loc=["path", "endpoint_id"])
             return await self.create(tenant_id, app_id, EndpointIn.model_validate(fields)), True
         url = await self._check_url(data.url)
-        return await self._apply(tenant_id, current, self._fields(data, url)), False
+        return await self._apply_and_announce(tenant_id, current, self._fields(data, url)), False
 
     async def patch(self, tenant_id: str, app_id: str, id_or_uid: str, data: EndpointPatch) -> Doc:
         current = await self.get(tenant_id, app_id, id_or_uid)
         url = current["url"] if data.url is None else await self._check_url(data.url)
         merged = {**to_out(current).model_dump(), **data.model_dump(exclude_unset=True)}
-        return await self._apply(tenant_id, current, self._fields(EndpointUpdate.model_validate(merged), url))
+        fields = self._fields(EndpointUpdate.model_validate(merged), url)
+        return await self._apply_and_announce(tenant_id, current, fields)
 
     async def delete(self, tenant_id: str, app_id: str, id_or_uid: str) -> None:
         current = await self.get(tenant_id, app_id, id_or_uid)
@@ -195,6 +212,7 @@ class EndpointService:
         self._recent.forget(tenant_id, app_id)
         if current.get("uid"):
             await self._uids.release(pk, app_id, current["uid"], current["id"])
+        self._announce("endpoint.deleted", current)
 
     async def disable(self, doc: Doc) -> bool:
         """Disables an endpoint (410 Gone, or failing too long); True if this call disabled it."""
@@ -230,7 +248,7 @@ class EndpointService:
             if grace > 0 and _active(entry)
         ]
         sealed = await self._secrets.seal(new_key, context=_secret_context(current))
-        await self._apply(tenant_id, current, {"secrets": [{"sealed": sealed}, *still_valid]})
+        await self._apply_and_announce(tenant_id, current, {"secrets": [{"sealed": sealed}, *still_valid]})
         return new_key
 
     async def _check_url(self, url: str) -> str:
@@ -303,6 +321,20 @@ class EndpointService:
         )
         numbers = {status.text: n for status, n in zip(settled, counts, strict=True)}
         return EndpointStats(**numbers, pending=max(0, total - sum(counts)))
+
+    async def _apply_and_announce(self, tenant_id: str, current: Doc, changes: Mapping[str, Any]) -> Doc:
+        """`_apply` a change made through the API, and announce it: updated, then enabled or disabled."""
+        stored = await self._apply(tenant_id, current, changes)
+        self._announce("endpoint.updated", stored)
+        if current.get("disabled") and not stored.get("disabled"):
+            self._announce("endpoint.enabled", stored)
+        elif stored.get("disabled") and not current.get("disabled"):
+            self._announce("endpoint.disabled", stored, trigger="manual", failSince=None)
+        return stored
+
+    def _announce(self, event_type: str, endpoint: Doc, **extra: Any) -> None:
+        if self._events is not None:
+            self._events.endpoint_changed(event_type, endpoint, extra)
 
     async def _apply(self, tenant_id: str, current: Doc, changes: Mapping[str, Any]) -> Doc:
         app_id = current["appId"]

@@ -106,18 +106,26 @@ class MessageService:
         idempotency_key: str | None = None,
         fingerprint: str = "",
         with_content: bool = True,
+        only_to: Doc | None = None,
     ) -> Accepted:
-        """Stores a message once per idempotency key; a repeated key gets the first message back."""
+        """Stores a message once per idempotency key; a repeated key gets the first message back.
+
+        `only_to`: the one endpoint of the application the message is for, whatever its filters
+        (Svix's send-example); by default, every endpoint the fan-out rule picks.
+        """
         self._check_payload_size(data.payload)
         now = utcnow()
         self._check_deliver_at(data.deliver_at, now)
         app = await self._resolve_app(tenant_id, app_id_or_uid, data.application)
         app_id = app["id"]
-        endpoints = await self._endpoints.list_recent(tenant_id, app_id)
-        matching = sorted(
-            (ep for ep in endpoints if matches(ep, data.event_type, data.channels)),
-            key=lambda ep: str(ep["id"]),
-        )
+        if only_to is not None:
+            matching = [only_to]
+        else:
+            endpoints = await self._endpoints.list_recent(tenant_id, app_id)
+            matching = sorted(
+                (ep for ep in endpoints if matches(ep, data.event_type, data.channels)),
+                key=lambda ep: str(ep["id"]),
+            )
         targets = [ep["id"] for ep in matching]
         retention = self._retention_seconds(data)
         message: Doc = {

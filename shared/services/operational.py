@@ -8,7 +8,8 @@ own, in the tenant's reserved partition `[tenantId, "_operational"]` of the `end
 
 `OperationalEvents.emit` sends an event, signed per Standard Webhooks, to every enabled endpoint
 of the tenant that listens to its type. It is best effort: one retry at most, and it never raises
-into the delivery it reports on.
+into the delivery it reports on. Changes to endpoints are announced in the background
+(`endpoint_changed`): the API's answer does not wait for the tenant's receivers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pydantic_core import to_jsonable_python
@@ -33,6 +35,7 @@ from shared.models import (
 )
 from shared.outbound import GuardedClient
 from shared.pagination import ListParams
+from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
 from shared.services.messages import matches
 from shared.settings import HeraldSettings
@@ -48,7 +51,12 @@ EVENT_TYPES = (
     "message.attempt.exhausted",
     "message.attempt.failing",
     "message.attempt.recovered",
+    "endpoint.created",
+    "endpoint.updated",
+    "endpoint.deleted",
+    "endpoint.enabled",
     "endpoint.disabled",
+    "background_task.finished",
 )
 # Operational events report on deliveries in flight: the one retry comes soon or not at all.
 RETRY_DELAY_SECONDS = 1.0
@@ -56,6 +64,10 @@ RETRY_DELAY_SECONDS = 1.0
 
 def to_out(doc: Doc) -> OperationalWebhookEndpointOut:
     return OperationalWebhookEndpointOut.model_validate(doc)
+
+
+async def _ready(data: dict[str, Any]) -> dict[str, Any]:
+    return data
 
 
 class OperationalEndpointService:
@@ -117,19 +129,54 @@ class OperationalEvents:
     """Sends operational events to the tenant's operational-webhook endpoints."""
 
     def __init__(
-        self, endpoints: OperationalEndpointService, settings: HeraldSettings, http: GuardedClient
+        self,
+        endpoints: OperationalEndpointService,
+        settings: HeraldSettings,
+        http: GuardedClient,
+        applications: ApplicationService,
     ) -> None:
         self._endpoints = endpoints
         self._settings = settings
         self._http = http
+        self._apps = applications
+        # Announcements still being sent, kept referenced until they finish.
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def emit(self, tenant_id: str, event_type: str, data: dict[str, Any]) -> None:
         """Sends `{type, timestamp, data}` to every matching endpoint; never raises."""
+        await self._emit(tenant_id, event_type, lambda: _ready(data))
+
+    def endpoint_changed(self, event_type: str, endpoint: Doc, extra: Mapping[str, Any]) -> None:
+        """Announces a change to an application's endpoint in the background, with Svix's data
+        (`appId`, `appUid`, `endpointId`, `endpointUid`, and `extra`)."""
+
+        async def data() -> dict[str, Any]:
+            # Read only when someone listens; the application is usually in this process's memory.
+            app = await self._apps.find_recent(endpoint["tenantId"], endpoint["appId"])
+            return {
+                "appId": endpoint["appId"],
+                "appUid": app.get("uid") if app else None,
+                "endpointId": endpoint["id"],
+                "endpointUid": endpoint.get("uid"),
+                **extra,
+            }
+
+        task = asyncio.get_running_loop().create_task(self._emit(endpoint["tenantId"], event_type, data))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def drain(self) -> None:
+        """Waits for the announcements still being sent (they never raise)."""
+        await asyncio.gather(*self._in_flight)
+
+    async def _emit(
+        self, tenant_id: str, event_type: str, data: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> None:
         try:
             targets = await self._endpoints.subscribed(tenant_id, event_type)
             if not targets:
                 return
-            event = {"type": event_type, "timestamp": to_wire(utcnow()), "data": data}
+            event = {"type": event_type, "timestamp": to_wire(utcnow()), "data": await data()}
             body = json.dumps(to_jsonable_python(event), separators=(",", ":"), ensure_ascii=False).encode()
             # One id for the event, on every endpoint and on the retry: receivers dedupe on it.
             event_id = ids.new_id(ids.MESSAGE)

@@ -12,6 +12,7 @@ from shared.probes import Readiness, close_probe_clients
 from shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from shared.secretbox import KeyProvider, SecretBox, key_provider, legacy_key_provider
 from shared.services.applications import ApplicationService
+from shared.services.attempt_stats import AttemptStatsService
 from shared.services.attempts import AttemptService
 from shared.services.background_tasks import BackgroundTaskService
 from shared.services.dead_letters import DeadLetterService
@@ -19,6 +20,7 @@ from shared.services.delivery import DeliveryService
 from shared.services.endpoints import EndpointService
 from shared.services.environment import EnvironmentService
 from shared.services.event_types import EventTypeService
+from shared.services.examples import ExampleService
 from shared.services.idempotency import IdempotencyService
 from shared.services.inbound import InboundService
 from shared.services.messages import MessageService
@@ -28,6 +30,7 @@ from shared.services.operational import (
     OperationalEvents,
 )
 from shared.services.recovery import RecoveryService
+from shared.services.replay import ReplayService
 from shared.services.resend import ManualDelivery, ResendService
 from shared.services.statistics import StatisticsService
 from shared.services.sweeper import Sweeper
@@ -65,6 +68,9 @@ class Services:
     recovery: RecoveryService
     statistics: StatisticsService
     environment: EnvironmentService
+    replay: ReplayService
+    examples: ExampleService
+    attempt_stats: AttemptStatsService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
     # /api/v1/health/ready's verdict, probed at most once per HERALD_READINESS_CACHE_SECONDS.
@@ -81,7 +87,12 @@ class Services:
     ) -> Services:
         applications = ApplicationService(store)
         secret_box = SecretBox(keys or key_provider(settings), legacy=legacy_key_provider(settings))
-        endpoints = EndpointService(store, secret_box, settings)
+        http = GuardedClient(settings)
+        operational_endpoints = OperationalEndpointService(
+            EndpointService(store, secret_box, settings, kind=OPERATIONAL_ENDPOINT_TYPE)
+        )
+        operational = OperationalEvents(operational_endpoints, settings, http, applications)
+        endpoints = EndpointService(store, secret_box, settings, events=operational)
         # One group commit for both writes of the message path: accepts and first rounds of
         # one application in flight together share requests.
         batches = JoinedBatches(store)
@@ -95,15 +106,12 @@ class Services:
         dead_letters = DeadLetterService(store, retention_days=settings.retention_days)
         limiter = rate_limiter or _rate_limiter(settings)
         attempts = AttemptService(store, applications, endpoints, messages, batches)
-        http = GuardedClient(settings)
-        operational_endpoints = OperationalEndpointService(
-            EndpointService(store, secret_box, settings, kind=OPERATIONAL_ENDPOINT_TYPE)
+        background_tasks = BackgroundTaskService(
+            store, retention_days=settings.retention_days, events=operational
         )
-        operational = OperationalEvents(operational_endpoints, settings, http)
-        background_tasks = BackgroundTaskService(store, retention_days=settings.retention_days)
+        event_types = EventTypeService(store)
         delivery = DeliveryService(store, settings, endpoints, attempts, limiter, events=operational)
         manual = ManualDelivery(delivery)
-        event_types = EventTypeService(store)
         return cls(
             settings=settings,
             store=store,
@@ -126,6 +134,11 @@ class Services:
             recovery=RecoveryService(store, settings, applications, endpoints, background_tasks, manual),
             statistics=StatisticsService(store, applications, endpoints, background_tasks),
             environment=EnvironmentService(store, settings, event_types),
+            replay=ReplayService(store, settings, applications, endpoints, background_tasks, manual),
+            examples=ExampleService(applications, endpoints, event_types, messages),
+            attempt_stats=AttemptStatsService(
+                store, applications, endpoints, retention_days=settings.retention_days
+            ),
             http=http,
             readiness=Readiness(store, settings),
         )
@@ -133,6 +146,7 @@ class Services:
     async def close(self) -> None:
         """Closes the outbound HTTP clients and the probes' (the store belongs to whoever created it)."""
         await self.delivery.close()
+        await self.operational.drain()
         await self.http.close()
         await close_probe_clients()
 

@@ -1,0 +1,140 @@
+"""Sending an endpoint what it asks for: POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/...
+
+`replay-missing` and `bulk-replay` record a background task and start one workflow for it, which
+sends one batch per execution and continues as new until none is left (as recovery does, see
+`recovery.py`). `send-example` stores an example message for that one endpoint and dispatches it
+as `POST .../msg` does.
+"""
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import azure.durable_functions as df
+
+from blueprints._http import Call, Reply, api_function
+from blueprints.delivery import dispatch_in_background
+from shared.durable import RecoveryJob, RecoveryProgress
+from shared.lazy import lazy_module
+from shared.scopes import Scope
+
+if TYPE_CHECKING:
+    from shared import models
+    from shared.services import messages as message_views
+    from shared.services import registry, replay
+else:
+    models = lazy_module("shared.models")
+    message_views = lazy_module("shared.services.messages")
+    registry = lazy_module("shared.services.registry")
+    replay = lazy_module("shared.services.replay")
+
+bp = df.Blueprint()
+
+ONE = "v1/app/{app_id}/endpoint/{endpoint_id}"
+WORKFLOW = "endpoint_replay_v1"
+BATCH_ACTIVITY = "endpoint_replay_batch"
+FAILED_ACTIVITY = "endpoint_replay_failed"
+# A batch that fails (Cosmos busy, say) is tried again before the task is given up as failed.
+_BATCH_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5000, max_number_of_attempts=3)
+
+
+@api_function(
+    bp,
+    "replay_missing",
+    f"{ONE}/replay-missing",
+    ["POST"],
+    scope=Scope.WRITE,
+    body="ReplayIn",
+    returns="ReplayOut",
+    status=202,
+    durable_client=True,
+)
+async def replay_missing(call: Call) -> Reply:
+    return await _start(call, call.body(models.ReplayIn))
+
+
+@api_function(
+    bp,
+    "bulk_replay",
+    f"{ONE}/bulk-replay",
+    ["POST"],
+    scope=Scope.WRITE,
+    body="BulkReplayIn",
+    returns="ReplayOut",
+    status=202,
+    durable_client=True,
+)
+async def bulk_replay(call: Call) -> Reply:
+    return await _start(call, call.body(models.BulkReplayIn))
+
+
+async def _start(call: Call, window: "models.ReplayIn") -> Reply:
+    app_id = await call.app_id()
+
+    async def start(seed: str | None) -> Reply:
+        task = await call.services.replay.start(
+            call.tenant_id, app_id, call.route("endpoint_id"), window, seed=seed
+        )
+        instance = replay.instance_id(task)
+        existing = await call.client.get_status(instance)
+        # A retried request whose first try started it already finds it.
+        if not (existing and existing.runtime_status):
+            await call.client.start_new(WORKFLOW, instance, replay.workflow_input(task))
+        return 202, replay.to_out(task)
+
+    return await call.once(start)
+
+
+@api_function(
+    bp,
+    "send_example",
+    f"{ONE}/send-example",
+    ["POST"],
+    scope=Scope.WRITE,
+    body="EventExampleIn",
+    returns="MessageOut",
+    status=202,
+    durable_client=True,
+)
+async def send_example(call: Call) -> Reply:
+    data = call.body(models.EventExampleIn)
+    accepted = await call.services.examples.send(
+        call.tenant_id,
+        call.route("app_id"),
+        call.route("endpoint_id"),
+        data,
+        idempotency_key=call.req.headers.get("idempotency-key") or None,
+        fingerprint=call.fingerprint(),
+    )
+    if accepted.created:
+        dispatch_in_background(call.client, accepted.message, accepted.endpoints)
+    return 202, message_views.to_out(accepted.message)
+
+
+# Named with a version: see README, "Deploying safely".
+@bp.function_name(WORKFLOW)
+@bp.orchestration_trigger(context_name="context")
+def endpoint_replay(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
+    job: dict[str, Any] = context.get_input()  # type: ignore[assignment]
+    try:
+        progress = yield context.call_activity_with_retry(BATCH_ACTIVITY, _BATCH_RETRY, job)
+    except Exception:
+        yield context.call_activity(FAILED_ACTIVITY, job)
+        return "failed"
+    if progress["done"]:
+        return "finished"
+    context.continue_as_new({**job, "cursor": progress["cursor"]})
+    return "continued"
+
+
+@bp.function_name(BATCH_ACTIVITY)
+@bp.activity_trigger(input_name="job")
+async def endpoint_replay_batch(job: RecoveryJob) -> RecoveryProgress:
+    services = await registry.get_services()
+    return await services.replay.run_batch(job)
+
+
+@bp.function_name(FAILED_ACTIVITY)
+@bp.activity_trigger(input_name="job")
+async def endpoint_replay_failed(job: RecoveryJob) -> None:
+    services = await registry.get_services()
+    await services.replay.fail(job)
