@@ -17,6 +17,7 @@ from blueprints import (
     inbound_queue,
     messages,
     metrics,
+    not_served,
     operational_webhooks,
     recovery,
 )
@@ -44,5 +45,6 @@ for blueprint in (
     recovery.bp,
     background_tasks.bp,
     metrics.bp,
+    not_served.bp,
 ):
     app.register_functions(blueprint)
