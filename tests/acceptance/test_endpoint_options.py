@@ -106,7 +106,7 @@ def test_secrets_herald_cannot_sign_with_are_a_422_naming_the_form(
 ) -> None:
     with pytest.raises(HTTPValidationError) as caught:
         svix.endpoint.create(app_id, EndpointIn(url=URL, secret=secret))
-    (error,) = caught.value.detail  # type: ignore[union-attr]
+    (error,) = caught.value.detail
     assert error.loc == ["body", "secret"] and named in error.msg
     endpoint = svix.endpoint.create(app_id, EndpointIn(url=URL))
     with pytest.raises(HTTPValidationError):
