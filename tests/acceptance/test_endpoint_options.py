@@ -168,3 +168,11 @@ def test_svix_1x_names_are_read_and_answered(http: httpx.Client, app_id: str) ->
         f"/api/v1/app/{app_id}/endpoint/{body['id']}", json={"eventTypes": ["c.d"], "filterTypes": ["x.y"]}
     ).json()
     assert patched["eventTypes"] == ["c.d"] and patched["version"] == 2
+
+
+def test_svix_1x_application_rate_limit_is_its_throttle_rate(http: httpx.Client) -> None:
+    created = http.post("/api/v1/app", json={"name": "1.x", "rateLimit": 4})
+    assert created.status_code == 201, created.text
+    assert (created.json()["throttleRate"], created.json()["rateLimit"]) == (4, 4)
+    patched = http.patch(f"/api/v1/app/{created.json()['id']}", json={"rateLimit": None}).json()
+    assert (patched["throttleRate"], patched["rateLimit"]) == (None, None)
