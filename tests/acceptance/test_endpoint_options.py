@@ -176,3 +176,15 @@ def test_svix_1x_application_rate_limit_is_its_throttle_rate(http: httpx.Client)
     assert (created.json()["throttleRate"], created.json()["rateLimit"]) == (4, 4)
     patched = http.patch(f"/api/v1/app/{created.json()['id']}", json={"rateLimit": None}).json()
     assert (patched["throttleRate"], patched["rateLimit"]) == (None, None)
+
+
+def test_a_svix_1x_patch_with_a_secret_rotates_to_it(http: httpx.Client, app_id: str) -> None:
+    endpoint = http.post(f"/api/v1/app/{app_id}/endpoint", json={"url": URL}).json()
+    chosen = "whsec_" + base64.b64encode(b"n" * 32).decode()
+    patched = http.patch(f"/api/v1/app/{app_id}/endpoint/{endpoint['id']}", json={"secret": chosen})
+    assert patched.status_code == 200 and "secret" not in patched.json()
+    assert http.get(f"/api/v1/app/{app_id}/endpoint/{endpoint['id']}/secret").json()["key"] == chosen
+    refused = http.patch(
+        f"/api/v1/app/{app_id}/endpoint/{endpoint['id']}", json={"secret": "whpk_" + "A" * 44}
+    )
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "secret"]
