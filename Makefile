@@ -9,7 +9,7 @@ PORT ?= 7071
 TENANT ?= default
 SCOPES ?= herald.read herald.write herald.admin
 
-.PHONY: run test stop lint typecheck emulators deps clean token redis-server checkov
+.PHONY: run test stop lint typecheck emulators deps clean token redis-server checkov svix1
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/install_worker_protos.py .python-version
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.13 is required ($(PYTHON) not found; with pyenv: pyenv install 3.13.0)"; exit 1; }
@@ -58,7 +58,12 @@ typecheck: $(VENV)/.installed
 checkov:
 	bash scripts/checkov.sh
 
-test: deps redis-server emulators lint typecheck checkov
+# The svix 1.x SDK in a virtualenv of its own (.tools/svix1): the acceptance suite runs the same
+# scenario with it as with the pinned 2.x SDK.
+svix1:
+	@bash scripts/svix1_venv.sh >/dev/null
+
+test: deps redis-server emulators lint typecheck checkov svix1
 	$(PY) -m pytest
 
 stop:

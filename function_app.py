@@ -18,6 +18,7 @@ from blueprints import (
     inbound_queue,
     messages,
     metrics,
+    not_served,
     operational_webhooks,
     recovery,
     replay,
@@ -50,5 +51,6 @@ for blueprint in (
     replay.bp,
     background_tasks.bp,
     metrics.bp,
+    not_served.bp,
 ):
     app.register_functions(blueprint)

@@ -21,6 +21,7 @@ from shared.clock import from_wire, to_wire
 from shared.errors import (
     ForbiddenError,
     HeraldError,
+    MethodNotAllowedError,
     PayloadTooLargeError,
     RateLimitedError,
     ServiceUnavailableError,
@@ -213,6 +214,8 @@ def _error_headers(exc: HeraldError) -> dict[str, str]:
         return {"WWW-Authenticate": exc.challenge()}
     if isinstance(exc, ServiceUnavailableError | RateLimitedError):
         return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, MethodNotAllowedError):
+        return {"Allow": ", ".join(exc.allowed)}
     return {}
 
 

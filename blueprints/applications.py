@@ -17,6 +17,12 @@ else:
 
 bp = func.Blueprint()
 
+APP_LIST_FILTERS = (
+    "exclude_apps_with_no_endpoints",
+    "exclude_apps_with_disabled_endpoints",
+    "exclude_apps_with_svix_play_endpoints",
+)
+
 
 @api_function(
     bp,
@@ -25,11 +31,12 @@ bp = func.Blueprint()
     ["GET"],
     scope=Scope.READ,
     returns="ListResponse[ApplicationOut]",
-    query=LIST_QUERY,
+    query=(*LIST_QUERY, *APP_LIST_FILTERS),
 )
 async def list_applications(call: Call) -> Reply:
     params = call.list_params(default_order="ascending")
-    return 200, await call.services.applications.list_page(call.tenant_id, params)
+    filters = views.AppListFilters(**{name: call.flag(name, default=False) for name in APP_LIST_FILTERS})
+    return 200, await call.services.applications.list_page(call.tenant_id, params, filters)
 
 
 @api_function(

@@ -26,7 +26,10 @@ def _filters(call: Call) -> dict[str, object]:
         "before": call.time("before"),
         "after": call.time("after"),
         "with_msg": call.flag("with_msg", default=False),
+        # Svix's defaults for callers other than its SDKs (which send both, false and true).
         "with_content": call.flag("with_content", default=True),
+        "expanded_statuses": call.flag("expanded_statuses", default=False),
+        "status_code_class": call.query("status_code_class"),
     }
 
 
@@ -40,8 +43,11 @@ def _filters(call: Call) -> dict[str, object]:
     query=(
         *LIST_QUERY,
         "status",
+        "status_code_class",
         *MESSAGE_FILTERS,
+        "with_content",
         "with_msg",
+        "expanded_statuses",
     ),
 )
 async def list_attempts_by_endpoint(call: Call) -> Reply:
@@ -65,8 +71,11 @@ async def list_attempts_by_endpoint(call: Call) -> Reply:
     query=(
         *LIST_QUERY,
         "status",
+        "status_code_class",
         "endpoint_id",
         *MESSAGE_FILTERS,
+        "with_content",
+        "expanded_statuses",
     ),
 )
 async def list_attempts_by_message(call: Call) -> Reply:
@@ -87,8 +96,11 @@ async def list_attempts_by_message(call: Call) -> Reply:
     ["GET"],
     scope=Scope.READ,
     returns="MessageAttemptOut",
+    query=("expanded_statuses",),
 )
 async def get_attempt(call: Call) -> Reply:
+    # Accepted and checked; an attempt itself is never canceled (only a pair is), so it changes nothing.
+    call.flag("expanded_statuses", default=False)
     attempt = await call.services.attempts.get(
         call.tenant_id, call.route("app_id"), call.route("msg_id"), call.route("attempt_id")
     )
@@ -126,6 +138,7 @@ async def list_message_destinations(call: Call) -> Reply:
         "status",
         *MESSAGE_FILTERS,
         "with_content",
+        "expanded_statuses",
     ),
 )
 async def list_endpoint_messages(call: Call) -> Reply:

@@ -71,6 +71,17 @@ class NotFoundError(HeraldError):
     code = "not_found"
 
 
+class MethodNotAllowedError(HeraldError):
+    """A served path called with a method it does not take; `allowed` goes into `Allow`."""
+
+    status = 405
+    code = "method_not_allowed"
+
+    def __init__(self, detail: str, *, allowed: list[str]) -> None:
+        super().__init__(detail)
+        self.allowed = allowed
+
+
 class ConflictError(HeraldError):
     status = 409
     code = "conflict"

@@ -18,9 +18,10 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    computed_field,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
 from shared.errors import ValidationFailedError
 
@@ -38,7 +39,15 @@ Tag = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=65536, pattern=r"^https?://.+")]
 ThrottleRate = Annotated[int, Field(ge=1, le=65535)]
+# In a PATCH, 0 (as Svix's spec allows there) means no limit, as an absent or null value does.
+ThrottleRatePatch = Annotated[int, Field(ge=0, le=65535)]
+# Svix's deprecated endpoint `version`: kept and answered (svix 1.x SDKs require it), never used.
+EndpointVersion = Annotated[int, Field(ge=1, le=65535)]
 Metadata = dict[str, str]
+
+# The names svix 1.x SDKs send for the fields 2.x renamed: read as the new names (which win when
+# both are given), so an endpoint created with a 1.x filter is filtered, and its rate is kept.
+LEGACY_NAMES = {"filterTypes": "eventTypes", "rateLimit": "throttleRate"}
 
 
 _UID = TypeAdapter(Uid)
@@ -57,6 +66,25 @@ def path_identifier(value: str, *, loc: list[str | int], event_type: bool = Fals
 
 class WireModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class _LegacyNames(WireModel):
+    """An input model that also reads svix 1.x's names of its fields (`LEGACY_NAMES`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_legacy_names(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not LEGACY_NAMES.keys() & data.keys():
+            return data
+        folded = dict(data)
+        for old, new in LEGACY_NAMES.items():
+            if old not in folded:
+                continue
+            value = folded.pop(old)
+            if folded.get(new, folded.get(to_snake(new))) is None:
+                folded.pop(to_snake(new), None)
+                folded[new] = value
+        return folded
 
 
 class MessageStatus(IntEnum):
@@ -90,17 +118,18 @@ class StatusCodeClass(IntEnum):
 # --- applications -------------------------------------------------------------------------------
 
 
-class ApplicationIn(WireModel):
+class ApplicationIn(_LegacyNames):
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     uid: Uid | None = None
+    # Deliveries per second across the application's endpoints (each endpoint's own rate holds too).
     throttle_rate: ThrottleRate | None = None
     metadata: Metadata | None = None
 
 
-class ApplicationPatch(WireModel):
+class ApplicationPatch(_LegacyNames):
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     uid: Uid | None = None
-    throttle_rate: ThrottleRate | None = None
+    throttle_rate: ThrottleRatePatch | None = None
     metadata: Metadata | None = None
 
 
@@ -113,11 +142,17 @@ class ApplicationOut(WireModel):
     created_at: datetime
     updated_at: datetime
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rate_limit(self) -> int | None:
+        """svix 1.x's name of `throttleRate`."""
+        return self.throttle_rate
+
 
 # --- endpoints ----------------------------------------------------------------------------------
 
 
-class _SubscriberFields(WireModel):
+class _SubscriberFields(_LegacyNames):
     """The settings endpoints share with operational-webhook endpoints."""
 
     description: str | None = None
@@ -130,6 +165,7 @@ class _SubscriberFields(WireModel):
 
 class _EndpointFields(_SubscriberFields):
     channels: list[Channel] | None = Field(default=None, min_length=1, max_length=MAX_ENDPOINT_CHANNELS)
+    version: EndpointVersion | None = None
 
 
 class EndpointUpdate(_EndpointFields):
@@ -143,8 +179,24 @@ class EndpointIn(EndpointUpdate):
     headers: dict[str, str] | None = None
 
 
-class EndpointPatch(_EndpointFields):
+class EndpointPatch(_LegacyNames):
+    """PATCH body: only the fields given change.
+
+    As Svix's spec allows here, `eventTypes: []` and `channels: []` clear the filter (the endpoint
+    then receives every event type, or every channel), as null does, and `throttleRate: 0` clears
+    the limit. `secret` (sent by svix 1.x) rotates to that key, the old one signing for 24 h.
+    """
+
     url: Url | None = None
+    description: str | None = None
+    uid: Uid | None = None
+    throttle_rate: ThrottleRatePatch | None = None
+    disabled: bool | None = None
+    event_types: list[EventTypeName] | None = None
+    channels: list[Channel] | None = Field(default=None, max_length=MAX_ENDPOINT_CHANNELS)
+    metadata: Metadata | None = None
+    version: EndpointVersion | None = None
+    secret: str | None = None
 
 
 class _SubscriberOut(WireModel):
@@ -159,9 +211,22 @@ class _SubscriberOut(WireModel):
     created_at: datetime
     updated_at: datetime
 
+    # svix 1.x SDKs read the old names (as Svix still answers them).
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rate_limit(self) -> int | None:
+        return self.throttle_rate
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def filter_types(self) -> list[str] | None:
+        return self.event_types
+
 
 class EndpointOut(_SubscriberOut):
     channels: list[str] | None = None
+    # Required by svix 1.x SDKs; 1 unless the endpoint was given another.
+    version: int = 1
 
 
 class EndpointSecretOut(WireModel):

@@ -11,6 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LIST_PARAMETERS = ("limit", "iterator", "order")
+_BOOLEAN_QUERY = (
+    "with_content",
+    "get_if_exists",
+    "include_archived",
+    "expunge",
+    "with_msg",
+    "expanded_statuses",
+)
 
 
 @dataclass(frozen=True)
@@ -33,8 +41,10 @@ def _parameter(name: str, where: str) -> dict[str, Any]:
         schema = {"type": "integer", "minimum": 1, "maximum": 250}
     elif name == "order":
         schema = {"type": "string", "enum": ["ascending", "descending"]}
-    elif name in ("with_content", "get_if_exists", "include_archived", "expunge", "with_msg"):
+    elif name in _BOOLEAN_QUERY or name.startswith("exclude_apps_with_"):
         schema = {"type": "boolean"}
+    elif name == "status_code_class":
+        schema = {"type": "integer", "enum": [0, 100, 200, 300, 400, 500]}
     return {"name": name, "in": where, "required": where == "path", "schema": schema}
 
 

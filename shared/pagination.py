@@ -6,7 +6,7 @@ first one, which pages backwards. Keys are ids (or names), which sort by creatio
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -122,3 +122,61 @@ def page_of_keys(keys: Sequence[str], params: ListParams) -> tuple[list[str], Pa
         prev_iterator=f"-{chosen[0]}",
         done=not more if not backwards else False,
     )
+
+
+# How many rows one filtered page may read (see `fetch_filtered_page`).
+MAX_FILTERED_SCAN = 1000
+
+
+async def fetch_filtered_page(
+    store: DocumentStore,
+    container: str,
+    pk: PartitionKey,
+    *,
+    where: str,
+    parameters: Sequence[tuple[str, Any]],
+    params: ListParams,
+    keep: Callable[[list[Doc]], Awaitable[list[Doc]]],
+    key: str = "id",
+) -> Page:
+    """`fetch_page` under a condition no query can hold: `keep` chooses, from each batch of rows
+    read (in reading order, away from the cursor), those to answer, keeping their order.
+
+    It reads on until the page is full or nothing is left, so a page is short only when it is the
+    last, or when it read `MAX_FILTERED_SCAN` rows without filling up: then `done` is false and
+    the iterator continues after the last row read, so one call never reads without bound.
+    """
+    backwards = params.iterator is not None and params.iterator.startswith("-")
+    iterator = params.iterator
+    kept: list[Doc] = []
+    scanned = 0
+    last_read: str | None = None
+    exhausted = False
+    while len(kept) < params.limit and scanned < MAX_FILTERED_SCAN:
+        # Each read asks for what is still missing: rows all kept cost one read, as unfiltered.
+        batch = ListParams(limit=params.limit - len(kept), iterator=iterator, order=params.order)
+        page = await fetch_page(
+            store, container, pk, where=where, parameters=parameters, params=batch, key=key
+        )
+        rows = list(reversed(page.items)) if backwards else page.items
+        scanned += len(rows)
+        if rows:
+            last_read = str(rows[-1][key])
+            kept.extend(await keep(rows))
+        # Backwards, `fetch_page` cannot tell the first page; a short read is the end.
+        if not rows or (len(rows) < batch.limit if backwards else page.done):
+            exhausted = True
+            break
+        iterator = f"-{last_read}" if backwards else last_read
+    # Each read asked for no more than was missing, so every row read is answered or passed over:
+    # the next page starts after the last row read.
+    if backwards:
+        kept.reverse()
+        if not kept:
+            return Page(
+                items=[], iterator=None, prev_iterator=None if exhausted else f"-{last_read}", done=exhausted
+            )
+        return Page(items=kept, iterator=str(kept[-1][key]), prev_iterator=f"-{last_read}", done=False)
+    if not kept:
+        return Page(items=[], iterator=last_read or params.iterator, prev_iterator=None, done=exhausted)
+    return Page(items=kept, iterator=last_read, prev_iterator=f"-{kept[0][key]}", done=exhausted)

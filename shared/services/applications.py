@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from shared import ids
 from shared.clock import to_wire, utcnow
 from shared.errors import ConflictError, NotFoundError, PreconditionFailedError
 from shared.models import ApplicationIn, ApplicationOut, ApplicationPatch, path_identifier
-from shared.pagination import ListParams, fetch_page
+from shared.pagination import ListParams, fetch_filtered_page, fetch_page
+from shared.services.endpoints import ENDPOINT_TYPE
 from shared.services.recent import Recent
 from shared.services.uids import UidGuards
 from shared.store.base import (
@@ -22,12 +26,45 @@ from shared.store.base import (
 )
 
 APP_TYPE = "app"
+# Svix Play (Svix's public request inspector) receives at this host.
+SVIX_PLAY_HOST = "play.svix.com"
+# Applications whose endpoints one filtered list reads at once.
+ENDPOINT_READS_AT_ONCE = 16
 # Applications' uids are unique per tenant: one scope for the whole partition.
 TENANT_SCOPE = ""
 
 
 def to_out(doc: Doc) -> ApplicationOut:
     return ApplicationOut.model_validate(doc)
+
+
+@dataclass(frozen=True)
+class AppListFilters:
+    """Svix's `application.list` options, each false by default."""
+
+    # No endpoint at all.
+    exclude_apps_with_no_endpoints: bool = False
+    # At least one endpoint, every one of them disabled.
+    exclude_apps_with_disabled_endpoints: bool = False
+    # At least one endpoint, every one of them on Svix Play.
+    exclude_apps_with_svix_play_endpoints: bool = False
+
+    @property
+    def any(self) -> bool:
+        return (
+            self.exclude_apps_with_no_endpoints
+            or self.exclude_apps_with_disabled_endpoints
+            or self.exclude_apps_with_svix_play_endpoints
+        )
+
+    def keeps(self, endpoints: list[Doc]) -> bool:
+        """Whether an application with these endpoints (`disabled`, `url` of each) is listed."""
+        if not endpoints:
+            return not self.exclude_apps_with_no_endpoints
+        if self.exclude_apps_with_disabled_endpoints and all(e.get("disabled") for e in endpoints):
+            return False
+        on_play = all(urlsplit(str(e.get("url", ""))).hostname == SVIX_PLAY_HOST for e in endpoints)
+        return not (self.exclude_apps_with_svix_play_endpoints and on_play)
 
 
 class ApplicationService:
@@ -97,14 +134,42 @@ class ApplicationService:
         except DocumentExistsError:
             return await self.get(tenant_id, app_id), False
 
-    async def list_page(self, tenant_id: str, params: ListParams) -> dict[str, Any]:
-        page = await fetch_page(
+    async def list_page(
+        self, tenant_id: str, params: ListParams, filters: AppListFilters | None = None
+    ) -> dict[str, Any]:
+        """A page of the tenant's applications; `filters` read each one's endpoints (one query per
+        application, in its own partition), reading on until the page is full."""
+        where, parameters = "c.type = @type", [("@type", APP_TYPE)]
+        if filters is None or not filters.any:
+            page = await fetch_page(
+                self._store, APPLICATIONS, [tenant_id], where=where, parameters=parameters, params=params
+            )
+            return page.to_wire([to_out(doc) for doc in page.items])
+        chosen = filters
+        gate = asyncio.Semaphore(ENDPOINT_READS_AT_ONCE)
+
+        async def endpoints_of(app_id: str) -> list[Doc]:
+            async with gate:
+                return await self._store.query(
+                    ENDPOINTS,
+                    [tenant_id, app_id],
+                    select="c.disabled, c.url",
+                    where="c.type = @type",
+                    parameters=[("@type", ENDPOINT_TYPE)],
+                )
+
+        async def keep(apps: list[Doc]) -> list[Doc]:
+            found = await asyncio.gather(*(endpoints_of(app["id"]) for app in apps))
+            return [app for app, endpoints in zip(apps, found, strict=True) if chosen.keeps(endpoints)]
+
+        page = await fetch_filtered_page(
             self._store,
             APPLICATIONS,
             [tenant_id],
-            where="c.type = @type",
-            parameters=[("@type", APP_TYPE)],
+            where=where,
+            parameters=parameters,
             params=params,
+            keep=keep,
         )
         return page.to_wire([to_out(doc) for doc in page.items])
 
@@ -128,9 +193,12 @@ class ApplicationService:
         current = await self.get(tenant_id, id_or_uid)
         fields = data.model_dump(exclude_unset=True)
         changes: dict[str, Any] = {}
-        for name, key in (("name", "name"), ("uid", "uid"), ("throttle_rate", "throttleRate")):
+        for name, key in (("name", "name"), ("uid", "uid")):
             if name in fields:
                 changes[key] = fields[name]
+        if "throttle_rate" in fields:
+            # 0 (which Svix's spec allows in a PATCH) means no limit, as null does.
+            changes["throttleRate"] = fields["throttle_rate"] or None
         if "metadata" in fields:
             changes["metadata"] = fields["metadata"] or {}
         return await self._apply(tenant_id, current, changes)

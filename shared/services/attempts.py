@@ -110,19 +110,35 @@ def dispatch_marker(message: Doc) -> Doc:
     }
 
 
-def attempt_out(doc: Doc, message: Doc | None = None) -> MessageAttemptOut:
+# What an attempt's `response` reads when the caller asked for no content (Svix's answer).
+NO_CONTENT = "{}"
+# Svix's `status_code_class` values: 0 is "no answer" (a timeout, a refused connection).
+STATUS_CODE_CLASSES = (0, 100, 200, 300, 400, 500)
+
+
+def attempt_out(doc: Doc, message: Doc | None = None, *, with_content: bool = True) -> MessageAttemptOut:
+    """An attempt as Svix answers it; `message` embeds its message, never with the payload."""
     status = MessageStatus(doc["status"])
-    out = MessageAttemptOut.model_validate({**doc, "statusText": status.text})
+    fields = {**doc, "statusText": status.text}
+    if not with_content:
+        fields["response"] = NO_CONTENT
+    out = MessageAttemptOut.model_validate(fields)
     if message is not None:
-        out = out.model_copy(update={"msg": message_docs.to_out(message)})
+        out = out.model_copy(update={"msg": message_docs.to_out(message, with_content=False)})
     return out
 
 
 def _with_status[WithStatus: (MessageEndpointOut, EndpointMessageOut)](
-    model: type[WithStatus], base: BaseModel, pair: Doc
+    model: type[WithStatus], base: BaseModel, pair: Doc, *, expanded: bool = True
 ) -> WithStatus:
-    """`base` (an endpoint or a message) with the delivery status of its message-endpoint pair."""
+    """`base` (an endpoint or a message) with the delivery status of its message-endpoint pair.
+
+    Without `expanded` (Svix's `expanded_statuses=false`, its default for callers other than its
+    SDKs) a canceled pair reads as a success, as it did before Svix had the status.
+    """
     status = MessageStatus(pair["status"])
+    if not expanded and status == MessageStatus.CANCELED:
+        status = MessageStatus.SUCCESS
     fields = {**base.model_dump(), "status": status, "status_text": status.text}
     return model.model_validate({**fields, "next_attempt": pair.get("nextAttempt")})
 
@@ -136,12 +152,42 @@ def _wanted_status(filters: Mapping[str, Any]) -> MessageStatus | None:
         raise ValidationFailedError.single(["query", "status"], "unknown status") from None
 
 
+def _wanted_statuses(filters: Mapping[str, Any]) -> list[int] | None:
+    """The stored statuses a `status` filter matches: what reads as that status to the caller."""
+    status = _wanted_status(filters)
+    if status is None:
+        return None
+    if status == MessageStatus.SUCCESS and not filters.get("expanded_statuses", True):
+        return [int(MessageStatus.SUCCESS), int(MessageStatus.CANCELED)]
+    return [int(status)]
+
+
+def _code_class(filters: Mapping[str, Any]) -> int | None:
+    raw = filters.get("status_code_class")
+    if raw is None or raw == "":
+        return None
+    try:
+        code_class = int(raw)
+    except ValueError:
+        code_class = -1
+    if code_class not in STATUS_CODE_CLASSES:
+        raise ValidationFailedError.single(
+            ["query", "status_code_class"], "status_code_class must be one of 0, 100, 200, 300, 400, 500"
+        )
+    return code_class
+
+
 def _status_filter(alias: str, filters: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, Any]]]:
     where, params = message_filters(alias, filters)
-    status = _wanted_status(filters)
-    if status is not None:
-        where.append(f"{alias}.status = @status")
-        params.append(("@status", int(status)))
+    statuses = _wanted_statuses(filters)
+    if statuses is not None:
+        where.append(f"{alias}.status IN ({', '.join(f'@status{i}' for i in range(len(statuses)))})")
+        params.extend((f"@status{i}", status) for i, status in enumerate(statuses))
+    code_class = _code_class(filters)
+    if code_class is not None:
+        # As Svix: each class is its hundred, and 0 every code under 100 (no answer at all).
+        where.append(f"{alias}.responseStatusCode >= @codeFrom AND {alias}.responseStatusCode < @codeTo")
+        params.extend([("@codeFrom", code_class), ("@codeTo", code_class + 100)])
     return where, params
 
 
@@ -323,7 +369,7 @@ class AttemptService:
             ["c.endpointId = @ep", *where],
             [("@ep", endpoint["id"]), *parameters],
             params,
-            with_msg=bool(filters.get("with_msg")),
+            filters,
         )
 
     async def list_by_msg(
@@ -337,10 +383,17 @@ class AttemptService:
         message = await self._messages.get(tenant_id, app_id_or_uid, msg_id)
         where, parameters = _status_filter("c", filters)
         if filters.get("endpoint_id"):
+            # By id or uid, as in Svix: an endpoint the application does not have is a 404.
+            endpoint = await self._endpoints.get(tenant_id, message["appId"], str(filters["endpoint_id"]))
             where.append("c.endpointId = @ep")
-            parameters.append(("@ep", filters["endpoint_id"]))
+            parameters.append(("@ep", endpoint["id"]))
         return await self._attempt_page(
-            tenant_id, message["appId"], ["c.msgId = @msg", *where], [("@msg", msg_id), *parameters], params
+            tenant_id,
+            message["appId"],
+            ["c.msgId = @msg", *where],
+            [("@msg", msg_id), *parameters],
+            params,
+            filters,
         )
 
     async def list_destinations(
@@ -370,11 +423,24 @@ class AttemptService:
         params: ListParams,
         filters: Mapping[str, Any],
     ) -> dict[str, Any]:
-        """The messages an endpoint was sent, newest first, each with the pair's status."""
+        """The messages an endpoint was sent, newest first, each with the pair's status.
+
+        Unfiltered, every message the endpoint was chosen for, a pair whose first attempt is not
+        recorded yet reading `pending`. With `status`, the query runs on the pairs' status
+        documents, so each page is full unless it is the last: a pair matches once its status is
+        recorded (after its first attempt, or at once for a message scheduled with `deliverAt`).
+        """
         app = await self._apps.get(tenant_id, app_id_or_uid)
         endpoint = await self._endpoints.get(tenant_id, app["id"], endpoint_id_or_uid)
         pk = [tenant_id, app["id"]]
         where, parameters = message_filters("c", filters)
+        with_content = bool(filters.get("with_content", True))
+        expanded = bool(filters.get("expanded_statuses", True))
+        statuses = _wanted_statuses(filters)
+        if statuses is not None:
+            return await self._messages_by_status(
+                pk, endpoint["id"], statuses, where, parameters, params, filters
+            )
         page = await fetch_page(
             self._store,
             MESSAGES,
@@ -385,14 +451,52 @@ class AttemptService:
         )
         pair_ids = [message_docs.destination_id(m["id"], endpoint["id"]) for m in page.items]
         pairs = await self._by_ids(MESSAGES, pk, pair_ids)
-        wanted = _wanted_status(filters)
-        with_content = bool(filters.get("with_content", True))
         data = []
         for message, pair_id in zip(page.items, pair_ids, strict=True):
             pair = pairs.get(pair_id) or _not_yet_attempted(message)
-            if wanted is None or pair["status"] == int(wanted):
+            out = message_docs.to_out(message, with_content=with_content)
+            data.append(_with_status(EndpointMessageOut, out, pair, expanded=expanded))
+        return page.to_wire(data)
+
+    async def _messages_by_status(
+        self,
+        pk: list[str],
+        endpoint_id: str,
+        statuses: list[int],
+        where: list[str],
+        parameters: list[tuple[str, Any]],
+        params: ListParams,
+        filters: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """Pages of an endpoint's pairs in `statuses`, keyed by message id like the unfiltered list
+        (a pair's status document carries its message's type, channels, tags and timestamp)."""
+        placeholders = ", ".join(f"@status{i}" for i in range(len(statuses)))
+        page = await fetch_page(
+            self._store,
+            MESSAGES,
+            pk,
+            where=" AND ".join(
+                ["c.type = @type", "c.endpointId = @ep", f"c.status IN ({placeholders})", *where]
+            ),
+            parameters=[
+                ("@type", message_docs.DESTINATION_TYPE),
+                ("@ep", endpoint_id),
+                *((f"@status{i}", status) for i, status in enumerate(statuses)),
+                *parameters,
+            ],
+            params=params,
+            key="msgId",
+        )
+        messages = await self._by_ids(MESSAGES, pk, [pair["msgId"] for pair in page.items])
+        with_content = bool(filters.get("with_content", True))
+        expanded = bool(filters.get("expanded_statuses", True))
+        data = []
+        for pair in page.items:
+            message = messages.get(pair["msgId"])
+            # A pair shares its message's retention; one outliving it by moments is left out.
+            if message is not None and message.get("type") == message_docs.MESSAGE_TYPE:
                 out = message_docs.to_out(message, with_content=with_content)
-                data.append(_with_status(EndpointMessageOut, out, pair))
+                data.append(_with_status(EndpointMessageOut, out, pair, expanded=expanded))
         return page.to_wire(data)
 
     async def _attempt_page(
@@ -402,8 +506,7 @@ class AttemptService:
         where: list[str],
         parameters: list[tuple[str, Any]],
         params: ListParams,
-        *,
-        with_msg: bool = False,
+        filters: Mapping[str, Any],
     ) -> dict[str, Any]:
         pk = [tenant_id, app_id]
         page = await fetch_page(
@@ -414,8 +517,12 @@ class AttemptService:
             parameters=[("@type", ATTEMPT_TYPE), *parameters],
             params=params,
         )
+        with_msg = bool(filters.get("with_msg"))
+        with_content = bool(filters.get("with_content", True))
         messages = await self._by_ids(MESSAGES, pk, [a["msgId"] for a in page.items]) if with_msg else {}
-        return page.to_wire([attempt_out(doc, messages.get(doc["msgId"])) for doc in page.items])
+        return page.to_wire(
+            [attempt_out(doc, messages.get(doc["msgId"]), with_content=with_content) for doc in page.items]
+        )
 
     async def _by_ids(self, container: str, pk: list[str], doc_ids: list[str]) -> dict[str, Doc]:
         unique = sorted(set(doc_ids))

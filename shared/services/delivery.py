@@ -356,10 +356,15 @@ class DeliveryService:
             # Open circuit: no request; the workflow tries again once a probe may go out.
             retry = AttemptOutcome(MessageStatus.PENDING, admission.retry_in, attempted=False)
             return Executed(endpoint, endpoint_id, retry, next_attempt=_after_seconds(admission.retry_in))
-        if endpoint.get("throttleRate"):
-            rate = float(endpoint["throttleRate"])
-            # Over the endpoint's rate the delivery waits; it is never dropped.
-            await wait_for_token(self._limiter, f"ep:{endpoint_id}", rate=rate, burst=max(1, int(rate)))
+        # Over the application's rate (shared by all its endpoints) or the endpoint's own, the
+        # delivery waits; it is never dropped.
+        for key, limit in (
+            (f"app:{message['appId']}", message.get("appThrottleRate")),
+            (f"ep:{endpoint_id}", endpoint.get("throttleRate")),
+        ):
+            if limit:
+                rate = float(limit)
+                await wait_for_token(self._limiter, key, rate=rate, burst=max(1, int(rate)))
         body = body if body is not None else _payload_bytes(message)
         delivery = await self._delivery(message, endpoint, body)
         report = await send(

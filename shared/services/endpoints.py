@@ -32,7 +32,7 @@ from shared.secretbox import SecretBox
 from shared.services.recent import Recent
 from shared.services.uids import UidGuards
 from shared.settings import HeraldSettings
-from shared.signing import generate_secret, normalize_secret
+from shared.signing import generate_secret, normalize_secret, shown_key
 from shared.store.base import (
     ENDPOINTS,
     MESSAGES,
@@ -196,11 +196,21 @@ class EndpointService:
         return await self._apply_and_announce(tenant_id, current, self._fields(data, url)), False
 
     async def patch(self, tenant_id: str, app_id: str, id_or_uid: str, data: EndpointPatch) -> Doc:
+        """Changes only the fields given (see `EndpointPatch` for what an empty value means)."""
         current = await self.get(tenant_id, app_id, id_or_uid)
-        url = current["url"] if data.url is None else await self._check_url(data.url)
-        merged = {**to_out(current).model_dump(), **data.model_dump(exclude_unset=True)}
-        fields = self._fields(EndpointUpdate.model_validate(merged), url)
-        return await self._apply_and_announce(tenant_id, current, fields)
+        given = data.model_dump(exclude_unset=True)
+        secret = given.pop("secret", None)
+        changes = {
+            key: value
+            for key, value in self._fields(data, current["url"]).items()
+            if self._FIELD_NAMES[key] in given
+        }
+        if data.url is not None:
+            changes["url"] = await self._check_url(data.url)
+        if secret is not None:
+            new_key = normalize_secret(secret, loc=["body", "secret"])
+            changes["secrets"] = await self._rotated_secrets(current, new_key, DEFAULT_GRACE_SECONDS)
+        return await self._apply_and_announce(tenant_id, current, changes)
 
     async def delete(self, tenant_id: str, app_id: str, id_or_uid: str) -> None:
         current = await self.get(tenant_id, app_id, id_or_uid)
@@ -226,8 +236,9 @@ class EndpointService:
         return True
 
     async def get_secret(self, tenant_id: str, app_id: str, id_or_uid: str) -> str:
+        """The current key as Svix shows it: an Ed25519 key by its public half (`whpk_`)."""
         doc = await self.get(tenant_id, app_id, id_or_uid)
-        return await self._open(doc, doc["secrets"][0])
+        return shown_key(await self._open(doc, doc["secrets"][0]))
 
     async def signing_secrets(self, doc: Doc) -> list[str]:
         """The keys to sign with now: the current one and any still in their grace period."""
@@ -236,10 +247,19 @@ class EndpointService:
     async def rotate_secret(
         self, tenant_id: str, app_id: str, id_or_uid: str, key: str | None, grace_seconds: int | None
     ) -> str:
-        """Makes a new key current; the old ones keep signing for the grace period. Returns the new key."""
+        """Makes a new key current; the old ones keep signing for the grace period.
+
+        Returns the new key as `get_secret` shows it.
+        """
         current = await self.get(tenant_id, app_id, id_or_uid)
         new_key = normalize_secret(key, loc=["body", "key"]) if key else generate_secret()
         grace = DEFAULT_GRACE_SECONDS if grace_seconds is None else grace_seconds
+        secrets = await self._rotated_secrets(current, new_key, grace)
+        await self._apply_and_announce(tenant_id, current, {"secrets": secrets})
+        return shown_key(new_key)
+
+    async def _rotated_secrets(self, current: Doc, new_key: str, grace: int) -> list[Doc]:
+        """The secrets after a rotation to `new_key`: it first, then the old ones still in grace."""
         expires = to_wire(utcnow() + timedelta(seconds=grace))
         # Old keys keep signing until the grace period ends (or their own, earlier, end).
         still_valid = [
@@ -248,8 +268,7 @@ class EndpointService:
             if grace > 0 and _active(entry)
         ]
         sealed = await self._secrets.seal(new_key, context=_secret_context(current))
-        await self._apply_and_announce(tenant_id, current, {"secrets": [{"sealed": sealed}, *still_valid]})
-        return new_key
+        return [{"sealed": sealed}, *still_valid]
 
     async def _check_url(self, url: str) -> str:
         """The URL as the HTTP client will send it (what is stored), if the SSRF guard allows it."""
@@ -357,15 +376,30 @@ class EndpointService:
             await self._uids.release(pk, app_id, old_uid, current["id"])
         return stored
 
+    # Each stored field and the input field it comes from.
+    _FIELD_NAMES = {
+        "url": "url",
+        "uid": "uid",
+        "description": "description",
+        "throttleRate": "throttle_rate",
+        "disabled": "disabled",
+        "eventTypes": "event_types",
+        "channels": "channels",
+        "metadata": "metadata",
+        "version": "version",
+    }
+
     @staticmethod
-    def _fields(data: EndpointUpdate, url: str) -> dict[str, Any]:
+    def _fields(data: EndpointUpdate | EndpointPatch, url: str) -> dict[str, Any]:
+        # Empty lists and a rate of 0 are "no filter" and "no limit", as null is.
         return {
             "url": url,
             "uid": data.uid,
             "description": data.description or "",
-            "throttleRate": data.throttle_rate,
+            "throttleRate": data.throttle_rate or None,
             "disabled": bool(data.disabled),
             "eventTypes": sorted(set(data.event_types)) if data.event_types else None,
             "channels": sorted(set(data.channels)) if data.channels else None,
             "metadata": data.metadata or {},
+            "version": getattr(data, "version", None) or 1,
         }

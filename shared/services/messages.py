@@ -144,6 +144,10 @@ class MessageService:
             "ttl": retention,
             "expiresAt": to_wire(now + timedelta(seconds=retention)),
         }
+        if app.get("throttleRate"):
+            # The application's rate travels with its messages: delivery enforces it without
+            # reading the application (no request added to a message's path).
+            message["appThrottleRate"] = app["throttleRate"]
         guards = []
         if idempotency_key is not None:
             guards.append(self._key_guard(message, idempotency_key, fingerprint, with_content, now))

@@ -35,7 +35,7 @@ def test_attempts_are_listed_by_endpoint_and_by_message_and_fetched_one_by_one(
     (ok,) = svix.message_attempt.list_by_endpoint(app_id, good.id).data
     assert (ok.response_status_code, ok.status_text, ok.msg_id) == (200, "success", msg.id)
     failed = svix.message_attempt.list_by_endpoint(
-        app_id, bad.id, MessageAttemptListByEndpointOptions(status=SvixStatus.FAIL)
+        app_id, bad.id, MessageAttemptListByEndpointOptions(status=SvixStatus.FAIL, with_content=True)
     ).data
     assert [(a.response_status_code, a.response) for a in failed] == [(500, "answer 500")]
     assert {a.id for a in svix.message_attempt.list_by_msg(app_id, msg.id).data} == {ok.id, failed[0].id}

@@ -195,7 +195,12 @@ class Api:
         """Message id -> the pair's status, for every message of an endpoint."""
         return {
             str(item["id"]): int(item["status"])
-            for item in self.pages(f"/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", with_content="false")
+            # Expanded: a canceled pair must read as canceled (4), never as Svix's legacy success (0).
+            for item in self.pages(
+                f"/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg",
+                with_content="false",
+                expanded_statuses="true",
+            )
         }
 
 
