@@ -212,7 +212,11 @@ class GuardedResolver(AbstractResolver):
 
 def guarded_session(settings: HeraldSettings, **session_options: Any) -> aiohttp.ClientSession:
     """An HTTP client whose every connection passes the guard. Callers pass allow_redirects=False."""
-    connector = aiohttp.TCPConnector(resolver=GuardedResolver(settings), limit=100, ttl_dns_cache=0)
+    # As large as the process's outbound lane (shared/delivery/lanes.py), which every request
+    # passes first: the pool itself never queues one, so its timeout runs from when it is sent.
+    connector = aiohttp.TCPConnector(
+        resolver=GuardedResolver(settings), limit=settings.outbound_connections, ttl_dns_cache=0
+    )
     return aiohttp.ClientSession(connector=connector, **session_options)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from shared import telemetry
 from shared.auth import TokenValidator, jwks_source
+from shared.delivery.lanes import OutboundLanes
 from shared.outbound import GuardedClient
 from shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from shared.secretbox import KeyProvider, SecretBox, key_provider
@@ -66,7 +67,7 @@ class Services:
         keys: KeyProvider | None = None,
         rate_limiter: RateLimiter | None = None,
     ) -> Services:
-        applications = ApplicationService(store)
+        applications = ApplicationService(store, settings)
         secret_box = SecretBox(keys or key_provider(settings))
         endpoints = EndpointService(store, secret_box, settings)
         # One group commit for both writes of the message path: accepts and first rounds of
@@ -82,12 +83,16 @@ class Services:
         limiter = rate_limiter or _rate_limiter(settings)
         attempts = AttemptService(store, applications, endpoints, messages, batches)
         http = GuardedClient(settings)
+        # One set of outbound lanes per process: webhooks and operational events share them.
+        lanes = OutboundLanes.from_settings(settings)
         operational_endpoints = OperationalEndpointService(
             EndpointService(store, secret_box, settings, kind=OPERATIONAL_ENDPOINT_TYPE)
         )
-        operational = OperationalEvents(operational_endpoints, settings, http)
+        operational = OperationalEvents(operational_endpoints, settings, http, lanes)
         background_tasks = BackgroundTaskService(store, retention_days=settings.retention_days)
-        delivery = DeliveryService(store, settings, endpoints, attempts, limiter, events=operational)
+        delivery = DeliveryService(
+            store, settings, endpoints, attempts, limiter, events=operational, lanes=lanes
+        )
         manual = ManualDelivery(delivery)
         return cls(
             settings=settings,
