@@ -94,11 +94,14 @@ class HeraldSettings(BaseSettings):
     recover_batch_size: int = Field(default=50, ge=1, le=250)
     # Outbound concurrency per process: requests in flight in all (the connection pool's size),
     # per tenant and per destination (scheme, host, port), so no tenant's slow receivers can take
-    # every connection. A request waits at most `outbound_wait_seconds` for its slots; one that
-    # does not get them is put off (it is not an attempt and not the endpoint's failure).
+    # every connection. A request that does not get its slots in time is put off (it is not an
+    # attempt and not the endpoint's failure). A first attempt waits in the background, by default
+    # as long as the default delivery timeout (within which a held slot frees); a retry, resend or
+    # recovery (in an activity or a caller's request) waits `outbound_wait_seconds`.
     outbound_connections: int = Field(default=256, ge=1)
     outbound_per_tenant: int = Field(default=64, ge=1)
     outbound_per_host: int = Field(default=32, ge=1)
+    outbound_first_wait_seconds: float = Field(default=15.0, ge=0, le=300)
     outbound_wait_seconds: float = Field(default=2.0, ge=0, le=60)
     # Quotas: what one application's endpoints (and a tenant's operational endpoints) may hold.
     max_endpoints_per_app: int = Field(default=250, ge=1)

@@ -82,7 +82,7 @@ def destination(url: str) -> object:
     """The destination a URL's requests share: scheme, host and port as the HTTP client reads them."""
     try:
         parsed = URL(url)
-        return (parsed.scheme, parsed.host, parsed.port)
+        return (parsed.scheme, parsed.raw_host, parsed.port)
     except (TypeError, ValueError):
         # The request will fail anyway; it still takes a lane of its own.
         return url

@@ -36,7 +36,7 @@ from shared.models import AttemptTrigger, MessageStatus
 from shared.outbound import guarded_session
 from shared.ratelimit import RateLimiter, take_within
 from shared.services.attempts import AttemptResult, AttemptService, PairOutcome
-from shared.services.breaker import Admission, CircuitBreaker
+from shared.services.breaker import CircuitBreaker
 from shared.services.endpoints import EndpointService
 from shared.services.messages import MESSAGE_TYPE, destination_id
 from shared.settings import HeraldSettings
@@ -228,8 +228,16 @@ class DeliveryService:
             return FirstRound([self._job(message, e["id"], attempts=0, retry_in=wait) for e in targets], [])
         # One message, one body: serialized once however many endpoints it goes to.
         body = _payload_bytes(message)
+        # A first attempt waits for a slot here, in the background, holding no activity: a
+        # tenant's brief rush queues in memory instead of turning into retry workflows.
+        first_wait = self._settings.outbound_first_wait_seconds
         executed = await asyncio.gather(
-            *(self._execute(message, e, e["id"], 1, AttemptTrigger.SCHEDULED, body=body) for e in targets)
+            *(
+                self._execute(
+                    message, e, e["id"], 1, AttemptTrigger.SCHEDULED, body=body, slot_wait=first_wait
+                )
+                for e in targets
+            )
         )
         await self._attempts.record_round(
             message,
@@ -301,7 +309,7 @@ class DeliveryService:
         await self._after(message, done, job.attempts + 1)
         return done.outcome
 
-    async def clear(self, endpoint: Doc, *, throttle_wait: float) -> Slot:
+    async def let_through(self, endpoint: Doc, *, throttle_wait: float) -> Slot:
         """Lets one manual request to `endpoint` through: its throttle, then the outbound lanes.
 
         The request must be made with the slot returned (`attempt_now(..., slot=)`), which it
@@ -348,17 +356,17 @@ class DeliveryService:
 
         Someone asked for this request, so an open circuit does not stop it; its result still
         counts for the breaker. A failure leaves a pair whose retries are still scheduled
-        `pending`, and makes any other pair `fail`. Without a `slot` from `clear`, it clears the
-        request itself, waiting for a throttle token as long as for an outbound slot.
+        `pending`, and makes any other pair `fail`. Without a `slot` from `let_through`, it lets
+        the request through itself, waiting for a throttle token as long as for an outbound slot.
 
         :raises OutboundBusyError: (without `slot`) the request could not go out now.
         """
         if slot is None:
-            slot = await self.clear(endpoint, throttle_wait=self._settings.outbound_wait_seconds)
+            slot = await self.let_through(endpoint, throttle_wait=self._settings.outbound_wait_seconds)
         try:
             pk = [message["tenantId"], message["appId"]]
             pair = await self._store.read(MESSAGES, pk, destination_id(message["id"], endpoint["id"]))
-            done = await self._execute(message, endpoint, endpoint["id"], 1, trigger, admit=False, slot=slot)
+            done = await self._execute(message, endpoint, endpoint["id"], 1, trigger, slot=slot)
         finally:
             slot.release()
         if done.attempt is None or done.report is None:
@@ -413,14 +421,15 @@ class DeliveryService:
         *,
         schedule: list[int] | None = None,
         floor_seconds: float | None = None,
-        admit: bool = True,
         body: bytes | None = None,
         reserved: bool = False,
         slot: Slot | None = None,
+        slot_wait: float | None = None,
     ) -> Executed:
         """Makes attempt `number` unless the endpoint is gone or the attempt is put off; writes nothing.
 
-        With a `slot` (a manual attempt, cleared by `clear`) the request goes out at once.
+        With a `slot` (a manual attempt, from `let_through`) the request goes out at once, open
+        circuit or not; without, it is let through as scheduled attempts are, waiting `slot_wait`.
         """
         if endpoint is None or endpoint.get("disabled"):
             # Deleted or disabled since: the pair is canceled, no request is made.
@@ -432,7 +441,13 @@ class DeliveryService:
             held = (
                 slot
                 if slot is not None
-                else await self._let_through(endpoint, admit, reserved=reserved, floor=floor, seed=seed)
+                else await self._let_through_scheduled(
+                    endpoint,
+                    reserved=reserved,
+                    floor=floor,
+                    seed=seed,
+                    wait=self._settings.outbound_wait_seconds if slot_wait is None else slot_wait,
+                )
             )
         except _PutOff as off:
             if off.why != "circuit":
@@ -469,15 +484,15 @@ class DeliveryService:
             next_attempt=_after_seconds(retry_in),
         )
 
-    async def _let_through(
-        self, endpoint: Doc, admit: bool, *, reserved: bool, floor: float, seed: str
+    async def _let_through_scheduled(
+        self, endpoint: Doc, *, reserved: bool, floor: float, seed: str, wait: float
     ) -> Slot:
         """The circuit, the throttle and the lanes, in that order, for a scheduled attempt.
 
         :raises _PutOff: with the wait before trying again. A throttled attempt reserves its token
             now and waits for it; one that meets a busy lane waits the floor (jittered per pair).
         """
-        admission = await self._breaker.admit(endpoint) if admit else Admission(True)
+        admission = await self._breaker.admit(endpoint)
         if not admission.allowed:
             # Open circuit: no request; the workflow tries again once a probe may go out.
             raise _PutOff(admission.retry_in, why="circuit")
@@ -489,13 +504,11 @@ class DeliveryService:
                 raise _PutOff(due, reserved=True, why="throttle")
             reserved = True
         try:
-            return await self._lanes.acquire(
-                endpoint["tenantId"], endpoint["url"], wait=self._settings.outbound_wait_seconds
-            )
+            return await self._lanes.acquire(endpoint["tenantId"], endpoint["url"], wait=wait)
         except LaneBusyError as busy:
             # Herald's own queue, not the endpoint: a token it reserved is still its own.
-            wait = jittered(floor, seed=seed, attempt=0)
-            raise _PutOff(wait, reserved=reserved, why=f"{busy.lane} busy") from None
+            put_off = jittered(floor, seed=seed, attempt=0)
+            raise _PutOff(put_off, reserved=reserved, why=f"{busy.lane} busy") from None
 
     async def _after(self, message: Doc, done: Executed, number: int) -> None:
         """The breaker, auto-disable and operational events that follow one attempt."""

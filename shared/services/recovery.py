@@ -226,7 +226,7 @@ class RecoveryService:
                     await gate.acquire()
                     try:
                         # No waiting for a throttle token in an activity: the workflow waits instead.
-                        slots.append(await self._manual.clear(endpoint, throttle_wait=0))
+                        slots.append(await self._manual.let_through(endpoint, throttle_wait=0))
                     except OutboundBusyError as busy:
                         # A busy outbound share waits as a scheduled attempt would: the floor.
                         retry_in = busy.retry_after if busy.throttled else self._settings.retry_floor_seconds

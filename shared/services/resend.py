@@ -35,12 +35,12 @@ class ManualDelivery:
     def __init__(self, delivery: DeliveryService) -> None:
         self._delivery = delivery
 
-    async def clear(self, endpoint: Doc, *, throttle_wait: float) -> Slot:
-        """Lets one request to `endpoint` through (see `DeliveryService.clear`).
+    async def let_through(self, endpoint: Doc, *, throttle_wait: float) -> Slot:
+        """Lets one request to `endpoint` through (see `DeliveryService.let_through`).
 
         :raises OutboundBusyError: it cannot go out now.
         """
-        return await self._delivery.clear(endpoint, throttle_wait=throttle_wait)
+        return await self._delivery.let_through(endpoint, throttle_wait=throttle_wait)
 
     async def attempt_now(self, message: Doc, endpoint: Doc, *, slot: Slot | None = None) -> MessageStatus:
         """One request, recorded as a manual attempt; returns the pair's status after it.

@@ -100,6 +100,7 @@ async def herald(store: DocumentStore, settings: HeraldSettings) -> AsyncIterato
     small = settings.model_copy(
         update={
             "outbound_per_tenant": PER_TENANT,
+            "outbound_first_wait_seconds": 0.3,
             "outbound_wait_seconds": 0.3,
             "delivery_timeout_seconds": 1.0,
             "retry_floor_seconds": 60.0,
