@@ -48,12 +48,18 @@ def delivery_retries(context: df.DurableOrchestrationContext) -> Generator[Any, 
     job: dict[str, Any] = context.get_input()  # type: ignore[assignment]
     wait = job["retry_in"]
     attempts = job["attempts"]
+    # Whether the wait is for a throttle token already reserved for the next attempt: waiting for
+    # tokens happens here, on durable timers, never in an activity. (Inputs and replies written
+    # before it lack the flag; without it every step is what it was, so running instances replay.)
+    reserved = job.get("reserved", False)
     status = "pending"
     while wait is not None:
         yield context.create_timer(context.current_utc_datetime + timedelta(seconds=wait))
-        outcome = yield context.call_activity(ATTEMPT_ACTIVITY, {**job, "attempts": attempts})
+        step = {**job, "attempts": attempts, "reserved": reserved}
+        outcome = yield context.call_activity(ATTEMPT_ACTIVITY, step)
         if outcome["attempted"]:
             attempts += 1
+        reserved = outcome.get("reserved", False)
         status, wait = outcome["status"], outcome["retryIn"]
     return str(status)
 
@@ -79,7 +85,11 @@ async def delivery_attempt(job: AttemptInput) -> AttemptReply:
             # The workflow ends after this activity.
             telemetry.record_retry_finished(outcome.status.text)
             log.info("retry workflow finished", extra={"status": outcome.status.text})
-    return AttemptReply(status=outcome.status.text, retryIn=outcome.retry_in, attempted=outcome.attempted)
+    reply = AttemptReply(status=outcome.status.text, retryIn=outcome.retry_in, attempted=outcome.attempted)
+    if outcome.reserved:
+        # Only then: every other reply is what it was before reservations existed.
+        reply["reserved"] = True
+    return reply
 
 
 @bp.function_name("delivery_sweeper")

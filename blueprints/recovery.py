@@ -2,10 +2,13 @@
 
 The route records a background task and starts one workflow for it. The workflow resends one
 batch of failed messages per execution and continues as new until none are left, so its history
-stays short however many messages an endpoint missed.
+stays short however many messages an endpoint missed. A batch held back by the endpoint's throttle
+or the tenant's outbound share says how long to wait, and the workflow waits on a durable timer.
+At most one recovery of an endpoint runs at a time: a second answers 409 `recovery_in_progress`.
 """
 
 from collections.abc import Generator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
@@ -80,6 +83,9 @@ def endpoint_recover(context: df.DurableOrchestrationContext) -> Generator[Any, 
         return "failed"
     if progress["done"]:
         return "finished"
+    if progress.get("retryIn"):
+        # The batch was held back (throttle, outbound share): wait here, not in an activity.
+        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=progress["retryIn"]))
     context.continue_as_new({**job, "cursor": progress["cursor"]})
     return "continued"
 

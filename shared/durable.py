@@ -24,6 +24,9 @@ class RetryInput(TypedDict):
     retry_in: float
     schedule: list[int]
     floor_seconds: float
+    # A throttle token is reserved for the next attempt (the wait before it was for that token),
+    # so that attempt takes no other. Older inputs lack it.
+    reserved: NotRequired[bool]
 
 
 class AttemptInput(RetryInput):
@@ -39,8 +42,11 @@ class AttemptReply(TypedDict):
     status: str
     # Seconds until the next attempt; None when the pair is finished.
     retryIn: float | None
-    # False when no request went out (open circuit): the attempt does not count.
+    # False when no request went out (open circuit, throttle, the tenant's outbound share busy):
+    # the attempt does not count.
     attempted: bool
+    # The wait is for a reserved throttle token (older replies lack it).
+    reserved: NotRequired[bool]
 
 
 class StatsJob(TypedDict):
@@ -73,6 +79,9 @@ class RecoveryProgress(TypedDict):
 
     done: bool
     cursor: str | None
+    # The rest of the batch was put off (throttle, the tenant's outbound share busy): the workflow
+    # waits this long on a durable timer before the next batch. Older replies lack it.
+    retryIn: NotRequired[float | None]
 
 
 # The Durable extension refuses longer instance ids (counted in UTF-16 code units, as .NET does).

@@ -143,3 +143,15 @@ class PreconditionFailedError(HeraldError):
 
     status = 409
     code = "concurrent_modification"
+
+
+class OutboundBusyError(ServiceUnavailableError):
+    """A manual attempt could not go out now: the endpoint's throttle (`throttled`) or the
+    tenant's outbound share allows no request yet. Nothing was sent or recorded; retry after
+    `retry_after` seconds."""
+
+    code = "outbound_busy"
+
+    def __init__(self, detail: str, *, retry_after: int, throttled: bool) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.throttled = throttled

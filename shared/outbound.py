@@ -302,10 +302,12 @@ def _guarded_socket(settings: HeraldSettings) -> Callable[[tuple[Any, ...]], soc
 
 def guarded_session(settings: HeraldSettings, **session_options: Any) -> aiohttp.ClientSession:
     """An HTTP client whose every connection passes the guard. Callers pass allow_redirects=False."""
+    # As large as the process's outbound lane (shared/delivery/lanes.py), which every request
+    # passes first: the pool itself never queues one, so its timeout runs from when it is sent.
     connector = aiohttp.TCPConnector(
         resolver=GuardedResolver(settings),
         socket_factory=_guarded_socket(settings),
-        limit=100,
+        limit=settings.outbound_connections,
         ttl_dns_cache=0,
     )
     return aiohttp.ClientSession(connector=connector, **session_options)

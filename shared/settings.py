@@ -109,6 +109,26 @@ class HeraldSettings(BaseSettings):
     delivery_allowed_ports: Annotated[list[int], NoDecode] = Field(default_factory=list)
     # Endpoint recovery resends failed messages this many per activity (one workflow step).
     recover_batch_size: int = Field(default=50, ge=1, le=250)
+    # Outbound concurrency per process: requests in flight in all (the connection pool's size),
+    # per tenant and per destination (scheme, host, port), so no tenant's slow receivers can take
+    # every connection. A request that does not get its slots in time is put off (it is not an
+    # attempt and not the endpoint's failure). A first attempt waits in the background, by default
+    # as long as the default delivery timeout (within which a held slot frees); a retry, resend or
+    # recovery (in an activity or a caller's request) waits `outbound_wait_seconds`.
+    outbound_connections: int = Field(default=256, ge=1)
+    outbound_per_tenant: int = Field(default=64, ge=1)
+    outbound_per_host: int = Field(default=32, ge=1)
+    outbound_first_wait_seconds: float = Field(default=15.0, ge=0, le=300)
+    outbound_wait_seconds: float = Field(default=2.0, ge=0, le=60)
+    # Quotas: what one application's endpoints (and a tenant's operational endpoints) may hold.
+    max_endpoints_per_app: int = Field(default=250, ge=1)
+    max_headers_per_endpoint: int = Field(default=20, ge=0)
+    max_header_bytes: int = Field(default=8192, ge=0)
+    max_metadata_entries: int = Field(default=50, ge=0)
+    max_metadata_bytes: int = Field(default=4096, ge=0)
+    max_endpoint_event_types: int = Field(default=100, ge=1)
+    # Svix refuses more than 10 channels per endpoint (the wire contract): this may only lower it.
+    max_endpoint_channels: int = Field(default=10, ge=1, le=10)
     # Readiness (/api/v1/health/ready): each dependency check gives up after this long.
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     # The route is public: its verdict is kept this long per process, so callers cannot make

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared import ids
+from shared import ids, quotas
 from shared.clock import to_wire, utcnow
 from shared.errors import ConflictError, NotFoundError, PreconditionFailedError
 from shared.models import ApplicationIn, ApplicationOut, ApplicationPatch, path_identifier
@@ -16,6 +16,7 @@ from shared.pagination import ListParams, fetch_filtered_page, fetch_page
 from shared.services.endpoints import ENDPOINT_TYPE
 from shared.services.recent import Recent
 from shared.services.uids import UidGuards
+from shared.settings import HeraldSettings
 from shared.store.base import (
     APPLICATIONS,
     ENDPOINTS,
@@ -68,8 +69,9 @@ class AppListFilters:
 
 
 class ApplicationService:
-    def __init__(self, store: DocumentStore) -> None:
+    def __init__(self, store: DocumentStore, settings: HeraldSettings) -> None:
         self._store = store
+        self._settings = settings
         self._uids = UidGuards(store, APPLICATIONS, what="An application")
         # Applications seen recently, for the message path only (updates always read afresh).
         self._recent: Recent[Doc] = Recent()
@@ -98,6 +100,7 @@ class ApplicationService:
         self, tenant_id: str, data: ApplicationIn, *, get_if_exists: bool = False, seed: str | None = None
     ) -> tuple[Doc, bool]:
         """Creates the application; returns it and whether it was created now."""
+        quotas.check_metadata(data.metadata, self._settings, loc=["body", "metadata"])
         app_id = ids.new_id(ids.APP, seed)
         if seed is not None:
             # A retried request whose first try already stored the application.
@@ -219,6 +222,8 @@ class ApplicationService:
         return current
 
     async def _apply(self, tenant_id: str, current: Doc, changes: Mapping[str, Any]) -> Doc:
+        if "metadata" in changes:
+            quotas.check_metadata(changes["metadata"], self._settings, loc=["body", "metadata"])
         self._forget(tenant_id)
         updated = {**current, **changes, "updatedAt": to_wire(utcnow())}
         old_uid, new_uid = current.get("uid"), updated.get("uid")

@@ -4,6 +4,13 @@ The first attempts run as soon as a message is stored, concurrently, without Dur
 the happy path costs no orchestration. Each endpoint that fails gets a retry workflow (see
 `blueprints/delivery.py`) whose activities call `attempt` here. Everything a workflow needs to
 decide its next wait comes back from `attempt`, so the orchestrator itself stays deterministic.
+
+Before a request goes out it must be let through: by the endpoint's circuit breaker, by its
+throttle (`throttleRate`) and by the outbound lanes (the tenant's, the destination's and the
+process's share of the requests in flight, `shared/delivery/lanes.py`). An attempt not let through
+is put off, never made and never counted against the endpoint: a scheduled one comes back with
+the wait (the retry workflow sleeps it on a durable timer, never in an activity), a manual one
+raises `OutboundBusyError`.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,14 +28,15 @@ import aiohttp
 
 from shared import durable
 from shared.clock import from_wire, utcnow
-from shared.delivery.schedule import Outcome, next_delay
+from shared.delivery.lanes import LaneBusyError, OutboundLanes, Slot
+from shared.delivery.schedule import Outcome, jittered, next_delay
 from shared.delivery.sender import AttemptReport, Delivery, send
-from shared.errors import ServiceUnavailableError
+from shared.errors import OutboundBusyError, ServiceUnavailableError
 from shared.models import AttemptTrigger, MessageStatus
 from shared.outbound import guarded_session
-from shared.ratelimit import RateLimiter, wait_for_token
+from shared.ratelimit import RateLimiter, take_within
 from shared.services.attempts import AttemptResult, AttemptService, PairOutcome
-from shared.services.breaker import Admission, CircuitBreaker
+from shared.services.breaker import CircuitBreaker
 from shared.services.endpoints import EndpointService
 from shared.services.messages import MESSAGE_TYPE, destination_id
 from shared.settings import HeraldSettings
@@ -50,6 +59,8 @@ class RetryJob:
     # Frozen at start, so a deploy that changes the settings cannot change a running workflow.
     schedule: list[int]
     floor_seconds: float
+    # The wait before the next attempt is for a throttle token reserved for it: it takes no other.
+    reserved: bool = False
 
     @property
     def instance_id(self) -> str:
@@ -66,6 +77,7 @@ class RetryJob:
             retry_in=self.retry_in,
             schedule=list(self.schedule),
             floor_seconds=self.floor_seconds,
+            reserved=self.reserved,
         )
 
     @classmethod
@@ -80,6 +92,7 @@ class RetryJob:
             retry_in=data["retry_in"],
             schedule=data["schedule"],
             floor_seconds=data["floor_seconds"],
+            reserved=data.get("reserved", False),
         )
 
 
@@ -88,8 +101,21 @@ class AttemptOutcome:
     status: MessageStatus
     # Seconds until the next attempt; None when the pair is finished.
     retry_in: float | None
-    # False when no request went out (open circuit): the attempt does not count.
+    # False when no request went out (open circuit, throttle, outbound share busy): the attempt
+    # does not count.
     attempted: bool = True
+    # The wait is for a throttle token reserved for the next attempt.
+    reserved: bool = False
+
+
+class _PutOff(Exception):
+    """An attempt not let through (circuit, throttle, lanes): it waits `retry_in`, uncounted."""
+
+    def __init__(self, retry_in: float, *, reserved: bool = False, why: str) -> None:
+        super().__init__(why)
+        self.retry_in = retry_in
+        self.reserved = reserved
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -119,6 +145,15 @@ def _payload_bytes(message: Doc) -> bytes:
 
 def _after_seconds(seconds: float | None) -> datetime | None:
     return utcnow() + timedelta(seconds=seconds) if seconds is not None else None
+
+
+def _throttle_key(endpoint: Doc) -> str:
+    return f"ep:{endpoint['id']}"
+
+
+def _burst(rate: float) -> int:
+    # A second's worth of requests at once, at least one.
+    return max(1, int(rate))
 
 
 class EventSink(Protocol):
@@ -157,6 +192,7 @@ class DeliveryService:
         limiter: RateLimiter,
         *,
         events: EventSink | None = None,
+        lanes: OutboundLanes | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -164,6 +200,7 @@ class DeliveryService:
         self._attempts = attempts
         self._limiter = limiter
         self._events: EventSink = events or NoEvents()
+        self._lanes = lanes or OutboundLanes.from_settings(settings)
         self._breaker = CircuitBreaker(store, settings)
         self._session: aiohttp.ClientSession | None = None
 
@@ -191,7 +228,10 @@ class DeliveryService:
             return FirstRound([self._job(message, e["id"], attempts=0, retry_in=wait) for e in targets], [])
         # One message, one body: serialized once however many endpoints it goes to.
         body = _payload_bytes(message)
-        executed = await asyncio.gather(*(self._first_attempt(message, e, body) for e in targets))
+        # A first attempt waits for a slot here, in the background, holding no activity: a
+        # tenant's brief rush queues in memory instead of turning into retry workflows.
+        first_wait = self._settings.outbound_first_wait_seconds
+        executed = await asyncio.gather(*(self._first_attempt(message, e, body, first_wait) for e in targets))
         await self._attempts.record_round(
             message,
             [
@@ -205,13 +245,14 @@ class DeliveryService:
                 done.endpoint_id,
                 attempts=1 if done.outcome.attempted else 0,
                 retry_in=done.outcome.retry_in,
+                reserved=done.outcome.reserved,
             )
             for done in executed
             if done.outcome.retry_in is not None
         ]
         return FirstRound(jobs, list(executed))
 
-    async def _first_attempt(self, message: Doc, endpoint: Doc, body: bytes) -> Executed:
+    async def _first_attempt(self, message: Doc, endpoint: Doc, body: bytes, slot_wait: float) -> Executed:
         """One endpoint's first attempt; what goes wrong for one endpoint stays with it.
 
         `send` never raises (a failed send is a failed attempt), so an exception here came before
@@ -221,7 +262,7 @@ class DeliveryService:
         """
         try:
             return await self._execute(
-                message, endpoint, endpoint["id"], 1, AttemptTrigger.SCHEDULED, body=body
+                message, endpoint, endpoint["id"], 1, AttemptTrigger.SCHEDULED, body=body, slot_wait=slot_wait
             )
         except Exception as exc:
             log.warning(
@@ -272,6 +313,7 @@ class DeliveryService:
             AttemptTrigger.SCHEDULED,
             schedule=job.schedule,
             floor_seconds=job.floor_seconds,
+            reserved=job.reserved,
         )
         if done.attempt is not None:
             await self._attempts.record_attempt(
@@ -282,18 +324,66 @@ class DeliveryService:
         await self._after(message, done, job.attempts + 1)
         return done.outcome
 
+    async def let_through(self, endpoint: Doc, *, throttle_wait: float) -> Slot:
+        """Lets one manual request to `endpoint` through: its throttle, then the outbound lanes.
+
+        The request must be made with the slot returned (`attempt_now(..., slot=)`), which it
+        releases. Someone asked for this request, so an open circuit does not stop it.
+
+        :raises OutboundBusyError: no throttle token within `throttle_wait` seconds, or no
+            outbound slot within `HERALD_OUTBOUND_WAIT_SECONDS`; nothing is held then.
+        """
+        rate = endpoint.get("throttleRate")
+        if rate:
+            decision = await take_within(
+                self._limiter,
+                _throttle_key(endpoint),
+                rate=float(rate),
+                burst=_burst(rate),
+                wait=throttle_wait,
+            )
+            if not decision.allowed:
+                raise OutboundBusyError(
+                    "The endpoint's throttleRate allows no request now.",
+                    retry_after=max(1, math.ceil(decision.retry_after)),
+                    throttled=True,
+                )
+        try:
+            return await self._lanes.acquire(
+                endpoint["tenantId"], endpoint["url"], wait=self._settings.outbound_wait_seconds
+            )
+        except LaneBusyError:
+            raise OutboundBusyError(
+                "Too many webhooks of this tenant (or to this destination) are in flight; retry shortly.",
+                retry_after=max(1, math.ceil(self._settings.outbound_wait_seconds)),
+                throttled=False,
+            ) from None
+
     async def attempt_now(
-        self, message: Doc, endpoint: Doc, *, trigger: AttemptTrigger = AttemptTrigger.MANUAL
+        self,
+        message: Doc,
+        endpoint: Doc,
+        *,
+        trigger: AttemptTrigger = AttemptTrigger.MANUAL,
+        slot: Slot | None = None,
     ) -> AttemptOutcome:
         """One request now, outside any schedule (resend, recovery): it starts no workflow.
 
         Someone asked for this request, so an open circuit does not stop it; its result still
         counts for the breaker. A failure leaves a pair whose retries are still scheduled
-        `pending`, and makes any other pair `fail`.
+        `pending`, and makes any other pair `fail`. Without a `slot` from `let_through`, it lets
+        the request through itself, waiting for a throttle token as long as for an outbound slot.
+
+        :raises OutboundBusyError: (without `slot`) the request could not go out now.
         """
-        pk = [message["tenantId"], message["appId"]]
-        pair = await self._store.read(MESSAGES, pk, destination_id(message["id"], endpoint["id"]))
-        done = await self._execute(message, endpoint, endpoint["id"], 1, trigger, admit=False)
+        if slot is None:
+            slot = await self.let_through(endpoint, throttle_wait=self._settings.outbound_wait_seconds)
+        try:
+            pk = [message["tenantId"], message["appId"]]
+            pair = await self._store.read(MESSAGES, pk, destination_id(message["id"], endpoint["id"]))
+            done = await self._execute(message, endpoint, endpoint["id"], 1, trigger, slot=slot)
+        finally:
+            slot.release()
         if done.attempt is None or done.report is None:
             return done.outcome
         retrying = pair is not None and pair["status"] == MessageStatus.PENDING and pair.get("nextAttempt")
@@ -321,7 +411,9 @@ class DeliveryService:
         endpoints = await self._endpoints.list_all(message["tenantId"], message["appId"])
         return sorted((e for e in endpoints if e["id"] in wanted), key=lambda e: str(e["id"]))
 
-    def _job(self, message: Doc, endpoint_id: str, *, attempts: int, retry_in: float) -> RetryJob:
+    def _job(
+        self, message: Doc, endpoint_id: str, *, attempts: int, retry_in: float, reserved: bool = False
+    ) -> RetryJob:
         return RetryJob(
             tenant_id=message["tenantId"],
             app_id=message["appId"],
@@ -331,6 +423,7 @@ class DeliveryService:
             retry_in=retry_in,
             schedule=list(self._settings.retry_schedule),
             floor_seconds=self._settings.retry_floor_seconds,
+            reserved=reserved,
         )
 
     async def _execute(
@@ -343,39 +436,58 @@ class DeliveryService:
         *,
         schedule: list[int] | None = None,
         floor_seconds: float | None = None,
-        admit: bool = True,
         body: bytes | None = None,
+        reserved: bool = False,
+        slot: Slot | None = None,
+        slot_wait: float | None = None,
     ) -> Executed:
-        """Makes attempt `number` (unless the endpoint is gone or its circuit open); writes nothing."""
+        """Makes attempt `number` unless the endpoint is gone or the attempt is put off; writes nothing.
+
+        With a `slot` (a manual attempt, from `let_through`) the request goes out at once, open
+        circuit or not; without, it is let through as scheduled attempts are, waiting `slot_wait`.
+        """
         if endpoint is None or endpoint.get("disabled"):
             # Deleted or disabled since: the pair is canceled, no request is made.
             canceled = AttemptOutcome(MessageStatus.CANCELED, None, attempted=False)
             return Executed(endpoint, endpoint_id, canceled)
-        admission = await self._breaker.admit(endpoint) if admit else Admission(True)
-        if not admission.allowed:
-            # Open circuit: no request; the workflow tries again once a probe may go out.
-            retry = AttemptOutcome(MessageStatus.PENDING, admission.retry_in, attempted=False)
-            return Executed(endpoint, endpoint_id, retry, next_attempt=_after_seconds(admission.retry_in))
-        # Over the application's rate (shared by all its endpoints) or the endpoint's own, the
-        # delivery waits; it is never dropped.
-        for key, limit in (
-            (f"app:{message['appId']}", message.get("appThrottleRate")),
-            (f"ep:{endpoint_id}", endpoint.get("throttleRate")),
-        ):
-            if limit:
-                rate = float(limit)
-                await wait_for_token(self._limiter, key, rate=rate, burst=max(1, int(rate)))
-        body = body if body is not None else _payload_bytes(message)
-        delivery = await self._delivery(message, endpoint, body)
-        report = await send(
-            self._http(), delivery, self._settings, svix_headers=self._settings.delivery_svix_headers
-        )
+        floor = floor_seconds if floor_seconds is not None else self._settings.retry_floor_seconds
+        seed = destination_id(message["id"], endpoint_id)
+        try:
+            held = (
+                slot
+                if slot is not None
+                else await self._let_through_scheduled(
+                    message,
+                    endpoint,
+                    reserved=reserved,
+                    floor=floor,
+                    seed=seed,
+                    wait=self._settings.outbound_wait_seconds if slot_wait is None else slot_wait,
+                )
+            )
+        except _PutOff as off:
+            if off.why != "circuit":
+                log.info("delivery put off: %s", off.why, extra={"endpoint_id": endpoint_id})
+            retry = AttemptOutcome(
+                MessageStatus.PENDING, off.retry_in, attempted=False, reserved=off.reserved
+            )
+            return Executed(endpoint, endpoint_id, retry, next_attempt=_after_seconds(off.retry_in))
+        try:
+            body = body if body is not None else _payload_bytes(message)
+            delivery = await self._delivery(message, endpoint, body)
+            # Timed from here: the request holds its slots, so the pool never queues it.
+            report = await send(
+                self._http(), delivery, self._settings, svix_headers=self._settings.delivery_svix_headers
+            )
+        finally:
+            if slot is None:
+                held.release()
         retry_in = next_delay(
             schedule if schedule is not None else list(self._settings.retry_schedule),
             number,
             report.outcome,
-            seed=destination_id(message["id"], endpoint_id),
-            floor_seconds=floor_seconds if floor_seconds is not None else self._settings.retry_floor_seconds,
+            seed=seed,
+            floor_seconds=floor,
         )
         status = self._pair_status(report.outcome, retry_in)
         result = self._result(endpoint["url"], report, trigger)
@@ -387,6 +499,40 @@ class DeliveryService:
             report=report.outcome,
             next_attempt=_after_seconds(retry_in),
         )
+
+    async def _let_through_scheduled(
+        self, message: Doc, endpoint: Doc, *, reserved: bool, floor: float, seed: str, wait: float
+    ) -> Slot:
+        """The circuit, the throttle and the lanes, in that order, for a scheduled attempt.
+
+        :raises _PutOff: with the wait before trying again. A throttled attempt reserves its token
+            now and waits for it; one that meets a busy lane waits the floor (jittered per pair).
+        """
+        admission = await self._breaker.admit(endpoint)
+        if not admission.allowed:
+            # Open circuit: no request; the workflow tries again once a probe may go out.
+            raise _PutOff(admission.retry_in, why="circuit")
+        # Over the application's rate (shared by all its endpoints) or the endpoint's own, the
+        # delivery waits for its tokens; it is never dropped.
+        rates = [
+            (key, float(rate))
+            for key, rate in (
+                (f"app:{message['appId']}", message.get("appThrottleRate")),
+                (_throttle_key(endpoint), endpoint.get("throttleRate")),
+            )
+            if rate
+        ]
+        if rates and not reserved:
+            dues = [await self._limiter.reserve(key, rate=rate, burst=_burst(rate)) for key, rate in rates]
+            if max(dues) > 0:
+                raise _PutOff(max(dues), reserved=True, why="throttle")
+            reserved = True
+        try:
+            return await self._lanes.acquire(endpoint["tenantId"], endpoint["url"], wait=wait)
+        except LaneBusyError as busy:
+            # Herald's own queue, not the endpoint: a token it reserved is still its own.
+            put_off = jittered(floor, seed=seed, attempt=0)
+            raise _PutOff(put_off, reserved=reserved, why=f"{busy.lane} busy") from None
 
     async def _after(self, message: Doc, done: Executed, number: int) -> None:
         """The breaker, auto-disable and operational events that follow one attempt."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
-from shared import ids
+from shared import ids, quotas
 from shared.clock import from_wire, to_wire, utcnow
 from shared.delivery import headers as custom_headers
 from shared.errors import NotFoundError, PreconditionFailedError, ValidationFailedError
@@ -164,6 +164,7 @@ class EndpointService:
             "createdAt": now,
             "updatedAt": now,
         }
+        quotas.check_endpoint(doc, self._settings)
         doc["secrets"] = [{"sealed": await self._secrets.seal(secret, context=_secret_context(doc))}]
         pk = [tenant_id, app_id]
         if seed is not None:
@@ -171,6 +172,7 @@ class EndpointService:
             earlier = await self._store.read(ENDPOINTS, pk, doc["id"])
             if earlier is not None:
                 return earlier
+        await self._check_room(tenant_id, app_id)
         if data.uid is not None:
             await self._uids.claim(pk, {"tenantId": tenant_id, "appId": app_id}, app_id, data.uid, doc["id"])
         try:
@@ -355,7 +357,27 @@ class EndpointService:
         if self._events is not None:
             self._events.endpoint_changed(event_type, endpoint, extra)
 
+    async def _check_room(self, tenant_id: str, app_id: str) -> None:
+        """409 when the application (or the tenant's operational webhooks) has its most endpoints.
+
+        Counted before the create: concurrent creates may overshoot by as many as are in flight.
+        """
+        rows = await self._store.query(
+            ENDPOINTS,
+            [tenant_id, app_id],
+            select="VALUE COUNT(1)",
+            where="c.type = @type",
+            parameters=[("@type", self._kind)],
+        )
+        what = "An application" if self._kind == ENDPOINT_TYPE else "A tenant's operational webhooks"
+        quotas.check_room(
+            int(rows[0]) if rows else 0,
+            self._settings.max_endpoints_per_app,
+            what=f"{what} already has the most endpoints allowed",
+        )
+
     async def _apply(self, tenant_id: str, current: Doc, changes: Mapping[str, Any]) -> Doc:
+        quotas.check_endpoint(changes, self._settings)
         app_id = current["appId"]
         pk = [tenant_id, app_id]
         updated = {**current, **changes, "updatedAt": to_wire(utcnow())}

@@ -24,6 +24,7 @@ from pydantic_core import to_jsonable_python
 
 from shared import ids
 from shared.clock import to_wire, utcnow
+from shared.delivery.lanes import OutboundLanes
 from shared.delivery.sender import AttemptReport, Delivery, send
 from shared.models import (
     EndpointIn,
@@ -134,6 +135,7 @@ class OperationalEvents:
         settings: HeraldSettings,
         http: GuardedClient,
         applications: ApplicationService,
+        lanes: OutboundLanes,
     ) -> None:
         self._endpoints = endpoints
         self._settings = settings
@@ -141,6 +143,9 @@ class OperationalEvents:
         self._apps = applications
         # Announcements still being sent, kept referenced until they finish.
         self._in_flight: set[asyncio.Task[None]] = set()
+        # The tenant's share of outbound requests, as its webhooks: a tenant whose operational
+        # endpoints hang cannot hold other tenants' connections either.
+        self._lanes = lanes
 
     async def emit(self, tenant_id: str, event_type: str, data: dict[str, Any]) -> None:
         """Sends `{type, timestamp, data}` to every matching endpoint; never raises."""
@@ -199,10 +204,10 @@ class OperationalEvents:
                 secrets=await self._endpoints.signing_secrets(endpoint),
                 headers=endpoint.get("headers") or {},
             )
-            report = await self._send(delivery)
+            report = await self._send(endpoint["tenantId"], delivery)
             if not report.outcome.success:
                 await asyncio.sleep(RETRY_DELAY_SECONDS)
-                report = await self._send(delivery)
+                report = await self._send(endpoint["tenantId"], delivery)
         except Exception as exc:
             log.warning(
                 "operational event %s to %s not sent: %s", event_type, endpoint["id"], type(exc).__name__
@@ -216,7 +221,12 @@ class OperationalEvents:
                 report.error or f"HTTP {report.status_code}",
             )
 
-    async def _send(self, delivery: Delivery) -> AttemptReport:
-        return await send(
-            self._http.session(), delivery, self._settings, svix_headers=self._settings.delivery_svix_headers
-        )
+    async def _send(self, tenant_id: str, delivery: Delivery) -> AttemptReport:
+        """One request; raises LaneBusyError when the tenant's share stays busy (the event is lost)."""
+        async with self._lanes.slot(tenant_id, delivery.url, wait=self._settings.outbound_wait_seconds):
+            return await send(
+                self._http.session(),
+                delivery,
+                self._settings,
+                svix_headers=self._settings.delivery_svix_headers,
+            )

@@ -7,16 +7,31 @@ and counts. Pairs that succeeded, even after failing, are not resent.
 
 A batch is safe to run twice (activities run at least once): the task's cursor says which batch
 it has recorded, and a batch whose cursor has moved on only reports the progress already made.
+
+A batch never waits in its activity for the endpoint's throttle or the tenant's outbound share:
+its requests are let through in message order, and at the first one that is not, the batch stops
+there (its cursor says so) and tells the workflow how long to wait, on a durable timer, before the
+next batch. Such a request is not made, so it is neither resent nor counted.
+
+At most one recovery of an endpoint runs at a time: a guard document per endpoint names the task
+that holds it, and a second `recover` while that task runs answers 409 `recovery_in_progress`
+naming it. The guard counts while its task is `running` (and has moved within
+`STALE_AFTER_SECONDS`: a task whose workflow died no longer holds it), or for a few seconds while
+the task's own create is in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from shared import durable
-from shared.clock import to_wire
+from shared import durable, ids
+from shared.clock import from_wire, to_wire, utcnow
+from shared.delivery.lanes import Slot
 from shared.durable import RecoveryJob, RecoveryProgress
+from shared.errors import ConflictError, OutboundBusyError
 from shared.models import BackgroundTaskStatus, BackgroundTaskType, MessageStatus, RecoverIn
 from shared.services.applications import ApplicationService
 from shared.services.background_tasks import BackgroundTaskService
@@ -24,10 +39,36 @@ from shared.services.endpoints import EndpointService
 from shared.services.messages import DESTINATION_TYPE, MESSAGE_TYPE
 from shared.services.resend import ManualDelivery, check_enabled
 from shared.settings import HeraldSettings
-from shared.store.base import MESSAGES, Doc, DocumentStore
+from shared.store.base import (
+    APPLICATIONS,
+    MESSAGES,
+    Doc,
+    DocumentExistsError,
+    DocumentStore,
+    EtagMismatchError,
+)
 
 # Requests in flight at once within a batch: a recovering receiver should not meet a stampede.
 CONCURRENCY = 10
+GUARD_TYPE = "recovery-guard"
+# A running task not moved on for this long has lost its workflow: it no longer holds its endpoint.
+# (A batch takes at most HERALD_RECOVER_BATCH_SIZE / CONCURRENCY request timeouts, minutes.)
+STALE_AFTER_SECONDS = 3600
+# A guard whose task does not exist yet is a start in flight for this long.
+IN_FLIGHT_SECONDS = 30
+
+
+def guard_id(endpoint_id: str) -> str:
+    return f"recovery~{endpoint_id}"
+
+
+@dataclass(frozen=True)
+class Resent:
+    """What a batch resent: a status per pair let through (None: message gone, nothing sent), in
+    order, and, when the rest was put off, the seconds until the next batch may try."""
+
+    statuses: list[MessageStatus | None]
+    retry_in: float | None = None
 
 
 def instance_id(task: Doc) -> str:
@@ -65,10 +106,16 @@ class RecoveryService:
         *,
         seed: str | None = None,
     ) -> Doc:
-        """Records the recovery task (`running`); its workflow does the work."""
+        """Records the recovery task (`running`); its workflow does the work.
+
+        :raises ConflictError: another recovery of the endpoint is running (`recovery_in_progress`).
+        """
         app = await self._apps.get(tenant_id, app_id_or_uid)
         endpoint = await self._endpoints.get(tenant_id, app["id"], endpoint_id_or_uid)
         check_enabled(endpoint)
+        # The task's id is known before it is written, so the guard can name it first.
+        seed = seed or ids.new_seed()
+        await self._hold(tenant_id, endpoint["id"], ids.new_id(ids.BACKGROUND_TASK, seed))
         scope = {
             "appId": app["id"],
             "endpointId": endpoint["id"],
@@ -99,10 +146,12 @@ class RecoveryService:
             await self._tasks.update(task, {"status": str(BackgroundTaskStatus.FAILED)})
             return {"done": True, "cursor": task["cursor"]}
         pairs = await self._failed_pairs(task)
-        statuses = await self._resend(task, endpoint, pairs)
-        done = len(pairs) < self._settings.recover_batch_size
-        cursor = pairs[-1]["msgId"] if pairs else task["cursor"]
-        sent = [status for status in statuses if status is not None]
+        resent = await self._resend(task, endpoint, pairs)
+        # The pairs let through are a prefix of the batch: the cursor stops at its end.
+        handled = pairs[: len(resent.statuses)]
+        done = resent.retry_in is None and len(pairs) < self._settings.recover_batch_size
+        cursor = handled[-1]["msgId"] if handled else task["cursor"]
+        sent = [status for status in resent.statuses if status is not None]
         data = {
             **task["data"],
             "messagesSent": task["data"]["messagesSent"] + len(sent),
@@ -113,7 +162,7 @@ class RecoveryService:
         await self._tasks.update(
             task, {"status": str(status), "data": data, "cursor": cursor, "batches": task["batches"] + 1}
         )
-        return {"done": done, "cursor": cursor}
+        return {"done": done, "cursor": cursor, "retryIn": resent.retry_in}
 
     async def fail(self, job: RecoveryJob) -> None:
         """Marks a task whose workflow gave up (its batches kept failing)."""
@@ -149,16 +198,86 @@ class RecoveryService:
             top=self._settings.recover_batch_size,
         )
 
-    async def _resend(self, task: Doc, endpoint: Doc, pairs: list[Doc]) -> list[MessageStatus | None]:
-        """One manual attempt per pair; None for a message gone or expunged since (nothing sent)."""
-        gate = asyncio.Semaphore(CONCURRENCY)
+    async def _resend(self, task: Doc, endpoint: Doc, pairs: list[Doc]) -> Resent:
+        """One manual attempt per pair, up to CONCURRENCY at once, let through in message order.
+
+        Stops letting requests through at the first the throttle or the outbound lanes hold back:
+        the statuses returned are those of a prefix of `pairs`.
+        """
         pk = [task["tenantId"], task["appId"]]
+        messages = await asyncio.gather(*(self._store.read(MESSAGES, pk, pair["msgId"]) for pair in pairs))
+        gate = asyncio.Semaphore(CONCURRENCY)
+        results: list[asyncio.Task[MessageStatus] | None] = []
+        slots: list[Slot] = []
+        retry_in: float | None = None
 
-        async def one(pair: Doc) -> MessageStatus | None:
-            async with gate:
-                message = await self._store.read(MESSAGES, pk, pair["msgId"])
-                if message is None or message.get("type") != MESSAGE_TYPE or message.get("expunged"):
-                    return None
-                return await self._manual.attempt_now(message, endpoint)
+        async def one(message: Doc, slot: Slot) -> MessageStatus:
+            try:
+                return await self._manual.attempt_now(message, endpoint, slot=slot)
+            finally:
+                gate.release()
 
-        return list(await asyncio.gather(*(one(pair) for pair in pairs)))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for message in messages:
+                    if message is None or message.get("type") != MESSAGE_TYPE or message.get("expunged"):
+                        results.append(None)
+                        continue
+                    await gate.acquire()
+                    try:
+                        # No waiting for a throttle token in an activity: the workflow waits instead.
+                        slots.append(await self._manual.let_through(endpoint, throttle_wait=0))
+                    except OutboundBusyError as busy:
+                        # A busy outbound share waits as a scheduled attempt would: the floor.
+                        retry_in = busy.retry_after if busy.throttled else self._settings.retry_floor_seconds
+                        break
+                    results.append(group.create_task(one(message, slots[-1])))
+        finally:
+            # A task canceled before it ran never released its slot (release is idempotent).
+            for slot in slots:
+                slot.release()
+        return Resent([None if result is None else result.result() for result in results], retry_in)
+
+    async def _hold(self, tenant_id: str, endpoint_id: str, task_id: str) -> None:
+        """Makes `task_id` the endpoint's one running recovery, or refuses with 409."""
+        guard: Doc = {
+            "id": guard_id(endpoint_id),
+            "type": GUARD_TYPE,
+            "tenantId": tenant_id,
+            "endpointId": endpoint_id,
+            "taskId": task_id,
+            "createdAt": to_wire(utcnow()),
+            "ttl": self._settings.retention_days * 86400,
+        }
+        try:
+            await self._store.create(APPLICATIONS, guard)
+            return
+        except DocumentExistsError:
+            pass
+        existing = await self._store.read(APPLICATIONS, [tenant_id], guard["id"])
+        if existing is not None and existing["taskId"] == task_id:
+            # A retried request whose first try took the guard.
+            return
+        if existing is not None and await self._holds(existing):
+            raise ConflictError(
+                f"A recovery of this endpoint is already running (background task {existing['taskId']}).",
+                code="recovery_in_progress",
+            )
+        try:
+            if existing is None:
+                await self._store.create(APPLICATIONS, guard)
+            else:
+                await self._store.replace(APPLICATIONS, guard, etag=existing["_etag"])
+        except (DocumentExistsError, EtagMismatchError):
+            # Another start took it between the read and the write: that one runs.
+            raise ConflictError(
+                "A recovery of this endpoint is already starting.", code="recovery_in_progress"
+            ) from None
+
+    async def _holds(self, guard: Doc) -> bool:
+        task = await self._tasks.find(guard["tenantId"], guard["taskId"])
+        now = utcnow()
+        if task is None:
+            return from_wire(guard["createdAt"]) > now - timedelta(seconds=IN_FLIGHT_SECONDS)
+        fresh = from_wire(task["updatedAt"]) > now - timedelta(seconds=STALE_AFTER_SECONDS)
+        return task["status"] == BackgroundTaskStatus.RUNNING and fresh

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from shared import telemetry
 from shared.auth import TokenValidator, jwks_source
+from shared.delivery.lanes import OutboundLanes
 from shared.outbound import GuardedClient
 from shared.probes import Readiness, close_probe_clients
 from shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -85,13 +86,15 @@ class Services:
         keys: KeyProvider | None = None,
         rate_limiter: RateLimiter | None = None,
     ) -> Services:
-        applications = ApplicationService(store)
+        applications = ApplicationService(store, settings)
         secret_box = SecretBox(keys or key_provider(settings), legacy=legacy_key_provider(settings))
         http = GuardedClient(settings)
+        # One set of outbound lanes per process: webhooks and operational events share them.
+        lanes = OutboundLanes.from_settings(settings)
         operational_endpoints = OperationalEndpointService(
             EndpointService(store, secret_box, settings, kind=OPERATIONAL_ENDPOINT_TYPE)
         )
-        operational = OperationalEvents(operational_endpoints, settings, http, applications)
+        operational = OperationalEvents(operational_endpoints, settings, http, applications, lanes)
         endpoints = EndpointService(store, secret_box, settings, events=operational)
         # One group commit for both writes of the message path: accepts and first rounds of
         # one application in flight together share requests.
@@ -110,7 +113,9 @@ class Services:
             store, retention_days=settings.retention_days, events=operational
         )
         event_types = EventTypeService(store)
-        delivery = DeliveryService(store, settings, endpoints, attempts, limiter, events=operational)
+        delivery = DeliveryService(
+            store, settings, endpoints, attempts, limiter, events=operational, lanes=lanes
+        )
         manual = ManualDelivery(delivery)
         return cls(
             settings=settings,

@@ -8,6 +8,7 @@ Endpoint recovery (`recovery.py`) makes the same attempts, many at a time.
 
 from __future__ import annotations
 
+from shared.delivery.lanes import Slot
 from shared.errors import BadRequestError, NotFoundError
 from shared.models import MessageStatus
 from shared.services.delivery import DeliveryService
@@ -34,9 +35,19 @@ class ManualDelivery:
     def __init__(self, delivery: DeliveryService) -> None:
         self._delivery = delivery
 
-    async def attempt_now(self, message: Doc, endpoint: Doc) -> MessageStatus:
-        """One request, recorded as a manual attempt; returns the pair's status after it."""
-        outcome = await self._delivery.attempt_now(message, endpoint)
+    async def let_through(self, endpoint: Doc, *, throttle_wait: float) -> Slot:
+        """Lets one request to `endpoint` through (see `DeliveryService.let_through`).
+
+        :raises OutboundBusyError: it cannot go out now.
+        """
+        return await self._delivery.let_through(endpoint, throttle_wait=throttle_wait)
+
+    async def attempt_now(self, message: Doc, endpoint: Doc, *, slot: Slot | None = None) -> MessageStatus:
+        """One request, recorded as a manual attempt; returns the pair's status after it.
+
+        :raises OutboundBusyError: (without `slot`) it cannot go out now; nothing was sent.
+        """
+        outcome = await self._delivery.attempt_now(message, endpoint, slot=slot)
         return outcome.status
 
 

@@ -100,3 +100,21 @@ def test_a_batch_that_leaves_work_continues_as_new_from_its_cursor(orchestrator:
 def test_the_last_batch_finishes_the_workflow(orchestrator: Any) -> None:
     reply = _run(orchestrator, _batch({"done": True, "cursor": "msg_9"}))
     assert reply["isDone"] and reply["output"] == "finished"
+
+
+def test_a_batch_held_back_waits_on_a_durable_timer_then_continues_from_its_cursor(
+    orchestrator: Any,
+) -> None:
+    # The throttle or the tenant's outbound share held the rest of the batch: the workflow waits
+    # here (its activity never sleeps), then goes on from where the batch stopped.
+    history = _batch({"done": False, "cursor": "msg_4", "retryIn": 30.0})
+    (timer,) = _actions(_run(orchestrator, history))[1:]
+    assert timer["actionType"] == 5 and timer["fireAt"].startswith("2026-01-01T00:00:30")
+    history += [
+        _event(10, EventId=1, FireAt="2026-01-01T00:00:30.000000Z"),
+        _event(13),
+        _event(12),
+        _event(11, TimerId=1, FireAt="2026-01-01T00:00:30.000000Z"),
+    ]
+    restart = _actions(_run(orchestrator, history))[-1]
+    assert restart["actionType"] == 4 and json.loads(restart["input"]) == {**JOB, "cursor": "msg_4"}

@@ -131,3 +131,38 @@ def test_a_failed_attempt_waits_as_long_as_the_activity_says(orchestrator: Any) 
 def test_the_last_attempt_ends_the_workflow_failed(orchestrator: Any) -> None:
     reply = _run(orchestrator, _through_first_attempt(None, "fail"))
     assert reply["isDone"] and reply["output"] == "fail"
+
+
+def _held_back(retry_in: float) -> list[dict[str, Any]]:
+    """The first attempt was held back by the endpoint's throttle: a token is reserved for later."""
+    history = _through_first_attempt(retry_in, "pending")
+    reply = {"status": "pending", "retryIn": retry_in, "attempted": False, "reserved": True}
+    history[-1]["Result"] = json.dumps(reply)
+    return history
+
+
+def test_a_throttled_attempt_waits_for_its_token_on_a_durable_timer(orchestrator: Any) -> None:
+    reply = _run(orchestrator, _held_back(2.5))
+    timer = _actions(reply)[-1]
+    assert timer["actionType"] == 5 and timer["fireAt"].startswith("2026-01-01T00:00:08.5")
+
+
+def test_after_the_wait_the_attempt_uses_its_reserved_token_and_the_count_stands(orchestrator: Any) -> None:
+    history = [
+        *_held_back(2.5),
+        _event(10, "2026-01-01T00:00:06.1000000Z", EventId=2, FireAt="2026-01-01T00:00:08.500000Z"),
+        _event(13, "2026-01-01T00:00:06.2000000Z"),
+        _event(12, "2026-01-01T00:00:08.6000000Z"),
+        _event(11, "2026-01-01T00:00:08.6000000Z", TimerId=2, FireAt="2026-01-01T00:00:08.500000Z"),
+    ]
+    call = _actions(_run(orchestrator, history))[-1]
+    assert call["actionType"] == 0 and call["functionName"] == "delivery_attempt"
+    step = json.loads(call["input"])
+    # Held back is not an attempt; and the next one takes no second token.
+    assert (step["attempts"], step["reserved"]) == (1, True)
+
+
+def test_a_history_from_before_reservations_replays_to_the_same_actions(orchestrator: Any) -> None:
+    # Replies recorded before the flag existed lack it: the workflow does what it always did.
+    reply = _run(orchestrator, _through_first_attempt(300.0, "pending"))
+    assert [a["actionType"] for a in _actions(reply)] == [5, 0, 5]

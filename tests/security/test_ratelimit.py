@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from shared.ratelimit import MemoryRateLimiter, RedisRateLimiter, wait_for_token
+from shared.ratelimit import MemoryRateLimiter, RedisRateLimiter, take_within
 from tests.conftest import Minter, serving_herald
 
 
@@ -43,14 +44,35 @@ async def test_an_unreachable_redis_degrades_to_local_buckets() -> None:
         await limiter.close()
 
 
-async def test_delivery_throttle_waits_instead_of_dropping() -> None:
+async def test_delivery_throttle_reserves_later_tokens_instead_of_dropping() -> None:
     limiter = MemoryRateLimiter()
+    dues = [await limiter.reserve("ep_1", rate=50, burst=1) for _ in range(5)]
+    # Five deliveries at 50/s with a bucket of one: the first now, each next one 20 ms later.
+    assert dues[0] == 0
+    assert all(0.015 <= later - earlier <= 0.025 for earlier, later in itertools.pairwise(dues))
+    # A reserved backlog holds the bucket below zero: a plain take waits for it too.
+    refused = await limiter.take("ep_1", rate=50, burst=1)
+    assert not refused.allowed and refused.retry_after >= 0.08
+
+
+async def test_redis_reservations_are_shared_and_ordered(redis_url: str) -> None:
+    first, second = RedisRateLimiter(redis_url), RedisRateLimiter(redis_url)
+    try:
+        dues = [await limiter.reserve("ep_shared", rate=2, burst=1) for limiter in (first, second) * 2]
+        assert dues[0] == 0 and dues == sorted(dues) and 1.3 <= dues[-1] <= 1.6
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_take_within_waits_at_most_as_long_as_allowed() -> None:
+    limiter = MemoryRateLimiter()
+    assert (await take_within(limiter, "k", rate=20, burst=1, wait=0)).allowed
+    assert not (await take_within(limiter, "k", rate=20, burst=1, wait=0)).allowed
     loop = asyncio.get_running_loop()
     started = loop.time()
-    for _ in range(5):
-        await wait_for_token(limiter, "ep_1", rate=50, burst=1)
-    # Five sends at 50/s with a bucket of one take at least four intervals of 20 ms.
-    assert loop.time() - started >= 0.075
+    assert (await take_within(limiter, "k", rate=20, burst=1, wait=0.2)).allowed
+    assert loop.time() - started < 0.2
 
 
 @pytest.fixture(scope="module")
