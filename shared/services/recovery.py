@@ -21,7 +21,7 @@ from shared.models import BackgroundTaskStatus, BackgroundTaskType, MessageStatu
 from shared.services.applications import ApplicationService
 from shared.services.background_tasks import BackgroundTaskService
 from shared.services.endpoints import EndpointService
-from shared.services.messages import DESTINATION_TYPE, MESSAGE_TYPE
+from shared.services.messages import DESTINATION_TYPE, MESSAGE_TYPE, payload_gone, with_content
 from shared.services.resend import ManualDelivery, check_enabled
 from shared.settings import HeraldSettings
 from shared.store.base import MESSAGES, Doc, DocumentStore
@@ -150,14 +150,18 @@ class RecoveryService:
         )
 
     async def _resend(self, task: Doc, endpoint: Doc, pairs: list[Doc]) -> list[MessageStatus | None]:
-        """One manual attempt per pair; None for a message gone or expunged since (nothing sent)."""
+        """One manual attempt per pair; None for a message gone, or its payload expunged or expired
+        since (nothing sent)."""
         gate = asyncio.Semaphore(CONCURRENCY)
         pk = [task["tenantId"], task["appId"]]
 
         async def one(pair: Doc) -> MessageStatus | None:
             async with gate:
                 message = await self._store.read(MESSAGES, pk, pair["msgId"])
-                if message is None or message.get("type") != MESSAGE_TYPE or message.get("expunged"):
+                if message is None or message.get("type") != MESSAGE_TYPE:
+                    return None
+                message = await with_content(self._store, message)
+                if payload_gone(message):
                     return None
                 return await self._manual.attempt_now(message, endpoint)
 

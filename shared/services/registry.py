@@ -26,6 +26,7 @@ from shared.services.operational import (
     OperationalEndpointService,
     OperationalEvents,
 )
+from shared.services.purge import ContentPurgeService
 from shared.services.recovery import RecoveryService
 from shared.services.resend import ManualDelivery, ResendService
 from shared.services.sweeper import Sweeper
@@ -61,6 +62,7 @@ class Services:
     resend: ResendService
     background_tasks: BackgroundTaskService
     recovery: RecoveryService
+    purge: ContentPurgeService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
     # /api/v1/health/ready's verdict, probed at most once per HERALD_READINESS_CACHE_SECONDS.
@@ -119,6 +121,7 @@ class Services:
             resend=ResendService(messages, endpoints, manual),
             background_tasks=background_tasks,
             recovery=RecoveryService(store, settings, applications, endpoints, background_tasks, manual),
+            purge=ContentPurgeService(store, applications, messages, background_tasks),
             http=http,
             readiness=Readiness(store, settings),
         )
