@@ -109,6 +109,20 @@ async def get_attempt(call: Call) -> Reply:
 
 @api_function(
     bp,
+    "expunge_attempt_content",
+    "v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
+    ["DELETE"],
+    scope=Scope.WRITE,
+)
+async def expunge_attempt_content(call: Call) -> Reply:
+    await call.services.attempts.expunge_content(
+        call.tenant_id, call.route("app_id"), call.route("msg_id"), call.route("attempt_id")
+    )
+    return 204, None
+
+
+@api_function(
+    bp,
     "list_message_destinations",
     "v1/app/{app_id}/msg/{msg_id}/endpoint",
     ["GET"],

@@ -1,22 +1,38 @@
-"""Messages: /api/v1/app/{app_id}/msg[/{msg_id}[/content]]."""
+"""Messages: /api/v1/app/{app_id}/msg[/{msg_id}[/content]], `precheck/active`, `bulk-expunge`.
 
-from typing import TYPE_CHECKING
+`expunge-all-contents` records a background task and starts one workflow for it, which expunges
+one batch of messages per execution and continues as new until none are left (as endpoint
+recovery does), so its history stays short however many messages the application has.
+"""
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 
 from blueprints._http import LIST_QUERY, MESSAGE_FILTERS, Call, Reply, api_function
 from blueprints.delivery import dispatch_in_background
+from shared.durable import PurgeJob, PurgeProgress
 from shared.lazy import lazy_module
 from shared.scopes import Scope
 
 if TYPE_CHECKING:
     from shared import models
     from shared.services import messages as views
+    from shared.services import purge, registry
 else:
     models = lazy_module("shared.models")
     views = lazy_module("shared.services.messages")
+    purge = lazy_module("shared.services.purge")
+    registry = lazy_module("shared.services.registry")
 
 bp = df.Blueprint()
+
+PURGE_WORKFLOW = "application_purge_content_v1"
+PURGE_BATCH_ACTIVITY = "application_purge_content_batch"
+PURGE_FAILED_ACTIVITY = "application_purge_content_failed"
+# A batch that fails (Cosmos busy, say) is tried again before the task is given up as failed.
+_BATCH_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5000, max_number_of_attempts=3)
 
 
 @api_function(
@@ -90,8 +106,11 @@ async def create_message(call: Call) -> Reply:
     query=("with_content",),
 )
 async def get_message(call: Call) -> Reply:
-    doc = await call.services.messages.get(call.tenant_id, call.route("app_id"), call.route("msg_id"))
-    return 200, views.to_out(doc, with_content=call.flag("with_content", default=True))
+    with_content = call.flag("with_content", default=True)
+    doc = await call.services.messages.get(
+        call.tenant_id, call.route("app_id"), call.route("msg_id"), content=with_content
+    )
+    return 200, views.to_out(doc, with_content=with_content)
 
 
 @api_function(
@@ -100,3 +119,97 @@ async def get_message(call: Call) -> Reply:
 async def expunge_message_content(call: Call) -> Reply:
     await call.services.messages.expunge_content(call.tenant_id, call.route("app_id"), call.route("msg_id"))
     return 204, None
+
+
+@api_function(
+    bp,
+    "precheck_message",
+    "v1/app/{app_id}/msg/precheck/active",
+    ["POST"],
+    scope=Scope.READ,
+    body="MessagePrecheckIn",
+    returns="MessagePrecheckOut",
+    status=200,
+)
+async def precheck_message(call: Call) -> Reply:
+    data = call.body(models.MessagePrecheckIn)
+    active = await call.services.messages.precheck(call.tenant_id, call.route("app_id"), data)
+    return 200, models.MessagePrecheckOut(active=active)
+
+
+@api_function(
+    bp,
+    "bulk_expunge_message_contents",
+    "v1/app/{app_id}/msg/bulk-expunge",
+    ["POST"],
+    scope=Scope.WRITE,
+    body="BulkExpungeContentsIn",
+    returns="BulkExpungeContentsOut",
+    status=200,
+)
+async def bulk_expunge_message_contents(call: Call) -> Reply:
+    data = call.body(models.BulkExpungeContentsIn)
+
+    async def expunge(_seed: str | None) -> Reply:
+        return 200, await call.services.messages.bulk_expunge(call.tenant_id, call.route("app_id"), data.ids)
+
+    return await call.once(expunge)
+
+
+@api_function(
+    bp,
+    "expunge_all_message_contents",
+    "v1/app/{app_id}/msg/expunge-all-contents",
+    ["POST"],
+    scope=Scope.WRITE,
+    returns="ExpungeAllContentsOut",
+    status=202,
+    durable_client=True,
+)
+async def expunge_all_message_contents(call: Call) -> Reply:
+    async def start(seed: str | None) -> Reply:
+        task = await call.services.purge.start(call.tenant_id, call.route("app_id"), seed=seed)
+        await _start_purge(call.client, task)
+        return 202, models.ExpungeAllContentsOut.model_validate(task)
+
+    # A retried request (same idempotency key) gets the first task, not a second purge.
+    return await call.once(start)
+
+
+async def _start_purge(client: df.DurableOrchestrationClient, task: dict[str, Any]) -> None:
+    instance = purge.instance_id(task)
+    existing = await client.get_status(instance)
+    if existing and existing.runtime_status:
+        # A retried request whose first try started it already.
+        return
+    await client.start_new(PURGE_WORKFLOW, instance, purge.workflow_input(task))
+
+
+# Named with a version: see README, "Deploying safely".
+@bp.function_name(PURGE_WORKFLOW)
+@bp.orchestration_trigger(context_name="context")
+def application_purge_content(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
+    job: dict[str, Any] = context.get_input()  # type: ignore[assignment]
+    try:
+        progress = yield context.call_activity_with_retry(PURGE_BATCH_ACTIVITY, _BATCH_RETRY, job)
+    except Exception:
+        yield context.call_activity(PURGE_FAILED_ACTIVITY, job)
+        return "failed"
+    if progress["done"]:
+        return "finished"
+    context.continue_as_new({**job, "cursor": progress["cursor"]})
+    return "continued"
+
+
+@bp.function_name(PURGE_BATCH_ACTIVITY)
+@bp.activity_trigger(input_name="job")
+async def application_purge_content_batch(job: PurgeJob) -> PurgeProgress:
+    services = await registry.get_services()
+    return await services.purge.run_batch(job)
+
+
+@bp.function_name(PURGE_FAILED_ACTIVITY)
+@bp.activity_trigger(input_name="job")
+async def application_purge_content_failed(job: PurgeJob) -> None:
+    services = await registry.get_services()
+    await services.purge.fail(job)

@@ -84,6 +84,22 @@ class RecoveryProgress(TypedDict):
     retryIn: NotRequired[float | None]
 
 
+class PurgeJob(TypedDict):
+    """The input of one execution of the content-purge workflow (`application.purge_content`)."""
+
+    tenantId: str
+    taskId: str
+    # The last message id purged up to; None before the first batch.
+    cursor: str | None
+
+
+class PurgeProgress(TypedDict):
+    """What a purge batch tells the workflow: whether it is done, and where to go on from."""
+
+    done: bool
+    cursor: str | None
+
+
 # The Durable extension refuses longer instance ids (counted in UTF-16 code units, as .NET does).
 MAX_INSTANCE_ID = 256
 # Refused by the extension, and '%' (the escape itself) and '~' (the separator of the parts).

@@ -6,6 +6,7 @@ so every field they require is always present.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, TypeVar
@@ -26,15 +27,18 @@ from pydantic.alias_generators import to_camel, to_snake
 from shared.errors import ValidationFailedError
 
 MAX_ENDPOINT_CHANNELS = 10
-MAX_MESSAGE_CHANNELS = 5
+MAX_MESSAGE_CHANNELS = 10
 MAX_MESSAGE_TAGS = 5
+MAX_MEDIA_TYPE = 256
+# Messages one bulk expunge may name: each costs a few requests, all made before the answer.
+MAX_BULK_EXPUNGE = 100
 
 Uid = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
 EventTypeName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
 # Feature flags and event-type group names follow the event-type name's rules (Svix's spec).
 FeatureFlag = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
 GroupName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
-Channel = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9\-_.:]+$")]
+Channel = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9\-_.:+]+$")]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9\-_./\\#]+$")]
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=65536, pattern=r"^https?://.+")]
@@ -49,6 +53,9 @@ Metadata = dict[str, str]
 # both are given), so an endpoint created with a 1.x filter is filtered, and its rate is kept.
 LEGACY_NAMES = {"filterTypes": "eventTypes", "rateLimit": "throttleRate"}
 
+
+# type "/" subtype, then parameters of visible ASCII: the value goes out as a header as it is.
+_MEDIA_TYPE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+/[!#$%&'*+\-.^_`|~0-9A-Za-z]+(\s*;[ -~\t]*)?")
 
 _UID = TypeAdapter(Uid)
 _EVENT_TYPE_NAME = TypeAdapter(EventTypeName)
@@ -384,13 +391,41 @@ class EventTypeImportOpenApiOut(WireModel):
 # --- messages -----------------------------------------------------------------------------------
 
 
+class TransformationsParams(BaseModel):
+    """`transformationsParams`, kept as sent (other keys too); the keys Herald acts on are checked."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    raw_payload: str | None = Field(default=None, alias="rawPayload")
+    headers: dict[str, str] | None = None
+
+    @property
+    def content_type(self) -> str | None:
+        """The raw payload's `content-type` (the SDK writes the name in lower case; any case counts)."""
+        for name, value in (self.headers or {}).items():
+            if name.lower() == "content-type":
+                return value
+        return None
+
+    @model_validator(mode="after")
+    def _content_type_is_a_media_type(self) -> TransformationsParams:
+        kind = self.content_type
+        if kind is not None and (len(kind) > MAX_MEDIA_TYPE or not _MEDIA_TYPE.fullmatch(kind)):
+            raise ValueError("headers.content-type must be a media type such as text/plain; charset=utf-8")
+        return self
+
+
 class MessageIn(WireModel):
     event_type: EventTypeName
     payload: dict[str, Any]
     event_id: EventId | None = None
     channels: list[Channel] | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE_CHANNELS)
-    tags: list[Tag] | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE_TAGS)
+    # Svix sets no lower bound: `[]` is a message without tags.
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_MESSAGE_TAGS)
     application: ApplicationIn | None = None
+    # Stored with the payload (and expiring with it). Herald runs no transformations, but honours
+    # what the SDK's `message_in_raw` sends: `rawPayload` is the body, `headers.content-type` its type.
+    transformations_params: TransformationsParams | None = None
     deliver_at: datetime | None = None
     payload_retention_period: Annotated[int, Field(ge=1, le=90)] | None = None
     payload_retention_hours: Annotated[int, Field(ge=1, le=90 * 24)] | None = None
@@ -419,6 +454,30 @@ class MessageOut(WireModel):
     tags: list[str] | None = None
     timestamp: datetime
     deliver_at: datetime | None = None
+
+
+class MessagePrecheckIn(WireModel):
+    event_type: EventTypeName
+    channels: list[Channel] | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE_CHANNELS)
+
+
+class MessagePrecheckOut(WireModel):
+    active: bool
+
+
+class BulkExpungeContentsIn(WireModel):
+    # Message ids or eventIds: both follow the uid rules.
+    ids: list[Uid] = Field(default_factory=list, max_length=MAX_BULK_EXPUNGE)
+
+
+class BulkExpungeStatus(StrEnum):
+    EXPUNGED = "expunged"
+    NOT_FOUND = "not-found"
+
+
+class BulkExpungeContentsOut(WireModel):
+    # By the id or eventId the request named.
+    results: dict[str, BulkExpungeStatus]
 
 
 class MessageAttemptOut(WireModel):
@@ -567,6 +626,10 @@ class BulkReplayIn(ReplayIn):
 
 
 class ReplayOut(RecoverOut):
+    pass
+
+
+class ExpungeAllContentsOut(RecoverOut):
     pass
 
 

@@ -68,6 +68,7 @@ var containers = [
     kind: 'MultiHash'
     excludedPaths: [
       { path: '/payload/*' }
+      { path: '/transformationsParams/*' }
       { path: '/response/?' }
       { path: '/"_etag"/?' }
     ]

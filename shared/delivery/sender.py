@@ -27,6 +27,7 @@ from shared.signing import signature_header
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Herald-Webhooks/1.0 (+https://www.standardwebhooks.com/)"
+JSON_CONTENT_TYPE = "application/json"
 MAX_RESPONSE_BYTES = 4096
 
 
@@ -41,6 +42,8 @@ class Delivery:
     headers: Mapping[str, str]
     # For telemetry only (spans, logs): the endpoint this request goes to.
     endpoint_id: str = ""
+    # A raw payload's own type; every other payload is JSON.
+    content_type: str = JSON_CONTENT_TYPE
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def request_headers(delivery: Delivery, timestamp: int, *, svix_headers: bool) -
     # The endpoint's own headers first: Herald's may not be overridden (they are refused on save).
     headers = {
         **delivery.headers,
-        "content-type": "application/json",
+        "content-type": delivery.content_type,
         "user-agent": USER_AGENT,
         "webhook-id": delivery.msg_id,
         "webhook-timestamp": str(timestamp),

@@ -48,6 +48,8 @@ ATTEMPT_TYPE = "attempt"
 DISPATCHED_TYPE = "dispatched"
 WithStatus = TypeVar("WithStatus", MessageEndpointOut, EndpointMessageOut)
 MAX_RESPONSE_CHARS = 4096
+# What an expunged attempt's response reads (Svix's word).
+EXPUNGED = "EXPUNGED"
 PROJECTION_RETRIES = 5
 
 
@@ -344,13 +346,36 @@ class AttemptService:
         raise PreconditionFailedError("The delivery status changed meanwhile; retry.")
 
     async def get(
-        self, tenant_id: str, app_id_or_uid: str, msg_id: str, attempt_id: str
+        self, tenant_id: str, app_id_or_uid: str, msg_id_or_event_id: str, attempt_id: str
     ) -> MessageAttemptOut:
+        return attempt_out(await self._attempt_of(tenant_id, app_id_or_uid, msg_id_or_event_id, attempt_id))
+
+    async def expunge_content(
+        self, tenant_id: str, app_id_or_uid: str, msg_id_or_event_id: str, attempt_id: str
+    ) -> None:
+        """Replaces an attempt's response body with "EXPUNGED", as Svix does.
+
+        :raises NotFoundError: no such application, message or attempt of it.
+        """
+        doc = await self._attempt_of(tenant_id, app_id_or_uid, msg_id_or_event_id, attempt_id)
+        pk = [tenant_id, doc["appId"]]
+        await self._store.patch(
+            MESSAGES, pk, doc["id"], [{"op": "set", "path": "/response", "value": EXPUNGED}]
+        )
+
+    async def _attempt_of(
+        self, tenant_id: str, app_id_or_uid: str, msg_id_or_event_id: str, attempt_id: str
+    ) -> Doc:
+        """The attempt, if it belongs to the message the path names (by id, else by eventId)."""
         app = await self._apps.get(tenant_id, app_id_or_uid)
         doc = await self._store.read(MESSAGES, [tenant_id, app["id"]], attempt_id)
-        if doc is None or doc.get("type") != ATTEMPT_TYPE or doc["msgId"] != msg_id:
+        if doc is None or doc.get("type") != ATTEMPT_TYPE:
             raise NotFoundError("Message attempt not found.")
-        return attempt_out(doc)
+        if doc["msgId"] != msg_id_or_event_id:
+            message = await self._messages.find(tenant_id, app["id"], msg_id_or_event_id)
+            if message is None or message["id"] != doc["msgId"]:
+                raise NotFoundError("Message attempt not found.")
+        return doc
 
     async def list_by_endpoint(
         self,
@@ -380,7 +405,7 @@ class AttemptService:
         params: ListParams,
         filters: Mapping[str, Any],
     ) -> dict[str, Any]:
-        message = await self._messages.get(tenant_id, app_id_or_uid, msg_id)
+        message = await self._messages.get(tenant_id, app_id_or_uid, msg_id, content=False)
         where, parameters = _status_filter("c", filters)
         if filters.get("endpoint_id"):
             # By id or uid, as in Svix: an endpoint the application does not have is a 404.
@@ -391,7 +416,7 @@ class AttemptService:
             tenant_id,
             message["appId"],
             ["c.msgId = @msg", *where],
-            [("@msg", msg_id), *parameters],
+            [("@msg", message["id"]), *parameters],
             params,
             filters,
         )
@@ -400,10 +425,10 @@ class AttemptService:
         self, tenant_id: str, app_id_or_uid: str, msg_id: str, params: ListParams
     ) -> dict[str, Any]:
         """The endpoints a message was sent to, each with the pair's status."""
-        message = await self._messages.get(tenant_id, app_id_or_uid, msg_id)
+        message = await self._messages.get(tenant_id, app_id_or_uid, msg_id, content=False)
         pk = [tenant_id, message["appId"]]
         chosen, page = page_of_keys(message.get("endpointIds", []), params)
-        pair_ids = [message_docs.destination_id(msg_id, endpoint_id) for endpoint_id in chosen]
+        pair_ids = [message_docs.destination_id(message["id"], endpoint_id) for endpoint_id in chosen]
         endpoints, pairs = await asyncio.gather(
             self._by_ids(ENDPOINTS, pk, chosen), self._by_ids(MESSAGES, pk, pair_ids)
         )
@@ -451,8 +476,9 @@ class AttemptService:
         )
         pair_ids = [message_docs.destination_id(m["id"], endpoint["id"]) for m in page.items]
         pairs = await self._by_ids(MESSAGES, pk, pair_ids)
+        messages = await message_docs.with_contents(self._store, page.items) if with_content else page.items
         data = []
-        for message, pair_id in zip(page.items, pair_ids, strict=True):
+        for message, pair_id in zip(messages, pair_ids, strict=True):
             pair = pairs.get(pair_id) or _not_yet_attempted(message)
             out = message_docs.to_out(message, with_content=with_content)
             data.append(_with_status(EndpointMessageOut, out, pair, expanded=expanded))
@@ -495,6 +521,8 @@ class AttemptService:
             message = messages.get(pair["msgId"])
             # A pair shares its message's retention; one outliving it by moments is left out.
             if message is not None and message.get("type") == message_docs.MESSAGE_TYPE:
+                if with_content:
+                    message = await message_docs.with_content(self._store, message)
                 out = message_docs.to_out(message, with_content=with_content)
                 data.append(_with_status(EndpointMessageOut, out, pair, expanded=expanded))
         return page.to_wire(data)

@@ -30,7 +30,7 @@ from shared import durable
 from shared.clock import from_wire, utcnow
 from shared.delivery.lanes import LaneBusyError, OutboundLanes, Slot
 from shared.delivery.schedule import Outcome, jittered, next_delay
-from shared.delivery.sender import AttemptReport, Delivery, send
+from shared.delivery.sender import JSON_CONTENT_TYPE, AttemptReport, Delivery, send
 from shared.errors import OutboundBusyError, ServiceUnavailableError
 from shared.models import AttemptTrigger, MessageStatus
 from shared.outbound import guarded_session
@@ -38,7 +38,7 @@ from shared.ratelimit import RateLimiter, take_within
 from shared.services.attempts import AttemptResult, AttemptService, PairOutcome
 from shared.services.breaker import CircuitBreaker
 from shared.services.endpoints import EndpointService
-from shared.services.messages import MESSAGE_TYPE, destination_id
+from shared.services.messages import MESSAGE_TYPE, destination_id, payload_gone, with_content
 from shared.settings import HeraldSettings
 from shared.store.base import ENDPOINTS, MESSAGES, Doc, DocumentStore
 
@@ -139,8 +139,22 @@ class FirstRound:
 
 
 def _payload_bytes(message: Doc) -> bytes:
-    """Compact JSON: these exact bytes are signed and sent, the same on every retry."""
+    """Compact JSON, or the raw payload as sent: these exact bytes are signed and sent, the same
+    on every retry."""
+    raw = (message.get("transformationsParams") or {}).get("rawPayload")
+    if isinstance(raw, str):
+        return raw.encode()
     return json.dumps(message["payload"], separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _content_type(message: Doc) -> str:
+    """A raw payload's own type (`transformationsParams.headers.content-type`), else JSON's."""
+    params = message.get("transformationsParams") or {}
+    if isinstance(params.get("rawPayload"), str):
+        for name, value in (params.get("headers") or {}).items():
+            if name.lower() == "content-type":
+                return str(value)
+    return JSON_CONTENT_TYPE
 
 
 def _after_seconds(seconds: float | None) -> datetime | None:
@@ -304,6 +318,11 @@ class DeliveryService:
         if pair is not None and pair["status"] == MessageStatus.SUCCESS:
             # Delivered meanwhile (a manual resend, a recovery): nothing left to retry.
             return AttemptOutcome(MessageStatus.SUCCESS, None, attempted=False)
+        message = await with_content(self._store, message)
+        if payload_gone(message):
+            # Expunged or expired: there is nothing to send (as in Svix), so the pair ends here.
+            await self._attempts.cancel(message, job.endpoint_id)
+            return AttemptOutcome(MessageStatus.CANCELED, None, attempted=False)
         endpoint = await self._store.read(ENDPOINTS, pk, job.endpoint_id)
         done = await self._execute(
             message,
@@ -588,6 +607,7 @@ class DeliveryService:
             msg_id=message["id"],
             url=endpoint["url"],
             body=body,
+            content_type=_content_type(message),
             secrets=await self._endpoints.signing_secrets(endpoint),
             headers=endpoint.get("headers") or {},
             endpoint_id=endpoint["id"],

@@ -6,6 +6,13 @@ guard (when the message has one) and the message itself, which lists the endpoin
 A guard that already exists stops the batch: the earlier message is answered again (same key) or
 the duplicate is refused (same eventId). Each message-endpoint pair is `pending` until its first
 attempt writes its `destination` document; nothing else is written per endpoint on accept.
+
+A payload kept for less than the message (`payloadRetentionPeriod`/`Hours` shorter than
+HERALD_RETENTION_DAYS) is a document of its own in the same batch (`content~<msg>`, its `ttl` the
+payload's), so Cosmos deletes the payload when it expires and the message, its statuses and its
+attempts stay. The message records when (`payloadExpiresAt`): an expired payload is known without
+a read, also on the local server, which does not enforce `ttl`. Every other payload lives in its
+message, as before: the option costs a document, never a request.
 """
 
 from __future__ import annotations
@@ -28,7 +35,15 @@ from shared.errors import (
     ServiceUnavailableError,
     ValidationFailedError,
 )
-from shared.models import ApplicationIn, MessageIn, MessageOut, path_identifier
+from shared.models import (
+    ApplicationIn,
+    BulkExpungeContentsOut,
+    BulkExpungeStatus,
+    MessageIn,
+    MessageOut,
+    MessagePrecheckIn,
+    path_identifier,
+)
 from shared.pagination import ListParams, fetch_page
 from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
@@ -37,12 +52,15 @@ from shared.store.base import MESSAGES, BatchFailedError, Doc, DocumentStore, Et
 from shared.store.joined import JoinedBatches
 
 MESSAGE_TYPE = "message"
+CONTENT_TYPE = "message-content"
 EVENT_ID_TYPE = "event-id"
 DESTINATION_TYPE = "destination"
 KEY_GUARD_TYPE = "idempotency-key"
 # A guard whose message does not exist yet is someone's create in flight for this long.
 IN_FLIGHT_SECONDS = 30
 POLL_SECONDS = 0.05
+# Messages a bulk expunge works on at once.
+EXPUNGE_CONCURRENCY = 10
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,52 @@ class Accepted:
 
 def destination_id(msg_id: str, endpoint_id: str) -> str:
     return f"{msg_id}~{endpoint_id}"
+
+
+def content_id(msg_id: str) -> str:
+    return f"content~{msg_id}"
+
+
+# What a message's content is: the payload and what came with it (the raw body, its type).
+CONTENT_FIELDS = ("payload", "transformationsParams")
+
+
+def payload_gone(message: Doc, now: datetime | None = None) -> bool:
+    """Whether the payload was expunged or has expired: it can be neither shown nor sent."""
+    if message.get("expunged") or message.get("payloadExpired"):
+        return True
+    expires = message.get("payloadExpiresAt")
+    return expires is not None and from_wire(expires) <= (now or utcnow())
+
+
+def _stored_apart(message: Doc) -> bool:
+    return bool(message.get("payloadExpiresAt")) and "payload" not in message
+
+
+async def with_content(store: DocumentStore, message: Doc) -> Doc:
+    """`message` with its payload, read from its content document when it is stored apart.
+
+    A payload gone (expunged, expired, or its document deleted by Cosmos) comes back as `{}`
+    with `payloadExpired`, so `payload_gone` answers True.
+    """
+    if not _stored_apart(message):
+        return message
+    if payload_gone(message):
+        return {**message, "payload": {}, "payloadExpired": True}
+    pk = [message["tenantId"], message["appId"]]
+    content = await store.read(MESSAGES, pk, content_id(message["id"]))
+    return _merged(message, content)
+
+
+async def with_contents(store: DocumentStore, messages: Sequence[Doc]) -> list[Doc]:
+    """`with_content` for a page of messages: one concurrent read per payload stored apart."""
+    return list(await asyncio.gather(*(with_content(store, message) for message in messages)))
+
+
+def _merged(message: Doc, content: Doc | None) -> Doc:
+    if content is None or content.get("type") != CONTENT_TYPE:
+        return {**message, "payload": {}, "payloadExpired": True}
+    return {**message, **{name: content[name] for name in CONTENT_FIELDS if name in content}}
 
 
 def event_guard_id(app_id: str, event_id: str) -> str:
@@ -77,8 +141,13 @@ def matches(endpoint: Mapping[str, Any], event_type: str, channels: Sequence[str
 
 
 def to_out(doc: Doc, *, with_content: bool = True) -> MessageOut:
-    out = MessageOut.model_validate(doc)
-    return out if with_content else out.model_copy(update={"payload": {}})
+    """The message as Svix shows it; a payload not asked for, expunged or expired is `{}`.
+
+    A payload stored apart and not read (`with_content`) shows as `{}` too: only delivery needs
+    every byte, and it reads `doc["payload"]` itself.
+    """
+    shown = doc.get("payload", {}) if with_content and not payload_gone(doc) else {}
+    return MessageOut.model_validate({**doc, "payload": shown})
 
 
 class MessageService:
@@ -113,7 +182,7 @@ class MessageService:
         `only_to`: the one endpoint of the application the message is for, whatever its filters
         (Svix's send-example); by default, every endpoint the fan-out rule picks.
         """
-        self._check_payload_size(data.payload)
+        self._check_payload_size(data)
         now = utcnow()
         self._check_deliver_at(data.deliver_at, now)
         app = await self._resolve_app(tenant_id, app_id_or_uid, data.application)
@@ -127,7 +196,12 @@ class MessageService:
                 key=lambda ep: str(ep["id"]),
             )
         targets = [ep["id"] for ep in matching]
-        retention = self._retention_seconds(data)
+        retention = self._settings.retention_days * 86400
+        content: Doc = {"payload": data.payload}
+        if data.transformations_params is not None:
+            content["transformationsParams"] = data.transformations_params.model_dump(
+                by_alias=True, exclude_unset=True
+            )
         message: Doc = {
             "id": ids.new_id(ids.MESSAGE),
             "type": MESSAGE_TYPE,
@@ -135,7 +209,7 @@ class MessageService:
             "appId": app_id,
             "eventType": data.event_type,
             "eventId": data.event_id,
-            "payload": data.payload,
+            **content,
             "channels": data.channels,
             "tags": data.tags,
             "timestamp": to_wire(now),
@@ -148,6 +222,13 @@ class MessageService:
             # The application's rate travels with its messages: delivery enforces it without
             # reading the application (no request added to a message's path).
             message["appThrottleRate"] = app["throttleRate"]
+        documents = [message]
+        payload_seconds = self._payload_retention_seconds(data)
+        if payload_seconds is not None:
+            expires = to_wire(now + timedelta(seconds=payload_seconds))
+            message["payloadExpiresAt"] = expires
+            stored = {key: value for key, value in message.items() if key not in CONTENT_FIELDS}
+            documents = [stored, self._content_doc(message, content, payload_seconds, expires)]
         guards = []
         if idempotency_key is not None:
             guards.append(self._key_guard(message, idempotency_key, fingerprint, with_content, now))
@@ -156,7 +237,7 @@ class MessageService:
         pk = [tenant_id, app_id]
         deadline = asyncio.get_running_loop().time() + self._settings.idempotency_wait_seconds
         while True:
-            batch = [*guards, message]
+            batch = [*guards, *documents]
             try:
                 await self._batches.create_batch(MESSAGES, pk, batch)
                 return Accepted(message, created=True, with_content=with_content, endpoints=tuple(matching))
@@ -178,12 +259,42 @@ class MessageService:
         """Stores a message without an idempotency key."""
         return (await self.accept(tenant_id, app_id_or_uid, data)).message
 
-    async def get(self, tenant_id: str, app_id_or_uid: str, msg_id: str) -> Doc:
+    async def get(
+        self, tenant_id: str, app_id_or_uid: str, msg_id_or_event_id: str, *, content: bool = True
+    ) -> Doc:
+        """The message the path names by id or by `eventId` (Svix's "ID or UID"), 404 when none.
+
+        `content`: with its payload (read from its own document when it is kept apart); without,
+        for callers that need only the message's fields.
+
+        :raises NotFoundError: no such application or message.
+        """
         app = await self._apps.get(tenant_id, app_id_or_uid)
-        doc = await self._store.read(MESSAGES, [tenant_id, app["id"]], msg_id)
-        if doc is None or doc.get("type") != MESSAGE_TYPE:
+        doc = await self.find(tenant_id, app["id"], msg_id_or_event_id)
+        if doc is None:
             raise NotFoundError("Message not found.")
-        return doc
+        return await with_content(self._store, doc) if content else doc
+
+    async def find(self, tenant_id: str, app_id: str, msg_id_or_event_id: str) -> Doc | None:
+        """By id (a point read), else by `eventId`: the newest message carrying it (one query).
+
+        An `eventId` is unique per application only for HERALD_EVENT_ID_TTL_SECONDS; after that
+        a later message may carry it again, and the name means the latest.
+        """
+        pk = [tenant_id, app_id]
+        if msg_id_or_event_id.startswith(f"{ids.MESSAGE}_"):
+            doc = await self._store.read(MESSAGES, pk, msg_id_or_event_id)
+            if doc is not None and doc.get("type") == MESSAGE_TYPE:
+                return doc
+        found = await self._store.query(
+            MESSAGES,
+            pk,
+            where="c.type = @type AND c.eventId = @eventId",
+            parameters=[("@type", MESSAGE_TYPE), ("@eventId", msg_id_or_event_id)],
+            order_by="c.id DESC",
+            top=1,
+        )
+        return found[0] if found else None
 
     async def list_page(
         self,
@@ -204,19 +315,68 @@ class MessageService:
             parameters=[("@type", MESSAGE_TYPE), *parameters],
             params=params,
         )
-        return page.to_wire([to_out(doc, with_content=with_content) for doc in page.items])
+        docs = await with_contents(self._store, page.items) if with_content else page.items
+        return page.to_wire([to_out(doc, with_content=with_content) for doc in docs])
 
-    async def expunge_content(self, tenant_id: str, app_id_or_uid: str, msg_id: str) -> None:
-        doc = await self.get(tenant_id, app_id_or_uid, msg_id)
-        await self._store.patch(
-            MESSAGES,
-            [tenant_id, doc["appId"]],
-            msg_id,
-            [
-                {"op": "set", "path": "/payload", "value": {}},
-                {"op": "set", "path": "/expunged", "value": True},
-            ],
-        )
+    async def expunge_content(self, tenant_id: str, app_id_or_uid: str, msg_id_or_event_id: str) -> None:
+        """Deletes a message's payload (Svix's `DELETE .../content`); it can no longer be sent.
+
+        :raises NotFoundError: no such application or message.
+        """
+        await self.expunge(await self.get(tenant_id, app_id_or_uid, msg_id_or_event_id, content=False))
+
+    async def bulk_expunge(
+        self, tenant_id: str, app_id_or_uid: str, names: Sequence[str]
+    ) -> BulkExpungeContentsOut:
+        """Expunges each message named (by id or eventId); says which were found.
+
+        :raises NotFoundError: no such application.
+        """
+        app = await self._apps.get(tenant_id, app_id_or_uid)
+        gate = asyncio.Semaphore(EXPUNGE_CONCURRENCY)
+
+        async def one(name: str) -> BulkExpungeStatus:
+            async with gate:
+                doc = await self.find(tenant_id, app["id"], name)
+                if doc is None:
+                    return BulkExpungeStatus.NOT_FOUND
+                await self.expunge(doc)
+                return BulkExpungeStatus.EXPUNGED
+
+        unique = list(dict.fromkeys(names))
+        statuses = await asyncio.gather(*(one(name) for name in unique))
+        return BulkExpungeContentsOut(results=dict(zip(unique, statuses, strict=True)))
+
+    async def expunge(self, message: Doc) -> bool:
+        """Deletes the payload of a stored message; False when it was gone already.
+
+        A payload kept apart goes first: were the patch to fail after it, the message reads as
+        expired, never with its payload.
+        """
+        if message.get("expunged"):
+            return False
+        pk = [message["tenantId"], message["appId"]]
+        if message.get("payloadExpiresAt"):
+            await self._store.delete(MESSAGES, pk, content_id(message["id"]))
+        operations: list[dict[str, Any]] = [
+            {"op": "set", "path": "/payload", "value": {}},
+            # A raw payload is the payload too. Set, not removed: a removal fails where it is absent.
+            {"op": "set", "path": "/transformationsParams", "value": None},
+            {"op": "set", "path": "/expunged", "value": True},
+        ]
+        await self._store.patch(MESSAGES, pk, message["id"], operations)
+        return not payload_gone(message)
+
+    async def precheck(self, tenant_id: str, app_id_or_uid: str, data: MessagePrecheckIn) -> bool:
+        """Whether a message of this type and channels would reach any endpoint now.
+
+        :raises NotFoundError: no such application.
+        """
+        app = await self._apps.find_recent(tenant_id, app_id_or_uid)
+        if app is None:
+            raise NotFoundError("Application not found.")
+        endpoints = await self._endpoints.list_recent(tenant_id, app["id"])
+        return any(matches(ep, data.event_type, data.channels) for ep in endpoints)
 
     async def _resolve_app(self, tenant_id: str, app_id_or_uid: str, inline: ApplicationIn | None) -> Doc:
         app = await self._apps.find_recent(tenant_id, app_id_or_uid)
@@ -237,6 +397,9 @@ class MessageService:
         if existing is None:
             return None
         holder = await self._store.read(MESSAGES, pk, existing["msgId"])
+        if holder is not None:
+            # A replay answers with the payload, as the first answer did.
+            holder = await with_content(self._store, holder)
         young = from_wire(existing["createdAt"]) > now - timedelta(seconds=IN_FLIGHT_SECONDS)
         expired = from_wire(existing["expiresAt"]) <= now
         if guard["type"] == KEY_GUARD_TYPE:
@@ -286,8 +449,25 @@ class MessageService:
             "expiresAt": to_wire(now + timedelta(seconds=ttl)),
         }
 
-    def _check_payload_size(self, payload: dict[str, Any]) -> None:
-        size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+    def _content_doc(self, message: Doc, content: Doc, seconds: int, expires: str) -> Doc:
+        """The payload of a message that keeps it for less than itself: Cosmos deletes it at `ttl`."""
+        return {
+            "id": content_id(message["id"]),
+            "type": CONTENT_TYPE,
+            "tenantId": message["tenantId"],
+            "appId": message["appId"],
+            "msgId": message["id"],
+            **content,
+            "ttl": seconds,
+            "expiresAt": expires,
+        }
+
+    def _check_payload_size(self, data: MessageIn) -> None:
+        size = len(json.dumps(data.payload, separators=(",", ":"), ensure_ascii=False).encode())
+        raw = data.transformations_params.raw_payload if data.transformations_params else None
+        if raw is not None:
+            # The raw payload is what is sent (the SDK's `message_in_raw` leaves `payload` empty).
+            size += len(raw.encode())
         if size > self._settings.max_payload_bytes:
             raise PayloadTooLargeError(
                 f"The payload is {size} bytes serialized; the limit is {self._settings.max_payload_bytes}."
@@ -305,11 +485,15 @@ class MessageService:
                 f"deliverAt must be between now and {self._settings.max_deliver_at_hours} hours ahead",
             )
 
-    def _retention_seconds(self, data: MessageIn) -> int:
+    def _payload_retention_seconds(self, data: MessageIn) -> int | None:
+        """How long the payload is kept when that is shorter than its message; None: as long."""
         if data.payload_retention_hours is not None:
-            return data.payload_retention_hours * 3600
-        days = data.payload_retention_period or self._settings.retention_days
-        return days * 24 * 3600
+            seconds = data.payload_retention_hours * 3600
+        elif data.payload_retention_period is not None:
+            seconds = data.payload_retention_period * 86400
+        else:
+            return None
+        return seconds if seconds < self._settings.retention_days * 86400 else None
 
 
 def message_filters(alias: str, filters: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, Any]]]:

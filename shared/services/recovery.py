@@ -36,7 +36,7 @@ from shared.models import BackgroundTaskStatus, BackgroundTaskType, MessageStatu
 from shared.services.applications import ApplicationService
 from shared.services.background_tasks import BackgroundTaskService
 from shared.services.endpoints import EndpointService
-from shared.services.messages import DESTINATION_TYPE, MESSAGE_TYPE
+from shared.services.messages import DESTINATION_TYPE, MESSAGE_TYPE, payload_gone, with_content
 from shared.services.resend import ManualDelivery, check_enabled
 from shared.settings import HeraldSettings
 from shared.store.base import (
@@ -202,10 +202,16 @@ class RecoveryService:
         """One manual attempt per pair, up to CONCURRENCY at once, let through in message order.
 
         Stops letting requests through at the first the throttle or the outbound lanes hold back:
-        the statuses returned are those of a prefix of `pairs`.
+        the statuses returned are those of a prefix of `pairs`. None for a message gone, or its
+        payload expunged or expired since (nothing sent).
         """
         pk = [task["tenantId"], task["appId"]]
-        messages = await asyncio.gather(*(self._store.read(MESSAGES, pk, pair["msgId"]) for pair in pairs))
+        read = await asyncio.gather(*(self._store.read(MESSAGES, pk, pair["msgId"]) for pair in pairs))
+        # A payload kept apart (a payload retention shorter than the message's) comes with it.
+        messages = [
+            None if doc is None or doc.get("type") != MESSAGE_TYPE else await with_content(self._store, doc)
+            for doc in read
+        ]
         gate = asyncio.Semaphore(CONCURRENCY)
         results: list[asyncio.Task[MessageStatus] | None] = []
         slots: list[Slot] = []
@@ -220,7 +226,7 @@ class RecoveryService:
         try:
             async with asyncio.TaskGroup() as group:
                 for message in messages:
-                    if message is None or message.get("type") != MESSAGE_TYPE or message.get("expunged"):
+                    if message is None or payload_gone(message):
                         results.append(None)
                         continue
                     await gate.acquire()

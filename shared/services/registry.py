@@ -30,6 +30,7 @@ from shared.services.operational import (
     OperationalEndpointService,
     OperationalEvents,
 )
+from shared.services.purge import ContentPurgeService
 from shared.services.recovery import RecoveryService
 from shared.services.replay import ReplayService
 from shared.services.resend import ManualDelivery, ResendService
@@ -72,6 +73,7 @@ class Services:
     replay: ReplayService
     examples: ExampleService
     attempt_stats: AttemptStatsService
+    purge: ContentPurgeService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
     # /api/v1/health/ready's verdict, probed at most once per HERALD_READINESS_CACHE_SECONDS.
@@ -144,6 +146,7 @@ class Services:
             attempt_stats=AttemptStatsService(
                 store, applications, endpoints, retention_days=settings.retention_days
             ),
+            purge=ContentPurgeService(store, applications, messages, background_tasks),
             http=http,
             readiness=Readiness(store, settings),
         )

@@ -13,7 +13,7 @@ from shared.errors import BadRequestError, NotFoundError
 from shared.models import MessageStatus
 from shared.services.delivery import DeliveryService
 from shared.services.endpoints import EndpointService
-from shared.services.messages import MessageService
+from shared.services.messages import MessageService, payload_gone
 from shared.store.base import Doc
 
 
@@ -23,10 +23,13 @@ def check_enabled(endpoint: Doc) -> None:
 
 
 def check_sendable(message: Doc, endpoint: Doc) -> None:
-    """Refuses what a manual attempt cannot do right: a disabled endpoint, a payload expunged."""
+    """Refuses what a manual attempt cannot do right: a disabled endpoint, a payload expunged or
+    expired (`message` as `MessageService.get` reads it, with its content)."""
     check_enabled(endpoint)
-    if message.get("expunged"):
-        raise BadRequestError("The message's payload has been expunged.", code="payload_expunged")
+    if payload_gone(message):
+        raise BadRequestError(
+            "The message's payload has been expunged or has expired.", code="payload_expunged"
+        )
 
 
 class ManualDelivery:

@@ -71,7 +71,8 @@ CONTAINERS: tuple[ContainerSpec, ...] = (
     ContainerSpec(
         MESSAGES,
         TENANT_APP,
-        excluded_paths=["/payload/*", "/response/?"],
+        # Payloads, a raw payload and its parameters, and receivers' answers are never queried.
+        excluded_paths=["/payload/*", "/transformationsParams/*", "/response/?"],
         default_ttl=-1,
     ),
     ContainerSpec(IDEMPOTENCY, TENANT, excluded_paths=["/response/*"], default_ttl=-1),

@@ -23,11 +23,12 @@ from svix.exceptions import HttpError
 
 from blueprints.delivery import start_retries
 from devhost.durable.binding import client_binding_value
+from shared.clock import to_wire
 from shared.models import MessageIn as HeraldMessageIn
 from shared.services.breaker import breaker_id
 from shared.services.delivery import RetryJob
 from shared.services.registry import Services
-from shared.store.base import ENDPOINTS
+from shared.store.base import ENDPOINTS, MESSAGES
 from tests.conftest import Minter, serving_herald
 from tests.delivery.receivers import Receiver, running_receiver
 
@@ -248,3 +249,22 @@ async def test_a_duplicated_dispatch_starts_one_workflow(
     await asyncio.sleep(2)
     assert len(receiver.requests(path)) == 1
     assert [w["instanceId"] for w in _workflows(delivery_url, message["id"])] == [job.instance_id]
+
+
+async def test_a_retry_after_the_payload_expired_sends_nothing_and_cancels_the_pair(
+    svix: Svix, app_id: str, receiver: Receiver, services: Services
+) -> None:
+    path = f"expired-{uuid.uuid4().hex[:6]}"
+    svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 500, 200)))
+    msg = svix.message.create(
+        app_id, MessageIn(event_type="a", payload={"pii": 1}, payload_retention_hours=1)
+    )
+    receiver.wait_for(path, 1)
+    # The hour passes before the retry (due in one second here): the payload is gone.
+    stored = await services.store.read(MESSAGES, [TENANT, app_id], msg.id)
+    assert stored is not None
+    expired = to_wire(datetime.now(UTC) - timedelta(seconds=1))
+    await services.store.replace(MESSAGES, {**stored, "payloadExpiresAt": expired}, etag=stored["_etag"])
+    _eventually(lambda: _pair_status(svix, app_id, msg.id) == "canceled")
+    await asyncio.sleep(1.5)
+    assert len(receiver.requests(path)) == 1

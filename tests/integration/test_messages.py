@@ -55,7 +55,7 @@ async def test_accepting_is_one_message_listing_the_matching_endpoints_and_nothi
     assert await _docs(store, tenant, app_id, "destination") == []
 
 
-async def test_every_document_of_a_message_expires_with_it(
+async def test_a_message_keeps_the_retention_and_a_shorter_payload_retention_expires_only_its_payload(
     services: Services, store: CosmosStore, tenant: str
 ) -> None:
     app_id, _ = await _app_with_endpoints(services, tenant, {})
@@ -68,16 +68,32 @@ async def test_every_document_of_a_message_expires_with_it(
     short = await services.messages.create(
         tenant,
         app_id,
-        MessageIn.model_validate({"eventType": "a", "payload": {}, "payloadRetentionHours": 2}),
+        MessageIn.model_validate({"eventType": "a", "payload": {"n": 2}, "payloadRetentionHours": 2}),
     )
     days = await services.messages.create(
         tenant,
         app_id,
-        MessageIn.model_validate({"eventType": "a", "payload": {}, "payloadRetentionPeriod": 7}),
+        MessageIn.model_validate({"eventType": "a", "payload": {"n": 7}, "payloadRetentionPeriod": 7}),
     )
-    assert (default.message["ttl"], short["ttl"], days["ttl"]) == (90 * DAY, 7200, 7 * DAY)
-    stored = {doc["id"]: doc["ttl"] for doc in await _docs(store, tenant, app_id, "message")}
-    assert stored == {default.message["id"]: 90 * DAY, short["id"]: 7200, days["id"]: 7 * DAY}
+    as_long = await services.messages.create(
+        tenant,
+        app_id,
+        MessageIn.model_validate({"eventType": "a", "payload": {"n": 90}, "payloadRetentionPeriod": 90}),
+    )
+    stored = {doc["id"]: doc for doc in await _docs(store, tenant, app_id, "message")}
+    assert {msg_id: doc["ttl"] for msg_id, doc in stored.items()} == {
+        default.message["id"]: 90 * DAY,
+        short["id"]: 90 * DAY,
+        days["id"]: 90 * DAY,
+        as_long["id"]: 90 * DAY,
+    }
+    # A shorter payload retention keeps the payload in a document of its own, expiring on time.
+    contents = {doc["msgId"]: doc for doc in await _docs(store, tenant, app_id, "message-content")}
+    assert {msg_id: (doc["ttl"], doc["payload"]) for msg_id, doc in contents.items()} == {
+        short["id"]: (7200, {"n": 2}),
+        days["id"]: (7 * DAY, {"n": 7}),
+    }
+    assert "payload" not in stored[short["id"]] and stored[as_long["id"]]["payload"] == {"n": 90}
     (event_guard,) = await _docs(store, tenant, app_id, "event-id")
     (key_guard,) = await _docs(store, tenant, app_id, "idempotency-key")
     assert (event_guard["ttl"], key_guard["ttl"]) == (DAY, 12 * 3600)

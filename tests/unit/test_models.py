@@ -30,13 +30,43 @@ def test_message_accepts_svix_camel_case_fields() -> None:
         {"eventType": 5, "payload": {}},
         {"eventType": "x", "payload": []},
         {"eventType": "bad type!", "payload": {}},
-        {"eventType": "x", "payload": {}, "channels": ["a", "b", "c", "d", "e", "f"]},
+        {"eventType": "x", "payload": {}, "channels": [f"c{i}" for i in range(11)]},
+        {"eventType": "x", "payload": {}, "channels": ["a b"]},
+        {"eventType": "x", "payload": {}, "tags": [f"t{i}" for i in range(6)]},
         {"eventType": "x", "payload": {}, "payloadRetentionPeriod": 5, "payloadRetentionHours": 5},
+        {"eventType": "x", "payload": {}, "transformationsParams": {"rawPayload": {"not": "text"}}},
+        {
+            "eventType": "x",
+            "payload": {},
+            "transformationsParams": {"rawPayload": "a", "headers": {"content-type": "text/plain\r\nX: 1"}},
+        },
+        {"eventType": "x", "payload": {}, "transformationsParams": {"headers": {"Content-Type": "plain"}}},
     ],
 )
 def test_invalid_messages_are_refused(body: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         MessageIn.model_validate(body)
+
+
+def test_message_takes_svix_channels_empty_tags_and_transformations_params() -> None:
+    msg = MessageIn.model_validate(
+        {
+            "eventType": "x",
+            "payload": {},
+            "channels": ["a+b", *(f"c{i}" for i in range(9))],
+            "tags": [],
+            "transformationsParams": {"rawPayload": "a,b", "headers": {"content-type": "text/csv"}, "k": 1},
+        }
+    )
+    assert msg.tags == [] and msg.channels is not None and len(msg.channels) == 10
+    assert msg.transformations_params is not None
+    assert msg.transformations_params.content_type == "text/csv"
+    # Kept as sent, keys Herald does not act on included.
+    assert msg.transformations_params.model_dump(by_alias=True, exclude_unset=True) == {
+        "rawPayload": "a,b",
+        "headers": {"content-type": "text/csv"},
+        "k": 1,
+    }
 
 
 def test_endpoint_allows_ten_channels_not_eleven() -> None:
