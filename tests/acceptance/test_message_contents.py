@@ -14,6 +14,7 @@ from svix.api import (
     BackgroundTaskListOptions,
     BulkExpungeContentsIn,
     EndpointIn,
+    MessageAttemptListByMsgOptions,
     MessageGetOptions,
     MessageIn,
     Svix,
@@ -39,7 +40,9 @@ def _delivered(svix: Svix, app_id: str, receiver: Receiver, path: str, event_id:
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={"n": 1}, event_id=event_id))
     receiver.wait_for(path, 1)
     deadline = time.monotonic() + 10
-    while not (attempts := svix.message_attempt.list_by_msg(app_id, msg.id).data):
+    # The 2.x SDK asks for no content unless told: Svix then answers "{}" for every response.
+    with_content = MessageAttemptListByMsgOptions(with_content=True)
+    while not (attempts := svix.message_attempt.list_by_msg(app_id, msg.id, with_content).data):
         assert time.monotonic() < deadline, "the attempt was not recorded"
         time.sleep(0.05)
     assert attempts[0].response == "answer 200"
