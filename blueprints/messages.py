@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import azure.durable_functions as df
 
 from blueprints._http import LIST_QUERY, MESSAGE_FILTERS, Call, Reply, api_function
+from blueprints._tasks import run_in_batches, start_once
 from blueprints.delivery import dispatch_in_background
 from shared.durable import PurgeJob, PurgeProgress
 from shared.lazy import lazy_module
@@ -31,8 +32,6 @@ bp = df.Blueprint()
 PURGE_WORKFLOW = "application_purge_content_v1"
 PURGE_BATCH_ACTIVITY = "application_purge_content_batch"
 PURGE_FAILED_ACTIVITY = "application_purge_content_failed"
-# A batch that fails (Cosmos busy, say) is tried again before the task is given up as failed.
-_BATCH_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5000, max_number_of_attempts=3)
 
 
 @api_function(
@@ -169,36 +168,18 @@ async def bulk_expunge_message_contents(call: Call) -> Reply:
 async def expunge_all_message_contents(call: Call) -> Reply:
     async def start(seed: str | None) -> Reply:
         task = await call.services.purge.start(call.tenant_id, call.route("app_id"), seed=seed)
-        await _start_purge(call.client, task)
+        await start_once(call.client, PURGE_WORKFLOW, purge.instance_id(task), purge.workflow_input(task))
         return 202, models.ExpungeAllContentsOut.model_validate(task)
 
     # A retried request (same idempotency key) gets the first task, not a second purge.
     return await call.once(start)
 
 
-async def _start_purge(client: df.DurableOrchestrationClient, task: dict[str, Any]) -> None:
-    instance = purge.instance_id(task)
-    existing = await client.get_status(instance)
-    if existing and existing.runtime_status:
-        # A retried request whose first try started it already.
-        return
-    await client.start_new(PURGE_WORKFLOW, instance, purge.workflow_input(task))
-
-
 # Named with a version: see README, "Deploying safely".
 @bp.function_name(PURGE_WORKFLOW)
 @bp.orchestration_trigger(context_name="context")
 def application_purge_content(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
-    job: dict[str, Any] = context.get_input()  # type: ignore[assignment]
-    try:
-        progress = yield context.call_activity_with_retry(PURGE_BATCH_ACTIVITY, _BATCH_RETRY, job)
-    except Exception:
-        yield context.call_activity(PURGE_FAILED_ACTIVITY, job)
-        return "failed"
-    if progress["done"]:
-        return "finished"
-    context.continue_as_new({**job, "cursor": progress["cursor"]})
-    return "continued"
+    return (yield from run_in_batches(context, PURGE_BATCH_ACTIVITY, PURGE_FAILED_ACTIVITY))
 
 
 @bp.function_name(PURGE_BATCH_ACTIVITY)

@@ -8,12 +8,12 @@ At most one recovery of an endpoint runs at a time: a second answers 409 `recove
 """
 
 from collections.abc import Generator
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 
 from blueprints._http import Call, Reply, api_function
+from blueprints._tasks import run_in_batches, start_once
 from shared.durable import RecoveryJob, RecoveryProgress
 from shared.lazy import lazy_module
 from shared.scopes import Scope
@@ -33,8 +33,6 @@ bp = df.Blueprint()
 WORKFLOW = "endpoint_recover_v1"
 BATCH_ACTIVITY = "endpoint_recover_batch"
 FAILED_ACTIVITY = "endpoint_recover_failed"
-# A batch that fails (Cosmos busy, say) is tried again before the task is given up as failed.
-_BATCH_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5000, max_number_of_attempts=3)
 
 
 @api_function(
@@ -56,38 +54,17 @@ async def recover_endpoint(call: Call) -> Reply:
         task = await call.services.recovery.start(
             call.tenant_id, app_id, call.route("endpoint_id"), window, seed=seed
         )
-        await _start_workflow(call.client, task)
+        await start_once(call.client, WORKFLOW, recovery.instance_id(task), recovery.workflow_input(task))
         return 202, views.recover_out(task)
 
     return await call.once(start)
-
-
-async def _start_workflow(client: df.DurableOrchestrationClient, task: dict[str, Any]) -> None:
-    instance = recovery.instance_id(task)
-    existing = await client.get_status(instance)
-    if existing and existing.runtime_status:
-        # A retried request whose first try started it already.
-        return
-    await client.start_new(WORKFLOW, instance, recovery.workflow_input(task))
 
 
 # Named with a version: see README, "Deploying safely".
 @bp.function_name(WORKFLOW)
 @bp.orchestration_trigger(context_name="context")
 def endpoint_recover(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
-    job: dict[str, Any] = context.get_input()  # type: ignore[assignment]
-    try:
-        progress = yield context.call_activity_with_retry(BATCH_ACTIVITY, _BATCH_RETRY, job)
-    except Exception:
-        yield context.call_activity(FAILED_ACTIVITY, job)
-        return "failed"
-    if progress["done"]:
-        return "finished"
-    if progress.get("retryIn"):
-        # The batch was held back (throttle, outbound share): wait here, not in an activity.
-        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=progress["retryIn"]))
-    context.continue_as_new({**job, "cursor": progress["cursor"]})
-    return "continued"
+    return (yield from run_in_batches(context, BATCH_ACTIVITY, FAILED_ACTIVITY))
 
 
 @bp.function_name(BATCH_ACTIVITY)

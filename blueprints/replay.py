@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import azure.durable_functions as df
 
 from blueprints._http import Call, Reply, api_function
+from blueprints._tasks import run_in_batches, start_once
 from blueprints.delivery import dispatch_in_background
 from shared.durable import RecoveryJob, RecoveryProgress
 from shared.lazy import lazy_module
@@ -33,8 +34,6 @@ ONE = "v1/app/{app_id}/endpoint/{endpoint_id}"
 WORKFLOW = "endpoint_replay_v1"
 BATCH_ACTIVITY = "endpoint_replay_batch"
 FAILED_ACTIVITY = "endpoint_replay_failed"
-# A batch that fails (Cosmos busy, say) is tried again before the task is given up as failed.
-_BATCH_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5000, max_number_of_attempts=3)
 
 
 @api_function(
@@ -74,11 +73,7 @@ async def _start(call: Call, window: "models.ReplayIn") -> Reply:
         task = await call.services.replay.start(
             call.tenant_id, app_id, call.route("endpoint_id"), window, seed=seed
         )
-        instance = replay.instance_id(task)
-        existing = await call.client.get_status(instance)
-        # A retried request whose first try started it already finds it.
-        if not (existing and existing.runtime_status):
-            await call.client.start_new(WORKFLOW, instance, replay.workflow_input(task))
+        await start_once(call.client, WORKFLOW, replay.instance_id(task), replay.workflow_input(task))
         return 202, replay.to_out(task)
 
     return await call.once(start)
@@ -114,16 +109,7 @@ async def send_example(call: Call) -> Reply:
 @bp.function_name(WORKFLOW)
 @bp.orchestration_trigger(context_name="context")
 def endpoint_replay(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
-    job: dict[str, Any] = context.get_input()  # type: ignore[assignment]
-    try:
-        progress = yield context.call_activity_with_retry(BATCH_ACTIVITY, _BATCH_RETRY, job)
-    except Exception:
-        yield context.call_activity(FAILED_ACTIVITY, job)
-        return "failed"
-    if progress["done"]:
-        return "finished"
-    context.continue_as_new({**job, "cursor": progress["cursor"]})
-    return "continued"
+    return (yield from run_in_batches(context, BATCH_ACTIVITY, FAILED_ACTIVITY))
 
 
 @bp.function_name(BATCH_ACTIVITY)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import azure.durable_functions as df
 
 from blueprints._http import Call, Reply, api_function
+from blueprints._tasks import run_in_batches, start_once
 from shared.durable import StatsJob, StatsProgress
 from shared.lazy import lazy_module
 from shared.scopes import Scope
@@ -28,8 +29,6 @@ bp = df.Blueprint()
 WORKFLOW = "usage_stats_v1"
 BATCH_ACTIVITY = "usage_stats_batch"
 FAILED_ACTIVITY = "usage_stats_failed"
-# A batch that fails (Cosmos busy, say) is tried again before the task is given up as failed.
-_BATCH_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5000, max_number_of_attempts=3)
 
 
 @api_function(
@@ -44,7 +43,7 @@ _BATCH_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5000, max_nu
 )
 async def aggregate_event_types(call: Call) -> Reply:
     task = await call.services.statistics.start_event_types(call.tenant_id)
-    await _start_workflow(call.client, task)
+    await start_once(call.client, WORKFLOW, statistics.instance_id(task), statistics.workflow_input(task))
     return 202, models.AggregateEventTypesOut.model_validate(task)
 
 
@@ -64,35 +63,17 @@ async def aggregate_app_stats(call: Call) -> Reply:
 
     async def start(seed: str | None) -> Reply:
         task = await call.services.statistics.start_app_stats(call.tenant_id, data, seed=seed)
-        await _start_workflow(call.client, task)
+        await start_once(call.client, WORKFLOW, statistics.instance_id(task), statistics.workflow_input(task))
         return 202, statistics.app_stats_out(task)
 
     return await call.once(start)
-
-
-async def _start_workflow(client: df.DurableOrchestrationClient, task: dict[str, Any]) -> None:
-    instance = statistics.instance_id(task)
-    existing = await client.get_status(instance)
-    if existing and existing.runtime_status:
-        # A retried request whose first try started it already.
-        return
-    await client.start_new(WORKFLOW, instance, statistics.workflow_input(task))
 
 
 # Named with a version: see README, "Deploying safely".
 @bp.function_name(WORKFLOW)
 @bp.orchestration_trigger(context_name="context")
 def usage_stats(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
-    job: dict[str, Any] = context.get_input()  # type: ignore[assignment]
-    try:
-        progress = yield context.call_activity_with_retry(BATCH_ACTIVITY, _BATCH_RETRY, job)
-    except Exception:
-        yield context.call_activity(FAILED_ACTIVITY, job)
-        return "failed"
-    if progress["done"]:
-        return "finished"
-    context.continue_as_new({**job, "cursor": progress["cursor"]})
-    return "continued"
+    return (yield from run_in_batches(context, BATCH_ACTIVITY, FAILED_ACTIVITY))
 
 
 @bp.function_name(BATCH_ACTIVITY)
