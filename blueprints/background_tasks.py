@@ -1,9 +1,16 @@
 """Background tasks: /api/v1/background-task[/{task_id}] (progress of long-running work, e.g. recovery)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
-from blueprints._http import LIST_QUERY, Call, Reply, api_function
+from blueprints._http import Call, Reply, api_function
 from shared.scopes import Scope
+
+if TYPE_CHECKING:
+    from shared.queries import BackgroundTaskListQuery
 
 bp = func.Blueprint()
 
@@ -15,14 +22,10 @@ bp = func.Blueprint()
     ["GET"],
     scope=Scope.READ,
     returns="ListResponse[BackgroundTaskOut]",
-    query=(*LIST_QUERY, "status", "task"),
 )
-async def list_background_tasks(call: Call) -> Reply:
+async def list_background_tasks(call: Call, query: BackgroundTaskListQuery) -> Reply:
     page = await call.services.background_tasks.list_page(
-        call.tenant_id,
-        call.list_params(default_order="descending"),
-        status=call.query("status"),
-        task=call.query("task"),
+        call.tenant_id, query.list_params(), status=query.status, task=query.task
     )
     return 200, page
 

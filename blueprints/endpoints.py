@@ -1,19 +1,24 @@
 """Endpoints: /api/v1/app/{app_id}/endpoint[/{endpoint_id}[/secret|/headers|/stats]]."""
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from blueprints._http import LIST_QUERY, Call, Reply, api_function
-from shared.lazy import lazy_module
+from blueprints._http import Call, Reply, api_function
 from shared.scopes import Scope
 
 if TYPE_CHECKING:
-    from shared import models
-    from shared.services import endpoints as views
-else:
-    models = lazy_module("shared.models")
-    views = lazy_module("shared.services.endpoints")
+    from shared.models import (
+        EndpointHeadersIn,
+        EndpointHeadersPatchIn,
+        EndpointIn,
+        EndpointPatch,
+        EndpointSecretRotateIn,
+        EndpointUpdate,
+    )
+    from shared.queries import AscendingListQuery, StatsWindowQuery
 
 bp = func.Blueprint()
 
@@ -27,60 +32,53 @@ ONE = "v1/app/{app_id}/endpoint/{endpoint_id}"
     ["GET"],
     scope=Scope.READ,
     returns="ListResponse[EndpointOut]",
-    query=LIST_QUERY,
 )
-async def list_endpoints(call: Call) -> Reply:
-    params = call.list_params(default_order="ascending")
-    return 200, await call.services.endpoints.list_page(call.tenant_id, await call.app_id(), params)
+async def list_endpoints(call: Call, query: AscendingListQuery) -> Reply:
+    return 200, await call.services.endpoints.list_page(
+        call.tenant_id, await call.app_id(), query.list_params()
+    )
 
 
 @api_function(
-    bp,
-    "create_endpoint",
-    "v1/app/{app_id}/endpoint",
-    ["POST"],
-    scope=Scope.WRITE,
-    body="EndpointIn",
-    returns="EndpointOut",
+    bp, "create_endpoint", "v1/app/{app_id}/endpoint", ["POST"], scope=Scope.WRITE, returns="EndpointOut"
 )
-async def create_endpoint(call: Call) -> Reply:
-    data = call.body(models.EndpointIn)
+async def create_endpoint(call: Call, body: EndpointIn) -> Reply:
+    from shared.services.endpoints import to_out
+
     app_id = await call.app_id()
 
     async def create(seed: str | None) -> Reply:
-        return 201, views.to_out(
-            await call.services.endpoints.create(call.tenant_id, app_id, data, seed=seed)
-        )
+        return 201, to_out(await call.services.endpoints.create(call.tenant_id, app_id, body, seed=seed))
 
     return await call.once(create)
 
 
 @api_function(bp, "get_endpoint", ONE, ["GET"], scope=Scope.READ, returns="EndpointOut")
 async def get_endpoint(call: Call) -> Reply:
+    from shared.services.endpoints import to_out
+
     doc = await call.services.endpoints.get(call.tenant_id, await call.app_id(), call.route("endpoint_id"))
-    return 200, views.to_out(doc)
+    return 200, to_out(doc)
 
 
-@api_function(
-    bp, "update_endpoint", ONE, ["PUT"], scope=Scope.WRITE, body="EndpointUpdate", returns="EndpointOut"
-)
-async def update_endpoint(call: Call) -> Reply:
-    data = call.body(models.EndpointUpdate)
+@api_function(bp, "update_endpoint", ONE, ["PUT"], scope=Scope.WRITE, returns="EndpointOut")
+async def update_endpoint(call: Call, body: EndpointUpdate) -> Reply:
+    from shared.services.endpoints import to_out
+
     doc, created = await call.services.endpoints.update(
-        call.tenant_id, await call.app_id(), call.route("endpoint_id"), data
+        call.tenant_id, await call.app_id(), call.route("endpoint_id"), body
     )
-    return (201 if created else 200), views.to_out(doc)
+    return (201 if created else 200), to_out(doc)
 
 
-@api_function(
-    bp, "patch_endpoint", ONE, ["PATCH"], scope=Scope.WRITE, body="EndpointPatch", returns="EndpointOut"
-)
-async def patch_endpoint(call: Call) -> Reply:
-    data = call.body(models.EndpointPatch)
+@api_function(bp, "patch_endpoint", ONE, ["PATCH"], scope=Scope.WRITE, returns="EndpointOut")
+async def patch_endpoint(call: Call, body: EndpointPatch) -> Reply:
+    from shared.services.endpoints import to_out
+
     doc = await call.services.endpoints.patch(
-        call.tenant_id, await call.app_id(), call.route("endpoint_id"), data
+        call.tenant_id, await call.app_id(), call.route("endpoint_id"), body
     )
-    return 200, views.to_out(doc)
+    return 200, to_out(doc)
 
 
 @api_function(bp, "delete_endpoint", ONE, ["DELETE"], scope=Scope.WRITE)
@@ -94,10 +92,12 @@ async def delete_endpoint(call: Call) -> Reply:
     bp, "get_endpoint_secret", f"{ONE}/secret", ["GET"], scope=Scope.WRITE, returns="EndpointSecretOut"
 )
 async def get_endpoint_secret(call: Call) -> Reply:
+    from shared.models import EndpointSecretOut
+
     key = await call.services.endpoints.get_secret(
         call.tenant_id, await call.app_id(), call.route("endpoint_id")
     )
-    return 200, models.EndpointSecretOut(key=key)
+    return 200, EndpointSecretOut(key=key)
 
 
 @api_function(
@@ -106,19 +106,19 @@ async def get_endpoint_secret(call: Call) -> Reply:
     f"{ONE}/secret/rotate",
     ["POST"],
     scope=Scope.WRITE,
-    body="EndpointSecretRotateIn",
     returns="EndpointSecretOut",
     status=200,
 )
-async def rotate_endpoint_secret(call: Call) -> Reply:
-    data = call.body(models.EndpointSecretRotateIn)
+async def rotate_endpoint_secret(call: Call, body: EndpointSecretRotateIn) -> Reply:
+    from shared.models import EndpointSecretOut
+
     app_id = await call.app_id()
 
     async def rotate(_seed: str | None) -> Reply:
         key = await call.services.endpoints.rotate_secret(
-            call.tenant_id, app_id, call.route("endpoint_id"), data.key, data.grace_period_seconds
+            call.tenant_id, app_id, call.route("endpoint_id"), body.key, body.grace_period_seconds
         )
-        return 200, models.EndpointSecretOut(key=key)
+        return 200, EndpointSecretOut(key=key)
 
     return await call.once(rotate, secret=True)
 
@@ -137,60 +137,31 @@ async def get_endpoint_headers(call: Call) -> Reply:
     return 200, headers
 
 
-@api_function(
-    bp,
-    "update_endpoint_headers",
-    f"{ONE}/headers",
-    ["PUT"],
-    scope=Scope.WRITE,
-    body="EndpointHeadersIn",
-    status=204,
-)
-async def update_endpoint_headers(call: Call) -> Reply:
-    data = call.body(models.EndpointHeadersIn)
+@api_function(bp, "update_endpoint_headers", f"{ONE}/headers", ["PUT"], scope=Scope.WRITE, status=204)
+async def update_endpoint_headers(call: Call, body: EndpointHeadersIn) -> Reply:
     await call.services.endpoints.set_headers(
-        call.tenant_id, await call.app_id(), call.route("endpoint_id"), data.headers, merge=False
+        call.tenant_id, await call.app_id(), call.route("endpoint_id"), body.headers, merge=False
     )
     return 204, None
 
 
-@api_function(
-    bp,
-    "patch_endpoint_headers",
-    f"{ONE}/headers",
-    ["PATCH"],
-    scope=Scope.WRITE,
-    body="EndpointHeadersPatchIn",
-    status=204,
-)
-async def patch_endpoint_headers(call: Call) -> Reply:
-    data = call.body(models.EndpointHeadersPatchIn)
+@api_function(bp, "patch_endpoint_headers", f"{ONE}/headers", ["PATCH"], scope=Scope.WRITE, status=204)
+async def patch_endpoint_headers(call: Call, body: EndpointHeadersPatchIn) -> Reply:
     await call.services.endpoints.set_headers(
         call.tenant_id,
         await call.app_id(),
         call.route("endpoint_id"),
-        data.headers,
+        body.headers,
         merge=True,
-        remove=data.delete_headers,
+        remove=body.delete_headers,
     )
     return 204, None
 
 
-@api_function(
-    bp,
-    "get_endpoint_stats",
-    f"{ONE}/stats",
-    ["GET"],
-    scope=Scope.READ,
-    returns="EndpointStats",
-    query=(
-        "since",
-        "until",
-    ),
-)
-async def get_endpoint_stats(call: Call) -> Reply:
+@api_function(bp, "get_endpoint_stats", f"{ONE}/stats", ["GET"], scope=Scope.READ, returns="EndpointStats")
+async def get_endpoint_stats(call: Call, query: StatsWindowQuery) -> Reply:
     stats = await call.services.endpoints.stats(
-        call.tenant_id, await call.app_id(), call.route("endpoint_id"), call.time("since"), call.time("until")
+        call.tenant_id, await call.app_id(), call.route("endpoint_id"), query.since, query.until
     )
     return 200, stats
 
@@ -202,14 +173,9 @@ async def get_endpoint_stats(call: Call) -> Reply:
     ["GET"],
     scope=Scope.READ,
     returns="EndpointAttemptStats",
-    query=("since", "until"),
 )
-async def get_endpoint_attempt_stats(call: Call) -> Reply:
+async def get_endpoint_attempt_stats(call: Call, query: StatsWindowQuery) -> Reply:
     stats = await call.services.attempt_stats.stats(
-        call.tenant_id,
-        call.route("app_id"),
-        call.route("endpoint_id"),
-        call.time("since"),
-        call.time("until"),
+        call.tenant_id, call.route("app_id"), call.route("endpoint_id"), query.since, query.until
     )
     return 200, stats

@@ -1,16 +1,17 @@
 """Svix-style cursor pagination: `limit`, `iterator`, `order` in; `{data, iterator, prevIterator, done}` out.
 
+The parameters are parsed from the query string by the list query models (`shared.queries`).
+
 The iterator is the sort key of the last item returned; `prevIterator` is `-` plus the key of the
 first one, which pages backwards. Keys are ids (or names), which sort by creation time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shared.errors import ValidationFailedError
 from shared.store.base import Doc, DocumentStore, PartitionKey
 
 Order = Literal["ascending", "descending"]
@@ -23,25 +24,6 @@ class ListParams:
     limit: int = DEFAULT_LIMIT
     iterator: str | None = None
     order: Order = "descending"
-
-
-def parse_list_params(query: Mapping[str, str], *, default_order: Order) -> ListParams:
-    limit = DEFAULT_LIMIT
-    raw_limit = query.get("limit")
-    if raw_limit is not None:
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            raise ValidationFailedError.single(
-                ["query", "limit"], "limit must be an integer", "type_error.integer"
-            ) from None
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValidationFailedError.single(["query", "limit"], f"limit must be between 1 and {MAX_LIMIT}")
-    order = query.get("order", default_order)
-    if order not in ("ascending", "descending"):
-        raise ValidationFailedError.single(["query", "order"], "order must be 'ascending' or 'descending'")
-    iterator = query.get("iterator") or None
-    return ListParams(limit=limit, iterator=iterator, order=order)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
