@@ -12,7 +12,7 @@ names what it takes, as Svix's handlers take `ValidatedJson<ApplicationIn>` and 
     from __future__ import annotations  # annotations stay names: nothing is imported to register
 
     if TYPE_CHECKING:
-        from shared.models import ApplicationIn, ApplicationOut
+        from shared.models import ApplicationIn
         from shared.queries import CreateApplicationQuery
 
     @api_function(bp, "create_application", "v1/app", ["POST"], scope=Scope.WRITE, returns="ApplicationOut")

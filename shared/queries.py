@@ -105,8 +105,8 @@ def _one_of(kind: type[Enum]) -> BeforeValidator:
     return BeforeValidator(choose)
 
 
-# The wire types. Each parameter below is one of these with its description; the description goes
-# to the OpenAPI document.
+# The wire types, then the parameters several routes share, each with the description the OpenAPI
+# document shows.
 Flag = Annotated[bool, BeforeValidator(_flag)]
 Timestamp = Annotated[
     str | None, BeforeValidator(_timestamp), WithJsonSchema({"type": "string", "format": "date-time"})
