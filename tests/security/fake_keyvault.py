@@ -7,7 +7,9 @@ first, then keys as JSON Web Keys, `wrapkey` / `unwrapkey` results and Key Vault
 
 The vault holds real RSA keys and unwraps with RSA-OAEP-256, so what the app wraps only this
 vault can open. Like an RBAC role of Key Vault Crypto Service Encryption User, it allows reading a
-key (its public half), wrapping and unwrapping, and refuses everything else with 403.
+key (its public half), wrapping and unwrapping, and refuses everything else with 403. Its EC P-256
+keys (the app portal's signing key, `create_signing_key`) sign digests with ES256 and nothing else,
+as a key whose only operation is `sign` does.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from azure.core.rest import HttpRequest
 from azure.core.rest._http_response_impl_async import AsyncHttpResponseImpl
 from azure.core.utils import case_insensitive_dict
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
 VAULT_URL = "https://herald-test.vault.azure.net"
 TENANT_ID = "00000000-0000-0000-0000-0000000000aa"
@@ -61,7 +64,9 @@ class _Body:
 class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
     """One vault (keys and secrets by name, versions oldest first) and its token endpoint."""
 
-    keys: dict[str, list[tuple[str, rsa.RSAPrivateKey]]] = field(default_factory=dict)
+    keys: dict[str, list[tuple[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey]]] = field(
+        default_factory=dict
+    )
     secrets: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # (method, path) of every request that reached the vault with a valid token.
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -73,6 +78,12 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
         version = uuid.uuid4().hex
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.keys.setdefault(name, []).append((version, key))
+        return version
+
+    def create_signing_key(self, name: str) -> str:
+        """A new version of the EC P-256 key `name` (the first, or a rotation); returns the version."""
+        version = uuid.uuid4().hex
+        self.keys.setdefault(name, []).append((version, ec.generate_private_key(ec.SECP256R1())))
         return version
 
     def set_secret(self, name: str, value: str) -> str:
@@ -130,7 +141,7 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
     # --- the vault --------------------------------------------------------------------------------
 
     def _route(self, request: Any, path: str, body: dict[str, Any]) -> AsyncHttpResponseImpl:
-        key = re.fullmatch(r"/keys/([\w-]+)(?:/([0-9a-f]*))?(?:/(wrapkey|unwrapkey))?/?", path)
+        key = re.fullmatch(r"/keys/([\w-]+)(?:/([0-9a-f]*))?(?:/(wrapkey|unwrapkey|sign))?/?", path)
         secret = re.fullmatch(r"/secrets/([\w-]+)(?:/([0-9a-f]*))?/?", path)
         if key and request.method == "GET" and not key[3]:
             found = self._version(self.keys, key[1], key[2])
@@ -166,11 +177,13 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
         self,
         request: Any,
         name: str,
-        found: tuple[str, rsa.RSAPrivateKey],
+        found: tuple[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey],
         operation: str,
         body: dict[str, Any],
     ) -> AsyncHttpResponseImpl:
         version, private = found
+        if isinstance(private, ec.EllipticCurvePrivateKey) or operation == "sign":
+            return self._sign(request, name, found, operation, body)
         if body.get("alg") != "RSA-OAEP-256":
             return self._bad_parameter(request, "Unsupported algorithm.")
         value = _unb64url(str(body.get("value", "")))
@@ -185,6 +198,30 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
             request, 200, {"kid": f"{VAULT_URL}/keys/{name}/{version}", "value": _b64url(result)}
         )
 
+    def _sign(
+        self,
+        request: Any,
+        name: str,
+        found: tuple[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey],
+        operation: str,
+        body: dict[str, Any],
+    ) -> AsyncHttpResponseImpl:
+        version, private = found
+        if operation != "sign" or not isinstance(private, ec.EllipticCurvePrivateKey):
+            # A key's operations are fixed when it is made: the KEK cannot sign, the signing key
+            # cannot wrap.
+            return self._answer(
+                request, 403, {"error": {"code": "Forbidden", "message": "Operation not allowed."}}
+            )
+        if body.get("alg") != "ES256":
+            return self._bad_parameter(request, "Unsupported algorithm.")
+        digest = _unb64url(str(body.get("value", "")))
+        r, s = decode_dss_signature(private.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256()))))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return self._answer(
+            request, 200, {"kid": f"{VAULT_URL}/keys/{name}/{version}", "value": _b64url(signature)}
+        )
+
     @staticmethod
     def _version[T](
         store: dict[str, list[tuple[str, T]]], name: str, version: str | None
@@ -195,7 +232,23 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
         return next((entry for entry in versions if entry[0] == version), None)
 
     @staticmethod
-    def _key_bundle(name: str, version: str, private: rsa.RSAPrivateKey) -> dict[str, Any]:
+    def _key_bundle(
+        name: str, version: str, private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    ) -> dict[str, Any]:
+        if isinstance(private, ec.EllipticCurvePrivateKey):
+            point = private.public_key().public_numbers()
+            return {
+                "key": {
+                    "kid": f"{VAULT_URL}/keys/{name}/{version}",
+                    "kty": "EC-HSM",
+                    "crv": "P-256",
+                    "key_ops": ["sign"],
+                    "x": _b64url(point.x.to_bytes(32, "big")),
+                    "y": _b64url(point.y.to_bytes(32, "big")),
+                },
+                "attributes": {**_attributes(), "exportable": False},
+                "tags": {},
+            }
         public = private.public_key().public_numbers()
         return {
             "key": {
