@@ -186,7 +186,7 @@ async def _vault[T](call: Awaitable[T]) -> T:
 def _ec_public(key: JsonWebKey) -> ec.EllipticCurvePublicKey:
     # JsonWebKey sets its fields from the vault's answer, unknown to the type checker.
     x, y, curve = (getattr(key, name, None) for name in ("x", "y", "crv"))
-    if not isinstance(x, bytes) or not isinstance(y, bytes) or str(curve) != "P-256":
+    if not isinstance(x, bytes) or not isinstance(y, bytes) or curve != "P-256":
         raise ConfigurationError("The portal signing key must be an EC P-256 key.")
     return ec.EllipticCurvePublicNumbers(
         int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()
@@ -251,6 +251,10 @@ class KeyVaultPortalSigner:
         known = self._public.get(kid)
         if known is not None or not _KEY_VERSION.fullmatch(kid):
             return known
+        # Most often the current version (a process that has signed nothing yet, or a rotation):
+        # it is read at most once an hour anyway.
+        if kid == await self.current_kid():
+            return self._public[kid]
         if self._clock() - self._missed_at < KEY_MISS_INTERVAL_SECONDS:
             retry_after = math.ceil(KEY_MISS_INTERVAL_SECONDS - (self._clock() - self._missed_at))
             raise ServiceUnavailableError(

@@ -7,9 +7,9 @@ first, then keys as JSON Web Keys, `wrapkey` / `unwrapkey` results and Key Vault
 
 The vault holds real RSA keys and unwraps with RSA-OAEP-256, so what the app wraps only this
 vault can open. Like an RBAC role of Key Vault Crypto Service Encryption User, it allows reading a
-key (its public half), wrapping and unwrapping, and refuses everything else with 403. Its EC P-256
-keys (the app portal's signing key, `create_signing_key`) sign digests with ES256 and nothing else,
-as a key whose only operation is `sign` does.
+key (its public half), wrapping and unwrapping, and refuses everything else with 403. Its signing
+keys (EC P-256, the app portal's: `create_signing_key`) can be read and sign digests with ES256,
+and do nothing else, as a key whose only operation is `sign`.
 """
 
 from __future__ import annotations
@@ -64,9 +64,8 @@ class _Body:
 class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
     """One vault (keys and secrets by name, versions oldest first) and its token endpoint."""
 
-    keys: dict[str, list[tuple[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey]]] = field(
-        default_factory=dict
-    )
+    keys: dict[str, list[tuple[str, rsa.RSAPrivateKey]]] = field(default_factory=dict)
+    signing_keys: dict[str, list[tuple[str, ec.EllipticCurvePrivateKey]]] = field(default_factory=dict)
     secrets: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # (method, path) of every request that reached the vault with a valid token.
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -81,9 +80,9 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
         return version
 
     def create_signing_key(self, name: str) -> str:
-        """A new version of the EC P-256 key `name` (the first, or a rotation); returns the version."""
+        """A new version of the EC P-256 signing key `name` (the first, or a rotation); its version."""
         version = uuid.uuid4().hex
-        self.keys.setdefault(name, []).append((version, ec.generate_private_key(ec.SECP256R1())))
+        self.signing_keys.setdefault(name, []).append((version, ec.generate_private_key(ec.SECP256R1())))
         return version
 
     def set_secret(self, name: str, value: str) -> str:
@@ -141,8 +140,11 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
     # --- the vault --------------------------------------------------------------------------------
 
     def _route(self, request: Any, path: str, body: dict[str, Any]) -> AsyncHttpResponseImpl:
-        key = re.fullmatch(r"/keys/([\w-]+)(?:/([0-9a-f]*))?(?:/(wrapkey|unwrapkey|sign))?/?", path)
+        key = re.fullmatch(r"/keys/([\w-]+)(?:/([0-9a-f]*))?(?:/(wrapkey|unwrapkey))?/?", path)
         secret = re.fullmatch(r"/secrets/([\w-]+)(?:/([0-9a-f]*))?/?", path)
+        signing = re.fullmatch(r"/keys/([\w-]+)(?:/([0-9a-f]*))?(/sign)?/?", path)
+        if signing and signing[1] in self.signing_keys:
+            return self._signing_key(request, signing[1], signing[2], bool(signing[3]), body)
         if key and request.method == "GET" and not key[3]:
             found = self._version(self.keys, key[1], key[2])
             if found is None:
@@ -177,13 +179,11 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
         self,
         request: Any,
         name: str,
-        found: tuple[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey],
+        found: tuple[str, rsa.RSAPrivateKey],
         operation: str,
         body: dict[str, Any],
     ) -> AsyncHttpResponseImpl:
         version, private = found
-        if isinstance(private, ec.EllipticCurvePrivateKey) or operation == "sign":
-            return self._sign(request, name, found, operation, body)
         if body.get("alg") != "RSA-OAEP-256":
             return self._bad_parameter(request, "Unsupported algorithm.")
         value = _unb64url(str(body.get("value", "")))
@@ -198,28 +198,31 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
             request, 200, {"kid": f"{VAULT_URL}/keys/{name}/{version}", "value": _b64url(result)}
         )
 
-    def _sign(
-        self,
-        request: Any,
-        name: str,
-        found: tuple[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey],
-        operation: str,
-        body: dict[str, Any],
+    def _signing_key(
+        self, request: Any, name: str, version: str | None, sign: bool, body: dict[str, Any]
     ) -> AsyncHttpResponseImpl:
+        """A signing key's bundle (GET), or its ES256 signature of a digest (POST .../sign)."""
+        found = self._version(self.signing_keys, name, version)
+        if found is None:
+            return self._not_found(request, "Key", name)
         version, private = found
-        if operation != "sign" or not isinstance(private, ec.EllipticCurvePrivateKey):
-            # A key's operations are fixed when it is made: the KEK cannot sign, the signing key
-            # cannot wrap.
+        kid = f"{VAULT_URL}/keys/{name}/{version}"
+        if request.method == "GET" and not sign:
+            point = private.public_key().public_numbers()
+            jwk = {"kid": kid, "kty": "EC-HSM", "crv": "P-256", "key_ops": ["sign"]}
+            jwk |= {"x": _b64url(point.x.to_bytes(32, "big")), "y": _b64url(point.y.to_bytes(32, "big"))}
             return self._answer(
-                request, 403, {"error": {"code": "Forbidden", "message": "Operation not allowed."}}
+                request, 200, {"key": jwk, "attributes": {**_attributes(), "exportable": False}, "tags": {}}
             )
+        if request.method != "POST" or not sign or not body.get("value"):
+            return self._answer(request, 403, {"error": {"code": "Forbidden", "message": "Not allowed."}})
         if body.get("alg") != "ES256":
             return self._bad_parameter(request, "Unsupported algorithm.")
-        digest = _unb64url(str(body.get("value", "")))
+        digest = _unb64url(str(body["value"]))
         r, s = decode_dss_signature(private.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256()))))
-        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        # Key Vault answers ECDSA signatures as JWS writes them: r || s, 32 bytes each for P-256.
         return self._answer(
-            request, 200, {"kid": f"{VAULT_URL}/keys/{name}/{version}", "value": _b64url(signature)}
+            request, 200, {"kid": kid, "value": _b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))}
         )
 
     @staticmethod
@@ -232,23 +235,7 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
         return next((entry for entry in versions if entry[0] == version), None)
 
     @staticmethod
-    def _key_bundle(
-        name: str, version: str, private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-    ) -> dict[str, Any]:
-        if isinstance(private, ec.EllipticCurvePrivateKey):
-            point = private.public_key().public_numbers()
-            return {
-                "key": {
-                    "kid": f"{VAULT_URL}/keys/{name}/{version}",
-                    "kty": "EC-HSM",
-                    "crv": "P-256",
-                    "key_ops": ["sign"],
-                    "x": _b64url(point.x.to_bytes(32, "big")),
-                    "y": _b64url(point.y.to_bytes(32, "big")),
-                },
-                "attributes": {**_attributes(), "exportable": False},
-                "tags": {},
-            }
+    def _key_bundle(name: str, version: str, private: rsa.RSAPrivateKey) -> dict[str, Any]:
         public = private.public_key().public_numbers()
         return {
             "key": {
