@@ -20,6 +20,7 @@ import pytest
 from svix.api import (
     ApplicationIn,
     AppPortalAccessIn,
+    AppPortalCapability,
     EndpointHeadersIn,
     EndpointIn,
     EndpointSecretRotateIn,
@@ -113,7 +114,7 @@ def test_the_token_names_the_tenant_the_application_and_what_it_grants(
     # Seven days by default; ManageTransformations is accepted and grants nothing.
     default = jwt.decode(
         svix.authentication.app_portal_access(
-            app_id, AppPortalAccessIn(capabilities=["ManageTransformations"])
+            app_id, AppPortalAccessIn(capabilities=[AppPortalCapability.MANAGE_TRANSFORMATIONS])
         ).token,
         options={"verify_signature": False},
     )
