@@ -83,17 +83,22 @@ class CountingStore(CosmosStore):
         return await super().query_across(container, **options)
 
 
-class Clock:
-    """Wall and monotonic time that a test moves on by hand."""
+class TwoClocks:
+    """Wall and monotonic time a test moves on by hand, each on its own.
+
+    The wall clock may move less than REVOCATION_WINDOW_SECONDS: Cosmos stamps documents with its
+    own time, and revocation reads ask for what it stamped since the previous read.
+    """
 
     def __init__(self) -> None:
-        self.offset = 0.0
+        self.wall_offset = 0.0
+        self.mono_offset = 0.0
 
     def wall(self) -> float:
-        return time.time() + self.offset
+        return time.time() + self.wall_offset
 
     def monotonic(self) -> float:
-        return time.monotonic() + self.offset
+        return time.monotonic() + self.mono_offset
 
 
 # --- capabilities ----------------------------------------------------------------------------------
@@ -231,10 +236,15 @@ async def test_forged_altered_expired_or_foreign_portal_tokens_are_refused(
     tokens: PortalTokens, validator: TokenValidator, local_key: str
 ) -> None:
     token = await tokens.issue("tenant-p", "app_1", ALL, session_id=None, expiry_seconds=3600)
-    for what, forged in _forgeries(token, _private(local_key)).items():
-        with pytest.raises(UnauthorizedError):
+    await validator.authenticate(f"Bearer {token}")
+    forgeries = _forgeries(token, _private(local_key))
+    refused = []
+    for what, forged in forgeries.items():
+        try:
             await validator.authenticate(f"Bearer {forged}")
-        assert forged != token, what
+        except UnauthorizedError:
+            refused.append(what)
+    assert refused == list(forgeries)
 
 
 async def test_neither_issuer_stands_in_for_the_other(
@@ -350,12 +360,12 @@ async def test_a_rotated_key_signs_new_tokens_and_tokens_of_older_versions_still
     assert jwt.get_unverified_header(after)["kid"] == rotated != jwt.get_unverified_header(before)["kid"]
     monkeypatch.undo()
     # Another process holds neither version: it reads the current one, and the older one once.
-    clock = Clock()
-    other = PortalTokens(vault_signer(clock=clock.monotonic), RevocationList(store), leeway_seconds=60)
+    clocks = TwoClocks()
+    other = PortalTokens(vault_signer(clock=clocks.monotonic), RevocationList(store), leeway_seconds=60)
     assert {(await other.verify(token)).tenant_id for token in (after, before, after, before)} == {"tenant-v"}
     reads = len(vault.calls)
     # Forged key ids make it ask the vault at most once per interval; meanwhile they are a 503.
-    clock.offset += portal_tokens.KEY_MISS_INTERVAL_SECONDS
+    clocks.mono_offset += portal_tokens.KEY_MISS_INTERVAL_SECONDS
 
     def forged() -> str:
         key = ec.generate_private_key(ec.SECP256R1())
@@ -387,24 +397,6 @@ async def test_an_unreachable_vault_is_a_503_and_a_missing_key_a_configuration_e
 
 
 # --- revocations -----------------------------------------------------------------------------------
-
-
-class TwoClocks:
-    """Wall and monotonic time a test moves on by hand, each on its own.
-
-    The wall clock may move less than REVOCATION_WINDOW_SECONDS: Cosmos stamps documents with its
-    own time, and revocation reads ask for what it stamped since the previous read.
-    """
-
-    def __init__(self) -> None:
-        self.wall_offset = 0.0
-        self.mono_offset = 0.0
-
-    def wall(self) -> float:
-        return time.time() + self.wall_offset
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.mono_offset
 
 
 async def test_revocations_are_read_at_most_once_per_interval_and_reach_another_process(
