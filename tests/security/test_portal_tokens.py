@@ -22,6 +22,9 @@ import base64
 import hashlib
 import hmac
 import json
+import shutil
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -290,6 +293,30 @@ async def test_a_malformed_local_key_is_a_configuration_error_that_never_quotes_
         with pytest.raises(ConfigurationError) as caught:
             LocalPortalSigner(text)
         assert text not in caught.value.detail
+
+
+def test_make_run_writes_a_local_portal_key_beside_the_dev_key_once(tmp_path: Path) -> None:
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "dev_auth.py", tmp_path / "scripts" / "dev_auth.py")
+    for name in ("local.settings.example.json", "local.settings.json"):
+        shutil.copy(ROOT / "local.settings.example.json", tmp_path / name)
+
+    def init() -> str:
+        subprocess.run(
+            [sys.executable, "scripts/dev_auth.py", "init"], cwd=tmp_path, check=True, capture_output=True
+        )
+        return str(
+            json.loads((tmp_path / "local.settings.json").read_text())["Values"]["HERALD_PORTAL_LOCAL_KEY"]
+        )
+
+    first = init()
+    key_file = tmp_path / ".local" / "dev-auth" / "portal-private.pem"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    # Kept on every later `make run`: links given out locally outlive restarts.
+    assert init() == first
+    on_disk = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    assert isinstance(on_disk, ec.EllipticCurvePrivateKey)
+    assert _private(first).private_numbers() == on_disk.private_numbers()
 
 
 # --- the Key Vault signer --------------------------------------------------------------------------
