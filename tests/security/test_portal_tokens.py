@@ -11,9 +11,10 @@ capability it holds, and a revocation is refused on every instance within 5 s.
   capability admit one, and only for its own application (another one is a 404, as a missing one).
 - Two devhosts on the same emulators: revocations made on one reach the other within 5 s, with at
   most one revocation read per 5 s there and none while it delivers a message; no token in its log.
+- `make run` writes the local signing key once, owner-only, beside the dev-token key.
 
-Cost: about 15 s, most of it the second host's start and the waits for revocations to reach it
-(each at most 5 s, run together).
+Cost: about 20 s, most of it the second host (its start, then one revocation interval: the
+revocations all wait for it together) and the walk over every route (about 300 requests).
 """
 
 from __future__ import annotations
