@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared.models import ApplicationIn, ApplicationPatch
@@ -43,7 +43,15 @@ async def create_application(call: Call, body: ApplicationIn, query: CreateAppli
     return await call.once(create)
 
 
-@api_function(bp, "get_application", "v1/app/{app_id}", ["GET"], scope=Scope.READ, returns="ApplicationOut")
+@api_function(
+    bp,
+    "get_application",
+    "v1/app/{app_id}",
+    ["GET"],
+    scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
+    returns="ApplicationOut",
+)
 async def get_application(call: Call) -> Reply:
     from shared.services.applications import to_out
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared.queries import (
@@ -27,6 +27,7 @@ bp = func.Blueprint()
     "v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[MessageAttemptOut]",
 )
 async def list_attempts_by_endpoint(call: Call, query: AttemptsByEndpointQuery) -> Reply:
@@ -42,6 +43,7 @@ async def list_attempts_by_endpoint(call: Call, query: AttemptsByEndpointQuery) 
     "v1/app/{app_id}/attempt/msg/{msg_id}",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[MessageAttemptOut]",
 )
 async def list_attempts_by_message(call: Call, query: AttemptsByMessageQuery) -> Reply:
@@ -57,6 +59,7 @@ async def list_attempts_by_message(call: Call, query: AttemptsByMessageQuery) ->
     "v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="MessageAttemptOut",
 )
 async def get_attempt(call: Call, query: AttemptQuery) -> Reply:
@@ -88,6 +91,7 @@ async def expunge_attempt_content(call: Call) -> Reply:
     "v1/app/{app_id}/msg/{msg_id}/endpoint",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[MessageEndpointOut]",
 )
 async def list_message_destinations(call: Call, query: AscendingListQuery) -> Reply:
@@ -103,6 +107,7 @@ async def list_message_destinations(call: Call, query: AscendingListQuery) -> Re
     "v1/app/{app_id}/endpoint/{endpoint_id}/msg",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[EndpointMessageOut]",
 )
 async def list_endpoint_messages(call: Call, query: EndpointMessageListQuery) -> Reply:
@@ -118,6 +123,7 @@ async def list_endpoint_messages(call: Call, query: EndpointMessageListQuery) ->
     "v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.CREATE_ATTEMPTS,
     returns="EmptyResponse",
     status=202,
 )

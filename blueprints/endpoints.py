@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared.models import (
@@ -31,6 +31,7 @@ ONE = "v1/app/{app_id}/endpoint/{endpoint_id}"
     "v1/app/{app_id}/endpoint",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[EndpointOut]",
 )
 async def list_endpoints(call: Call, query: AscendingListQuery) -> Reply:
@@ -40,7 +41,13 @@ async def list_endpoints(call: Call, query: AscendingListQuery) -> Reply:
 
 
 @api_function(
-    bp, "create_endpoint", "v1/app/{app_id}/endpoint", ["POST"], scope=Scope.WRITE, returns="EndpointOut"
+    bp,
+    "create_endpoint",
+    "v1/app/{app_id}/endpoint",
+    ["POST"],
+    scope=Scope.WRITE,
+    portal=Capability.MANAGE_ENDPOINT,
+    returns="EndpointOut",
 )
 async def create_endpoint(call: Call, body: EndpointIn) -> Reply:
     from shared.services.endpoints import to_out
@@ -53,7 +60,9 @@ async def create_endpoint(call: Call, body: EndpointIn) -> Reply:
     return await call.once(create)
 
 
-@api_function(bp, "get_endpoint", ONE, ["GET"], scope=Scope.READ, returns="EndpointOut")
+@api_function(
+    bp, "get_endpoint", ONE, ["GET"], scope=Scope.READ, portal=Capability.VIEW_BASE, returns="EndpointOut"
+)
 async def get_endpoint(call: Call) -> Reply:
     from shared.services.endpoints import to_out
 
@@ -61,7 +70,15 @@ async def get_endpoint(call: Call) -> Reply:
     return 200, to_out(doc)
 
 
-@api_function(bp, "update_endpoint", ONE, ["PUT"], scope=Scope.WRITE, returns="EndpointOut")
+@api_function(
+    bp,
+    "update_endpoint",
+    ONE,
+    ["PUT"],
+    scope=Scope.WRITE,
+    portal=Capability.MANAGE_ENDPOINT,
+    returns="EndpointOut",
+)
 async def update_endpoint(call: Call, body: EndpointUpdate) -> Reply:
     from shared.services.endpoints import to_out
 
@@ -71,7 +88,15 @@ async def update_endpoint(call: Call, body: EndpointUpdate) -> Reply:
     return (201 if created else 200), to_out(doc)
 
 
-@api_function(bp, "patch_endpoint", ONE, ["PATCH"], scope=Scope.WRITE, returns="EndpointOut")
+@api_function(
+    bp,
+    "patch_endpoint",
+    ONE,
+    ["PATCH"],
+    scope=Scope.WRITE,
+    portal=Capability.MANAGE_ENDPOINT,
+    returns="EndpointOut",
+)
 async def patch_endpoint(call: Call, body: EndpointPatch) -> Reply:
     from shared.services.endpoints import to_out
 
@@ -81,7 +106,7 @@ async def patch_endpoint(call: Call, body: EndpointPatch) -> Reply:
     return 200, to_out(doc)
 
 
-@api_function(bp, "delete_endpoint", ONE, ["DELETE"], scope=Scope.WRITE)
+@api_function(bp, "delete_endpoint", ONE, ["DELETE"], scope=Scope.WRITE, portal=Capability.MANAGE_ENDPOINT)
 async def delete_endpoint(call: Call) -> Reply:
     await call.services.endpoints.delete(call.tenant_id, await call.app_id(), call.route("endpoint_id"))
     return 204, None
@@ -89,7 +114,13 @@ async def delete_endpoint(call: Call) -> Reply:
 
 # The signing secret lets its holder forge webhooks: reading it takes what rotating it takes.
 @api_function(
-    bp, "get_endpoint_secret", f"{ONE}/secret", ["GET"], scope=Scope.WRITE, returns="EndpointSecretOut"
+    bp,
+    "get_endpoint_secret",
+    f"{ONE}/secret",
+    ["GET"],
+    scope=Scope.WRITE,
+    portal=Capability.VIEW_ENDPOINT_SECRET,
+    returns="EndpointSecretOut",
 )
 async def get_endpoint_secret(call: Call) -> Reply:
     from shared.models import EndpointSecretOut
@@ -106,6 +137,7 @@ async def get_endpoint_secret(call: Call) -> Reply:
     f"{ONE}/secret/rotate",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.MANAGE_ENDPOINT_SECRET,
     returns="EndpointSecretOut",
     status=200,
 )
@@ -124,7 +156,13 @@ async def rotate_endpoint_secret(call: Call, body: EndpointSecretRotateIn) -> Re
 
 
 @api_function(
-    bp, "get_endpoint_headers", f"{ONE}/headers", ["GET"], scope=Scope.READ, returns="EndpointHeadersOut"
+    bp,
+    "get_endpoint_headers",
+    f"{ONE}/headers",
+    ["GET"],
+    scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
+    returns="EndpointHeadersOut",
 )
 async def get_endpoint_headers(call: Call) -> Reply:
     # Header values are often credentials for the receiver: a read-only caller sees names only.
@@ -137,7 +175,15 @@ async def get_endpoint_headers(call: Call) -> Reply:
     return 200, headers
 
 
-@api_function(bp, "update_endpoint_headers", f"{ONE}/headers", ["PUT"], scope=Scope.WRITE, status=204)
+@api_function(
+    bp,
+    "update_endpoint_headers",
+    f"{ONE}/headers",
+    ["PUT"],
+    scope=Scope.WRITE,
+    portal=Capability.MANAGE_ENDPOINT,
+    status=204,
+)
 async def update_endpoint_headers(call: Call, body: EndpointHeadersIn) -> Reply:
     await call.services.endpoints.set_headers(
         call.tenant_id, await call.app_id(), call.route("endpoint_id"), body.headers, merge=False
@@ -145,7 +191,15 @@ async def update_endpoint_headers(call: Call, body: EndpointHeadersIn) -> Reply:
     return 204, None
 
 
-@api_function(bp, "patch_endpoint_headers", f"{ONE}/headers", ["PATCH"], scope=Scope.WRITE, status=204)
+@api_function(
+    bp,
+    "patch_endpoint_headers",
+    f"{ONE}/headers",
+    ["PATCH"],
+    scope=Scope.WRITE,
+    portal=Capability.MANAGE_ENDPOINT,
+    status=204,
+)
 async def patch_endpoint_headers(call: Call, body: EndpointHeadersPatchIn) -> Reply:
     await call.services.endpoints.set_headers(
         call.tenant_id,
@@ -158,7 +212,15 @@ async def patch_endpoint_headers(call: Call, body: EndpointHeadersPatchIn) -> Re
     return 204, None
 
 
-@api_function(bp, "get_endpoint_stats", f"{ONE}/stats", ["GET"], scope=Scope.READ, returns="EndpointStats")
+@api_function(
+    bp,
+    "get_endpoint_stats",
+    f"{ONE}/stats",
+    ["GET"],
+    scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
+    returns="EndpointStats",
+)
 async def get_endpoint_stats(call: Call, query: StatsWindowQuery) -> Reply:
     stats = await call.services.endpoints.stats(
         call.tenant_id, await call.app_id(), call.route("endpoint_id"), query.since, query.until
@@ -172,6 +234,7 @@ async def get_endpoint_stats(call: Call, query: StatsWindowQuery) -> Reply:
     f"{ONE}/attempt-stats",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="EndpointAttemptStats",
 )
 async def get_endpoint_attempt_stats(call: Call, query: StatsWindowQuery) -> Reply:

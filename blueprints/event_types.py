@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared.models import EventTypeImportOpenApiIn, EventTypeIn, EventTypePatch, EventTypeUpdate
@@ -19,7 +19,13 @@ ONE = "v1/event-type/{event_type_name}"
 
 
 @api_function(
-    bp, "list_event_types", "v1/event-type", ["GET"], scope=Scope.READ, returns="ListResponse[EventTypeOut]"
+    bp,
+    "list_event_types",
+    "v1/event-type",
+    ["GET"],
+    scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
+    returns="ListResponse[EventTypeOut]",
 )
 async def list_event_types(call: Call, query: EventTypeListQuery) -> Reply:
     page = await call.services.event_types.list_page(
@@ -57,7 +63,9 @@ async def import_event_types_openapi(call: Call, body: EventTypeImportOpenApiIn)
     return await call.once(apply)
 
 
-@api_function(bp, "get_event_type", ONE, ["GET"], scope=Scope.READ, returns="EventTypeOut")
+@api_function(
+    bp, "get_event_type", ONE, ["GET"], scope=Scope.READ, portal=Capability.VIEW_BASE, returns="EventTypeOut"
+)
 async def get_event_type(call: Call) -> Reply:
     from shared.services.event_types import to_out
 

@@ -16,7 +16,7 @@ from blueprints._http import Call, Reply, api_function
 from blueprints._tasks import run_in_batches, start_once
 from blueprints.delivery import dispatch_in_background
 from shared.durable import PurgeJob, PurgeProgress
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared.models import BulkExpungeContentsIn, MessageIn, MessagePrecheckIn
@@ -30,7 +30,13 @@ PURGE_FAILED_ACTIVITY = "application_purge_content_failed"
 
 
 @api_function(
-    bp, "list_messages", "v1/app/{app_id}/msg", ["GET"], scope=Scope.READ, returns="ListResponse[MessageOut]"
+    bp,
+    "list_messages",
+    "v1/app/{app_id}/msg",
+    ["GET"],
+    scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
+    returns="ListResponse[MessageOut]",
 )
 async def list_messages(call: Call, query: MessageListQuery) -> Reply:
     page = await call.services.messages.list_page(
@@ -72,7 +78,13 @@ async def create_message(call: Call, body: MessageIn, query: MessageContentQuery
 
 
 @api_function(
-    bp, "get_message", "v1/app/{app_id}/msg/{msg_id}", ["GET"], scope=Scope.READ, returns="MessageOut"
+    bp,
+    "get_message",
+    "v1/app/{app_id}/msg/{msg_id}",
+    ["GET"],
+    scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
+    returns="MessageOut",
 )
 async def get_message(call: Call, query: MessageContentQuery) -> Reply:
     from shared.services.messages import to_out

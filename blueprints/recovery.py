@@ -17,7 +17,7 @@ import azure.durable_functions as df
 from blueprints._http import Call, Reply, api_function
 from blueprints._tasks import run_in_batches, start_once
 from shared.durable import RecoveryJob, RecoveryProgress
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared.models import RecoverIn
@@ -35,6 +35,7 @@ FAILED_ACTIVITY = "endpoint_recover_failed"
     "v1/app/{app_id}/endpoint/{endpoint_id}/recover",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.CREATE_ATTEMPTS,
     returns="RecoverOut",
     status=202,
     durable_client=True,

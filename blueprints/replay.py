@@ -17,7 +17,7 @@ from blueprints._http import Call, Reply, api_function
 from blueprints._tasks import run_in_batches, start_once
 from blueprints.delivery import dispatch_in_background
 from shared.durable import RecoveryJob, RecoveryProgress
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared.models import BulkReplayIn, EventExampleIn, ReplayIn
@@ -36,6 +36,7 @@ FAILED_ACTIVITY = "endpoint_replay_failed"
     f"{ONE}/replay-missing",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.CREATE_ATTEMPTS,
     returns="ReplayOut",
     status=202,
     durable_client=True,
@@ -50,6 +51,7 @@ async def replay_missing(call: Call, body: ReplayIn) -> Reply:
     f"{ONE}/bulk-replay",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.CREATE_ATTEMPTS,
     returns="ReplayOut",
     status=202,
     durable_client=True,
@@ -79,6 +81,7 @@ async def _start(call: Call, window: ReplayIn) -> Reply:
     f"{ONE}/send-example",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.CREATE_ATTEMPTS,
     returns="MessageOut",
     status=202,
     durable_client=True,

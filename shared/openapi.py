@@ -36,6 +36,8 @@ class RouteContract:
     # The name of a model of `shared.models`; "ListResponse[X]" for a page of X.
     returns: str | None = None
     status: int = 200
+    # The capability an app portal token needs here; None: no portal token may call the route.
+    portal: str | None = None
 
     def body_model(self) -> type[BaseModel] | None:
         return None if self.body is None else resolve(BODY_MODELS, self.body)

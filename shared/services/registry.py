@@ -9,6 +9,7 @@ from shared import telemetry
 from shared.auth import TokenValidator, jwks_source
 from shared.delivery.lanes import OutboundLanes
 from shared.outbound import GuardedClient
+from shared.portal_tokens import PortalTokens, RevocationList, portal_signer
 from shared.probes import Readiness, close_probe_clients
 from shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from shared.secretbox import KeyProvider, SecretBox, key_provider, legacy_key_provider
@@ -30,6 +31,7 @@ from shared.services.operational import (
     OperationalEndpointService,
     OperationalEvents,
 )
+from shared.services.portal_access import PortalAccessService
 from shared.services.purge import ContentPurgeService
 from shared.services.recovery import RecoveryService
 from shared.services.replay import ReplayService
@@ -74,6 +76,7 @@ class Services:
     examples: ExampleService
     attempt_stats: AttemptStatsService
     purge: ContentPurgeService
+    portal_access: PortalAccessService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
     # /api/v1/health/ready's verdict, probed at most once per HERALD_READINESS_CACHE_SECONDS.
@@ -119,6 +122,9 @@ class Services:
             store, settings, endpoints, attempts, limiter, events=operational, lanes=lanes
         )
         manual = ManualDelivery(delivery)
+        portal_tokens = PortalTokens(
+            portal_signer(settings), RevocationList(store), leeway_seconds=settings.auth_leeway_seconds
+        )
         return cls(
             settings=settings,
             store=store,
@@ -130,7 +136,7 @@ class Services:
             idempotency=idempotency,
             dead_letters=dead_letters,
             inbound=InboundService(messages, dead_letters),
-            tokens=TokenValidator(settings, jwks_source(settings)),
+            tokens=TokenValidator(settings, jwks_source(settings), portal=portal_tokens),
             rate_limiter=limiter,
             delivery=delivery,
             sweeper=Sweeper(store, settings, attempts),
@@ -147,6 +153,7 @@ class Services:
                 store, applications, endpoints, retention_days=settings.retention_days
             ),
             purge=ContentPurgeService(store, applications, messages, background_tasks),
+            portal_access=PortalAccessService(applications, portal_tokens),
             http=http,
             readiness=Readiness(store, settings),
         )
