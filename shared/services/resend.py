@@ -14,15 +14,15 @@ from shared.models import MessageStatus
 from shared.services.delivery import DeliveryService
 from shared.services.endpoints import EndpointService
 from shared.services.messages import MessageService, payload_gone
-from shared.store.base import Doc
+from shared.store.schema import EndpointDoc, MessageDoc
 
 
-def check_enabled(endpoint: Doc) -> None:
-    if endpoint.get("disabled"):
+def check_enabled(endpoint: EndpointDoc) -> None:
+    if endpoint["disabled"]:
         raise BadRequestError("The endpoint is disabled; enable it first.", code="endpoint_disabled")
 
 
-def check_sendable(message: Doc, endpoint: Doc) -> None:
+def check_sendable(message: MessageDoc, endpoint: EndpointDoc) -> None:
     """Refuses what a manual attempt cannot do right: a disabled endpoint, a payload expunged or
     expired (`message` as `MessageService.get` reads it, with its content)."""
     check_enabled(endpoint)
@@ -38,14 +38,16 @@ class ManualDelivery:
     def __init__(self, delivery: DeliveryService) -> None:
         self._delivery = delivery
 
-    async def let_through(self, endpoint: Doc, *, throttle_wait: float) -> Slot:
+    async def let_through(self, endpoint: EndpointDoc, *, throttle_wait: float) -> Slot:
         """Lets one request to `endpoint` through (see `DeliveryService.let_through`).
 
         :raises OutboundBusyError: it cannot go out now.
         """
         return await self._delivery.let_through(endpoint, throttle_wait=throttle_wait)
 
-    async def attempt_now(self, message: Doc, endpoint: Doc, *, slot: Slot | None = None) -> MessageStatus:
+    async def attempt_now(
+        self, message: MessageDoc, endpoint: EndpointDoc, *, slot: Slot | None = None
+    ) -> MessageStatus:
         """One request, recorded as a manual attempt; returns the pair's status after it.
 
         :raises OutboundBusyError: (without `slot`) it cannot go out now; nothing was sent.
@@ -65,7 +67,7 @@ class ResendService:
     ) -> MessageStatus:
         message = await self._messages.get(tenant_id, app_id_or_uid, msg_id)
         endpoint = await self._endpoints.get(tenant_id, message["appId"], endpoint_id_or_uid)
-        if endpoint["id"] not in message.get("endpointIds", []):
+        if endpoint["id"] not in message["endpointIds"]:
             raise NotFoundError("The message was not sent to this endpoint.")
         check_sendable(message, endpoint)
         return await self._manual.attempt_now(message, endpoint)
