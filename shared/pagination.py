@@ -62,11 +62,15 @@ class Page[R]:
 
 
 def page_of_keys(keys: Sequence[str], params: ListParams) -> tuple[list[str], Page[str]]:
-    """The same paging over a list already in memory (e.g. the endpoints a message lists)."""
+    """The same paging over a list already in memory (e.g. the endpoints a message lists).
+
+    Each key once: a key listed twice (a replay that ran twice adopting one message) would show
+    twice on a page, or be passed over at a boundary.
+    """
     backwards = params.iterator is not None and params.iterator.startswith("-")
     cursor = params.iterator[1:] if backwards and params.iterator else params.iterator
     ascending = (params.order == "ascending") != backwards
-    ordered = sorted(keys, reverse=not ascending)
+    ordered = sorted(set(keys), reverse=not ascending)
     if cursor:
         ordered = [k for k in ordered if (k > cursor if ascending else k < cursor)]
     chosen = ordered[: params.limit]
