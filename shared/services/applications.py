@@ -204,8 +204,8 @@ class ApplicationService:
             await self._store.delete(APPLICATIONS, pk, current["id"], etag=etag(current))
         except EtagMismatchError:
             raise PreconditionFailedError("The application changed meanwhile; retry.") from None
-        if current["uid"]:
-            await self._uids.release(pk, TENANT_SCOPE, current["uid"], current["id"])
+        if uid := current.get("uid"):
+            await self._uids.release(pk, TENANT_SCOPE, uid, current["id"])
         # The endpoints go with their application, so nothing is delivered for it any more.
         for doc_id in await queries.endpoint_partition_ids(self._store, tenant_id, current["id"]):
             await self._store.delete(ENDPOINTS, app_key(tenant_id, current["id"]), doc_id)
@@ -219,7 +219,7 @@ class ApplicationService:
         self._forget(tenant_id)
         pk = tenant_key(tenant_id)
         updated: ApplicationDoc = {**current, **changes, "updatedAt": to_wire(utcnow())}
-        old_uid, new_uid = current["uid"], updated["uid"]
+        old_uid, new_uid = current.get("uid"), updated.get("uid")
         if new_uid is not None and new_uid != old_uid:
             await self._uids.claim(pk, TENANT_SCOPE, new_uid, current["id"])
         try:

@@ -116,8 +116,8 @@ def destination_doc(
         "lastAttemptAt": moment,
         "nextAttempt": to_wire(next_attempt) if next_attempt else None,
         "eventType": message["eventType"],
-        "channels": message["channels"],
-        "tags": message["tags"],
+        "channels": message.get("channels"),
+        "tags": message.get("tags"),
         "timestamp": message["timestamp"],
         "updatedAt": moment,
         "ttl": message["ttl"],
@@ -169,7 +169,7 @@ def _with_status[WithStatus: (MessageEndpointOut, EndpointMessageOut)](
     if not expanded and status == MessageStatus.CANCELED:
         status = MessageStatus.SUCCESS
     fields = {**base.model_dump(), "status": status, "status_text": status.text}
-    return model.model_validate({**fields, "next_attempt": pair["nextAttempt"]})
+    return model.model_validate({**fields, "next_attempt": pair.get("nextAttempt")})
 
 
 def _wanted_status(filters: Mapping[str, Any]) -> MessageStatus | None:
@@ -209,14 +209,9 @@ def _code_class(filters: Mapping[str, Any]) -> int | None:
 def _attempt_filter(
     filters: Mapping[str, Any], *, msg_id: str | None = None, endpoint_id: str | None = None
 ) -> AttemptFilter:
-    wanted = message_filter(filters)
     statuses = _wanted_statuses(filters)
     return AttemptFilter(
-        channel=wanted.channel,
-        tag=wanted.tag,
-        event_types=wanted.event_types,
-        before=wanted.before,
-        after=wanted.after,
+        messages=message_filter(filters),
         msg_id=msg_id,
         endpoint_id=endpoint_id,
         statuses=tuple(statuses) if statuses is not None else None,
@@ -265,8 +260,8 @@ class AttemptService:
             "triggerType": int(result.trigger),
             "timestamp": to_wire(utcnow()),
             "eventType": message["eventType"],
-            "channels": message["channels"],
-            "tags": message["tags"],
+            "channels": message.get("channels"),
+            "tags": message.get("tags"),
             "ttl": message["ttl"],
         }
 
@@ -339,7 +334,7 @@ class AttemptService:
     ) -> None:
         for doc in docs:
             if doc["type"] == DESTINATION_TYPE:
-                next_attempt = from_wire(doc["nextAttempt"]) if doc["nextAttempt"] else None
+                next_attempt = from_wire(due) if (due := doc.get("nextAttempt")) else None
                 status = MessageStatus(doc["status"])
                 await self._project(message, doc["endpointId"], doc["lastAttemptAt"], status, next_attempt)
             else:
@@ -450,7 +445,7 @@ class AttemptService:
         """The endpoints a message was sent to, each with the pair's status."""
         message = await self._messages.get(tenant_id, app_id_or_uid, msg_id, content=False)
         pk = key_of(message)
-        chosen, page = page_of_keys(message["endpointIds"], params)
+        chosen, page = page_of_keys(message.get("endpointIds", []), params)
         pair_ids = [destination_id(message["id"], endpoint_id) for endpoint_id in chosen]
         endpoints, pairs = await asyncio.gather(
             queries.read_each(self._store, endpoint_kind(ENDPOINT_TYPE), pk, chosen),

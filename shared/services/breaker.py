@@ -54,12 +54,13 @@ class CircuitBreaker:
         pk = key_of(endpoint)
         for _ in range(CONFLICT_RETRIES):
             state = await queries.read(self._store, BREAKER, pk, breaker_id(endpoint["id"]))
-            if state is None or state["openUntil"] is None:
+            opened = state.get("openUntil") if state is not None else None
+            if state is None or opened is None:
                 if state is None:
                     self._healthy[endpoint["id"]] = time.monotonic() + HEALTHY_CACHE_SECONDS
                 return Admission(True)
             now = utcnow()
-            open_until = from_wire(state["openUntil"])
+            open_until = from_wire(opened)
             probe_until = from_wire(state["probeUntil"]) if state.get("probeUntil") else None
             probing = probe_until is not None and probe_until > now
             if open_until > now or probing:

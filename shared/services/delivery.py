@@ -427,7 +427,7 @@ class DeliveryService:
         if done.attempt is None or done.report is None:
             return done.outcome
         retrying = (
-            pair["nextAttempt"] if pair is not None and pair["status"] == MessageStatus.PENDING else None
+            pair.get("nextAttempt") if pair is not None and pair["status"] == MessageStatus.PENDING else None
         )
         if done.report.success:
             status, next_attempt = MessageStatus.SUCCESS, None

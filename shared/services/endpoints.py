@@ -93,7 +93,7 @@ def _without(headers: Mapping[str, str], names: Iterable[str]) -> dict[str, str]
 
 
 def _active(entry: SealedSecret) -> bool:
-    return "expiresAt" not in entry or from_wire(entry["expiresAt"]) > utcnow()
+    return entry.get("expiresAt") is None or from_wire(entry["expiresAt"]) > utcnow()
 
 
 def _secret_context(tenant_id: str, app_id: str, endpoint_id: str) -> str:
@@ -236,14 +236,14 @@ class EndpointService:
         except EtagMismatchError:
             raise PreconditionFailedError("The endpoint changed meanwhile; retry.") from None
         self._recent.forget(tenant_id, app_id)
-        if current["uid"]:
-            await self._uids.release(pk, app_id, current["uid"], current["id"])
+        if uid := current.get("uid"):
+            await self._uids.release(pk, app_id, uid, current["id"])
         self._announce("endpoint.deleted", current)
 
     async def disable(self, doc: EndpointDoc) -> bool:
         """Disables an endpoint (410 Gone, or failing too long); True if this call disabled it."""
         current = await self.find(doc["tenantId"], doc["appId"], doc["id"])
-        if current is None or current["disabled"]:
+        if current is None or current.get("disabled"):
             return False
         try:
             await self._apply(doc["tenantId"], current, {"disabled": True})
@@ -302,7 +302,7 @@ class EndpointService:
         """The custom headers (Svix's shape): sensitive ones by name only; all of them without
         `with_values`."""
         doc = await self.get(tenant_id, app_id, id_or_uid)
-        headers = doc["headers"]
+        headers = doc.get("headers", {})
         sensitive = sorted(name for name in headers if not with_values or name.lower() in SENSITIVE_HEADERS)
         visible = {name: value for name, value in headers.items() if name not in sensitive}
         return EndpointHeadersOut(headers=visible, sensitive=sensitive)
@@ -320,7 +320,7 @@ class EndpointService:
         current = await self.get(tenant_id, app_id, id_or_uid)
         checked = check_headers(headers, loc=["body", "headers"])
         # A name given again replaces the stored one whatever its case: never two of one header.
-        result = {**_without(current["headers"], checked), **checked} if merge else checked
+        result = {**_without(current.get("headers", {}), checked), **checked} if merge else checked
         result = _without(result, remove or [])
         await self._apply(tenant_id, current, {"headers": result})
 
@@ -347,9 +347,9 @@ class EndpointService:
         """`_apply` a change made through the API, and announce it: updated, then enabled or disabled."""
         stored = await self._apply(tenant_id, current, changes)
         self._announce("endpoint.updated", stored)
-        if current["disabled"] and not stored["disabled"]:
+        if current.get("disabled") and not stored.get("disabled"):
             self._announce("endpoint.enabled", stored)
-        elif stored["disabled"] and not current["disabled"]:
+        elif stored.get("disabled") and not current.get("disabled"):
             self._announce("endpoint.disabled", stored, trigger="manual", failSince=None)
         return stored
 
@@ -375,7 +375,7 @@ class EndpointService:
         app_id = current["appId"]
         pk = app_key(tenant_id, app_id)
         updated: EndpointDoc = {**current, **changes, "updatedAt": to_wire(utcnow())}
-        old_uid, new_uid = current["uid"], updated["uid"]
+        old_uid, new_uid = current.get("uid"), updated.get("uid")
         if new_uid is not None and new_uid != old_uid:
             await self._uids.claim(pk, app_id, new_uid, current["id"])
         try:

@@ -262,7 +262,7 @@ class MessageService:
             message["transformationsParams"] = data.transformations_params.model_dump(
                 by_alias=True, exclude_unset=True
             )
-        throttle_rate = app["throttleRate"]
+        throttle_rate = app.get("throttleRate")
         if throttle_rate:
             # The application's rate travels with its messages: delivery enforces it without
             # reading the application (no request added to a message's path).

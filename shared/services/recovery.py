@@ -146,7 +146,7 @@ class RecoveryService:
             # This batch ran before and recorded its progress: carry on from there.
             return {"done": False, "cursor": task["cursor"]}
         endpoint = await self._endpoints.find(task["tenantId"], task["appId"], task["endpointId"])
-        if endpoint is None or endpoint["disabled"]:
+        if endpoint is None or endpoint.get("disabled"):
             # Deleted or disabled meanwhile (a 410 during recovery, say): nothing more can be sent.
             await self._tasks.update(task, {"status": str(BackgroundTaskStatus.FAILED)})
             return {"done": True, "cursor": task["cursor"]}

@@ -18,7 +18,7 @@ from shared.store.schema import EndpointDoc, MessageDoc
 
 
 def check_enabled(endpoint: EndpointDoc) -> None:
-    if endpoint["disabled"]:
+    if endpoint.get("disabled"):
         raise BadRequestError("The endpoint is disabled; enable it first.", code="endpoint_disabled")
 
 
@@ -67,7 +67,7 @@ class ResendService:
     ) -> MessageStatus:
         message = await self._messages.get(tenant_id, app_id_or_uid, msg_id)
         endpoint = await self._endpoints.get(tenant_id, message["appId"], endpoint_id_or_uid)
-        if endpoint["id"] not in message["endpointIds"]:
+        if endpoint["id"] not in message.get("endpointIds", []):
             raise NotFoundError("The message was not sent to this endpoint.")
         check_sendable(message, endpoint)
         return await self._manual.attempt_now(message, endpoint)

@@ -87,7 +87,7 @@ class StatisticsService:
 
         found = await asyncio.gather(*(find(name) for name in named))
         apps: dict[str, AppHead] = {
-            doc["id"]: {"id": doc["id"], "uid": doc["uid"]} for doc in found if doc is not None
+            doc["id"]: {"id": doc["id"], "uid": doc.get("uid")} for doc in found if doc is not None
         }
         if named and not apps:
             raise ValidationFailedError.single(["body", "appIds"], "none of these is an application")
@@ -155,15 +155,15 @@ class StatisticsService:
         if not count and task.get("apps") is None:
             # Every application was asked for: only those with traffic are listed.
             return None
-        return {"appId": app["id"], "appUid": app["uid"], "messageDestinations": count}
+        return {"appId": app["id"], "appUid": app.get("uid"), "messageDestinations": count}
 
     async def _subscriptions(self, task: BackgroundTaskDoc, app: AppHead) -> dict[str, Any] | None:
         endpoints = await self._endpoints.list_all(task["tenantId"], app["id"])
         if not endpoints:
             return None
-        explicit = sorted({name for endpoint in endpoints for name in endpoint["eventTypes"] or []})
+        explicit = sorted({name for endpoint in endpoints for name in endpoint.get("eventTypes") or []})
         return {
             "appId": app["id"],
             "explicitlySubscribedEventTypes": explicit,
-            "hasCatchAllEndpoint": any(not endpoint["eventTypes"] for endpoint in endpoints),
+            "hasCatchAllEndpoint": any(not endpoint.get("eventTypes") for endpoint in endpoints),
         }

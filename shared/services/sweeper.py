@@ -121,7 +121,7 @@ class Sweeper:
         now = utcnow()
         jobs = [
             # A message scheduled for later still waits for its time.
-            self._job(m, m["id"], endpoint_id, retry_in=_seconds_until(m["deliverAt"], now))
+            self._job(m, m["id"], endpoint_id, retry_in=_seconds_until(m.get("deliverAt"), now))
             for m in taken
             for endpoint_id in m["endpointIds"]
         ]

@@ -89,7 +89,7 @@ CONTAINERS: tuple[ContainerSpec, ...] = (
         default_ttl=-1,
     ),
     ContainerSpec(IDEMPOTENCY, TENANT, excluded_paths=["/response/*"], default_ttl=-1),
-    # Dead letters page on (receivedAt, id): two arrive in the same microsecond often enough.
+    # Dead letters page on (receivedAt, id): receivedAt alone is not unique (instances record at once).
     ContainerSpec(
         DEAD_LETTERS,
         TENANT,
@@ -213,7 +213,7 @@ class CosmosStore:
                 return None
         return item
 
-    # The SDK takes and answers plain dicts: a record is one, typed.
+    # The SDK takes and answers plain dicts; a record is one at run time, so the casts only name it.
     async def create[D: Mapping[str, Any]](self, container: str, doc: D) -> D:
         async with _translated(self._timeout, container, "create") as measured:
             try:

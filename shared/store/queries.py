@@ -104,7 +104,9 @@ class MessageFilter:
 
 
 @dataclass(frozen=True)
-class AttemptFilter(MessageFilter):
+class AttemptFilter:
+    # Their message's filters: an attempt carries its message's type, channels, tags and time.
+    messages: MessageFilter = MessageFilter()
     endpoint_id: str | None = None
     msg_id: str | None = None
     # The stored statuses wanted (None: any).
@@ -463,7 +465,7 @@ async def attempts_page(
         conditions.equal("msgId", wanted.msg_id)
     if wanted.endpoint_id is not None:
         conditions.equal("endpointId", wanted.endpoint_id)
-    conditions.messages(wanted).one_of("status", wanted.statuses)
+    conditions.messages(wanted.messages).one_of("status", wanted.statuses)
     if wanted.code_class is not None:
         conditions.compare("responseStatusCode", ">=", wanted.code_class)
         conditions.compare("responseStatusCode", "<", wanted.code_class + 100)
