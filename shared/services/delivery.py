@@ -19,10 +19,10 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import aiohttp
 
@@ -38,9 +38,20 @@ from shared.ratelimit import RateLimiter, take_within
 from shared.services.attempts import AttemptResult, AttemptService, PairOutcome
 from shared.services.breaker import CircuitBreaker
 from shared.services.endpoints import EndpointService
-from shared.services.messages import MESSAGE_TYPE, destination_id, payload_gone, with_content
+from shared.services.messages import payload_gone, with_content
 from shared.settings import HeraldSettings
-from shared.store.base import ENDPOINTS, MESSAGES, Doc, DocumentStore
+from shared.store import queries
+from shared.store.base import MESSAGES, DocumentStore
+from shared.store.schema import (
+    DESTINATION,
+    ENDPOINT_TYPE,
+    MESSAGE,
+    AttemptDoc,
+    EndpointDoc,
+    MessageDoc,
+    destination_id,
+    endpoint_kind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +133,10 @@ class _PutOff(Exception):
 class Executed:
     """One attempt made (or not) and not yet written."""
 
-    endpoint: Doc | None
+    endpoint: EndpointDoc | None
     endpoint_id: str
     outcome: AttemptOutcome
-    attempt: Doc | None = None
+    attempt: AttemptDoc | None = None
     report: Outcome | None = None
     next_attempt: datetime | None = None
 
@@ -138,7 +149,7 @@ class FirstRound:
     executed: list[Executed]
 
 
-def _payload_bytes(message: Doc) -> bytes:
+def _payload_bytes(message: MessageDoc) -> bytes:
     """Compact JSON, or the raw payload as sent: these exact bytes are signed and sent, the same
     on every retry."""
     raw = (message.get("transformationsParams") or {}).get("rawPayload")
@@ -147,7 +158,7 @@ def _payload_bytes(message: Doc) -> bytes:
     return json.dumps(message["payload"], separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _content_type(message: Doc) -> str:
+def _content_type(message: MessageDoc) -> str:
     """A raw payload's own type (`transformationsParams.headers.content-type`), else JSON's."""
     params = message.get("transformationsParams") or {}
     if isinstance(params.get("rawPayload"), str):
@@ -161,7 +172,7 @@ def _after_seconds(seconds: float | None) -> datetime | None:
     return utcnow() + timedelta(seconds=seconds) if seconds is not None else None
 
 
-def _throttle_key(endpoint: Doc) -> str:
+def _throttle_key(endpoint: EndpointDoc) -> str:
     return f"ep:{endpoint['id']}"
 
 
@@ -181,7 +192,7 @@ class NoEvents:
         return None
 
 
-def _event_data(message: Doc, endpoint: Doc, attempt: Doc) -> dict[str, Any]:
+def _event_data(message: MessageDoc, endpoint: EndpointDoc, attempt: AttemptDoc) -> dict[str, Any]:
     """The data of Svix's message.attempt.* operational events."""
     return {
         "appId": message["appId"],
@@ -218,7 +229,9 @@ class DeliveryService:
         self._breaker = CircuitBreaker(store, settings)
         self._session: aiohttp.ClientSession | None = None
 
-    async def first_attempts(self, message: Doc, endpoints: Sequence[Doc] = ()) -> FirstRound:
+    async def first_attempts(
+        self, message: Mapping[str, Any], endpoints: Sequence[Mapping[str, Any]] = ()
+    ) -> FirstRound:
         """Attempts every endpoint of a new message once; returns the retry workflows to start.
 
         The whole round is written at the end in one batch (attempts, pair statuses and the
@@ -226,8 +239,12 @@ class DeliveryService:
         What follows the attempts (breaker, events) is left to `after_first_round`, which the
         caller runs once the retry workflows have started: the window in which a crash leaves a
         failed pair without its workflow stays as short as the start itself (and the sweeper
-        closes it). `endpoints` are the message's endpoints as read when it was accepted.
+        closes it). `endpoints` are the message's endpoints as read when it was accepted; both may
+        come as `Accepted` carries them, as plain documents.
         """
+        return await self._first_round(cast(MessageDoc, message), cast(Sequence[EndpointDoc], endpoints))
+
+    async def _first_round(self, message: MessageDoc, endpoints: Sequence[EndpointDoc]) -> FirstRound:
         wanted = set(message.get("endpointIds", []))
         targets = [e for e in endpoints if e["id"] in wanted] if endpoints else await self._targets(message)
         deliver_at = message.get("deliverAt")
@@ -266,7 +283,9 @@ class DeliveryService:
         ]
         return FirstRound(jobs, list(executed))
 
-    async def _first_attempt(self, message: Doc, endpoint: Doc, body: bytes, slot_wait: float) -> Executed:
+    async def _first_attempt(
+        self, message: MessageDoc, endpoint: EndpointDoc, body: bytes, slot_wait: float
+    ) -> Executed:
         """One endpoint's first attempt; what goes wrong for one endpoint stays with it.
 
         `send` never raises (a failed send is a failed attempt), so an exception here came before
@@ -288,10 +307,10 @@ class DeliveryService:
             put_off = AttemptOutcome(MessageStatus.PENDING, wait, attempted=False)
             return Executed(endpoint, endpoint["id"], put_off, next_attempt=_after_seconds(wait))
 
-    async def after_first_round(self, message: Doc, first: FirstRound) -> None:
+    async def after_first_round(self, message: Mapping[str, Any], first: FirstRound) -> None:
         """The breaker, auto-disable and operational events of a first round."""
         for done in first.executed:
-            await self._after(message, done, 1)
+            await self._after(cast(MessageDoc, message), done, 1)
 
     async def attempt(self, job: RetryJob) -> AttemptOutcome:
         """One scheduled attempt of a retry workflow (its activity).
@@ -308,13 +327,13 @@ class DeliveryService:
 
     async def _attempt(self, job: RetryJob) -> AttemptOutcome:
         pk = [job.tenant_id, job.app_id]
-        message = await self._store.read(MESSAGES, pk, job.msg_id)
+        message = await queries.read(self._store, MESSAGE, pk, job.msg_id)
         pair_id = destination_id(job.msg_id, job.endpoint_id)
-        if message is None or message.get("type") != MESSAGE_TYPE:
+        if message is None:
             # The message is gone (retention): its pair goes too, so no sweep finds it pending.
             await self._store.delete(MESSAGES, pk, pair_id)
             return AttemptOutcome(MessageStatus.CANCELED, None)
-        pair = await self._store.read(MESSAGES, pk, pair_id)
+        pair = await queries.read(self._store, DESTINATION, pk, pair_id)
         if pair is not None and pair["status"] == MessageStatus.SUCCESS:
             # Delivered meanwhile (a manual resend, a recovery): nothing left to retry.
             return AttemptOutcome(MessageStatus.SUCCESS, None, attempted=False)
@@ -323,7 +342,7 @@ class DeliveryService:
             # Expunged or expired: there is nothing to send (as in Svix), so the pair ends here.
             await self._attempts.cancel(message, job.endpoint_id)
             return AttemptOutcome(MessageStatus.CANCELED, None, attempted=False)
-        endpoint = await self._store.read(ENDPOINTS, pk, job.endpoint_id)
+        endpoint = await queries.read(self._store, endpoint_kind(ENDPOINT_TYPE), pk, job.endpoint_id)
         done = await self._execute(
             message,
             endpoint,
@@ -343,7 +362,7 @@ class DeliveryService:
         await self._after(message, done, job.attempts + 1)
         return done.outcome
 
-    async def let_through(self, endpoint: Doc, *, throttle_wait: float) -> Slot:
+    async def let_through(self, endpoint: EndpointDoc, *, throttle_wait: float) -> Slot:
         """Lets one manual request to `endpoint` through: its throttle, then the outbound lanes.
 
         The request must be made with the slot returned (`attempt_now(..., slot=)`), which it
@@ -380,8 +399,8 @@ class DeliveryService:
 
     async def attempt_now(
         self,
-        message: Doc,
-        endpoint: Doc,
+        message: MessageDoc,
+        endpoint: EndpointDoc,
         *,
         trigger: AttemptTrigger = AttemptTrigger.MANUAL,
         slot: Slot | None = None,
@@ -399,17 +418,21 @@ class DeliveryService:
             slot = await self.let_through(endpoint, throttle_wait=self._settings.outbound_wait_seconds)
         try:
             pk = [message["tenantId"], message["appId"]]
-            pair = await self._store.read(MESSAGES, pk, destination_id(message["id"], endpoint["id"]))
+            pair = await queries.read(
+                self._store, DESTINATION, pk, destination_id(message["id"], endpoint["id"])
+            )
             done = await self._execute(message, endpoint, endpoint["id"], 1, trigger, slot=slot)
         finally:
             slot.release()
         if done.attempt is None or done.report is None:
             return done.outcome
-        retrying = pair is not None and pair["status"] == MessageStatus.PENDING and pair.get("nextAttempt")
+        retrying = (
+            pair.get("nextAttempt") if pair is not None and pair["status"] == MessageStatus.PENDING else None
+        )
         if done.report.success:
             status, next_attempt = MessageStatus.SUCCESS, None
-        elif retrying and pair is not None:
-            status, next_attempt = MessageStatus.PENDING, from_wire(pair["nextAttempt"])
+        elif retrying:
+            status, next_attempt = MessageStatus.PENDING, from_wire(retrying)
         else:
             status, next_attempt = MessageStatus.FAIL, None
         await self._attempts.record_attempt(message, done.attempt, status=status, next_attempt=next_attempt)
@@ -425,13 +448,13 @@ class DeliveryService:
         if self._session is not None:
             await self._session.close()
 
-    async def _targets(self, message: Doc) -> list[Doc]:
+    async def _targets(self, message: MessageDoc) -> list[EndpointDoc]:
         wanted = set(message.get("endpointIds", []))
         endpoints = await self._endpoints.list_all(message["tenantId"], message["appId"])
         return sorted((e for e in endpoints if e["id"] in wanted), key=lambda e: str(e["id"]))
 
     def _job(
-        self, message: Doc, endpoint_id: str, *, attempts: int, retry_in: float, reserved: bool = False
+        self, message: MessageDoc, endpoint_id: str, *, attempts: int, retry_in: float, reserved: bool = False
     ) -> RetryJob:
         return RetryJob(
             tenant_id=message["tenantId"],
@@ -447,8 +470,8 @@ class DeliveryService:
 
     async def _execute(
         self,
-        message: Doc,
-        endpoint: Doc | None,
+        message: MessageDoc,
+        endpoint: EndpointDoc | None,
         endpoint_id: str,
         number: int,
         trigger: AttemptTrigger,
@@ -520,7 +543,14 @@ class DeliveryService:
         )
 
     async def _let_through_scheduled(
-        self, message: Doc, endpoint: Doc, *, reserved: bool, floor: float, seed: str, wait: float
+        self,
+        message: MessageDoc,
+        endpoint: EndpointDoc,
+        *,
+        reserved: bool,
+        floor: float,
+        seed: str,
+        wait: float,
     ) -> Slot:
         """The circuit, the throttle and the lanes, in that order, for a scheduled attempt.
 
@@ -553,7 +583,7 @@ class DeliveryService:
             put_off = jittered(floor, seed=seed, attempt=0)
             raise _PutOff(put_off, reserved=reserved, why=f"{busy.lane} busy") from None
 
-    async def _after(self, message: Doc, done: Executed, number: int) -> None:
+    async def _after(self, message: MessageDoc, done: Executed, number: int) -> None:
         """The breaker, auto-disable and operational events that follow one attempt."""
         if done.attempt is None or done.report is None or done.endpoint is None:
             return
@@ -602,7 +632,7 @@ class DeliveryService:
             trigger=trigger,
         )
 
-    async def _delivery(self, message: Doc, endpoint: Doc, body: bytes) -> Delivery:
+    async def _delivery(self, message: MessageDoc, endpoint: EndpointDoc, body: bytes) -> Delivery:
         return Delivery(
             msg_id=message["id"],
             url=endpoint["url"],

@@ -26,11 +26,7 @@ from shared.services.examples import ExampleService
 from shared.services.idempotency import IdempotencyService
 from shared.services.inbound import InboundService
 from shared.services.messages import MessageService
-from shared.services.operational import (
-    OPERATIONAL_ENDPOINT_TYPE,
-    OperationalEndpointService,
-    OperationalEvents,
-)
+from shared.services.operational import OperationalEndpointService, OperationalEvents
 from shared.services.portal_access import PortalAccessService
 from shared.services.purge import ContentPurgeService
 from shared.services.recovery import RecoveryService
@@ -42,6 +38,7 @@ from shared.settings import HeraldSettings, get_settings
 from shared.store.base import DocumentStore
 from shared.store.cosmos import get_store
 from shared.store.joined import JoinedBatches
+from shared.store.schema import OPERATIONAL_ENDPOINT_TYPE
 
 log = logging.getLogger(__name__)
 

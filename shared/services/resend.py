@@ -14,15 +14,15 @@ from shared.models import MessageStatus
 from shared.services.delivery import DeliveryService
 from shared.services.endpoints import EndpointService
 from shared.services.messages import MessageService, payload_gone
-from shared.store.base import Doc
+from shared.store.schema import EndpointDoc, MessageDoc
 
 
-def check_enabled(endpoint: Doc) -> None:
+def check_enabled(endpoint: EndpointDoc) -> None:
     if endpoint.get("disabled"):
         raise BadRequestError("The endpoint is disabled; enable it first.", code="endpoint_disabled")
 
 
-def check_sendable(message: Doc, endpoint: Doc) -> None:
+def check_sendable(message: MessageDoc, endpoint: EndpointDoc) -> None:
     """Refuses what a manual attempt cannot do right: a disabled endpoint, a payload expunged or
     expired (`message` as `MessageService.get` reads it, with its content)."""
     check_enabled(endpoint)
@@ -38,14 +38,16 @@ class ManualDelivery:
     def __init__(self, delivery: DeliveryService) -> None:
         self._delivery = delivery
 
-    async def let_through(self, endpoint: Doc, *, throttle_wait: float) -> Slot:
+    async def let_through(self, endpoint: EndpointDoc, *, throttle_wait: float) -> Slot:
         """Lets one request to `endpoint` through (see `DeliveryService.let_through`).
 
         :raises OutboundBusyError: it cannot go out now.
         """
         return await self._delivery.let_through(endpoint, throttle_wait=throttle_wait)
 
-    async def attempt_now(self, message: Doc, endpoint: Doc, *, slot: Slot | None = None) -> MessageStatus:
+    async def attempt_now(
+        self, message: MessageDoc, endpoint: EndpointDoc, *, slot: Slot | None = None
+    ) -> MessageStatus:
         """One request, recorded as a manual attempt; returns the pair's status after it.
 
         :raises OutboundBusyError: (without `slot`) it cannot go out now; nothing was sent.

@@ -25,10 +25,10 @@ from blueprints.delivery import start_retries
 from devhost.durable.binding import client_binding_value
 from shared.clock import to_wire
 from shared.models import MessageIn as HeraldMessageIn
-from shared.services.breaker import breaker_id
 from shared.services.delivery import RetryJob
 from shared.services.registry import Services
 from shared.store.base import ENDPOINTS, MESSAGES
+from shared.store.schema import breaker_id
 from tests.conftest import Minter, serving_herald
 from tests.delivery.receivers import Receiver, running_receiver
 

@@ -23,12 +23,11 @@ from shared.errors import ConflictError
 from shared.models import ApplicationIn, EndpointIn, MessageIn, MessageStatus, RecoverIn
 from shared.services import recovery
 from shared.services.attempts import AttemptResult, PairOutcome
-from shared.services.breaker import breaker_id
 from shared.services.delivery import FirstRound, RetryJob
-from shared.services.messages import destination_id
 from shared.services.registry import Services
 from shared.settings import HeraldSettings
-from shared.store.base import ENDPOINTS, MESSAGES, Doc, DocumentStore
+from shared.store.base import ENDPOINTS, MESSAGES, DocumentStore
+from shared.store.schema import EndpointDoc, MessageDoc, breaker_id, destination_id
 
 PER_TENANT = 4
 # More hanging deliveries than the connection pool Herald had before it had lanes (100).
@@ -112,7 +111,7 @@ async def herald(store: DocumentStore, settings: HeraldSettings) -> AsyncIterato
     await services.close()
 
 
-async def _endpoint(services: Services, tenant: str, url: str, **fields: object) -> tuple[str, Doc]:
+async def _endpoint(services: Services, tenant: str, url: str, **fields: object) -> tuple[str, EndpointDoc]:
     app, _ = await services.applications.create(tenant, ApplicationIn(name="isolation"))
     endpoint = await services.endpoints.create(
         tenant, app["id"], EndpointIn.model_validate({"url": url, **fields})
@@ -120,12 +119,12 @@ async def _endpoint(services: Services, tenant: str, url: str, **fields: object)
     return app["id"], endpoint
 
 
-async def _messages(services: Services, tenant: str, app_id: str, count: int) -> list[Doc]:
+async def _messages(services: Services, tenant: str, app_id: str, count: int) -> list[MessageDoc]:
     data = MessageIn.model_validate({"eventType": "a", "payload": {"n": 1}})
     return list(await asyncio.gather(*(services.messages.create(tenant, app_id, data) for _ in range(count))))
 
 
-Hanging = tuple[Doc, list[Doc], list[asyncio.Task[FirstRound]]]
+Hanging = tuple[EndpointDoc, list[MessageDoc], list[asyncio.Task[FirstRound]]]
 
 
 async def _hang(services: Services, tenant: str, tarpit: Tarpit) -> Hanging:
@@ -245,7 +244,7 @@ async def test_a_throttled_first_round_reserves_in_order_and_puts_off_the_rest(
 
 async def _failed(
     services: Services, tenant: str, url: str, count: int, **fields: object
-) -> tuple[Doc, list[Doc]]:
+) -> tuple[EndpointDoc, list[MessageDoc]]:
     """An endpoint with `count` messages whose delivery failed for good (`fail` pairs)."""
     app_id, endpoint = await _endpoint(services, tenant, url, **fields)
     messages = sorted(await _messages(services, tenant, app_id, count), key=lambda m: str(m["id"]))

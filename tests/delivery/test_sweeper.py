@@ -18,15 +18,9 @@ from shared.models import ApplicationIn, AttemptTrigger, EndpointIn, MessageIn, 
 from shared.services.attempts import AttemptResult, PairOutcome
 from shared.services.delivery import RetryJob
 from shared.services.registry import Services
-from shared.services.sweeper import (
-    CURSOR_ID,
-    CURSOR_KEY,
-    CURSOR_TYPE,
-    MAX_WINDOW_SECONDS,
-    STRANDED_PER_TENANT,
-    Sweeper,
-)
-from shared.store.base import MESSAGES, Doc
+from shared.services.sweeper import MAX_WINDOW_SECONDS, STRANDED_PER_TENANT, Sweeper
+from shared.store.base import MESSAGES
+from shared.store.schema import SWEEP_CURSOR_ID, SWEEP_CURSOR_KEY, SWEEP_CURSOR_TYPE, MessageDoc
 
 
 @pytest.fixture
@@ -34,15 +28,16 @@ async def sweeper(services: Services) -> AsyncIterator[Sweeper]:
     settings = services.settings.model_copy(update={"sweep_grace_seconds": 0})
     yield Sweeper(services.store, settings, services.attempts)
     # Hosts of later tests sweep this database too: they start afresh, not from this test's cursor.
-    await services.store.delete(MESSAGES, CURSOR_KEY, CURSOR_ID)
+    await services.store.delete(MESSAGES, SWEEP_CURSOR_KEY, SWEEP_CURSOR_ID)
 
 
 async def _put_cursor(services: Services, at: str, **fields: str) -> None:
-    doc = {"id": CURSOR_ID, "type": CURSOR_TYPE, "tenantId": CURSOR_KEY[0], "appId": CURSOR_KEY[1], "at": at}
+    tenant_id, app_id = SWEEP_CURSOR_KEY
+    doc = {"id": SWEEP_CURSOR_ID, "type": SWEEP_CURSOR_TYPE, "tenantId": tenant_id, "appId": app_id, "at": at}
     await services.store.upsert(MESSAGES, {**doc, **fields})
 
 
-async def _message(services: Services, tenant: str, endpoints: int = 1) -> tuple[Doc, list[str]]:
+async def _message(services: Services, tenant: str, endpoints: int = 1) -> tuple[MessageDoc, list[str]]:
     app, _ = await services.applications.create(tenant, ApplicationIn(name="sweep"))
     ids = []
     for n in range(endpoints):
@@ -134,7 +129,7 @@ async def test_after_a_long_outage_a_sweep_reads_a_bounded_window(
     sweep = await sweeper.sweep()
     assert abs((sweep.next_cursor - long_ago).total_seconds() - MAX_WINDOW_SECONDS) < 1
     await sweeper.finish(sweep, [])
-    moved = await services.store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
+    moved = await services.store.read(MESSAGES, SWEEP_CURSOR_KEY, SWEEP_CURSOR_ID)
     assert moved is not None and from_wire(moved["at"]) == sweep.next_cursor
 
 
@@ -208,5 +203,5 @@ async def test_stranded_pairs_are_taken_oldest_first_and_capped_per_tenant(
     assert later.stranded[0].tenant_id == quiet
     # Where a sweep stops is kept for the next one.
     await sweeper.finish(later, [])
-    cursor = await services.store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
+    cursor = await services.store.read(MESSAGES, SWEEP_CURSOR_KEY, SWEEP_CURSOR_ID)
     assert cursor is not None and cursor.get("strandedAfter") == later.stranded_after

@@ -249,6 +249,7 @@ def test_each_container_has_the_partition_key_of_its_spec(spec: ContainerSpec) -
 def test_each_container_has_the_indexing_and_ttl_of_its_spec(spec: ContainerSpec) -> None:
     container = _bicep_containers()[spec.name]
     assert container["excludedPaths"] == spec.indexing_policy()["excludedPaths"]
+    assert container["compositeIndexes"] == spec.indexing_policy().get("compositeIndexes", [])
     # The Bicep can say "TTL on, no default expiry" (-1) or "off"; any other default needs it changed.
     assert spec.default_ttl in (None, -1)
     assert container["ttlOn"] is (spec.default_ttl == -1)
@@ -263,6 +264,7 @@ def test_the_container_resource_uses_each_entry_as_written() -> None:
         "kind: container.kind",
         "version: 2",
         "excludedPaths: container.excludedPaths",
+        "compositeIndexes: container.compositeIndexes",
         "container.ttlOn ? { defaultTtl: -1 } : {}",
         "indexingMode: 'consistent'",
     ):
