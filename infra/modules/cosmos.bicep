@@ -123,6 +123,7 @@ var containers = [
     excludedPaths: [
       { path: '/"_etag"/?' }
     ]
+    compositeIndexes: []
     ttlOn: true
   }
 ]
