@@ -10,7 +10,6 @@ from blueprints import (
     attempts,
     background_tasks,
     dead_letters,
-    delivery,
     endpoints,
     environment,
     event_types,
@@ -22,6 +21,7 @@ from blueprints import (
     operational_webhooks,
     recovery,
     replay,
+    retries,
     statistics,
 )
 from shared import telemetry
@@ -43,7 +43,7 @@ for blueprint in (
     attempts.bp,
     dead_letters.bp,
     inbound_queue.bp,
-    delivery.bp,
+    retries.bp,
     operational_webhooks.bp,
     recovery.bp,
     statistics.bp,

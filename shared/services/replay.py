@@ -39,7 +39,7 @@ from shared.services.background_tasks import BackgroundTaskService
 from shared.services.endpoints import EndpointService
 from shared.services.messages import DESTINATION_TYPE, MESSAGE_TYPE, matches
 from shared.services.recovery import CONCURRENCY
-from shared.services.resend import ManualDelivery, check_enabled
+from shared.services.resend import ManualAttempts, check_enabled
 from shared.settings import HeraldSettings
 from shared.store.base import MESSAGES, Doc, DocumentStore
 
@@ -86,7 +86,7 @@ class ReplayService:
         applications: ApplicationService,
         endpoints: EndpointService,
         tasks: BackgroundTaskService,
-        manual: ManualDelivery,
+        manual: ManualAttempts,
     ) -> None:
         self._store = store
         self._settings = settings

@@ -17,7 +17,7 @@ import pytest
 
 from shared.models import ApplicationIn, EndpointIn, MessageIn, MessageStatus
 from shared.services.attempts import ATTEMPT_TYPE
-from shared.services.delivery import FirstRound
+from shared.services.delivery import Round
 from shared.services.messages import destination_id
 from shared.services.registry import Services
 from shared.store.base import ENDPOINTS, MESSAGES, Doc
@@ -59,11 +59,11 @@ async def _status(services: Services, message: Doc, endpoint: Doc) -> MessageSta
     return MessageStatus(pair["status"])
 
 
-async def _first_round(services: Services, app: Doc, endpoints: dict[str, Doc]) -> tuple[Doc, FirstRound]:
+async def _first_round(services: Services, app: Doc, endpoints: dict[str, Doc]) -> tuple[Doc, Round]:
     message = await services.messages.create(
         app["tenantId"], app["id"], MessageIn(event_type="a", payload={"n": 1})
     )
-    first = await services.delivery.first_attempts(message, list(endpoints.values()))
+    first = await services.delivery.first_round(message, list(endpoints.values()))
     await services.delivery.after_first_round(message, first)
     return message, first
 
