@@ -7,7 +7,7 @@ happy path costs no orchestration. Each destination it leaves pending gets a ret
 outcome, so the orchestrator itself stays deterministic.
 
 Before a request goes out it must be let through: by the endpoint's circuit breaker, by its
-throttle (`throttleRate`) and by the outbound lanes (the tenant's, the destination's and the
+throttle (`throttleRate`) and by the outbound lanes (the tenant's, the host's and the
 process's share of the requests in flight, `shared/delivery/lanes.py`). An attempt not let through
 is put off, never made and never counted against the endpoint: a scheduled one comes back with
 the wait (the retry workflow sleeps it on a durable timer, never in an activity), a manual one
