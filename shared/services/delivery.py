@@ -130,7 +130,7 @@ class AttemptOutcome:
             reply["reserved"] = True
         return reply
 
-    def update(self) -> DestinationUpdate:
+    def as_update(self) -> DestinationUpdate:
         """What the round writes for this destination."""
         return DestinationUpdate(self.endpoint_id, self.status, self.next_attempt, self.attempt)
 
@@ -263,7 +263,7 @@ class DeliveryService:
         # tenant's brief rush queues in memory instead of turning into retry workflows.
         first_wait = self._settings.outbound_first_wait_seconds
         outcomes = await asyncio.gather(*(self._first_attempt(message, e, body, first_wait) for e in targets))
-        await self._attempts.record_round(message, [outcome.update() for outcome in outcomes])
+        await self._attempts.record_round(message, [outcome.as_update() for outcome in outcomes])
         jobs = [
             self._job(
                 message,
@@ -328,12 +328,12 @@ class DeliveryService:
     async def _attempt(self, job: RetryJob) -> AttemptOutcome:
         pk = [job.tenant_id, job.app_id]
         message = await self._store.read(MESSAGES, pk, job.msg_id)
-        status_id = destination_id(job.msg_id, job.endpoint_id)
+        doc_id = destination_id(job.msg_id, job.endpoint_id)
         if message is None or message.get("type") != MESSAGE_TYPE:
             # The message is gone (retention): its destination goes too, so no sweep finds it pending.
-            await self._store.delete(MESSAGES, pk, status_id)
+            await self._store.delete(MESSAGES, pk, doc_id)
             return AttemptOutcome(job.endpoint_id, MessageStatus.CANCELED, None)
-        destination = await self._store.read(MESSAGES, pk, status_id)
+        destination = await self._store.read(MESSAGES, pk, doc_id)
         if destination is not None and destination["status"] == MessageStatus.SUCCESS:
             # Delivered meanwhile (a manual resend, a recovery): nothing left to retry.
             return AttemptOutcome(job.endpoint_id, MessageStatus.SUCCESS, None, attempted=False)
