@@ -4,8 +4,8 @@ The payloads are TypedDicts because the Functions worker reads an activity's ann
 indexes the app: it refuses PEP 585 generics such as `dict[str, Any]` on a binding ("invalid
 non-type annotation"), and a refusal fails the whole index. A TypedDict is a class, so it is
 accepted. Their keys are camelCase, as on the API's wire: one casing for everything that travels
-(the services read them into snake_case dataclasses at the edge). This module imports nothing
-heavy: the blueprints import it at start.
+(a retry job's Python form, `RetryJob`, is snake_case and converts at that edge). This module
+imports nothing heavy: the blueprints import it at start.
 """
 
 from __future__ import annotations
