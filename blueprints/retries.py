@@ -32,7 +32,8 @@ bp = df.Blueprint()
 @bp.orchestration_trigger(context_name="context")
 def delivery_retries(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     job: dict[str, Any] = context.get_input()  # type: ignore[assignment]
-    # Each step hands the activity the input as recorded (either casing: the activity reads both).
+    # An input recorded before workflow payloads were camelCase says `retry_in`: either shape is
+    # read, and each step hands on the input as recorded (the activity reads both), so it replays.
     wait = retry_input(job)["retryIn"]
     attempts = job["attempts"]
     # Whether the wait is for a throttle token already reserved for the next attempt: waiting for
