@@ -11,7 +11,6 @@ from blueprints import (
     auth,
     background_tasks,
     dead_letters,
-    delivery,
     endpoints,
     environment,
     event_types,
@@ -23,6 +22,7 @@ from blueprints import (
     operational_webhooks,
     recovery,
     replay,
+    retries,
     statistics,
 )
 from shared import telemetry
@@ -44,7 +44,7 @@ for blueprint in (
     attempts.bp,
     dead_letters.bp,
     inbound_queue.bp,
-    delivery.bp,
+    retries.bp,
     operational_webhooks.bp,
     recovery.bp,
     statistics.bp,

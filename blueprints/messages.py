@@ -14,7 +14,7 @@ import azure.durable_functions as df
 
 from blueprints._http import Call, Reply, api_function
 from blueprints._tasks import run_in_batches, start_once
-from blueprints.delivery import dispatch_in_background
+from blueprints._workflows import DurableWorkflows
 from shared.durable import PurgeJob, PurgeProgress
 from shared.scopes import Capability, Scope
 
@@ -73,7 +73,9 @@ async def create_message(call: Call, body: MessageIn, query: MessageContentQuery
     )
     if accepted.created:
         # Stored: the answer does not wait for the receivers.
-        dispatch_in_background(call.client, accepted.message, accepted.endpoints)
+        call.services.dispatch.dispatch_in_background(
+            DurableWorkflows(call.client), accepted.message, accepted.endpoints
+        )
     return 202, to_out(accepted.message, with_content=accepted.with_content)
 
 

@@ -15,7 +15,7 @@ import azure.durable_functions as df
 
 from blueprints._http import Call, Reply, api_function
 from blueprints._tasks import run_in_batches, start_once
-from blueprints.delivery import dispatch_in_background
+from blueprints._workflows import DurableWorkflows
 from shared.durable import RecoveryJob, RecoveryProgress
 from shared.scopes import Capability, Scope
 
@@ -98,7 +98,9 @@ async def send_example(call: Call, body: EventExampleIn) -> Reply:
         fingerprint=call.fingerprint(),
     )
     if accepted.created:
-        dispatch_in_background(call.client, accepted.message, accepted.endpoints)
+        call.services.dispatch.dispatch_in_background(
+            DurableWorkflows(call.client), accepted.message, accepted.endpoints
+        )
     return 202, to_out(accepted.message)
 
 

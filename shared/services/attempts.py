@@ -18,6 +18,7 @@ from typing import Any, TypedDict, TypeVar
 from pydantic import BaseModel
 
 from shared.clock import from_wire, to_wire, utcnow
+from shared.delivery.sender import AttemptResult
 from shared.errors import NotFoundError, PreconditionFailedError, ValidationFailedError
 from shared.models import (
     AttemptTrigger,
@@ -72,20 +73,8 @@ PROJECTION_RETRIES = 5
 
 
 @dataclass(frozen=True)
-class AttemptResult:
-    """What one delivery attempt observed."""
-
-    url: str
-    status_code: int
-    response: str
-    duration_ms: int
-    status: MessageStatus
-    trigger: AttemptTrigger = AttemptTrigger.SCHEDULED
-
-
-@dataclass(frozen=True)
-class PairOutcome:
-    """How the first round went for one endpoint of a message."""
+class DestinationUpdate:
+    """What a round writes for one destination: its status after the attempt, and the attempt."""
 
     endpoint_id: str
     status: MessageStatus
@@ -243,8 +232,16 @@ class AttemptService:
         # Rounds of one application finishing together share a batch (see store/joined.py).
         self._batches = batches or JoinedBatches(store)
 
-    def attempt_doc(self, message: MessageDoc, endpoint_id: str, result: AttemptResult) -> AttemptDoc:
-        """An attempt as the log stores it (the caller writes it, alone or in a batch)."""
+    def attempt_doc(
+        self,
+        message: MessageDoc,
+        endpoint_id: str,
+        result: AttemptResult,
+        *,
+        url: str,
+        trigger: AttemptTrigger = AttemptTrigger.SCHEDULED,
+    ) -> AttemptDoc:
+        """An attempt to `url` as the log stores it (the caller writes it, alone or in a batch)."""
         return {
             "id": new_attempt_id(),
             "type": ATTEMPT_TYPE,
@@ -252,12 +249,13 @@ class AttemptService:
             "appId": message["appId"],
             "msgId": message["id"],
             "endpointId": endpoint_id,
-            "url": result.url,
-            "response": result.response[:MAX_RESPONSE_CHARS],
+            "url": url,
+            # Without an answer, why none came (a timeout, a refused address).
+            "response": (result.response if result.error is None else result.error)[:MAX_RESPONSE_CHARS],
             "responseStatusCode": result.status_code,
             "responseDurationMs": result.duration_ms,
-            "status": int(result.status),
-            "triggerType": int(result.trigger),
+            "status": int(MessageStatus.SUCCESS if result.success else MessageStatus.FAIL),
+            "triggerType": int(trigger),
             "timestamp": to_wire(utcnow()),
             "eventType": message["eventType"],
             "channels": message.get("channels"),
@@ -271,6 +269,8 @@ class AttemptService:
         endpoint_id: str,
         result: AttemptResult,
         *,
+        url: str,
+        trigger: AttemptTrigger = AttemptTrigger.SCHEDULED,
         next_attempt: datetime | None,
         pair_status: MessageStatus | None = None,
     ) -> AttemptDoc:
@@ -278,8 +278,8 @@ class AttemptService:
 
         A failed attempt with retries left leaves the pair `pending` with its next attempt time.
         """
-        attempt = self.attempt_doc(message, endpoint_id, result)
-        status = pair_status if pair_status is not None else result.status
+        attempt = self.attempt_doc(message, endpoint_id, result, url=url, trigger=trigger)
+        status = pair_status if pair_status is not None else MessageStatus(attempt["status"])
         await self.record_attempt(message, attempt, status=status, next_attempt=next_attempt)
         return attempt
 
@@ -295,7 +295,7 @@ class AttemptService:
         await self._store.create(MESSAGES, attempt)
         await self._project(message, attempt["endpointId"], attempt["timestamp"], status, next_attempt)
 
-    async def record_round(self, message: MessageDoc, outcomes: Sequence[PairOutcome]) -> None:
+    async def record_round(self, message: MessageDoc, updates: Sequence[DestinationUpdate]) -> None:
         """The first round of a message in as few requests as possible: batches of creates.
 
         Each pair's attempt (when a request went out) and its `destination` document, plus the
@@ -303,12 +303,12 @@ class AttemptService:
         rounds of one application share batches: a round costs a fraction of a request.
         """
         docs: list[AttemptDoc | DestinationDoc | DispatchMarkerDoc] = []
-        for outcome in outcomes:
-            if outcome.attempt is not None:
-                docs.append(outcome.attempt)
-            moment = outcome.attempt["timestamp"] if outcome.attempt else to_wire(utcnow())
+        for update in updates:
+            if update.attempt is not None:
+                docs.append(update.attempt)
+            moment = update.attempt["timestamp"] if update.attempt else to_wire(utcnow())
             docs.append(
-                destination_doc(message, outcome.endpoint_id, outcome.status, moment, outcome.next_attempt)
+                destination_doc(message, update.endpoint_id, update.status, moment, update.next_attempt)
             )
         docs.append(dispatch_marker(message))
         pk = key_of(message)

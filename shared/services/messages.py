@@ -47,7 +47,7 @@ from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
 from shared.settings import HeraldSettings
 from shared.store import queries
-from shared.store.base import MESSAGES, BatchFailedError, Doc, DocumentStore, EtagMismatchError, PartitionKey
+from shared.store.base import MESSAGES, BatchFailedError, DocumentStore, EtagMismatchError, PartitionKey
 from shared.store.joined import JoinedBatches
 from shared.store.queries import MessageFilter
 from shared.store.schema import (
@@ -88,30 +88,21 @@ EXPUNGE_CONCURRENCY = 10
 
 @dataclass(frozen=True)
 class Accepted:
-    """A message stored (or stored before), as the API answers it and its first round sends it.
+    """A message stored (or stored before), as the API answers it and its first round sends it."""
 
-    The documents are plain (`Doc`): the dispatch path (`blueprints/delivery.py`) takes them so,
-    and `DeliveryService.first_attempts` reads them as their records again.
-    """
-
-    message: Doc
+    message: MessageDoc
     # False when an earlier request with the same idempotency key stored the message.
     created: bool
     # The first request's choice, so that a replay answers exactly the same.
     with_content: bool
     # The endpoints it is for, as read when it was accepted (its first round needs no second read).
-    endpoints: tuple[Doc, ...] = ()
+    endpoints: tuple[EndpointDoc, ...] = ()
 
 
 def _accepted(
     message: MessageDoc, *, created: bool, with_content: bool, endpoints: Sequence[EndpointDoc] = ()
 ) -> Accepted:
-    return Accepted(
-        cast(Doc, message),
-        created=created,
-        with_content=with_content,
-        endpoints=tuple(cast(Doc, endpoint) for endpoint in endpoints),
-    )
+    return Accepted(message, created=created, with_content=with_content, endpoints=tuple(endpoints))
 
 
 # A guard a message's batch carries: its idempotency key's, its eventId's.
@@ -305,7 +296,7 @@ class MessageService:
 
     async def create(self, tenant_id: str, app_id_or_uid: str, data: MessageIn) -> MessageDoc:
         """Stores a message without an idempotency key."""
-        return cast(MessageDoc, (await self.accept(tenant_id, app_id_or_uid, data)).message)
+        return (await self.accept(tenant_id, app_id_or_uid, data)).message
 
     async def get(
         self, tenant_id: str, app_id_or_uid: str, msg_id_or_event_id: str, *, content: bool = True

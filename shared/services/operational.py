@@ -25,7 +25,7 @@ from pydantic_core import to_jsonable_python
 from shared import ids
 from shared.clock import to_wire, utcnow
 from shared.delivery.lanes import OutboundLanes
-from shared.delivery.sender import AttemptReport, Delivery, send
+from shared.delivery.sender import AttemptResult, WebhookRequest, send
 from shared.models import (
     EndpointIn,
     EndpointUpdate,
@@ -194,36 +194,36 @@ class OperationalEvents:
 
     async def _deliver(self, event_type: str, event_id: str, body: bytes, endpoint: EndpointDoc) -> None:
         try:
-            delivery = Delivery(
+            request = WebhookRequest(
                 msg_id=event_id,
                 url=endpoint["url"],
                 body=body,
                 secrets=await self._endpoints.signing_secrets(endpoint),
                 headers=endpoint.get("headers") or {},
             )
-            report = await self._send(endpoint["tenantId"], delivery)
-            if not report.outcome.success:
+            result = await self._send(endpoint["tenantId"], request)
+            if not result.success:
                 await asyncio.sleep(RETRY_DELAY_SECONDS)
-                report = await self._send(endpoint["tenantId"], delivery)
+                result = await self._send(endpoint["tenantId"], request)
         except Exception as exc:
             log.warning(
                 "operational event %s to %s not sent: %s", event_type, endpoint["id"], type(exc).__name__
             )
             return
-        if not report.outcome.success:
+        if not result.success:
             log.warning(
                 "operational event %s to %s failed twice: %s",
                 event_type,
                 endpoint["id"],
-                report.error or f"HTTP {report.status_code}",
+                result.error or f"HTTP {result.status_code}",
             )
 
-    async def _send(self, tenant_id: str, delivery: Delivery) -> AttemptReport:
+    async def _send(self, tenant_id: str, request: WebhookRequest) -> AttemptResult:
         """One request; raises LaneBusyError when the tenant's share stays busy (the event is lost)."""
-        async with self._lanes.slot(tenant_id, delivery.url, wait=self._settings.outbound_wait_seconds):
+        async with self._lanes.slot(tenant_id, request.url, wait=self._settings.outbound_wait_seconds):
             return await send(
                 self._http.session(),
-                delivery,
+                request,
                 self._settings,
                 svix_headers=self._settings.delivery_svix_headers,
             )

@@ -36,7 +36,7 @@ from shared.services.applications import ApplicationService
 from shared.services.background_tasks import BackgroundTaskService
 from shared.services.endpoints import EndpointService
 from shared.services.messages import payload_gone, with_content
-from shared.services.resend import ManualDelivery, check_enabled
+from shared.services.resend import ManualAttempts, check_enabled
 from shared.settings import HeraldSettings
 from shared.store import queries
 from shared.store.base import APPLICATIONS, DocumentExistsError, DocumentStore, EtagMismatchError
@@ -94,7 +94,7 @@ class RecoveryService:
         applications: ApplicationService,
         endpoints: EndpointService,
         tasks: BackgroundTaskService,
-        manual: ManualDelivery,
+        manual: ManualAttempts,
     ) -> None:
         self._store = store
         self._settings = settings

@@ -19,6 +19,7 @@ from shared.services.attempts import AttemptService
 from shared.services.background_tasks import BackgroundTaskService
 from shared.services.dead_letters import DeadLetterService
 from shared.services.delivery import DeliveryService
+from shared.services.dispatch import DispatchService
 from shared.services.endpoints import EndpointService
 from shared.services.environment import EnvironmentService
 from shared.services.event_types import EventTypeService
@@ -31,7 +32,7 @@ from shared.services.portal_access import PortalAccessService
 from shared.services.purge import ContentPurgeService
 from shared.services.recovery import RecoveryService
 from shared.services.replay import ReplayService
-from shared.services.resend import ManualDelivery, ResendService
+from shared.services.resend import ManualAttempts, ResendService
 from shared.services.statistics import StatisticsService
 from shared.services.sweeper import Sweeper
 from shared.settings import HeraldSettings, get_settings
@@ -62,6 +63,8 @@ class Services:
     rate_limiter: RateLimiter
     delivery: DeliveryService
     sweeper: Sweeper
+    # A message's first round and its retry workflows; the sweeper's finds too.
+    dispatch: DispatchService
     operational_endpoints: OperationalEndpointService
     operational: OperationalEvents
     resend: ResendService
@@ -118,7 +121,8 @@ class Services:
         delivery = DeliveryService(
             store, settings, endpoints, attempts, limiter, events=operational, lanes=lanes
         )
-        manual = ManualDelivery(delivery)
+        manual = ManualAttempts(delivery)
+        sweeper = Sweeper(store, settings, attempts)
         portal_tokens = PortalTokens(
             portal_signer(settings), RevocationList(store), leeway_seconds=settings.auth_leeway_seconds
         )
@@ -136,7 +140,8 @@ class Services:
             tokens=TokenValidator(settings, jwks_source(settings), portal=portal_tokens),
             rate_limiter=limiter,
             delivery=delivery,
-            sweeper=Sweeper(store, settings, attempts),
+            sweeper=sweeper,
+            dispatch=DispatchService(delivery, sweeper),
             operational_endpoints=operational_endpoints,
             operational=operational,
             resend=ResendService(messages, endpoints, manual),

@@ -37,7 +37,7 @@ from shared.services.background_tasks import BackgroundTaskService
 from shared.services.endpoints import EndpointService
 from shared.services.messages import matches
 from shared.services.recovery import CONCURRENCY
-from shared.services.resend import ManualDelivery, check_enabled
+from shared.services.resend import ManualAttempts, check_enabled
 from shared.settings import HeraldSettings
 from shared.store import queries
 from shared.store.base import MESSAGES, DocumentStore
@@ -94,7 +94,7 @@ class ReplayService:
         applications: ApplicationService,
         endpoints: EndpointService,
         tasks: BackgroundTaskService,
-        manual: ManualDelivery,
+        manual: ManualAttempts,
     ) -> None:
         self._store = store
         self._settings = settings

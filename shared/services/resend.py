@@ -1,8 +1,8 @@
 """Manual resends: one attempt of a message to one of its endpoints, now, outside the retry schedule.
 
 A manual attempt is exactly one request (Svix's resend), made by `DeliveryService.attempt_now`:
-it starts no workflow and schedules nothing. A success makes the pair `success`; a failure leaves
-a pair whose retries are still scheduled `pending` and makes any other pair `fail`.
+it starts no workflow and schedules nothing. A success makes the destination `success`; a failure
+leaves a destination whose retries are still scheduled `pending` and makes any other `fail`.
 Endpoint recovery (`recovery.py`) makes the same attempts, many at a time.
 """
 
@@ -32,7 +32,7 @@ def check_sendable(message: MessageDoc, endpoint: EndpointDoc) -> None:
         )
 
 
-class ManualDelivery:
+class ManualAttempts:
     """Makes one manual attempt (trigger `manual`) of a message to an endpoint."""
 
     def __init__(self, delivery: DeliveryService) -> None:
@@ -48,7 +48,7 @@ class ManualDelivery:
     async def attempt_now(
         self, message: MessageDoc, endpoint: EndpointDoc, *, slot: Slot | None = None
     ) -> MessageStatus:
-        """One request, recorded as a manual attempt; returns the pair's status after it.
+        """One request, recorded as a manual attempt; returns the destination's status after it.
 
         :raises OutboundBusyError: (without `slot`) it cannot go out now; nothing was sent.
         """
@@ -57,7 +57,7 @@ class ManualDelivery:
 
 
 class ResendService:
-    def __init__(self, messages: MessageService, endpoints: EndpointService, manual: ManualDelivery) -> None:
+    def __init__(self, messages: MessageService, endpoints: EndpointService, manual: ManualAttempts) -> None:
         self._messages = messages
         self._endpoints = endpoints
         self._manual = manual

@@ -7,12 +7,13 @@ Two kinds of work can be stranded, and each sweep looks for both:
   one after the grace period was not sent. Only the messages stored since the last sweep are
   read: the sweep keeps a cursor (a small document), so its cost follows the traffic of one
   sweep interval, not of the whole retention period.
-- *Stranded* pairs: a message-endpoint pair still `pending` well past its next attempt. Its retry
+- *Stranded* destinations: a destination still `pending` well past its next attempt. Its retry
   workflow never started (a crash between the first round and the start), or failed (an activity
-  that met an outage it could not absorb). The caller restarts those whose workflow is not live.
-  They are taken tenant by tenant, each tenant's oldest first and at most `STRANDED_PER_TENANT`
-  of them, so one tenant's stuck pairs cannot take every slot of a sweep; the tenants are visited
-  in id order from where the last sweep stopped (kept in the cursor), so every tenant's turn comes.
+  that met an outage it could not absorb). The caller (`DispatchService.sweep`) restarts those
+  whose workflow is not live. They are taken tenant by tenant, each tenant's oldest first and at
+  most `STRANDED_PER_TENANT` of them, so one tenant's stuck destinations cannot take every slot of
+  a sweep; the tenants are visited in id order from where the last sweep stopped (kept in the
+  cursor), so every tenant's turn comes.
 
 The sweep never sends anything itself: it returns retry jobs, and the workflows make the attempts.
 """
@@ -64,7 +65,7 @@ class Sweep:
     messages: dict[str, UnsentMessage] = field(default_factory=dict)
     # The cursor document as this sweep read it (None before the first sweep).
     cursor: SweepCursorDoc | None = None
-    # The tenant after which the next sweep looks for stranded pairs (None: from the first).
+    # The tenant after which the next sweep looks for stranded destinations (None: from the first).
     stranded_after: str | None = None
 
 
@@ -87,7 +88,7 @@ class Sweeper:
         return Sweep(unsent, stranded, next_cursor, messages, cursor, stranded_after)
 
     async def resume(self, jobs: list[RetryJob]) -> list[RetryJob]:
-        """The stranded jobs with the number of scheduled attempts each pair has had so far."""
+        """The stranded jobs with the number of scheduled attempts each destination has had so far."""
         return list(await asyncio.gather(*(self._with_attempt_count(job) for job in jobs)))
 
     async def finish(self, sweep: Sweep, not_started: list[RetryJob]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from shared.models import ApplicationIn, EndpointIn, MessageIn, MessageStatus
-from shared.services.delivery import FirstRound
+from shared.services.delivery import Round
 from shared.services.registry import Services
 from shared.store.base import ENDPOINTS, MESSAGES, Doc
 from shared.store.schema import ATTEMPT_TYPE, ApplicationDoc, EndpointDoc, MessageDoc, destination_id, etag
@@ -60,11 +60,11 @@ async def _status(services: Services, message: MessageDoc, endpoint: EndpointDoc
 
 async def _first_round(
     services: Services, app: ApplicationDoc, endpoints: dict[str, EndpointDoc]
-) -> tuple[MessageDoc, FirstRound]:
+) -> tuple[MessageDoc, Round]:
     message = await services.messages.create(
         app["tenantId"], app["id"], MessageIn(event_type="a", payload={"n": 1})
     )
-    first = await services.delivery.first_attempts(message, list(endpoints.values()))
+    first = await services.delivery.first_round(message, list(endpoints.values()))
     await services.delivery.after_first_round(message, first)
     return message, first
 

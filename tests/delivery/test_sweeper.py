@@ -14,8 +14,9 @@ from datetime import timedelta
 import pytest
 
 from shared.clock import from_wire, to_wire, utcnow
+from shared.delivery.sender import AttemptResult
 from shared.models import ApplicationIn, AttemptTrigger, EndpointIn, MessageIn, MessageStatus
-from shared.services.attempts import AttemptResult, PairOutcome
+from shared.services.attempts import DestinationUpdate
 from shared.services.delivery import RetryJob
 from shared.services.registry import Services
 from shared.services.sweeper import MAX_WINDOW_SECONDS, STRANDED_PER_TENANT, Sweeper
@@ -79,7 +80,7 @@ async def test_a_sent_message_is_not_unsent_and_a_settled_pair_is_not_stranded(
     message, (endpoint_id,) = await _message(services, tenant)
     await _put_cursor(services, to_wire(from_wire(message["timestamp"]) - timedelta(seconds=1)))
     await services.attempts.record_round(
-        message, [PairOutcome(endpoint_id, MessageStatus.SUCCESS, None, None)]
+        message, [DestinationUpdate(endpoint_id, MessageStatus.SUCCESS, None, None)]
     )
     sweep = await sweeper.sweep()
     assert _mine(sweep.unsent, tenant) == []
@@ -90,23 +91,24 @@ async def test_an_overdue_pending_pair_is_stranded_and_resumes_after_its_schedul
     services: Services, sweeper: Sweeper, tenant: str
 ) -> None:
     message, (endpoint_id, later_id) = await _message(services, tenant, endpoints=2)
-    failed = AttemptResult("http://127.0.0.1:9/0", 500, "", 3, MessageStatus.FAIL)
-    first = services.attempts.attempt_doc(message, endpoint_id, failed)
+    failed = AttemptResult(500, "", 3, success=False)
+    first = services.attempts.attempt_doc(message, endpoint_id, failed, url="http://127.0.0.1:9/0")
     # A first round that failed for one endpoint, its next attempt overdue (its workflow never
     # started), and one whose next attempt is still ahead.
     await services.attempts.record_round(
         message,
         [
-            PairOutcome(endpoint_id, MessageStatus.PENDING, utcnow() - timedelta(seconds=30), first),
-            PairOutcome(later_id, MessageStatus.PENDING, utcnow() + timedelta(hours=1), None),
+            DestinationUpdate(endpoint_id, MessageStatus.PENDING, utcnow() - timedelta(seconds=30), first),
+            DestinationUpdate(later_id, MessageStatus.PENDING, utcnow() + timedelta(hours=1), None),
         ],
     )
     # A manual resend since then: it does not use up a scheduled retry.
-    manual = AttemptResult("http://127.0.0.1:9/0", 500, "", 3, MessageStatus.FAIL, AttemptTrigger.MANUAL)
     await services.attempts.record(
         message,
         endpoint_id,
-        manual,
+        failed,
+        url="http://127.0.0.1:9/0",
+        trigger=AttemptTrigger.MANUAL,
         next_attempt=utcnow() - timedelta(seconds=20),
         pair_status=MessageStatus.PENDING,
     )
@@ -172,7 +174,7 @@ async def _stranded_pairs(services: Services, tenant: str, count: int) -> list[s
     await services.attempts.record_round(
         message,
         [
-            PairOutcome(ep, MessageStatus.PENDING, due, None)
+            DestinationUpdate(ep, MessageStatus.PENDING, due, None)
             for ep, due in zip(endpoint_ids, overdue, strict=True)
         ],
     )

@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.delivery.sender import AttemptResult
 from shared.models import ApplicationIn, EndpointIn, MessageIn, MessageStatus
-from shared.services.attempts import AttemptResult, AttemptService, PairOutcome, dispatch_marker
+from shared.services.attempts import AttemptService, DestinationUpdate, dispatch_marker
 from shared.services.registry import Services
 from shared.store.base import MESSAGES, DocumentStore
 from shared.store.schema import MessageDoc, destination_id
@@ -39,9 +40,11 @@ async def _setup(services: Services, tenant: str, count: int) -> tuple[str, list
 
 
 async def _round(attempts: AttemptService, message: MessageDoc, endpoint_id: str) -> None:
-    result = AttemptResult("http://127.0.0.1:9/", 200, "ok", 2, MessageStatus.SUCCESS)
-    attempt = attempts.attempt_doc(message, endpoint_id, result)
-    await attempts.record_round(message, [PairOutcome(endpoint_id, MessageStatus.SUCCESS, None, attempt)])
+    result = AttemptResult(200, "ok", 2, success=True)
+    attempt = attempts.attempt_doc(message, endpoint_id, result, url="http://127.0.0.1:9/")
+    await attempts.record_round(
+        message, [DestinationUpdate(endpoint_id, MessageStatus.SUCCESS, None, attempt)]
+    )
 
 
 async def _landed(services: Services, message: MessageDoc, endpoint_id: str) -> bool:

@@ -384,7 +384,7 @@ async def test_a_name_saved_unresolved_that_later_points_inward_is_refused_on_co
     _inward(monkeypatch, name, "127.0.0.1")
     message = await services.messages.create(tenant, app["id"], MessageIn(event_type="a", payload={"n": 1}))
 
-    first = await services.delivery.first_attempts(message, [later, legacy])
+    first = await services.delivery.first_round(message, [later, legacy])
 
     assert receiver_thread.requests("later-inward") == [] and receiver_thread.requests("legacy") == []
     assert sorted(job.endpoint_id for job in first.jobs) == sorted([later["id"], legacy["id"]])
