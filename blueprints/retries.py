@@ -8,20 +8,13 @@ the sweeper finds, and makes each attempt.
 
 from collections.abc import Generator
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from blueprints._workflows import DurableWorkflows
 from shared.durable import ATTEMPT_ACTIVITY, RETRY_WORKFLOW, AttemptInput, AttemptReply, retry_input
-from shared.lazy import lazy_module
-
-if TYPE_CHECKING:
-    from shared.services import delivery, registry
-else:
-    delivery = lazy_module("shared.services.delivery")
-    registry = lazy_module("shared.services.registry")
 
 bp = df.Blueprint()
 
@@ -55,10 +48,14 @@ def delivery_retries(context: df.DurableOrchestrationContext) -> Generator[Any, 
 @bp.function_name(ATTEMPT_ACTIVITY)
 @bp.activity_trigger(input_name="job")
 async def delivery_attempt(job: AttemptInput) -> AttemptReply:
-    services = await registry.get_services()
+    # The services (and the SDKs they pull in) load with the first invocation, not at start.
+    from shared.services.delivery import RetryJob
+    from shared.services.registry import get_services
+
+    services = await get_services()
     # The trace context rides beside the job in the workflow's input (older inputs lack it).
     outcome = await services.dispatch.retry(
-        delivery.RetryJob.from_input(job), traceparent=job.get("traceparent")
+        RetryJob.from_input(job), traceparent=job.get("traceparent")
     )
     return outcome.to_reply()
 
@@ -67,5 +64,7 @@ async def delivery_attempt(job: AttemptInput) -> AttemptReply:
 @bp.timer_trigger(arg_name="timer", schedule="%HERALD_SWEEP_SCHEDULE%", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def delivery_sweeper(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-    services = await registry.get_services()
+    from shared.services.registry import get_services
+
+    services = await get_services()
     await services.dispatch.sweep(DurableWorkflows(client))
