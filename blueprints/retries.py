@@ -54,9 +54,7 @@ async def delivery_attempt(job: AttemptInput) -> AttemptReply:
 
     services = await get_services()
     # The trace context rides beside the job in the workflow's input (older inputs lack it).
-    outcome = await services.dispatch.retry(
-        RetryJob.from_input(job), traceparent=job.get("traceparent")
-    )
+    outcome = await services.dispatch.retry(RetryJob.from_input(job), traceparent=job.get("traceparent"))
     return outcome.to_reply()
 
 

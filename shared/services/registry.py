@@ -161,7 +161,9 @@ class Services:
         )
 
     async def close(self) -> None:
-        """Closes the outbound HTTP clients and the probes' (the store belongs to whoever created it)."""
+        """Lets the background dispatches started so far finish, then closes the outbound HTTP clients
+        and the probes' (the store belongs to whoever created it)."""
+        await self.dispatch.settle()
         await self.delivery.close()
         await self.operational.drain()
         await self.http.close()

@@ -24,6 +24,7 @@ from shared.store.base import (
     ENDPOINTS,
     EVENT_TYPES,
     MESSAGES,
+    PORTAL_REVOCATIONS,
     DocumentStore,
     PartitionKey,
 )
@@ -50,6 +51,7 @@ from shared.store.schema import (
     Kind,
     MessageDoc,
     MessageHead,
+    RevocationDoc,
     StrandedPair,
     UnsentMessage,
     app_key,
@@ -699,3 +701,22 @@ async def dead_letters_page(store: DocumentStore, tenant_id: str, params: ListPa
     return await _page(
         store, DEAD_LETTERS, tenant_key(tenant_id), _Conditions(), params, key="receivedAt", ties=True
     )
+
+
+# --- portal revocations ----------------------------------------------------------------------------
+# Across tenants: every instance holds every revocation in force (see `shared.portal_tokens`).
+
+
+async def revocations_in_force(store: DocumentStore, now: float) -> list[RevocationDoc]:
+    rows: list[RevocationDoc] = await store.query_across(
+        PORTAL_REVOCATIONS, where="c.until > @now", parameters=[("@now", now)]
+    )
+    return rows
+
+
+async def revocations_written_since(store: DocumentStore, since: int) -> list[RevocationDoc]:
+    """What was written from `since` (epoch seconds, Cosmos' `_ts`) on."""
+    rows: list[RevocationDoc] = await store.query_across(
+        PORTAL_REVOCATIONS, where="c._ts >= @since", parameters=[("@since", since)]
+    )
+    return rows

@@ -22,6 +22,7 @@ document belongs to, so that a point read finds them and concurrent creates of o
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NotRequired, ReadOnly, TypedDict, cast
@@ -34,6 +35,7 @@ from shared.store.base import (
     EVENT_TYPES,
     IDEMPOTENCY,
     MESSAGES,
+    PORTAL_REVOCATIONS,
     PartitionKey,
 )
 
@@ -511,6 +513,27 @@ class DeadLetterDoc(Stored):
     ttl: int
 
 
+# portal-revocations -----------------------------------------------------------------------------
+
+
+class RevocationDoc(Stored):
+    """An app portal logout (`tokenId` set) or expire-all (`tokenId` None) of one application.
+
+    Times are epoch seconds: what it reaches was issued before `issuedBefore`; it takes effect at
+    `effectiveAt` (an expire-all's grace) and is kept until `until`, when nothing it reaches can
+    still be valid (Cosmos deletes it then, at `ttl`).
+    """
+
+    tenantId: str
+    appId: str
+    tokenId: str | None
+    sessionIds: list[str] | None
+    issuedBefore: float
+    effectiveAt: float
+    until: float
+    ttl: int
+
+
 # --- kinds: where each record lives and how it is told apart -------------------------------------
 
 
@@ -538,6 +561,7 @@ ATTEMPT: Final = Kind[AttemptDoc](MESSAGES, ATTEMPT_TYPE)
 SWEEP_CURSOR: Final = Kind[SweepCursorDoc](MESSAGES, SWEEP_CURSOR_TYPE)
 IDEMPOTENCY_RECORD: Final = Kind[IdempotencyRecordDoc](IDEMPOTENCY, None)
 DEAD_LETTER: Final = Kind[DeadLetterDoc](DEAD_LETTERS, None)
+REVOCATION: Final = Kind[RevocationDoc](PORTAL_REVOCATIONS, None)
 
 
 def endpoint_kind(kind: EndpointKind) -> Kind[EndpointDoc]:
@@ -643,3 +667,13 @@ def idempotency_record_id(scope: str, idempotency_key: str) -> str:
 def dead_letter_id(queue_message_id: str | None) -> str:
     """Keyed by the queue message's id when it has one, so a redelivered message is recorded once."""
     return f"{ids.DEAD_LETTER}_{queue_message_id}" if queue_message_id else ids.new_id(ids.DEAD_LETTER)
+
+
+def token_revocation_id(token_id: str) -> str:
+    """A logout's id: one per token, so logging out twice writes one record."""
+    return f"token-{token_id}"
+
+
+def app_revocation_id() -> str:
+    """An expire-all's id: each is a record of its own."""
+    return f"app-{uuid.uuid4().hex}"
