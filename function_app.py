@@ -20,6 +20,7 @@ from blueprints import (
     metrics,
     not_served,
     operational_webhooks,
+    portal,
     recovery,
     replay,
     statistics,
@@ -52,5 +53,6 @@ for blueprint in (
     background_tasks.bp,
     metrics.bp,
     not_served.bp,
+    portal.bp,
 ):
     app.register_functions(blueprint)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import IntEnum, StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -680,3 +680,17 @@ class EnvironmentOut(WireModel):
     event_types: list[EventTypeOut]
     settings: dict[str, Any] | None
     connectors: list[dict[str, Any]]
+
+
+class EndpointHealthOut(WireModel):
+    """GET .../endpoint/{endpoint_id}/health (Herald's own route): the endpoint's circuit breaker
+    (see `shared.services.breaker`) and whether, why and since when it is disabled."""
+
+    circuit: Literal["closed", "open", "half-open"]
+    failures: int
+    failing_since: datetime | None = None
+    open_until: datetime | None = None
+    disabled: bool
+    # None for an endpoint created disabled, or disabled before Herald recorded why.
+    disabled_reason: Literal["manual", "failing", "gone"] | None = None
+    disabled_at: datetime | None = None

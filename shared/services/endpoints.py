@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from shared import ids, quotas
 from shared.clock import from_wire, to_wire, utcnow
@@ -58,6 +58,18 @@ SENSITIVE_HEADERS = frozenset(
         "x-auth-token",
     }
 )
+
+
+# Why an endpoint is disabled (shown by GET .../health): by a caller, after failing for
+# HERALD_AUTO_DISABLE_AFTER_SECONDS, or because its receiver answered 410 Gone.
+DisabledReason = Literal["manual", "failing", "gone"]
+
+
+def _disabled_by(reason: DisabledReason | None) -> dict[str, Any]:
+    """The fields that record why and when an endpoint was disabled (cleared when it is enabled)."""
+    if reason is None:
+        return {"disabledReason": None, "disabledAt": None}
+    return {"disabledReason": reason, "disabledAt": to_wire(utcnow())}
 
 
 class EndpointEvents(Protocol):
@@ -226,13 +238,13 @@ class EndpointService:
             await self._uids.release(pk, app_id, current["uid"], current["id"])
         self._announce("endpoint.deleted", current)
 
-    async def disable(self, doc: Doc) -> bool:
+    async def disable(self, doc: Doc, *, reason: DisabledReason) -> bool:
         """Disables an endpoint (410 Gone, or failing too long); True if this call disabled it."""
         current = await self.find(doc["tenantId"], doc["appId"], doc["id"])
         if current is None or current.get("disabled"):
             return False
         try:
-            await self._apply(doc["tenantId"], current, {"disabled": True})
+            await self._apply(doc["tenantId"], current, {"disabled": True, **_disabled_by(reason)})
         except PreconditionFailedError:
             return False
         return True
@@ -345,6 +357,8 @@ class EndpointService:
 
     async def _apply_and_announce(self, tenant_id: str, current: Doc, changes: Mapping[str, Any]) -> Doc:
         """`_apply` a change made through the API, and announce it: updated, then enabled or disabled."""
+        if "disabled" in changes and bool(changes["disabled"]) != bool(current.get("disabled")):
+            changes = {**changes, **(_disabled_by("manual") if changes["disabled"] else _disabled_by(None))}
         stored = await self._apply(tenant_id, current, changes)
         self._announce("endpoint.updated", stored)
         if current.get("disabled") and not stored.get("disabled"):

@@ -16,8 +16,10 @@ from shared.services.applications import ApplicationService
 from shared.services.attempt_stats import AttemptStatsService
 from shared.services.attempts import AttemptService
 from shared.services.background_tasks import BackgroundTaskService
+from shared.services.breaker import CircuitBreaker
 from shared.services.dead_letters import DeadLetterService
 from shared.services.delivery import DeliveryService
+from shared.services.endpoint_health import EndpointHealthService
 from shared.services.endpoints import EndpointService
 from shared.services.environment import EnvironmentService
 from shared.services.event_types import EventTypeService
@@ -74,6 +76,7 @@ class Services:
     examples: ExampleService
     attempt_stats: AttemptStatsService
     purge: ContentPurgeService
+    endpoint_health: EndpointHealthService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
     # /api/v1/health/ready's verdict, probed at most once per HERALD_READINESS_CACHE_SECONDS.
@@ -147,6 +150,7 @@ class Services:
                 store, applications, endpoints, retention_days=settings.retention_days
             ),
             purge=ContentPurgeService(store, applications, messages, background_tasks),
+            endpoint_health=EndpointHealthService(endpoints, CircuitBreaker(store, settings)),
             http=http,
             readiness=Readiness(store, settings),
         )
