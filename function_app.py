@@ -8,6 +8,7 @@ import azure.functions as func
 from blueprints import (
     applications,
     attempts,
+    auth,
     background_tasks,
     dead_letters,
     delivery,
@@ -51,6 +52,7 @@ for blueprint in (
     environment.bp,
     replay.bp,
     background_tasks.bp,
+    auth.bp,
     metrics.bp,
     not_served.bp,
     portal.bp,

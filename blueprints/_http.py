@@ -22,6 +22,7 @@ from shared.errors import (
     ForbiddenError,
     HeraldError,
     MethodNotAllowedError,
+    NotFoundError,
     PayloadTooLargeError,
     RateLimitedError,
     ServiceUnavailableError,
@@ -32,7 +33,7 @@ from shared.errors import (
 from shared.openapi import RouteDoc
 from shared.pagination import ListParams, Order, parse_list_params
 from shared.ratelimit import retry_after_header
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -60,6 +61,8 @@ class Call:
     client: Any = None
     # The caller's scopes and roles (empty on public routes).
     scopes: frozenset[str] = frozenset()
+    # The caller (None on public routes).
+    principal: "Principal | None" = None
 
     async def app_id(self) -> str:
         """The id of the application the path names by id or uid (404 when there is none)."""
@@ -67,6 +70,11 @@ class Call:
         return str(app["id"])
 
     def route(self, name: str) -> str:
+        portal = self.principal.portal if self.principal is not None else None
+        if name == "app_id" and portal is not None:
+            # `_admit` confined the call to the token's application: handlers address it by id,
+            # never by a uid that could name another application by the time they read it.
+            return portal.app_id
         return str(self.req.route_params[name])
 
     def query(self, name: str) -> str | None:
@@ -231,14 +239,22 @@ def _cors_headers(req: func.HttpRequest, settings: "HeraldSettings") -> dict[str
 
 
 async def _admit(
-    req: func.HttpRequest, services: "Services", scope: Scope
+    req: func.HttpRequest, services: "Services", scope: Scope, portal: Capability | None = None
 ) -> tuple["Principal", dict[str, str]]:
-    """Authenticates, authorizes and rate-limits a request; returns its caller and limit headers."""
+    """Authenticates, authorizes and rate-limits a request; returns its caller and limit headers.
+
+    An app portal token is admitted only where the route names a capability it holds (`portal`),
+    and only for its own application: a path naming another one is a 404, as a missing one is.
+    """
     principal = await services.tokens.authenticate(req.headers.get("authorization"))
-    principal.require(scope)
+    principal.admit(scope, portal)
     settings = services.settings
+    # A tenant's customers in the portal spend a budget of their own, not the tenant's.
+    bucket = f"api:{principal.tenant_id}"
+    if principal.portal is not None:
+        bucket = f"{bucket}:portal:{principal.portal.app_id}"
     decision = await services.rate_limiter.take(
-        f"api:{principal.tenant_id}", rate=settings.api_rate_per_second, burst=settings.api_burst
+        bucket, rate=settings.api_rate_per_second, burst=settings.api_burst
     )
     headers = {"X-RateLimit-Limit": str(decision.limit), "X-RateLimit-Remaining": str(decision.remaining)}
     if not decision.allowed:
@@ -247,15 +263,27 @@ async def _admit(
             retry_after=int(retry_after_header(decision)),
             limit=decision.limit,
         )
+    named = req.route_params.get("app_id")
+    if principal.portal is not None and named is not None and named != principal.portal.app_id:
+        app = await services.applications.find(principal.tenant_id, str(named))
+        if app is None or app["id"] != principal.portal.app_id:
+            raise NotFoundError("Application not found.")
     return principal, headers
 
 
 async def serve(
-    req: func.HttpRequest, handler: Handler, scope: Scope | None, client: Any = None, *, route: str = ""
+    req: func.HttpRequest,
+    handler: Handler,
+    scope: Scope | None,
+    client: Any = None,
+    *,
+    route: str = "",
+    portal: Capability | None = None,
 ) -> func.HttpResponse:
     """Runs one API call: `scope` None means a public route (no token, no rate limit).
 
     `route` is the route template (e.g. "v1/app/{app_id}/msg"): it names the span and the metrics.
+    `portal` is the capability an app portal token needs here; None: no portal token may call it.
     """
     started = time.perf_counter()
     method = req.method.upper()
@@ -273,7 +301,7 @@ async def serve(
         attributes=attributes,
         app_id=req.route_params.get("app_id"),
     ) as activity:
-        response = await _serve(req, handler, scope, client, activity)
+        response = await _serve(req, handler, scope, client, activity, portal)
         status = response.status_code
         activity.set_attributes({"http.response.status_code": status})
         if status >= 500:
@@ -295,7 +323,12 @@ async def serve(
 
 
 async def _serve(
-    req: func.HttpRequest, handler: Handler, scope: Scope | None, client: Any, activity: telemetry.Activity
+    req: func.HttpRequest,
+    handler: Handler,
+    scope: Scope | None,
+    client: Any,
+    activity: telemetry.Activity,
+    portal: Capability | None,
 ) -> func.HttpResponse:
     # Imported on first use: the services pull in the Cosmos, JWT and crypto SDKs, which would
     # otherwise weigh on every cold start, including the ones that only answer /health.
@@ -306,13 +339,15 @@ async def _serve(
         services = await get_services()
         headers.update(_cors_headers(req, services.settings))
         _refuse_declared_oversize(req, services.settings.max_request_bytes)
-        tenant_id, scopes = "", frozenset[str]()
+        tenant_id, scopes, principal = "", frozenset[str](), None
         if scope is not None:
-            principal, limit_headers = await _admit(req, services, scope)
+            principal, limit_headers = await _admit(req, services, scope, portal)
             tenant_id, scopes = principal.tenant_id, principal.scopes
             headers.update(limit_headers)
             activity.bind(tenant_id=tenant_id)
-        call = Call(req=req, services=services, tenant_id=tenant_id, client=client, scopes=scopes)
+        call = Call(
+            req=req, services=services, tenant_id=tenant_id, client=client, scopes=scopes, principal=principal
+        )
         status, body = await handler(call)
         # Serialized here, inside the error map: an answer that cannot be written is a JSON 500.
         return json_response(status, body, headers)
@@ -357,13 +392,15 @@ def api_function(
     status: int | None = None,
     query: tuple[str, ...] = (),
     durable_client: bool = False,
+    portal: Capability | None = None,
 ) -> Callable[[Handler], Handler]:
     """Registers `handler` as the HTTP function `name` on `bp`, and describes it for OpenAPI.
 
     `body` and `returns` name models of `shared.models` (e.g. "ListResponse[MessageOut]"): by
     name, so that registering routes does not import pydantic.
 
-    The host's auth level is ANONYMOUS: Herald checks bearer tokens itself, for `scope`.
+    The host's auth level is ANONYMOUS: Herald checks bearer tokens itself, for `scope`. `portal`
+    names the capability an app portal token needs to call the route; without it, none can.
     """
     for method in methods:
         ROUTES.append(
@@ -376,6 +413,7 @@ def api_function(
                 returns=returns,
                 status=status or _SUCCESS[method],
                 query=query,
+                portal=portal.value if portal else None,
             )
         )
 
@@ -384,7 +422,7 @@ def api_function(
         if durable_client:
 
             async def http_entry_with_client(req: func.HttpRequest, client: Any) -> func.HttpResponse:
-                return await serve(req, handler, scope, client, route=route)
+                return await serve(req, handler, scope, client, route=route, portal=portal)
 
             http_entry_with_client.__name__ = name
             bp.function_name(name)(
@@ -393,7 +431,7 @@ def api_function(
             return handler
 
         async def http_entry(req: func.HttpRequest) -> func.HttpResponse:
-            return await serve(req, handler, scope, route=route)
+            return await serve(req, handler, scope, route=route, portal=portal)
 
         http_entry.__name__ = name
         bp.function_name(name)(route_decorator(http_entry))

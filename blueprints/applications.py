@@ -6,7 +6,7 @@ import azure.functions as func
 
 from blueprints._http import LIST_QUERY, Call, Reply, api_function
 from shared.lazy import lazy_module
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared import models
@@ -62,7 +62,15 @@ async def create_application(call: Call) -> Reply:
     return await call.once(create)
 
 
-@api_function(bp, "get_application", "v1/app/{app_id}", ["GET"], scope=Scope.READ, returns="ApplicationOut")
+@api_function(
+    bp,
+    "get_application",
+    "v1/app/{app_id}",
+    ["GET"],
+    scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
+    returns="ApplicationOut",
+)
 async def get_application(call: Call) -> Reply:
     return 200, views.to_out(await call.services.applications.get(call.tenant_id, call.route("app_id")))
 

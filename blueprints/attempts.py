@@ -6,7 +6,7 @@ import azure.functions as func
 
 from blueprints._http import LIST_QUERY, MESSAGE_FILTERS, Call, Reply, api_function
 from shared.lazy import lazy_module
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared import models
@@ -39,6 +39,7 @@ def _filters(call: Call) -> dict[str, object]:
     "v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[MessageAttemptOut]",
     query=(
         *LIST_QUERY,
@@ -67,6 +68,7 @@ async def list_attempts_by_endpoint(call: Call) -> Reply:
     "v1/app/{app_id}/attempt/msg/{msg_id}",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[MessageAttemptOut]",
     query=(
         *LIST_QUERY,
@@ -95,6 +97,7 @@ async def list_attempts_by_message(call: Call) -> Reply:
     "v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="MessageAttemptOut",
     query=("expanded_statuses",),
 )
@@ -127,6 +130,7 @@ async def expunge_attempt_content(call: Call) -> Reply:
     "v1/app/{app_id}/msg/{msg_id}/endpoint",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[MessageEndpointOut]",
     query=LIST_QUERY,
 )
@@ -146,6 +150,7 @@ async def list_message_destinations(call: Call) -> Reply:
     "v1/app/{app_id}/endpoint/{endpoint_id}/msg",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[EndpointMessageOut]",
     query=(
         *LIST_QUERY,
@@ -172,6 +177,7 @@ async def list_endpoint_messages(call: Call) -> Reply:
     "v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.CREATE_ATTEMPTS,
     returns="EmptyResponse",
     status=202,
 )

@@ -6,7 +6,7 @@ import azure.functions as func
 
 from blueprints._http import LIST_QUERY, Call, Reply, api_function
 from shared.lazy import lazy_module
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared import models
@@ -26,6 +26,7 @@ ONE = "v1/app/{app_id}/endpoint/{endpoint_id}"
     "v1/app/{app_id}/endpoint",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[EndpointOut]",
     query=LIST_QUERY,
 )
@@ -40,6 +41,7 @@ async def list_endpoints(call: Call) -> Reply:
     "v1/app/{app_id}/endpoint",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.MANAGE_ENDPOINT,
     body="EndpointIn",
     returns="EndpointOut",
 )
@@ -55,14 +57,23 @@ async def create_endpoint(call: Call) -> Reply:
     return await call.once(create)
 
 
-@api_function(bp, "get_endpoint", ONE, ["GET"], scope=Scope.READ, returns="EndpointOut")
+@api_function(
+    bp, "get_endpoint", ONE, ["GET"], scope=Scope.READ, portal=Capability.VIEW_BASE, returns="EndpointOut"
+)
 async def get_endpoint(call: Call) -> Reply:
     doc = await call.services.endpoints.get(call.tenant_id, await call.app_id(), call.route("endpoint_id"))
     return 200, views.to_out(doc)
 
 
 @api_function(
-    bp, "update_endpoint", ONE, ["PUT"], scope=Scope.WRITE, body="EndpointUpdate", returns="EndpointOut"
+    bp,
+    "update_endpoint",
+    ONE,
+    ["PUT"],
+    scope=Scope.WRITE,
+    portal=Capability.MANAGE_ENDPOINT,
+    body="EndpointUpdate",
+    returns="EndpointOut",
 )
 async def update_endpoint(call: Call) -> Reply:
     data = call.body(models.EndpointUpdate)
@@ -73,7 +84,14 @@ async def update_endpoint(call: Call) -> Reply:
 
 
 @api_function(
-    bp, "patch_endpoint", ONE, ["PATCH"], scope=Scope.WRITE, body="EndpointPatch", returns="EndpointOut"
+    bp,
+    "patch_endpoint",
+    ONE,
+    ["PATCH"],
+    scope=Scope.WRITE,
+    portal=Capability.MANAGE_ENDPOINT,
+    body="EndpointPatch",
+    returns="EndpointOut",
 )
 async def patch_endpoint(call: Call) -> Reply:
     data = call.body(models.EndpointPatch)
@@ -83,7 +101,7 @@ async def patch_endpoint(call: Call) -> Reply:
     return 200, views.to_out(doc)
 
 
-@api_function(bp, "delete_endpoint", ONE, ["DELETE"], scope=Scope.WRITE)
+@api_function(bp, "delete_endpoint", ONE, ["DELETE"], scope=Scope.WRITE, portal=Capability.MANAGE_ENDPOINT)
 async def delete_endpoint(call: Call) -> Reply:
     await call.services.endpoints.delete(call.tenant_id, await call.app_id(), call.route("endpoint_id"))
     return 204, None
@@ -91,7 +109,13 @@ async def delete_endpoint(call: Call) -> Reply:
 
 # The signing secret lets its holder forge webhooks: reading it takes what rotating it takes.
 @api_function(
-    bp, "get_endpoint_secret", f"{ONE}/secret", ["GET"], scope=Scope.WRITE, returns="EndpointSecretOut"
+    bp,
+    "get_endpoint_secret",
+    f"{ONE}/secret",
+    ["GET"],
+    scope=Scope.WRITE,
+    portal=Capability.VIEW_ENDPOINT_SECRET,
+    returns="EndpointSecretOut",
 )
 async def get_endpoint_secret(call: Call) -> Reply:
     key = await call.services.endpoints.get_secret(
@@ -106,6 +130,7 @@ async def get_endpoint_secret(call: Call) -> Reply:
     f"{ONE}/secret/rotate",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.MANAGE_ENDPOINT_SECRET,
     body="EndpointSecretRotateIn",
     returns="EndpointSecretOut",
     status=200,
@@ -124,7 +149,13 @@ async def rotate_endpoint_secret(call: Call) -> Reply:
 
 
 @api_function(
-    bp, "get_endpoint_headers", f"{ONE}/headers", ["GET"], scope=Scope.READ, returns="EndpointHeadersOut"
+    bp,
+    "get_endpoint_headers",
+    f"{ONE}/headers",
+    ["GET"],
+    scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
+    returns="EndpointHeadersOut",
 )
 async def get_endpoint_headers(call: Call) -> Reply:
     # Header values are often credentials for the receiver: a read-only caller sees names only.
@@ -143,6 +174,7 @@ async def get_endpoint_headers(call: Call) -> Reply:
     f"{ONE}/headers",
     ["PUT"],
     scope=Scope.WRITE,
+    portal=Capability.MANAGE_ENDPOINT,
     body="EndpointHeadersIn",
     status=204,
 )
@@ -160,6 +192,7 @@ async def update_endpoint_headers(call: Call) -> Reply:
     f"{ONE}/headers",
     ["PATCH"],
     scope=Scope.WRITE,
+    portal=Capability.MANAGE_ENDPOINT,
     body="EndpointHeadersPatchIn",
     status=204,
 )
@@ -182,6 +215,7 @@ async def patch_endpoint_headers(call: Call) -> Reply:
     f"{ONE}/stats",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="EndpointStats",
     query=(
         "since",
@@ -201,6 +235,7 @@ async def get_endpoint_stats(call: Call) -> Reply:
     f"{ONE}/attempt-stats",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="EndpointAttemptStats",
     query=("since", "until"),
 )
@@ -217,7 +252,13 @@ async def get_endpoint_attempt_stats(call: Call) -> Reply:
 
 # Herald's own (Svix has no such route): what the portal shows as an endpoint's health.
 @api_function(
-    bp, "get_endpoint_health", f"{ONE}/health", ["GET"], scope=Scope.READ, returns="EndpointHealthOut"
+    bp,
+    "get_endpoint_health",
+    f"{ONE}/health",
+    ["GET"],
+    scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
+    returns="EndpointHealthOut",
 )
 async def get_endpoint_health(call: Call) -> Reply:
     health = await call.services.endpoint_health.health(

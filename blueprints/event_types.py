@@ -6,7 +6,7 @@ import azure.functions as func
 
 from blueprints._http import LIST_QUERY, Call, Reply, api_function
 from shared.lazy import lazy_module
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared import models
@@ -24,6 +24,7 @@ bp = func.Blueprint()
     "v1/event-type",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[EventTypeOut]",
     query=(
         *LIST_QUERY,
@@ -81,7 +82,13 @@ async def import_event_types_openapi(call: Call) -> Reply:
 
 
 @api_function(
-    bp, "get_event_type", "v1/event-type/{event_type_name}", ["GET"], scope=Scope.READ, returns="EventTypeOut"
+    bp,
+    "get_event_type",
+    "v1/event-type/{event_type_name}",
+    ["GET"],
+    scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
+    returns="EventTypeOut",
 )
 async def get_event_type(call: Call) -> Reply:
     return 200, views.to_out(

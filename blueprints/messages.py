@@ -15,7 +15,7 @@ from blueprints._tasks import run_in_batches, start_once
 from blueprints.delivery import dispatch_in_background
 from shared.durable import PurgeJob, PurgeProgress
 from shared.lazy import lazy_module
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared import models
@@ -40,6 +40,7 @@ PURGE_FAILED_ACTIVITY = "application_purge_content_failed"
     "v1/app/{app_id}/msg",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[MessageOut]",
     query=(
         *LIST_QUERY,
@@ -101,6 +102,7 @@ async def create_message(call: Call) -> Reply:
     "v1/app/{app_id}/msg/{msg_id}",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="MessageOut",
     query=("with_content",),
 )

@@ -16,7 +16,7 @@ from blueprints._http import Call, Reply, api_function
 from blueprints._tasks import run_in_batches, start_once
 from shared.durable import RecoveryJob, RecoveryProgress
 from shared.lazy import lazy_module
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared import models
@@ -41,6 +41,7 @@ FAILED_ACTIVITY = "endpoint_recover_failed"
     "v1/app/{app_id}/endpoint/{endpoint_id}/recover",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.CREATE_ATTEMPTS,
     body="RecoverIn",
     returns="RecoverOut",
     status=202,

@@ -16,7 +16,7 @@ from blueprints._tasks import run_in_batches, start_once
 from blueprints.delivery import dispatch_in_background
 from shared.durable import RecoveryJob, RecoveryProgress
 from shared.lazy import lazy_module
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared import models
@@ -42,6 +42,7 @@ FAILED_ACTIVITY = "endpoint_replay_failed"
     f"{ONE}/replay-missing",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.CREATE_ATTEMPTS,
     body="ReplayIn",
     returns="ReplayOut",
     status=202,
@@ -57,6 +58,7 @@ async def replay_missing(call: Call) -> Reply:
     f"{ONE}/bulk-replay",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.CREATE_ATTEMPTS,
     body="BulkReplayIn",
     returns="ReplayOut",
     status=202,
@@ -85,6 +87,7 @@ async def _start(call: Call, window: "models.ReplayIn") -> Reply:
     f"{ONE}/send-example",
     ["POST"],
     scope=Scope.WRITE,
+    portal=Capability.CREATE_ATTEMPTS,
     body="EventExampleIn",
     returns="MessageOut",
     status=202,

@@ -54,6 +54,12 @@ param kekKeyName string = 'herald-kek-key'
 @description('Deployments made before the KEK was a key: name of the KEK secret (herald-kek), so secrets sealed with it still open. Empty: none.')
 param legacyKekSecretName string = ''
 
+@description('Name of the Key Vault key that signs app portal tokens (EC P-256, sign only).')
+param portalKeyName string = 'herald-portal-signing-key'
+
+@description('Base of the app portal links (scheme, host, any path prefix), e.g. a gateway\'s URL. Empty: the address each app-portal-access request arrived at.')
+param publicBaseUrl string = ''
+
 @description('Comma-separated object ids of the systems that may publish to the inbound queue (Storage Queue Data Message Sender on that queue only). They publish for any tenant. Empty: none.')
 param inboundPublisherPrincipalIds string = ''
 
@@ -212,6 +218,7 @@ module keyVault 'modules/keyvault.bicep' = {
     principalId: identity.outputs.principalId
     kekKeyName: kekKeyName
     legacyKekSecretName: legacyKekSecretName
+    portalKeyName: portalKeyName
     redisUrl: redisUrl
     publicNetworkAccess: publicNetworkAccess
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
@@ -251,6 +258,8 @@ module functionApp 'modules/functionapp.bicep' = {
     keyVaultUri: keyVault.outputs.uri
     kekKeyName: keyVault.outputs.kekKeyName
     legacyKekSecretName: legacyKekSecretName
+    portalKeyName: keyVault.outputs.portalKeyName
+    publicBaseUrl: publicBaseUrl
     authIssuer: tokenIssuer
     authAudience: authAudience
     authJwksUrl: tokenJwksUrl
@@ -294,6 +303,7 @@ output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_COSMOS_ACCOUNT_NAME string = cosmos.outputs.name
 output KEK_KEY_NAME string = kekKeyName
+output PORTAL_KEY_NAME string = portalKeyName
 output TASK_HUB_NAME string = effectiveTaskHubName
 output API_BASE_URL string = enableApiManagement ? '${apim.outputs.gatewayUrl}/api' : '${functionApp.outputs.uri}/api'
 output EGRESS_IP string = enablePrivateNetworking ? network.outputs.egressIp : ''

@@ -1,12 +1,17 @@
 """Local settings and development tokens: a dev key pair, its JWKS in local settings, tokens on demand.
 
-    python scripts/dev_auth.py init     # local.settings.json: new example settings, key pair, KEK
+    python scripts/dev_auth.py init     # local.settings.json: new example settings, key pair, KEK,
+                                        # the app portal's signing key
     python scripts/dev_auth.py token [--tenant T] [--scopes "herald.read ..."]
 
 Herald validates these tokens with the same code path as Entra ID tokens in production: only the
 issuer, audience and key set differ, and they come from settings. A token names its tenant in the
 claim Herald reads (HERALD_AUTH_TENANT_CLAIM: `azp`, the calling application, by default), beside
 the one `tid` every token of a directory shares, as Entra's tokens do.
+
+App portal tokens Herald signs itself: locally with a P-256 key made here beside the dev key (in
+Azure a Key Vault key), which Herald reads from HERALD_PORTAL_LOCAL_KEY. It is made once, so portal
+links outlive restarts and `init` again.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_FILE = ROOT / ".local" / "dev-auth" / "private.pem"
+PORTAL_KEY_FILE = ROOT / ".local" / "dev-auth" / "portal-private.pem"
 SETTINGS_FILE = ROOT / "local.settings.json"
 EXAMPLE_FILE = ROOT / "local.settings.example.json"
 ISSUER = "https://herald.local/dev"
@@ -37,20 +45,34 @@ DIRECTORY_ID = "herald-local-directory"
 DEFAULT_TENANT_CLAIM = "azp"
 
 
-def _private_key() -> rsa.RSAPrivateKey:
-    if not KEY_FILE.exists():
-        KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(
+def _key_file(path: Path, generate: Callable[[], PrivateKeyTypes]) -> PrivateKeyTypes:
+    """The private key in `path`, made by `generate` the first time."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         # Owner-only: it signs tokens the local Herald accepts.
-        fd = os.open(KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
-    loaded = serialization.load_pem_private_key(KEY_FILE.read_bytes(), password=None)
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+
+def _private_key() -> rsa.RSAPrivateKey:
+    loaded = _key_file(KEY_FILE, lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
     assert isinstance(loaded, rsa.RSAPrivateKey)
     return loaded
+
+
+def _portal_key() -> str:
+    """The portal's signing key as HERALD_PORTAL_LOCAL_KEY takes it: base64 of its PKCS#8 DER."""
+    loaded = _key_file(PORTAL_KEY_FILE, lambda: ec.generate_private_key(ec.SECP256R1()))
+    assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+    der = loaded.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return base64.b64encode(der).decode()
 
 
 def init() -> None:
@@ -72,6 +94,7 @@ def init() -> None:
     values["HERALD_AUTH_JWKS"] = jwks
     if not values.get("HERALD_LOCAL_KEK"):
         values["HERALD_LOCAL_KEK"] = base64.b64encode(os.urandom(32)).decode()
+    values["HERALD_PORTAL_LOCAL_KEY"] = _portal_key()
     SETTINGS_FILE.write_text(json.dumps(settings, indent=2) + "\n")
 
 

@@ -5,6 +5,10 @@ issuer's JWKS (cached, refreshed when a token names an unknown `kid`, kept throu
 the issuer), and issuer, audience, expiry and not-before are all checked. The tenant is a claim of
 the token, by default the calling application (`azp`, or `appid` in v1 tokens); permissions are
 the delegated scopes (`scp`, space-separated) or the app roles (`roles`) of app-only tokens.
+
+App portal tokens, which Herald signs itself (`shared/portal_tokens.py`), are told apart by their
+issuer and go to the portal verifier instead: their principal names one application and the
+capabilities granted there, and every use of one is checked against the revocations.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ import aiohttp
 import jwt
 
 from shared.errors import ForbiddenError, ServiceUnavailableError, UnauthorizedError
-from shared.scopes import Scope
-from shared.settings import HeraldSettings
+from shared.scopes import Capability, Scope
+from shared.settings import PORTAL_ISSUER, HeraldSettings
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +57,55 @@ CLIENT_CLAIMS = ("azp", "appid")
 
 
 @dataclass(frozen=True)
+class PortalGrant:
+    """What an app portal token grants: one application of its tenant, and capabilities there."""
+
+    app_id: str
+    capabilities: frozenset[Capability]
+    token_id: str
+    session_id: str | None
+    # Seconds since the epoch (fractional: an expire-all and a token issued in the same second
+    # must still be told apart).
+    issued_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
 class Principal:
     tenant_id: str
     subject: str
+    # For a portal token, the scopes its capabilities map onto (read; write with ManageEndpoint),
+    # so that checks inside handlers treat both kinds of callers alike.
     scopes: frozenset[str]
+    # Set for an app portal token: the application it is confined to, and what it may do there.
+    portal: PortalGrant | None = None
 
     def require(self, scope: Scope) -> None:
         if scope not in self.scopes:
             raise ForbiddenError(f"This operation needs the {scope.value} scope.", scope=scope.value)
+
+    def admit(self, scope: Scope, capability: Capability | None) -> None:
+        """Whether the caller may use a route that needs `scope` of a tenant's token and
+        `capability` of a portal token (None: no portal token may use it); 403 otherwise."""
+        if self.portal is None:
+            self.require(scope)
+        elif capability is None:
+            raise ForbiddenError("App portal tokens cannot use this operation.", scope=scope.value)
+        elif capability not in self.portal.capabilities:
+            raise ForbiddenError(
+                f"This operation needs the {capability.value} capability.", scope=capability.value
+            )
+
+
+class PortalVerifier(Protocol):
+    async def verify(self, token: str) -> Principal:
+        """The principal of a portal token: its signature and claims checked; 401 otherwise."""
+
+    async def check(self, principal: Principal) -> None:
+        """401 when the portal token of `principal` has been revoked since it was verified.
+
+        :raises ServiceUnavailableError: the revocations cannot be read.
+        """
 
 
 class JwksSource(Protocol):
@@ -184,9 +229,12 @@ def jwks_source(settings: HeraldSettings) -> JwksSource | None:
 
 
 class TokenValidator:
-    def __init__(self, settings: HeraldSettings, source: JwksSource | None) -> None:
+    def __init__(
+        self, settings: HeraldSettings, source: JwksSource | None, portal: PortalVerifier | None = None
+    ) -> None:
         self._settings = settings
         self._source = source
+        self._portal = portal
         # Tokens already validated, by digest, until they expire: a signature check is the
         # costliest part of most API calls, and a client sends the same token many times.
         self._validated: dict[str, tuple[float, Principal]] = {}
@@ -198,14 +246,32 @@ class TokenValidator:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthorizedError("The Authorization header must be 'Bearer <token>'.")
-        if self._source is None or not self._settings.auth_issuer or not self._settings.auth_audience:
-            # Fail closed: a deployment without an issuer accepts nobody.
-            raise UnauthorizedError("Token validation is not configured.")
         digest = hashlib.sha256(token.strip().encode()).hexdigest()
         known = self._validated.get(digest)
         if known is not None and known[0] > time.time():
-            return known[1]
-        claims = await self._decode(token.strip())
+            principal = known[1]
+        elif self._portal is not None and _issuer(token.strip()) == PORTAL_ISSUER:
+            principal = await self._portal.verify(token.strip())
+            self._remember(digest, principal.portal.expires_at if principal.portal else 0.0, principal)
+        else:
+            principal = await self._issued(token.strip(), digest)
+        if principal.portal is not None:
+            # A revocation must reach a token that was valid when it was remembered.
+            assert self._portal is not None
+            await self._portal.check(principal)
+        return principal
+
+    def _remember(self, digest: str, expires_at: float, principal: Principal) -> None:
+        if len(self._validated) >= VALIDATED_MAX:
+            self._validated.clear()
+        self._validated[digest] = (expires_at, principal)
+
+    async def _issued(self, token: str, digest: str) -> Principal:
+        """The caller of a token of the configured issuer."""
+        if self._source is None or not self._settings.auth_issuer or not self._settings.auth_audience:
+            # Fail closed: a deployment without an issuer accepts nobody.
+            raise UnauthorizedError("Token validation is not configured.")
+        claims = await self._decode(token)
         tenant = self._tenant(claims)
         scopes = set(str(claims.get("scp", "")).split())
         roles = claims.get("roles", [])
@@ -216,9 +282,7 @@ class TokenValidator:
             scopes.discard(Scope.OPERATOR)
         subject = str(claims.get("sub") or claims.get("oid") or "")
         principal = Principal(tenant_id=tenant, subject=subject, scopes=frozenset(scopes))
-        if len(self._validated) >= VALIDATED_MAX:
-            self._validated.clear()
-        self._validated[digest] = (float(claims["exp"]), principal)
+        self._remember(digest, float(claims["exp"]), principal)
         return principal
 
     def _tenant(self, claims: dict[str, Any]) -> str:
@@ -272,3 +336,12 @@ class TokenValidator:
         if kid not in keys:
             keys = await self._source.keys(refresh=True)
         return keys.get(kid)
+
+
+def _issuer(token: str) -> object:
+    """The `iss` a token claims, unverified: which verifier it goes to (None when malformed)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    return claims.get("iss") if isinstance(claims, dict) else None

@@ -682,6 +682,50 @@ class EnvironmentOut(WireModel):
     connectors: list[dict[str, Any]]
 
 
+# --- app portal access ---------------------------------------------------------------------------
+
+
+class AppPortalCapability(StrEnum):
+    """Svix's names. ManageTransformations is accepted and grants nothing: Herald serves no
+    transformations (see `shared/portal_tokens.py`)."""
+
+    VIEW_BASE = "ViewBase"
+    VIEW_ENDPOINT_SECRET = "ViewEndpointSecret"  # noqa: S105 (a capability, not a secret)
+    MANAGE_ENDPOINT_SECRET = "ManageEndpointSecret"  # noqa: S105 (a capability, not a secret)
+    MANAGE_TRANSFORMATIONS = "ManageTransformations"
+    CREATE_ATTEMPTS = "CreateAttempts"
+    MANAGE_ENDPOINT = "ManageEndpoint"
+
+
+SessionId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9@_-]+$")]
+
+
+class AppPortalAccessIn(WireModel):
+    # Created when the path names no application (by uid), as Svix's get-or-create does.
+    application: ApplicationIn | None = None
+    # Svix's deprecated flag: true grants ViewBase alone, whatever `capabilities` says.
+    read_only: bool | None = None
+    # None: every capability Herald serves (Svix's default); a repeated one is the same one.
+    capabilities: list[AppPortalCapability] | None = None
+    # Accepted as Svix validates them; Herald's portal has no feature flags.
+    feature_flags: Annotated[FeatureFlags, Field(max_length=25)] | None = None
+    expiry: Annotated[int, Field(ge=3600, le=7 * 24 * 3600)] | None = None
+    session_id: SessionId | None = None
+
+
+class AppPortalAccessOut(WireModel):
+    # The portal's address with the token in its fragment, which no server, log or referrer sees.
+    url: str
+    token: str
+
+
+class ApplicationTokenExpireIn(WireModel):
+    # Seconds the tokens stay valid (Svix's grace period); None: none.
+    expiry: Annotated[int, Field(ge=0, le=3 * 24 * 3600)] | None = None
+    # Only the tokens issued with one of these session ids; None: every token of the application.
+    session_ids: list[SessionId] | None = Field(default=None, max_length=1000)
+
+
 class EndpointHealthOut(WireModel):
     """GET .../endpoint/{endpoint_id}/health (Herald's own route): the endpoint's circuit breaker
     (see `shared.services.breaker`) and whether, why and since when it is disabled."""

@@ -33,6 +33,8 @@ class RouteDoc:
     returns: str | None = None
     status: int = 200
     query: tuple[str, ...] = field(default_factory=tuple)
+    # The capability an app portal token needs here; None: no portal token may call the route.
+    portal: str | None = None
 
 
 def _parameter(name: str, where: str) -> dict[str, Any]:

@@ -12,3 +12,17 @@ class Scope(StrEnum):
     ADMIN = "herald.admin"
     # The platform's own operations (GET /metrics): across tenants, so no tenant's token has it.
     OPERATOR = "herald.operator"
+
+
+class Capability(StrEnum):
+    """What an app portal token may do in its one application: Svix's `AppPortalCapability`.
+
+    Svix's `ManageTransformations` is not here: Herald serves no transformations, so a request for
+    it grants nothing (see `shared/portal_tokens.py`).
+    """
+
+    VIEW_BASE = "ViewBase"
+    VIEW_ENDPOINT_SECRET = "ViewEndpointSecret"  # noqa: S105 (a capability, not a secret)
+    MANAGE_ENDPOINT_SECRET = "ManageEndpointSecret"  # noqa: S105 (a capability, not a secret)
+    CREATE_ATTEMPTS = "CreateAttempts"
+    MANAGE_ENDPOINT = "ManageEndpoint"

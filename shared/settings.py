@@ -21,6 +21,8 @@ DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 # checked against the settings, and the v2.0 issuer URL names one Entra tenant, whose `tid` every
 # caller's token then carries. A tenant taken from one of them puts every caller in one tenant.
 CONSTANT_CLAIMS = frozenset({"tid", "iss", "aud"})
+# The issuer (`iss`) of the app portal tokens Herald signs itself: never the configured issuer's.
+PORTAL_ISSUER = "urn:herald:portal"
 # One CSP frame-ancestors source: 'self', or a scheme, a host (optionally `*.` for subdomains)
 # and an optional port.
 _HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -144,6 +146,14 @@ class HeraldSettings(BaseSettings):
     # Herald's own log lines at this level and above. At DEBUG every webhook attempt is logged;
     # at INFO only failed ones (successes are in the attempt log, the metrics and the traces).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # App portal tokens (POST /api/v1/auth/app-portal-access) are signed by Herald: in Azure by the
+    # Key Vault key named here (EC P-256, sign only: the private key never leaves the vault), locally
+    # by a P-256 key given directly (base64 of its PKCS#8 DER; `make run` writes one).
+    portal_key_name: str = "herald-portal-signing-key"
+    portal_local_key: str | None = None
+    # Where the portal's links point (scheme, host and any path prefix, e.g. a gateway's); unset:
+    # the origin each request to app-portal-access arrived at.
+    public_base_url: str | None = None
     # The pages allowed to frame the application portal (its CSP `frame-ancestors`): the origins
     # of the SaaS's own pages that embed it, space- or comma-separated. 'none': no page may.
     portal_frame_ancestors: str = "'none'"
@@ -181,6 +191,29 @@ class HeraldSettings(BaseSettings):
                 "one tenant; use a claim that differs per calling application (azp, the default) "
                 "or set HERALD_AUTH_SINGLE_TENANT=true to run a single tenant on purpose"
             )
+        return self
+
+    @field_validator("portal_local_key", "public_base_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _a_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be an http(s):// URL without query or fragment")
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _portal_issuer_is_herald_own(self) -> Self:
+        # A configured issuer of that name would let the issuer's tokens pass for portal tokens'
+        # claims, and Herald's own tokens for the issuer's.
+        if self.auth_issuer == PORTAL_ISSUER:
+            raise ValueError(f"HERALD_AUTH_ISSUER cannot be {PORTAL_ISSUER}, Herald's own portal issuer")
         return self
 
     @field_validator("log_level", mode="before")

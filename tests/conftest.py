@@ -19,7 +19,8 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from shared.services.registry import Services
 from shared.settings import HeraldSettings
@@ -85,6 +86,14 @@ def mint(signing_key: rsa.RSAPrivateKey) -> Minter:
     return issue
 
 
+def portal_key() -> str:
+    """A new app portal signing key, as HERALD_PORTAL_LOCAL_KEY takes it (base64 of PKCS#8 DER)."""
+    der = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return base64.b64encode(der).decode()
+
+
 @pytest.fixture(scope="session")
 def herald_env(jwks: str) -> dict[str, str]:
     """The app settings of a local Herald for this test session."""
@@ -102,6 +111,7 @@ def herald_env(jwks: str) -> dict[str, str]:
         "HERALD_AUTH_AUDIENCE": AUDIENCE,
         "HERALD_AUTH_JWKS": jwks,
         "HERALD_LOCAL_KEK": base64.b64encode(os.urandom(32)).decode(),
+        "HERALD_PORTAL_LOCAL_KEY": portal_key(),
         "HERALD_DELIVERY_ALLOW_HTTP": "true",
     }
 

@@ -98,6 +98,17 @@ var containers = [
     ]
     ttlOn: true
   }
+  {
+    name: 'portal-revocations'
+    partitionKeyPaths: [
+      '/tenantId'
+    ]
+    kind: 'Hash'
+    excludedPaths: [
+      { path: '/"_etag"/?' }
+    ]
+    ttlOn: true
+  }
 ]
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {

@@ -20,6 +20,9 @@ param keyVaultUri string
 param kekKeyName string
 @description('KEK secret of a deployment made before the KEK was a key; empty: HERALD_KEK_SECRET_NAME is not set.')
 param legacyKekSecretName string
+param portalKeyName string
+@description('Base of the app portal links; empty: HERALD_PUBLIC_BASE_URL is not set (each request\'s own address).')
+param publicBaseUrl string
 param authIssuer string
 param authAudience string
 param authJwksUrl string
@@ -61,6 +64,7 @@ var heraldSettings = {
   HERALD_COSMOS_DATABASE: cosmosDatabaseName
   HERALD_KEYVAULT_URL: keyVaultUri
   HERALD_KEK_KEY_NAME: kekKeyName
+  HERALD_PORTAL_KEY_NAME: portalKeyName
   HERALD_AUTH_ISSUER: authIssuer
   HERALD_AUTH_AUDIENCE: authAudience
   HERALD_AUTH_JWKS_URL: authJwksUrl
@@ -76,6 +80,10 @@ var legacyKekSettings = empty(legacyKekSecretName) ? {} : {
 // (and its password) is in no app setting, deployment or `az functionapp config appsettings list`.
 var redisSettings = empty(redisUrlSecretUri) ? {} : {
   HERALD_REDIS_URL: '@Microsoft.KeyVault(SecretUri=${redisUrlSecretUri})'
+}
+
+var publicBaseUrlSettings = empty(publicBaseUrl) ? {} : {
+  HERALD_PUBLIC_BASE_URL: publicBaseUrl
 }
 
 var singleTenantSettings = authSingleTenant ? {
@@ -165,7 +173,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
   resource appSettings 'config' = {
     name: 'appsettings'
-    properties: union(platformSettings, heraldSettings, bindingSettings, legacyKekSettings, redisSettings, singleTenantSettings, operatorSettings)
+    properties: union(platformSettings, heraldSettings, bindingSettings, legacyKekSettings, redisSettings, singleTenantSettings, operatorSettings, publicBaseUrlSettings)
   }
 
   // azd deploys with Entra tokens; basic (user/password) publishing stays off.

@@ -1,7 +1,8 @@
-// Key Vault: the key-encryption key (KEK) of endpoint secrets, and the Redis URL when one is given.
-// RBAC mode, soft delete and purge protection (losing the KEK would lose every endpoint secret).
-// The KEK is an RSA key generated inside the vault's HSMs (premium SKU) that can only wrap and
-// unwrap: it never leaves the vault, and the app identity may use it for nothing else. Every role
+// Key Vault: the key-encryption key (KEK) of endpoint secrets, the app portal's signing key, and
+// the Redis URL when one is given. RBAC mode, soft delete and purge protection (losing the KEK
+// would lose every endpoint secret). The KEK is an RSA key generated inside the vault's HSMs
+// (premium SKU) that can only wrap and unwrap; the portal key an EC P-256 HSM key that can only
+// sign. Neither leaves the vault, and the app identity may use each for nothing else. Every role
 // here is scoped to the one key or secret it is for, not to the vault.
 
 param name string
@@ -13,6 +14,8 @@ param principalId string
 param kekKeyName string
 @description('KEK secret of a deployment made before the KEK was a key: the app may read it to open what was sealed with it. Empty: none.')
 param legacyKekSecretName string
+@description('Name of the key that signs app portal tokens.')
+param portalKeyName string
 @secure()
 @description('Redis URL, stored as a secret the app setting references. Empty: no secret.')
 param redisUrl string
@@ -28,6 +31,9 @@ param logAnalyticsWorkspaceId string
 // Key Vault Crypto Service Encryption User: read a key's public half, wrap and unwrap with it.
 var cryptoServiceEncryptionUser = 'e147488a-f6f5-4113-8e2d-b22465e65bf6'
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
+// Key Vault Crypto User: read a key and use it. Granted on the portal key alone, whose only
+// operation is sign: the role can do nothing else with it (verifying uses its public half).
+var cryptoUser = '12338af0-0e69-4776-bea7-57ae8d297424'
 var redisSecretName = 'herald-redis-url'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
@@ -68,6 +74,36 @@ resource kek 'Microsoft.KeyVault/vaults/keys@2023-07-01' = {
     keyOps: [
       'wrapKey'
       'unwrapKey'
+    ]
+    attributes: {
+      enabled: true
+    }
+    rotationPolicy: {
+      lifetimeActions: [
+        {
+          trigger: {
+            timeAfterCreate: 'P1Y'
+          }
+          action: {
+            type: 'rotate'
+          }
+        }
+      ]
+    }
+  }
+}
+
+// Signs app portal tokens (ES256): the app sends a digest, the vault signs it. Created once, as the
+// KEK is; rotated yearly, older versions keep verifying the tokens they signed (7 days at most).
+resource portalKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_40: an expiry is a deployment-time date ARM cannot change on redeploy (KeyCreationParametersDidNotMatchExistingKey); the rotation policy makes a new version every year
+  parent: vault
+  name: portalKeyName
+  properties: {
+    kty: 'EC-HSM'
+    curveName: 'P-256'
+    keyOps: [
+      'sign'
     ]
     attributes: {
       enabled: true
@@ -131,6 +167,16 @@ resource appUsesKek 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+resource appSignsPortalTokens 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: portalKey
+  name: guid(portalKey.id, principalId, cryptoUser)
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', cryptoUser)
+  }
+}
+
 resource appReadsRedisUrl 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(redisUrl)) {
   scope: redisSecret
   name: guid(vault.id, redisSecretName, principalId, keyVaultSecretsUser)
@@ -155,6 +201,7 @@ output id string = vault.id
 output name string = vault.name
 output uri string = vault.properties.vaultUri
 output kekKeyName string = kek.name
+output portalKeyName string = portalKey.name
 // Where the Redis URL secret is, when there is one (main.bicep knows): versionless, so the
 // platform follows new versions. Nothing here derives from the URL, which is secure.
 output redisUrlSecretUri string = '${vault.properties.vaultUri}secrets/${redisSecretName}'

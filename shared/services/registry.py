@@ -9,6 +9,7 @@ from shared import telemetry
 from shared.auth import TokenValidator, jwks_source
 from shared.delivery.lanes import OutboundLanes
 from shared.outbound import GuardedClient
+from shared.portal_tokens import PortalTokens, RevocationList, portal_signer
 from shared.probes import Readiness, close_probe_clients
 from shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from shared.secretbox import KeyProvider, SecretBox, key_provider, legacy_key_provider
@@ -32,6 +33,7 @@ from shared.services.operational import (
     OperationalEndpointService,
     OperationalEvents,
 )
+from shared.services.portal_access import PortalAccessService
 from shared.services.purge import ContentPurgeService
 from shared.services.recovery import RecoveryService
 from shared.services.replay import ReplayService
@@ -76,6 +78,7 @@ class Services:
     examples: ExampleService
     attempt_stats: AttemptStatsService
     purge: ContentPurgeService
+    portal_access: PortalAccessService
     endpoint_health: EndpointHealthService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
@@ -122,6 +125,9 @@ class Services:
             store, settings, endpoints, attempts, limiter, events=operational, lanes=lanes
         )
         manual = ManualDelivery(delivery)
+        portal_tokens = PortalTokens(
+            portal_signer(settings), RevocationList(store), leeway_seconds=settings.auth_leeway_seconds
+        )
         return cls(
             settings=settings,
             store=store,
@@ -133,7 +139,7 @@ class Services:
             idempotency=idempotency,
             dead_letters=dead_letters,
             inbound=InboundService(messages, dead_letters),
-            tokens=TokenValidator(settings, jwks_source(settings)),
+            tokens=TokenValidator(settings, jwks_source(settings), portal=portal_tokens),
             rate_limiter=limiter,
             delivery=delivery,
             sweeper=Sweeper(store, settings, attempts),
@@ -150,6 +156,7 @@ class Services:
                 store, applications, endpoints, retention_days=settings.retention_days
             ),
             purge=ContentPurgeService(store, applications, messages, background_tasks),
+            portal_access=PortalAccessService(applications, portal_tokens),
             endpoint_health=EndpointHealthService(endpoints, CircuitBreaker(store, settings)),
             http=http,
             readiness=Readiness(store, settings),

@@ -24,6 +24,8 @@ EVENT_TYPES = "event-types"
 MESSAGES = "messages"
 IDEMPOTENCY = "idempotency"
 DEAD_LETTERS = "dead-letters"
+# Logouts and expire-alls of app portal tokens (`shared/portal_tokens.py`).
+PORTAL_REVOCATIONS = "portal-revocations"
 
 
 class BatchFailedError(Exception):

@@ -31,6 +31,7 @@ from shared.store.base import (
     EVENT_TYPES,
     IDEMPOTENCY,
     MESSAGES,
+    PORTAL_REVOCATIONS,
     BatchFailedError,
     Doc,
     DocumentExistsError,
@@ -77,6 +78,8 @@ CONTAINERS: tuple[ContainerSpec, ...] = (
     ),
     ContainerSpec(IDEMPOTENCY, TENANT, excluded_paths=["/response/*"], default_ttl=-1),
     ContainerSpec(DEAD_LETTERS, TENANT, excluded_paths=["/body/?"], default_ttl=-1),
+    # Each revocation carries its own `ttl`: when no token it reaches can still be valid.
+    ContainerSpec(PORTAL_REVOCATIONS, TENANT, default_ttl=-1),
 )
 _SPECS = {spec.name: spec for spec in CONTAINERS}
 

@@ -30,6 +30,7 @@ LOCAL_ONLY = {
     "HERALD_COSMOS_CREATE_CONTAINERS": "the Bicep creates the containers (the app's data role cannot)",
     "HERALD_AUTH_JWKS": "inline keys sign local tokens; Azure reads the issuer's JWKS URL",
     "HERALD_LOCAL_KEK": "the KEK lives in Key Vault",
+    "HERALD_PORTAL_LOCAL_KEY": "the portal's signing key lives in Key Vault",
     "HERALD_DELIVERY_ALLOW_HTTP": "plain-http endpoints are for local receivers; the SSRF guard stays whole",
     "HERALD_DELIVERY_ALLOWED_CIDRS": "exempts ranges from the SSRF guard: local settings and tests only",
 }
@@ -40,6 +41,7 @@ REQUIRED_IN_AZURE = {
     "HERALD_COSMOS_DATABASE",
     "HERALD_KEYVAULT_URL",
     "HERALD_KEK_KEY_NAME",
+    "HERALD_PORTAL_KEY_NAME",
     "HERALD_AUTH_ISSUER",
     "HERALD_AUTH_AUDIENCE",
     "HERALD_AUTH_JWKS_URL",
@@ -57,6 +59,7 @@ ROLE_DEFINITIONS = {
     "Cosmos DB Built-in Data Contributor": "00000000-0000-0000-0000-000000000002",
     "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
     "Storage Queue Data Message Sender": "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 }
@@ -143,6 +146,7 @@ def test_the_azure_settings_are_exactly_the_expected_subset() -> None:
         "HERALD_KEK_SECRET_NAME",
         "HERALD_AUTH_SINGLE_TENANT",
         "HERALD_OPERATOR_TENANTS",
+        "HERALD_PUBLIC_BASE_URL",
     }
     expected = (REQUIRED_IN_AZURE | optional | NAMED_BY_BINDINGS) & (_setting_env_names() - set(LOCAL_ONLY))
     assert _app_setting_names() == expected

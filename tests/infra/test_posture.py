@@ -1,7 +1,8 @@
 """The security posture of infra/ and of the CI workflow that previews it.
 
 Private networking closes public access; every role is granted on the one resource it is for; the
-KEK is a vault-generated HSM key the app can only wrap and unwrap with; the Redis URL reaches the
+KEK is a vault-generated HSM key the app can only wrap and unwrap with, the portal's signing key one
+it can only sign with; the Redis URL reaches the
 app as a Key Vault reference; the inbound queue's publishers may send to that queue alone; and CI
 hands Azure credentials only to a job of the protected branch, as an identity that can change
 nothing. The Bicep is read with pycep-parser, the parser checkov uses.
@@ -135,6 +136,7 @@ ROLE_SCOPES = {
     "Storage Queue Data Message Sender": {"Microsoft.Storage/storageAccounts/queueServices/queues"},
     "Key Vault Crypto Service Encryption User": {"Microsoft.KeyVault/vaults/keys"},
     "Key Vault Secrets User": {"Microsoft.KeyVault/vaults/secrets"},
+    "Key Vault Crypto User": {"Microsoft.KeyVault/vaults/keys"},
     "Monitoring Metrics Publisher": {"Microsoft.Insights/components"},
 }
 
@@ -172,7 +174,7 @@ def test_the_inbound_queue_publishers_may_send_to_that_queue_only() -> None:
     assert "inboundPublisherPrincipalIds" in storage
 
 
-# --- Key Vault: the KEK and the Redis URL ----------------------------------------------------------
+# --- Key Vault: the KEK, the portal's signing key, the Redis URL -------------------------------------
 
 
 def test_the_kek_is_an_hsm_key_that_only_wraps_and_unwraps() -> None:
@@ -195,6 +197,21 @@ def test_the_kek_is_an_hsm_key_that_only_wraps_and_unwraps() -> None:
     assert "HERALD_KEK_KEY_NAME: kekKeyName" in functionapp
     made = [name for name, r in resources.items() if r["type"].endswith("/secrets") and not r["existing"]]
     assert made == ["redisSecret"]
+
+
+def test_the_portal_signing_key_is_an_hsm_key_that_only_signs_and_only_the_app_uses() -> None:
+    resources = _resources("modules/keyvault.bicep")
+    key = _config(resources["portalKey"])
+    assert resources["portalKey"]["type"] == "Microsoft.KeyVault/vaults/keys" and key["parent"] == "vault"
+    assert (key["properties"]["kty"], key["properties"]["curveName"]) == ("EC-HSM", "P-256")
+    # Signing only: verifying needs the public half alone, which Herald holds in memory.
+    assert key["properties"]["keyOps"] == ["sign"]
+    assert key["properties"]["rotationPolicy"]["lifetimeActions"][0]["action"]["type"] == "rotate"
+    use = _config(resources["appSignsPortalTokens"])
+    assert use["scope"] == "portalKey" and use["properties"]["principalId"] == "principalId"
+    assert _role_of("modules/keyvault.bicep", resources["appSignsPortalTokens"]) == "Key Vault Crypto User"
+    functionapp = (INFRA / "modules" / "functionapp.bicep").read_text()
+    assert "HERALD_PORTAL_KEY_NAME: portalKeyName" in functionapp
 
 
 def test_the_redis_url_is_a_key_vault_reference_to_a_secret_only_the_app_reads() -> None:

@@ -7,7 +7,9 @@ first, then keys as JSON Web Keys, `wrapkey` / `unwrapkey` results and Key Vault
 
 The vault holds real RSA keys and unwraps with RSA-OAEP-256, so what the app wraps only this
 vault can open. Like an RBAC role of Key Vault Crypto Service Encryption User, it allows reading a
-key (its public half), wrapping and unwrapping, and refuses everything else with 403.
+key (its public half), wrapping and unwrapping, and refuses everything else with 403. Its signing
+keys (EC P-256, the app portal's: `create_signing_key`) can be read and sign digests with ES256,
+and do nothing else, as a key whose only operation is `sign`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from azure.core.rest import HttpRequest
 from azure.core.rest._http_response_impl_async import AsyncHttpResponseImpl
 from azure.core.utils import case_insensitive_dict
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
 VAULT_URL = "https://herald-test.vault.azure.net"
 TENANT_ID = "00000000-0000-0000-0000-0000000000aa"
@@ -62,6 +65,7 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
     """One vault (keys and secrets by name, versions oldest first) and its token endpoint."""
 
     keys: dict[str, list[tuple[str, rsa.RSAPrivateKey]]] = field(default_factory=dict)
+    signing_keys: dict[str, list[tuple[str, ec.EllipticCurvePrivateKey]]] = field(default_factory=dict)
     secrets: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # (method, path) of every request that reached the vault with a valid token.
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -73,6 +77,12 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
         version = uuid.uuid4().hex
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.keys.setdefault(name, []).append((version, key))
+        return version
+
+    def create_signing_key(self, name: str) -> str:
+        """A new version of the EC P-256 signing key `name` (the first, or a rotation); its version."""
+        version = uuid.uuid4().hex
+        self.signing_keys.setdefault(name, []).append((version, ec.generate_private_key(ec.SECP256R1())))
         return version
 
     def set_secret(self, name: str, value: str) -> str:
@@ -132,6 +142,9 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
     def _route(self, request: Any, path: str, body: dict[str, Any]) -> AsyncHttpResponseImpl:
         key = re.fullmatch(r"/keys/([\w-]+)(?:/([0-9a-f]*))?(?:/(wrapkey|unwrapkey))?/?", path)
         secret = re.fullmatch(r"/secrets/([\w-]+)(?:/([0-9a-f]*))?/?", path)
+        signing = re.fullmatch(r"/keys/([\w-]+)(?:/([0-9a-f]*))?(/sign)?/?", path)
+        if signing and signing[1] in self.signing_keys:
+            return self._signing_key(request, signing[1], signing[2], bool(signing[3]), body)
         if key and request.method == "GET" and not key[3]:
             found = self._version(self.keys, key[1], key[2])
             if found is None:
@@ -183,6 +196,33 @@ class FakeKeyVault(AsyncHttpTransport[Any, AsyncHttpResponseImpl]):
                 return self._bad_parameter(request, "Unable to unwrap the value with this key.")
         return self._answer(
             request, 200, {"kid": f"{VAULT_URL}/keys/{name}/{version}", "value": _b64url(result)}
+        )
+
+    def _signing_key(
+        self, request: Any, name: str, version: str | None, sign: bool, body: dict[str, Any]
+    ) -> AsyncHttpResponseImpl:
+        """A signing key's bundle (GET), or its ES256 signature of a digest (POST .../sign)."""
+        found = self._version(self.signing_keys, name, version)
+        if found is None:
+            return self._not_found(request, "Key", name)
+        version, private = found
+        kid = f"{VAULT_URL}/keys/{name}/{version}"
+        if request.method == "GET" and not sign:
+            point = private.public_key().public_numbers()
+            jwk = {"kid": kid, "kty": "EC-HSM", "crv": "P-256", "key_ops": ["sign"]}
+            jwk |= {"x": _b64url(point.x.to_bytes(32, "big")), "y": _b64url(point.y.to_bytes(32, "big"))}
+            return self._answer(
+                request, 200, {"key": jwk, "attributes": {**_attributes(), "exportable": False}, "tags": {}}
+            )
+        if request.method != "POST" or not sign or not body.get("value"):
+            return self._answer(request, 403, {"error": {"code": "Forbidden", "message": "Not allowed."}})
+        if body.get("alg") != "ES256":
+            return self._bad_parameter(request, "Unsupported algorithm.")
+        digest = _unb64url(str(body["value"]))
+        r, s = decode_dss_signature(private.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256()))))
+        # Key Vault answers ECDSA signatures as JWS writes them: r || s, 32 bytes each for P-256.
+        return self._answer(
+            request, 200, {"kid": kid, "value": _b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))}
         )
 
     @staticmethod
