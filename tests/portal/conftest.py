@@ -15,7 +15,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from playwright.sync_api import (
     Playwright,
     sync_playwright,
 )
-from svix.api import ApplicationIn, Svix, SvixOptions
+from svix.api import ApplicationIn, AppPortalAccessIn, AppPortalCapability, Svix, SvixOptions
 
 from devhost.testing import RunningDevhost, free_port, run_devhost
 from tests.conftest import ROOT, Minter
@@ -213,26 +212,28 @@ def app_id(svix: Svix) -> str:
 
 @dataclass(frozen=True)
 class Links:
-    """Portal links as a SaaS hands them to its customers."""
+    """Portal links as a SaaS gets them for its customers: from app-portal-access, through the SDK."""
 
     base_url: str
-    tenant: str
-    mint: Minter
+    svix: Svix
 
-    def url(self, app_id: str, *, read_only: bool = False) -> str:
-        # A tenant token names no application, so the link does (development links).
-        scopes = "herald.read" if read_only else "herald.read herald.write"
-        return f"{self.base_url}/api/portal/#token={self.mint(self.tenant, scopes)}&app={app_id}"
+    def url(
+        self, app_id: str, *, read_only: bool = False, capabilities: list[AppPortalCapability] | None = None
+    ) -> str:
+        access = self.svix.authentication.app_portal_access(
+            app_id, AppPortalAccessIn(read_only=read_only or None, capabilities=capabilities)
+        )
+        assert access.url == f"{self.base_url}/api/portal/#token={access.token}"
+        return access.url
 
-    def expired(self, app_id: str) -> str:
-        now = int(time.time())
-        token = self.mint(self.tenant, "herald.read", iat=now - 7200, nbf=now - 7200, exp=now - 3600)
-        return f"{self.base_url}/api/portal/#token={token}&app={app_id}"
+    @staticmethod
+    def token(url: str) -> str:
+        return url.split("#token=", 1)[1]
 
 
 @pytest.fixture
-def links(base_url: str, mint: Minter, tenant: str) -> Links:
-    return Links(base_url, tenant, mint)
+def links(base_url: str, svix: Svix) -> Links:
+    return Links(base_url, svix)
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -8,18 +8,21 @@ Cost: about 1 s per test; the 429 test about 3 s (it waits out Herald's Retry-Af
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import Page, Request, expect
-from svix.api import ApplicationIn, EndpointIn, MessageIn, Svix
+from svix.api import (
+    ApplicationIn,
+    ApplicationTokenExpireIn,
+    AppPortalCapability,
+    EndpointIn,
+    MessageIn,
+    Svix,
+)
 
 from devhost.testing import RunningDevhost
-from tests.conftest import AUDIENCE, ISSUER, KID, Minter
 from tests.portal.conftest import Links, screenshot
 
 ACTIONS = ["Add endpoint", "Edit", "Disable", "Enable", "Delete", "Reveal secret", "Rotate secret", "Resend"]
@@ -35,7 +38,7 @@ def test_a_read_only_link_hides_every_action(page: Page, links: Links, app_id: s
     message = svix.message.create(app_id, MessageIn(event_type="invoice.paid", payload={}))
 
     page.goto(links.url(app_id, read_only=True))
-    expect(page.get_by_text("Read-only")).to_be_visible()
+    expect(page.get_by_text("Read-only", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name=endpoint.url)).to_be_visible()
     _no_actions(page)
     page.get_by_role("link", name=endpoint.url).click()
@@ -48,29 +51,49 @@ def test_a_read_only_link_hides_every_action(page: Page, links: Links, app_id: s
     _no_actions(page)
 
 
-def test_an_expired_link_says_so(page: Page, links: Links, app_id: str) -> None:
-    page.goto(links.expired(app_id))
+def test_a_link_shows_only_the_actions_its_capabilities_allow(
+    page: Page, links: Links, app_id: str, svix: Svix
+) -> None:
+    endpoint = svix.endpoint.create(app_id, EndpointIn(url="http://127.0.0.1:9/capable"))
+    message = svix.message.create(app_id, MessageIn(event_type="invoice.paid", payload={}))
+    page.goto(
+        links.url(
+            app_id,
+            capabilities=[AppPortalCapability.VIEW_ENDPOINT_SECRET, AppPortalCapability.CREATE_ATTEMPTS],
+        )
+    )
+    expect(page.get_by_role("link", name=endpoint.url)).to_be_visible()
+    expect(page.get_by_role("button", name="Add endpoint")).to_have_count(0)
+    page.get_by_role("link", name=endpoint.url).click()
+    page.get_by_role("button", name="Reveal secret").click()
+    expect(page.get_by_test_id("secret")).to_have_text(svix.endpoint.get_secret(app_id, endpoint.id).key)
+    for hidden in ("Rotate secret", "Edit", "Disable", "Delete"):
+        expect(page.get_by_role("button", name=hidden)).to_have_count(0)
+    page.goto(f"{links.base_url}/api/portal/messages/{message.id}")
+    expect(page.get_by_role("button", name=f"Resend to {endpoint.url}")).to_be_visible()
+    expect(page.get_by_text("Read-only", exact=True)).to_have_count(0)
+
+
+def test_a_link_that_expires_while_open_says_so(page: Page, links: Links, app_id: str) -> None:
+    page.clock.install()
+    page.goto(links.url(app_id))
+    expect(page.get_by_role("heading", name="No endpoints yet")).to_be_visible()
+    # A link lasts 7 days unless asked otherwise: the page's clock jumps past that.
+    page.clock.fast_forward(7 * 24 * 3600 * 1000 + 1000)
     expect(page.get_by_role("heading", name="This link has expired")).to_be_visible()
     expect(page.get_by_text("Ask for a new one.")).to_be_visible()
     screenshot(page, "expired")
+    page.reload()
+    expect(page.get_by_role("heading", name="This link has expired")).to_be_visible()
 
 
-def test_a_link_herald_refuses_says_it_expired_and_is_forgotten(
-    page: Page, links: Links, app_id: str
+def test_a_revoked_link_says_it_expired_and_is_forgotten(
+    page: Page, links: Links, app_id: str, svix: Svix
 ) -> None:
-    # A token Herald did not issue (another key), not expired by its claims: only Herald can tell.
-    now = int(time.time())
-    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    claims = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "azp": links.tenant,
-        "scp": "herald.read",
-        "iat": now,
-        "exp": now + 600,
-    }
-    token = jwt.encode(claims, stranger, algorithm="RS256", headers={"kid": KID})
-    page.goto(f"{links.base_url}/api/portal/#token={token}&app={app_id}")
+    page.goto(links.url(app_id))
+    expect(page.get_by_role("heading", name="No endpoints yet")).to_be_visible()
+    svix.authentication.expire_all(app_id, ApplicationTokenExpireIn(expiry=0))
+    page.get_by_role("link", name="Messages").click()
     expect(page.get_by_role("heading", name="This link has expired")).to_be_visible()
     page.reload()
     expect(page.get_by_role("heading", name="No access link")).to_be_visible()
@@ -85,7 +108,8 @@ def test_another_applications_data_never_appears(page: Page, links: Links, app_i
         other, MessageIn(event_type="invoice.paid", payload={"whose": "theirs"})
     )
 
-    page.goto(links.url(app_id))
+    # A portal token names its application: an `app` added to the link changes nothing.
+    page.goto(f"{links.url(app_id)}&app={other}")
     expect(page.get_by_role("link", name=ours.url)).to_be_visible()
     expect(page.get_by_role("listitem")).to_have_count(1 + 2)  # one endpoint, two navigation entries
     page.get_by_role("link", name="Messages").click()
@@ -107,7 +131,7 @@ def test_the_token_reaches_no_log_no_address_and_no_referrer(
 
     page.on("request", on_request)
     link = links.url(app_id)
-    token = link.split("#token=", 1)[1].split("&", 1)[0]
+    token = links.token(link)
 
     page.goto(link)
     expect(page.get_by_role("heading", name="No endpoints yet")).to_be_visible()
@@ -127,20 +151,22 @@ def test_the_token_reaches_no_log_no_address_and_no_referrer(
 
 
 @pytest.fixture
-def exhausted(base_url: str, mint: Minter, tenant: str) -> Iterator[threading.Event]:
-    """Keeps the tenant's request bucket empty until the returned event is set."""
+def exhausted(base_url: str, links: Links, app_id: str) -> Iterator[threading.Event]:
+    """Keeps the portal's request bucket for `app_id` empty until the returned event is set."""
     stop = threading.Event()
     empty = threading.Event()
+    # The portal's customers spend a budget of their own (per application), apart from the tenant's.
+    token = links.token(links.url(app_id))
 
     def drain() -> None:
-        with httpx.Client(base_url=base_url, headers={"authorization": f"Bearer {mint(tenant)}"}) as client:
+        with httpx.Client(base_url=base_url, headers={"authorization": f"Bearer {token}"}) as client:
             while not stop.is_set():
-                if client.get("/api/v1/app/app_none").status_code == 429:
+                if client.get(f"/api/v1/app/{app_id}").status_code == 429:
                     empty.set()
 
     worker = threading.Thread(target=drain, daemon=True)
     worker.start()
-    assert empty.wait(30), "the tenant's bucket never ran dry"
+    assert empty.wait(30), "the bucket never ran dry"
     yield stop
     stop.set()
     worker.join(10)
