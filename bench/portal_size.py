@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,13 @@ from shared import portal_files  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "portal_size.json"
 # The budget: the portal's JavaScript, gzipped, at most 250 KB.
 JS_BUDGET_BYTES = 250 * 1024
+
+
+@dataclass(frozen=True)
+class Row:
+    file: str
+    bytes: int
+    served_bytes: int
 
 
 def _npm_versions() -> dict[str, str]:
@@ -42,17 +50,16 @@ def main() -> int:
         found = portal_files.resolve(relative)
         assert found is not None, relative
         served = len(found.gzipped) if found.gzipped is not None else len(found.body)
-        rows.append({"file": relative, "bytes": len(found.body), "served_bytes": served})
-    js = [row for row in rows if row["file"].endswith(".js")]
-    js_served = sum(row["served_bytes"] for row in js)
+        rows.append(Row(relative, len(found.body), served))
+    js_served = sum(row.served_bytes for row in rows if row.file.endswith(".js"))
     within = js_served <= JS_BUDGET_BYTES
 
     print("portal files as served (gzip where the browser accepts it)")
     print(f"{'file':<40} {'bytes':>10} {'served':>10}")
     for row in rows:
-        print(f"{row['file']:<40} {row['bytes']:>10,} {row['served_bytes']:>10,}")
-    total_served = sum(row["served_bytes"] for row in rows)
-    print(f"{'all files':<40} {sum(row['bytes'] for row in rows):>10,} {total_served:>10,}")
+        print(f"{row.file:<40} {row.bytes:>10,} {row.served_bytes:>10,}")
+    total_served = sum(row.served_bytes for row in rows)
+    print(f"{'all files':<40} {sum(row.bytes for row in rows):>10,} {total_served:>10,}")
     verdict = "within" if within else "OVER"
     budget_kb = JS_BUDGET_BYTES // 1024
     print(f"JavaScript gzipped: {js_served / 1024:.1f} KB ({verdict} the budget of {budget_kb} KB)")
@@ -62,7 +69,7 @@ def main() -> int:
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "dependencies": _npm_versions(),
-        "files": rows,
+        "files": [asdict(row) for row in rows],
         "javascript_gzipped_bytes": js_served,
         "javascript_budget_bytes": JS_BUDGET_BYTES,
         "all_files_served_bytes": total_served,

@@ -53,11 +53,9 @@ log = logging.getLogger(__name__)
 
 PORTAL_AUDIENCE = "herald-portal"
 ALGORITHM = "ES256"
-MIN_EXPIRY_SECONDS = 3600
+# The longest a token lives (Svix's bound; `AppPortalAccessIn` holds requests to it), and the default.
 MAX_EXPIRY_SECONDS = 7 * 24 * 3600
 DEFAULT_EXPIRY_SECONDS = MAX_EXPIRY_SECONDS
-# Svix's bound on an expire-all's grace period.
-MAX_EXPIRE_GRACE_SECONDS = 3 * 24 * 3600
 # A revocation reaches every instance within this; each instance reads revocations at most this often.
 REVOCATION_REFRESH_SECONDS = 5.0
 # Each read asks for what was written since the previous read began, less this margin: it covers
