@@ -9,7 +9,7 @@ PORT ?= 7071
 TENANT ?= default
 SCOPES ?= herald.read herald.write herald.admin
 
-.PHONY: run test stop lint typecheck emulators deps clean token redis-server checkov svix1
+.PHONY: run test stop lint typecheck emulators deps clean token redis-server chromium portal checkov svix1
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/install_worker_protos.py .python-version
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.13 is required ($(PYTHON) not found; with pyenv: pyenv install 3.13.0)"; exit 1; }
@@ -27,17 +27,36 @@ local.settings.json: local.settings.example.json $(VENV)/.installed
 	@test -f $@ || { cp $< $@; echo "created $@ from $<"; }
 	@$(PY) scripts/dev_auth.py init
 
+# The application portal (portal/, a Vite project with its own package.json): built into
+# portal/dist/, which blueprints/portal.py serves at /api/portal/.
+PORTAL_SOURCES := $(shell find portal/src portal/public -type f 2>/dev/null) portal/index.html portal/vite.config.ts portal/tsconfig.json
+
+portal/node_modules/.installed: portal/package.json portal/package-lock.json
+	cd portal && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+portal/dist/index.html: portal/node_modules/.installed $(PORTAL_SOURCES)
+	cd portal && npm run --silent build
+
+portal: portal/dist/index.html
+
 # Redis is only a test dependency (the rate-limit tests run against a real server).
 redis-server:
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 
-deps: $(VENV)/.installed node_modules/.installed
+# The portal's browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+chromium:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+deps: $(VENV)/.installed node_modules/.installed portal/dist/index.html
 
 emulators: node_modules/.installed
 	scripts/emulators.sh start
 
 run: deps local.settings.json emulators
 	@echo "Herald on http://localhost:$(PORT)/api/v1/health (Ctrl-C stops it; 'make stop' ends the emulators)"
+	@echo "Portal on http://localhost:$(PORT)/api/portal/ (open the url app-portal-access returns;"
+	@echo "  or, for development: http://localhost:$(PORT)/api/portal/#token=<make token>&app=<app id>)"
 	@echo "Call it with a token from 'make token':"
 	@echo "  curl -H \"Authorization: Bearer \$$(make -s token | tail -1)\" http://localhost:$(PORT)/api/v1/app"
 	@if command -v func >/dev/null 2>&1; then func start --port $(PORT); \
@@ -63,11 +82,11 @@ checkov:
 svix1:
 	@bash scripts/svix1_venv.sh >/dev/null
 
-test: deps redis-server emulators lint typecheck checkov svix1
+test: deps redis-server chromium emulators lint typecheck checkov svix1
 	$(PY) -m pytest
 
 stop:
 	scripts/emulators.sh stop
 
 clean: stop
-	rm -rf .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache portal/dist

@@ -20,6 +20,7 @@ from blueprints import (
     metrics,
     not_served,
     operational_webhooks,
+    portal,
     recovery,
     replay,
     retries,
@@ -54,5 +55,6 @@ for blueprint in (
     auth.bp,
     metrics.bp,
     not_served.bp,
+    portal.bp,
 ):
     app.register_functions(blueprint)

@@ -242,3 +242,20 @@ async def get_endpoint_attempt_stats(call: Call, query: StatsWindowQuery) -> Rep
         call.tenant_id, call.route("app_id"), call.route("endpoint_id"), query.since, query.until
     )
     return 200, stats
+
+
+# Herald's own (Svix has no such route): what the portal shows as an endpoint's health.
+@api_function(
+    bp,
+    "get_endpoint_health",
+    f"{ONE}/health",
+    ["GET"],
+    scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
+    returns="EndpointHealthOut",
+)
+async def get_endpoint_health(call: Call) -> Reply:
+    health = await call.services.endpoint_health.health(
+        call.tenant_id, await call.app_id(), call.route("endpoint_id")
+    )
+    return 200, health

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import IntEnum, StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -724,3 +724,17 @@ class ApplicationTokenExpireIn(WireModel):
     expiry: Annotated[int, Field(ge=0, le=3 * 24 * 3600)] | None = None
     # Only the tokens issued with one of these session ids; None: every token of the application.
     session_ids: list[SessionId] | None = Field(default=None, max_length=1000)
+
+
+class EndpointHealthOut(WireModel):
+    """GET .../endpoint/{endpoint_id}/health (Herald's own route): the endpoint's circuit breaker
+    (see `shared.services.breaker`) and whether, why and since when it is disabled."""
+
+    circuit: Literal["closed", "open", "half-open"]
+    failures: int
+    failing_since: datetime | None = None
+    open_until: datetime | None = None
+    disabled: bool
+    # None for an endpoint created disabled, or disabled before Herald recorded why.
+    disabled_reason: Literal["manual", "failing", "gone"] | None = None
+    disabled_at: datetime | None = None

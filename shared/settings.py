@@ -6,6 +6,7 @@ in Azure from the Function App's app settings, which the Bicep writes.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
@@ -22,6 +23,12 @@ DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 CONSTANT_CLAIMS = frozenset({"tid", "iss", "aud"})
 # The issuer (`iss`) of the app portal tokens Herald signs itself: never the configured issuer's.
 PORTAL_ISSUER = "urn:herald:portal"
+# One CSP frame-ancestors source: 'self', or a scheme, a host (optionally `*.` for subdomains)
+# and an optional port.
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+FRAME_ANCESTOR = re.compile(
+    rf"'self'|https?://(?:\*\.)?{_HOST_LABEL}(?:\.{_HOST_LABEL})*(?::(?:\d{{1,5}}|\*))?"
+)
 
 
 def _split_csv(value: object) -> object:
@@ -147,6 +154,9 @@ class HeraldSettings(BaseSettings):
     # Where the portal's links point (scheme, host and any path prefix, e.g. a gateway's); unset:
     # the origin each request to app-portal-access arrived at.
     public_base_url: str | None = None
+    # The pages allowed to frame the application portal (its CSP `frame-ancestors`): the origins
+    # of the SaaS's own pages that embed it, space- or comma-separated. 'none': no page may.
+    portal_frame_ancestors: str = "'none'"
 
     _split = field_validator(
         "delivery_allowed_cidrs",
@@ -210,6 +220,20 @@ class HeraldSettings(BaseSettings):
     @classmethod
     def _level_name(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("portal_frame_ancestors")
+    @classmethod
+    def _frame_ancestors(cls, value: str) -> str:
+        # It is written into a CSP header: anything but origins could add directives to it.
+        sources = [part for part in re.split(r"[\s,]+", value.strip()) if part]
+        if not sources or sources == ["'none'"]:
+            return "'none'"
+        if not all(FRAME_ANCESTOR.fullmatch(source) for source in sources):
+            raise ValueError(
+                "list origins such as https://app.example.com or https://*.example.com (or 'self'), "
+                "or give 'none' alone"
+            )
+        return " ".join(sources)
 
     @field_validator("retry_schedule")
     @classmethod

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Literal
 
 from shared import telemetry
 from shared.clock import from_wire, to_wire, utcnow
@@ -39,6 +40,18 @@ class FailureReport:
     opened: bool
     # Seconds this endpoint has failed without one success.
     failing_for: float
+
+
+@dataclass(frozen=True)
+class CircuitState:
+    """The circuit as it stands: `closed` (requests go out), `open` (deliveries wait until
+    `open_until`), or `half-open` (the cool-down is over: the next delivery is the probe)."""
+
+    circuit: Literal["closed", "open", "half-open"]
+    # Consecutive failures since the last success, and when the first of them was.
+    failures: int = 0
+    failing_since: datetime | None = None
+    open_until: datetime | None = None
 
 
 class CircuitBreaker:
@@ -77,6 +90,20 @@ class CircuitBreaker:
             except EtagMismatchError:
                 continue
         return Admission(False, self._settings.breaker_cooldown_seconds)
+
+    async def state(self, endpoint: EndpointDoc) -> CircuitState:
+        """The circuit of `endpoint` as its document says now (one read; deliveries use `admit`)."""
+        state = await queries.read(self._store, BREAKER, key_of(endpoint), breaker_id(endpoint["id"]))
+        if state is None:
+            return CircuitState("closed")
+        opened, failing = state.get("openUntil"), state.get("failingSince")
+        open_until = from_wire(opened) if opened else None
+        failing_since = from_wire(failing) if failing else None
+        if open_until is None:
+            circuit: Literal["closed", "open", "half-open"] = "closed"
+        else:
+            circuit = "open" if open_until > utcnow() else "half-open"
+        return CircuitState(circuit, int(state["failures"]), failing_since, open_until)
 
     async def succeeded(self, endpoint: EndpointDoc) -> None:
         if self._healthy.get(endpoint["id"], 0.0) > time.monotonic():

@@ -620,7 +620,9 @@ class DeliveryService:
             await self._events.emit(tenant, "message.attempt.exhausted", facts)
         # 410 Gone asks never to be called again; long failure is Svix's automatic disable.
         must_disable = result.gone or failure.failing_for >= self._settings.auto_disable_after_seconds
-        if must_disable and await self._endpoints.disable(endpoint):
+        if must_disable and await self._endpoints.disable(
+            endpoint, reason="gone" if result.gone else "failing"
+        ):
             await self._events.emit(
                 tenant,
                 "endpoint.disabled",

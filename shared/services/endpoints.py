@@ -38,6 +38,7 @@ from shared.store.base import ENDPOINTS, DocumentExistsError, DocumentStore, Eta
 from shared.store.queries import Window
 from shared.store.schema import (
     ENDPOINT_TYPE,
+    DisabledReason,
     EndpointChanges,
     EndpointDoc,
     EndpointFields,
@@ -64,6 +65,15 @@ SENSITIVE_HEADERS = frozenset(
         "x-auth-token",
     }
 )
+
+
+# Why an endpoint is disabled (shown by GET .../health): by a caller, after failing for
+# HERALD_AUTO_DISABLE_AFTER_SECONDS, or because its receiver answered 410 Gone.
+def _disabled_by(reason: DisabledReason | None) -> EndpointChanges:
+    """The fields that record why and when an endpoint was disabled (cleared when it is enabled)."""
+    if reason is None:
+        return {"disabledReason": None, "disabledAt": None}
+    return {"disabledReason": reason, "disabledAt": to_wire(utcnow())}
 
 
 class EndpointEvents(Protocol):
@@ -173,6 +183,9 @@ class EndpointService:
             "createdAt": now,
             "updatedAt": now,
             "secrets": [{"sealed": sealed}],
+            # Created disabled: by its owner, as a later disable through the API would be.
+            "disabledReason": "manual" if fields["disabled"] else None,
+            "disabledAt": now if fields["disabled"] else None,
         }
         pk = app_key(tenant_id, app_id)
         if seed is not None:
@@ -240,13 +253,13 @@ class EndpointService:
             await self._uids.release(pk, app_id, uid, current["id"])
         self._announce("endpoint.deleted", current)
 
-    async def disable(self, doc: EndpointDoc) -> bool:
+    async def disable(self, doc: EndpointDoc, *, reason: DisabledReason) -> bool:
         """Disables an endpoint (410 Gone, or failing too long); True if this call disabled it."""
         current = await self.find(doc["tenantId"], doc["appId"], doc["id"])
         if current is None or current.get("disabled"):
             return False
         try:
-            await self._apply(doc["tenantId"], current, {"disabled": True})
+            await self._apply(doc["tenantId"], current, {"disabled": True, **_disabled_by(reason)})
         except PreconditionFailedError:
             return False
         return True
@@ -345,6 +358,8 @@ class EndpointService:
         self, tenant_id: str, current: EndpointDoc, changes: EndpointChanges
     ) -> EndpointDoc:
         """`_apply` a change made through the API, and announce it: updated, then enabled or disabled."""
+        if "disabled" in changes and bool(changes["disabled"]) != bool(current.get("disabled")):
+            changes = {**changes, **(_disabled_by("manual") if changes["disabled"] else _disabled_by(None))}
         stored = await self._apply(tenant_id, current, changes)
         self._announce("endpoint.updated", stored)
         if current.get("disabled") and not stored.get("disabled"):

@@ -17,9 +17,11 @@ from shared.services.applications import ApplicationService
 from shared.services.attempt_stats import AttemptStatsService
 from shared.services.attempts import AttemptService
 from shared.services.background_tasks import BackgroundTaskService
+from shared.services.breaker import CircuitBreaker
 from shared.services.dead_letters import DeadLetterService
 from shared.services.delivery import DeliveryService
 from shared.services.dispatch import DispatchService
+from shared.services.endpoint_health import EndpointHealthService
 from shared.services.endpoints import EndpointService
 from shared.services.environment import EnvironmentService
 from shared.services.event_types import EventTypeService
@@ -77,6 +79,7 @@ class Services:
     attempt_stats: AttemptStatsService
     purge: ContentPurgeService
     portal_access: PortalAccessService
+    endpoint_health: EndpointHealthService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
     # /api/v1/health/ready's verdict, probed at most once per HERALD_READINESS_CACHE_SECONDS.
@@ -156,6 +159,7 @@ class Services:
             ),
             purge=ContentPurgeService(store, applications, messages, background_tasks),
             portal_access=PortalAccessService(applications, portal_tokens),
+            endpoint_health=EndpointHealthService(endpoints, CircuitBreaker(store, settings)),
             http=http,
             readiness=Readiness(store, settings),
         )

@@ -270,6 +270,10 @@ class EndpointFields(TypedDict):
     version: int
 
 
+# Why an endpoint is disabled: by its owner, failing too long, or answered 410 Gone.
+DisabledReason = Literal["manual", "failing", "gone"]
+
+
 class EndpointChanges(TypedDict, total=False):
     """What an update may change of an endpoint."""
 
@@ -284,6 +288,8 @@ class EndpointChanges(TypedDict, total=False):
     version: int
     headers: dict[str, str]
     secrets: list[SealedSecret]
+    disabledReason: DisabledReason | None
+    disabledAt: str | None
 
 
 class EndpointDoc(Stored, EndpointFields):
@@ -294,6 +300,9 @@ class EndpointDoc(Stored, EndpointFields):
     secrets: list[SealedSecret]
     createdAt: str
     updatedAt: str
+    # Why and since when it is disabled (endpoints disabled before these were recorded lack them).
+    disabledReason: NotRequired[DisabledReason | None]
+    disabledAt: NotRequired[str | None]
 
 
 class Subscription(TypedDict, total=False):

@@ -534,6 +534,7 @@ PORTAL_ROUTES = {
     ("PATCH", "v1/app/{app_id}/endpoint/{endpoint_id}/headers"): "ManageEndpoint",
     ("GET", "v1/app/{app_id}/endpoint/{endpoint_id}/stats"): "ViewBase",
     ("GET", "v1/app/{app_id}/endpoint/{endpoint_id}/attempt-stats"): "ViewBase",
+    ("GET", "v1/app/{app_id}/endpoint/{endpoint_id}/health"): "ViewBase",
     ("POST", "v1/app/{app_id}/endpoint/{endpoint_id}/recover"): "CreateAttempts",
     ("POST", "v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing"): "CreateAttempts",
     ("POST", "v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay"): "CreateAttempts",

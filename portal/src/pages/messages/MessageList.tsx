@@ -1,0 +1,169 @@
+/** The message log: messages by event type and date, newest first, a page at a time. */
+import { useId, useState, type FormEvent } from "react";
+import { Link, useSearchParams } from "react-router";
+
+import { EmptyState, Loaded, PageTitle, Pager, Timestamp } from "../../shell/components";
+import { useCan } from "../../shell/context";
+import { usePaging } from "../../shell/paging";
+import { useResource } from "../../shell/useResource";
+
+const PAGE_SIZE = 20;
+
+interface Filters {
+  eventType: string;
+  from: string;
+  to: string;
+}
+
+/** A local calendar day (`yyyy-mm-dd`) as the instant it starts, `days` later. */
+function dayStart(day: string, days = 0): Date | null {
+  const [year, month, date] = day.split("-").map(Number);
+  if (!year || !month || !date) {
+    return null;
+  }
+  return new Date(year, month - 1, date + days);
+}
+
+function FilterForm({ filters, onApply }: { filters: Filters; onApply: (next: Filters) => void }) {
+  const ids = useId();
+  const [draft, setDraft] = useState(filters);
+  const catalogue = useResource((api) => api.eventType.list({ limit: 250 }), []);
+  const names = catalogue.state === "ready" ? catalogue.data.data.map((type) => type.name) : [];
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    onApply(draft);
+  };
+  return (
+    <form className="filters" onSubmit={submit} aria-label="Filter messages">
+      <div className="field">
+        <label htmlFor={`${ids}-type`}>Event type</label>
+        {names.length ? (
+          <select
+            id={`${ids}-type`}
+            value={draft.eventType}
+            onChange={(event) => setDraft({ ...draft, eventType: event.target.value })}
+          >
+            <option value="">All event types</option>
+            {[...new Set([...names, ...(draft.eventType ? [draft.eventType] : [])])].map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        ) : (
+          <input
+            id={`${ids}-type`}
+            value={draft.eventType}
+            placeholder="All event types"
+            onChange={(event) => setDraft({ ...draft, eventType: event.target.value.trim() })}
+          />
+        )}
+      </div>
+      <div className="field">
+        <label htmlFor={`${ids}-from`}>From</label>
+        <input
+          id={`${ids}-from`}
+          type="date"
+          value={draft.from}
+          onChange={(event) => setDraft({ ...draft, from: event.target.value })}
+        />
+      </div>
+      <div className="field">
+        <label htmlFor={`${ids}-to`}>To</label>
+        <input
+          id={`${ids}-to`}
+          type="date"
+          value={draft.to}
+          onChange={(event) => setDraft({ ...draft, to: event.target.value })}
+        />
+      </div>
+      <div className="actions">
+        <button type="submit">Apply filters</button>
+      </div>
+    </form>
+  );
+}
+
+function Messages({ filters }: { filters: Filters }) {
+  const paging = usePaging();
+  const canManage = useCan("ManageEndpoint");
+  const filtered = Boolean(filters.eventType || filters.from || filters.to);
+  const messages = useResource(
+    (api, appId) =>
+      api.message.list(appId, {
+        limit: PAGE_SIZE,
+        iterator: paging.iterator,
+        eventTypes: filters.eventType ? [filters.eventType] : undefined,
+        after: filters.from ? dayStart(filters.from) : null,
+        before: filters.to ? dayStart(filters.to, 1) : null,
+      }),
+    [paging.iterator],
+  );
+  return (
+    <Loaded resource={messages} what="messages">
+      {(page) =>
+        page.data.length === 0 && paging.previous === null ? (
+          filtered ? (
+            <EmptyState title="No messages match these filters" />
+          ) : (
+            <EmptyState title="No messages yet">
+              <p>Messages appear here as soon as they are sent to this application.</p>
+              {canManage ? (
+                <p>
+                  To receive them, <Link to="/endpoints/new">add an endpoint</Link> first.
+                </p>
+              ) : null}
+            </EmptyState>
+          )
+        ) : (
+          <>
+            <div className="table-scroll" tabIndex={0} role="region" aria-label="Messages">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Event type</th>
+                    <th scope="col">Message</th>
+                    <th scope="col">Sent</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {page.data.map((message) => (
+                    <tr key={message.id}>
+                      <td>{message.eventType}</td>
+                      <td>
+                        <Link to={`/messages/${encodeURIComponent(message.id)}`}>{message.eventId ?? message.id}</Link>
+                      </td>
+                      <td>
+                        <Timestamp value={message.timestamp} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            <Pager label="Message pages" onPrevious={paging.previous} onNext={paging.next(page.iterator, page.done)} />
+          </>
+        )
+      }
+    </Loaded>
+  );
+}
+
+export function MessageList() {
+  const [params, setParams] = useSearchParams();
+  const filters: Filters = {
+    eventType: params.get("eventType") ?? "",
+    from: params.get("from") ?? "",
+    to: params.get("to") ?? "",
+  };
+  const apply = (next: Filters) =>
+    setParams(Object.fromEntries(Object.entries(next).filter(([, value]) => value)) as Record<string, string>);
+  return (
+    <>
+      <PageTitle>Messages</PageTitle>
+      <FilterForm filters={filters} onApply={apply} />
+      {/* Other filters are another list: it starts again at its first page. */}
+      <Messages key={params.toString()} filters={filters} />
+    </>
+  );
+}
