@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import functools
 import json
@@ -62,20 +61,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import jwt
 import psutil
-from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devhost.testing import LOCALHOST, run_devhost  # noqa: E402
-from tests.conftest import AUDIENCE, AZURITE_CONNECTION, EMULATOR_KEY, ISSUER, KID  # noqa: E402
+from devhost.testing import run_devhost  # noqa: E402
+from tests.support.receivers import Hit, Receiver  # noqa: E402
+from tests.support.settings import AZURITE_CONNECTION, COSMOS_ENDPOINT, EMULATOR_KEY, herald_env  # noqa: E402
+from tests.support.stats import percentile  # noqa: E402
+from tests.support.tokens import Issuer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "delivery.json"
 PLOT = ROOT / "bench" / "results" / "delivery.png"
-COSMOS_ENDPOINT = os.environ.get("HERALD_TEST_COSMOS_ENDPOINT", "https://localhost:8081")
 TENANT = "tenant-bench"
 FANOUTS = (1, 10)
 # About the size of a typical webhook payload; the same bytes for every run.
@@ -105,46 +103,38 @@ class Receipt:
 
 @dataclass
 class Receivers:
-    """One loopback server; each webhook's body names its run, its message and its start time."""
+    """One loopback receiver; each webhook's body names its run, its message and its start time."""
 
-    base_url: str = ""
     receipts: list[Receipt] = field(default_factory=list)
     duplicates: int = 0
+    # Kept off: the receiver is in the benchmark's own loop, which must spend nothing on storing.
+    receiver: Receiver = field(default_factory=lambda: Receiver(record=False))
     _waiting: dict[str, tuple[int, asyncio.Event]] = field(default_factory=dict)
     _seen: set[tuple[str, str]] = field(default_factory=set)
-    _runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/{path}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, LOCALHOST, 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://{LOCALHOST}:{port}"
+        self.receiver.on_hit = self._count
+        await self.receiver.start()
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.receiver.stop()
 
     def urls(self, fanout: int) -> list[str]:
-        return [f"{self.base_url}/ep{i}" for i in range(fanout)]
+        return [self.receiver.url(f"ep{i}") for i in range(fanout)]
 
     def expect(self, bench_id: str, count: int) -> asyncio.Event:
         event = asyncio.Event()
         self._waiting[bench_id] = (count, event)
         return event
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = json.loads(await request.read())
-        now = time.monotonic()
-        key = (body["bench_id"], request.match_info["path"])
+    def _count(self, hit: Hit) -> None:
+        body = json.loads(hit.body)
+        key = (body["bench_id"], hit.path)
         if key in self._seen:
             self.duplicates += 1
-            return web.Response(text="again")
+            return
         self._seen.add(key)
-        self.receipts.append(Receipt(body["run"], now, now - body["t0"]))
+        self.receipts.append(Receipt(body["run"], hit.at, hit.at - body["t0"]))
         waiting = self._waiting.get(body["bench_id"])
         if waiting is not None:
             left, event = waiting
@@ -153,7 +143,6 @@ class Receivers:
                 event.set()
             else:
                 self._waiting[body["bench_id"]] = (left - 1, event)
-        return web.Response(text="ok")
 
 
 def message_body(run: str) -> dict[str, Any]:
@@ -256,41 +245,17 @@ class Herald:
             return len(await listing.json())
 
 
-def signing_material() -> tuple[rsa.RSAPrivateKey, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    return key, json.dumps({"keys": [{**public, "kid": KID, "use": "sig", "alg": "RS256"}]})
-
-
-def mint(key: rsa.RSAPrivateKey, scopes: str) -> str:
-    now = int(time.time())
-    claims: dict[str, Any] = {"iss": ISSUER, "aud": AUDIENCE, "azp": TENANT, "sub": "bench", "scp": scopes}
-    claims |= {"iat": now, "nbf": now, "exp": now + 3600}
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": KID})
-
-
-def herald_env(jwks: str, durable_db: Path) -> dict[str, str]:
-    """tests/conftest.py's herald_env, with a database of the benchmark's own and no API rate limit."""
-    return {
-        "AzureWebJobsStorage": AZURITE_CONNECTION,
-        "TASK_HUB_NAME": "heraldbench",
-        "DEVHOST_DURABLE_DB": str(durable_db),
-        "HERALD_SWEEP_SCHEDULE": "0 */1 * * * *",
-        "HERALD_COSMOS_ENDPOINT": COSMOS_ENDPOINT,
-        "HERALD_COSMOS_KEY": EMULATOR_KEY,
-        "HERALD_COSMOS_VERIFY_TLS": "false",
-        "HERALD_COSMOS_CREATE_CONTAINERS": "true",
-        "HERALD_COSMOS_DATABASE": f"herald-bench-{uuid.uuid4().hex[:8]}",
-        "HERALD_DELIVERY_ALLOWED_CIDRS": "127.0.0.0/8",
-        "HERALD_DELIVERY_ALLOW_HTTP": "true",
-        "HERALD_AUTH_ISSUER": ISSUER,
-        "HERALD_AUTH_AUDIENCE": AUDIENCE,
-        "HERALD_AUTH_JWKS": jwks,
-        "HERALD_LOCAL_KEK": base64.b64encode(os.urandom(32)).decode(),
+def bench_env(issuer: Issuer, durable_db: Path) -> dict[str, str]:
+    """The tests' local Herald settings, with a database of the benchmark's own and no API rate limit."""
+    return herald_env(
+        issuer,
+        database_prefix="herald-bench",
+        TASK_HUB_NAME="heraldbench",
+        DEVHOST_DURABLE_DB=str(durable_db),
         # The benchmark is one tenant sending as fast as it can: the per-tenant limit would cap it.
-        "HERALD_API_RATE_PER_SECOND": "100000",
-        "HERALD_API_BURST": "100000",
-    }
+        HERALD_API_RATE_PER_SECOND="100000",
+        HERALD_API_BURST="100000",
+    )
 
 
 # The ceiling (runs in a process of its own) -------------------------------------------------------
@@ -445,11 +410,6 @@ async def run_ceiling(spec: dict[str, Any]) -> dict[str, float]:
 
 
 # Measuring -----------------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] if ordered else float("nan")
 
 
 @dataclass
@@ -790,7 +750,7 @@ def plot(scenarios: list[Scenario], seconds: float) -> None:
 
 
 async def bench(args: argparse.Namespace) -> int:
-    key, jwks = signing_material()
+    issuer = Issuer()
     receivers = Receivers()
     await receivers.start()
     scenarios: list[Scenario] = []
@@ -798,10 +758,10 @@ async def bench(args: argparse.Namespace) -> int:
     env: dict[str, str] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="herald-bench-durable-") as state:
-            env = herald_env(jwks, Path(state) / "durable.sqlite3")
+            env = bench_env(issuer, Path(state) / "durable.sqlite3")
             # devhost's own log lines stay quiet; Herald's JSON logs are part of what is measured.
             with run_devhost(ROOT, env=env, extra_args=("--log-level", "WARNING")) as host:
-                headers = {"authorization": f"Bearer {mint(key, 'herald.read herald.write')}"}
+                headers = {"authorization": f"Bearer {issuer.mint(TENANT, 'herald.read herald.write')}"}
                 async with aiohttp.ClientSession(
                     base_url=host.base_url,
                     headers=headers,
@@ -811,7 +771,7 @@ async def bench(args: argparse.Namespace) -> int:
                     herald = Herald(
                         host.base_url,
                         headers["authorization"],
-                        mint(key, "herald.operator"),
+                        issuer.mint(TENANT, "herald.operator"),
                         client,
                         host.process.pid,
                     )

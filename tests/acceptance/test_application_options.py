@@ -17,8 +17,8 @@ from svix.api import (
     SvixOptions,
 )
 
-from tests.conftest import Minter
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver, running_receiver
+from tests.support.tokens import Minter
 
 PLAY = "https://play.svix.com/in/e_{}/"
 

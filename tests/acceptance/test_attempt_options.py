@@ -24,7 +24,7 @@ from svix.exceptions import HttpError
 from svix.models import MessageStatus, StatusCodeClass
 
 from devhost.testing import free_port
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver, running_receiver
 
 
 @dataclass

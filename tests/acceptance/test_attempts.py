@@ -10,7 +10,7 @@ from svix.api import EndpointIn, MessageAttemptListByEndpointOptions, MessageIn,
 from svix.exceptions import HttpError
 from svix.models import MessageStatus as SvixStatus
 
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver, running_receiver
 
 
 @pytest.fixture(scope="module")

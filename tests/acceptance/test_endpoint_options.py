@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 from svix.api import EndpointIn, EndpointPatch, EndpointSecretRotateIn, MessageIn, Svix
 from svix.exceptions import HTTPValidationError
 
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver, running_receiver
 
 URL = "https://hooks.example.com/in"
 

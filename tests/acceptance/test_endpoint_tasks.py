@@ -45,8 +45,9 @@ from svix.models import (
     StatusCodeClass,
 )
 
-from tests.conftest import Minter, serving_herald
-from tests.delivery.receivers import Received, Receiver, running_receiver
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Hit, Receiver, running_receiver
+from tests.support.tokens import Minter
 
 
 @pytest.fixture(scope="module")
@@ -129,11 +130,11 @@ def _status(svix: Svix, app_id: str, msg_id: str, endpoint_id: str) -> str | Non
     return next((str(d.status_text) for d in destinations if d.id == endpoint_id), None)
 
 
-def _ids(requests: list[Received]) -> list[str]:
+def _ids(requests: list[Hit]) -> list[str]:
     return sorted(request.headers["webhook-id"] for request in requests)
 
 
-def _verified(secret: str, request: Received) -> Any:
+def _verified(secret: str, request: Hit) -> Any:
     return Webhook(secret).verify(request.body, request.headers)
 
 

@@ -22,7 +22,7 @@ from svix.api import (
 from svix.exceptions import HttpError, HTTPValidationError
 from svix.models import BackgroundTaskStatus, BackgroundTaskType, BulkExpungeStatus
 
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver, running_receiver
 
 
 @pytest.fixture(scope="module")

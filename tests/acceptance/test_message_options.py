@@ -31,8 +31,9 @@ from svix.exceptions import HttpError, HTTPValidationError
 from shared.clock import to_wire, utcnow
 from shared.services.registry import Services
 from shared.store.base import MESSAGES
-from tests.conftest import ACCEPTANCE_TENANT, Minter, serving_herald
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Receiver, running_receiver
+from tests.support.tokens import ACCEPTANCE_TENANT, Minter
 
 
 @pytest.fixture(scope="module")

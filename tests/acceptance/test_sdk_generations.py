@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from tests.conftest import ROOT, Minter
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver, running_receiver
+from tests.support.settings import ROOT
+from tests.support.tokens import Minter
 
 SCENARIO = Path(__file__).with_name("sdk_scenario.py")
 

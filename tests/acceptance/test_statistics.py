@@ -25,8 +25,8 @@ from svix.api import (
 from svix.exceptions import HTTPValidationError
 from svix.models import BackgroundTaskOut, BackgroundTaskStatus, BackgroundTaskType
 
-from tests.conftest import Minter
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver, running_receiver
+from tests.support.tokens import Minter
 
 # More applications than one batch of the workflow (statistics.BATCH_SIZE): it continues as new.
 MANY_APPS = 52

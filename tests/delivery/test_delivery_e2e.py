@@ -29,8 +29,9 @@ from shared.services.breaker import breaker_id
 from shared.services.delivery import RetryJob
 from shared.services.registry import Services
 from shared.store.base import ENDPOINTS, MESSAGES
-from tests.conftest import Minter, serving_herald
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Receiver, running_receiver
+from tests.support.tokens import Minter
 
 TENANT = "tenant-delivery"
 

@@ -35,8 +35,9 @@ from svix.models import BackgroundTaskStatus, BackgroundTaskType
 
 from devhost.testing import free_port
 from shared.services.registry import Services
-from tests.conftest import Minter, serving_herald
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Receiver, running_receiver
+from tests.support.tokens import Minter
 
 
 @pytest.fixture(scope="module")

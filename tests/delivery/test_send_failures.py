@@ -21,7 +21,7 @@ from shared.services.delivery import FirstRound
 from shared.services.messages import destination_id
 from shared.services.registry import Services
 from shared.store.base import ENDPOINTS, MESSAGES, Doc
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver, running_receiver
 
 
 @pytest.fixture(scope="module")

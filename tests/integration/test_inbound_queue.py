@@ -22,7 +22,7 @@ from shared.pagination import ListParams
 from shared.services.registry import Services
 from shared.store.base import MESSAGES
 from shared.store.cosmos import CosmosStore
-from tests.conftest import AZURITE_CONNECTION
+from tests.support.settings import AZURITE_CONNECTION
 
 QueueFunction = Callable[..., Coroutine[Any, Any, None]]
 UNUSED_DURABLE_CLIENT = json.dumps(

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.reliability.emulators import PrivateAzurite, PrivateCosmos, private_azurite, private_cosmos
-from tests.reliability.receiver import FaultyReceiver, running_receiver
+from tests.support.emulators import PrivateAzurite, PrivateCosmos, private_azurite, private_cosmos
+from tests.support.receivers import Receiver, running_receiver
 
 
 @pytest.fixture(scope="package")
@@ -25,6 +25,6 @@ def storage() -> Iterator[PrivateAzurite]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[FaultyReceiver]:
+def receiver() -> Iterator[Receiver]:
     with running_receiver() as running:
         yield running

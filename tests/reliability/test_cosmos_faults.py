@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from devhost.testing import free_port
-from tests.conftest import Minter, serving_herald
-from tests.reliability.emulators import PrivateAzurite, PrivateCosmos, private_cosmos
-from tests.reliability.harness import (
+from tests.support.emulators import PrivateAzurite, PrivateCosmos, private_cosmos
+from tests.support.faults import (
     Api,
     Ledger,
     api_for,
@@ -28,8 +27,10 @@ from tests.reliability.harness import (
     settle_and_check,
     workflows,
 )
-from tests.reliability.proxy import TcpProxy, running_proxy
-from tests.reliability.receiver import Behaviour, FaultyReceiver
+from tests.support.hosts import serving_herald
+from tests.support.proxy import TcpProxy, running_proxy
+from tests.support.receivers import Behaviour, Receiver
+from tests.support.tokens import Minter
 
 COUNT = scaled(40, 400)
 RATE = scaled(8.0, 10.0)
@@ -64,7 +65,7 @@ def _assert_answers_during_outage(ledger: Ledger) -> None:
 
 
 def _stream_through_outage(
-    scenario: str, api: Api, url: str, receiver: FaultyReceiver, outage: Callable[[], None]
+    scenario: str, api: Api, url: str, receiver: Receiver, outage: Callable[[], None]
 ) -> None:
     app_id = api.create_app(scenario)
     targets = [api.create_target(app_id, receiver, f"{scenario}-{n}") for n in range(2)]
@@ -82,7 +83,7 @@ def test_a_paused_cosmos_gets_503s_with_retry_after_then_every_accepted_pair_end
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,
     storage: PrivateAzurite,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
 ) -> None:
     env = fault_env(
@@ -106,7 +107,7 @@ def test_cut_cosmos_connections_get_503s_with_retry_after_then_every_accepted_pa
     herald_env: dict[str, str],
     cosmos_behind_proxy: tuple[PrivateCosmos, TcpProxy],
     storage: PrivateAzurite,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
 ) -> None:
     server, proxy = cosmos_behind_proxy
@@ -138,7 +139,7 @@ def test_retries_that_come_due_while_cosmos_is_paused_still_end_delivered(
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,
     storage: PrivateAzurite,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
 ) -> None:
     env = fault_env(

@@ -14,17 +14,19 @@ from pathlib import Path
 import pytest
 
 from devhost.testing import free_port, run_devhost
-from tests.conftest import ROOT, Minter, serving_herald
-from tests.reliability.emulators import PrivateAzurite, PrivateCosmos
-from tests.reliability.harness import Api, InboundQueue, Target, api_for, fault_env
-from tests.reliability.receiver import Behaviour, FaultyReceiver
+from tests.support.emulators import PrivateAzurite, PrivateCosmos
+from tests.support.faults import Api, InboundQueue, Target, api_for, fault_env
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Behaviour, Receiver
+from tests.support.settings import ROOT
+from tests.support.tokens import Minter
 
 CONCURRENT_DUPLICATES = 8
 # Long enough for a message's first attempt to be made, and for a second one to show up if sent.
 SETTLE_SECONDS = 20.0
 
 
-def _delivered_once(api: Api, receiver: FaultyReceiver, app_id: str, target: Target, ref: str) -> str:
+def _delivered_once(api: Api, receiver: Receiver, app_id: str, target: Target, ref: str) -> str:
     """Waits for the one delivery of `ref`, then checks it stays one: one message, one request."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while not receiver.acknowledged(ref) and time.monotonic() < deadline:
@@ -48,7 +50,7 @@ def herald(
 
 
 def test_the_same_create_repeated_with_its_idempotency_key_is_one_message_delivered_once(
-    herald: tuple[Api, str], receiver: FaultyReceiver
+    herald: tuple[Api, str], receiver: Receiver
 ) -> None:
     api, _ = herald
     app_id = api.create_app("dup-api")
@@ -67,7 +69,7 @@ def test_the_same_create_repeated_with_its_idempotency_key_is_one_message_delive
 
 
 def test_the_same_body_enqueued_twice_with_one_idempotency_key_is_one_message_delivered_once(
-    herald: tuple[Api, str], storage: PrivateAzurite, receiver: FaultyReceiver
+    herald: tuple[Api, str], storage: PrivateAzurite, receiver: Receiver
 ) -> None:
     api, tenant = herald
     app_id = api.create_app("dup-queue")
@@ -86,7 +88,7 @@ def test_a_queue_message_redelivered_after_its_host_died_mid_invocation_is_one_m
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,
     storage: PrivateAzurite,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
     tmp_path: Path,
 ) -> None:

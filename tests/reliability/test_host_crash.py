@@ -10,9 +10,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from devhost.testing import free_port, run_devhost
-from tests.conftest import ROOT, Minter
-from tests.reliability.emulators import PrivateAzurite, PrivateCosmos
-from tests.reliability.harness import (
+from tests.support.emulators import PrivateAzurite, PrivateCosmos
+from tests.support.faults import (
     InboundQueue,
     Ledger,
     api_for,
@@ -22,7 +21,9 @@ from tests.reliability.harness import (
     settle_and_check,
     workflows,
 )
-from tests.reliability.receiver import Behaviour, FaultyReceiver
+from tests.support.receivers import Behaviour, Receiver
+from tests.support.settings import ROOT
+from tests.support.tokens import Minter
 
 COUNT = scaled(40, 400)
 RATE = scaled(8.0, 10.0)
@@ -33,7 +34,7 @@ def test_a_host_killed_mid_stream_and_restarted_on_its_state_loses_no_accepted_p
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,
     storage: PrivateAzurite,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
     tmp_path: Path,
 ) -> None:
@@ -76,7 +77,7 @@ def test_a_host_killed_between_a_failed_first_attempt_and_its_retry_workflow_los
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,
     storage: PrivateAzurite,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
     tmp_path: Path,
 ) -> None:

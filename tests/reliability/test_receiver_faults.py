@@ -8,10 +8,11 @@ import uuid
 
 import pytest
 
-from tests.conftest import Minter, serving_herald
-from tests.reliability.emulators import PrivateAzurite, PrivateCosmos
-from tests.reliability.harness import LONG, Ledger, api_for, api_stream, fault_env, scaled, settle_and_check
-from tests.reliability.receiver import Behaviour, FaultyReceiver
+from tests.support.emulators import PrivateAzurite, PrivateCosmos
+from tests.support.faults import LONG, Ledger, api_for, api_stream, fault_env, scaled, settle_and_check
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Behaviour, Receiver
+from tests.support.tokens import Minter
 
 COUNT = scaled(40, 400)
 RATE = scaled(8.0, 10.0)
@@ -22,7 +23,7 @@ SETTLE_SECONDS = scaled(45.0, 120.0)
 def _run_with_outage(
     scenario: str,
     env: dict[str, str],
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
     *,
     fail: Behaviour | None,
@@ -52,7 +53,7 @@ def test_a_receiver_answering_503_for_longer_than_the_schedule_gets_every_pair_d
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,
     storage: PrivateAzurite,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
 ) -> None:
     # No breaker, and a schedule (4 attempts over about 3 s) shorter than the outage: the messages
@@ -71,7 +72,7 @@ def test_a_receiver_refusing_connections_for_a_while_gets_every_pair_delivered(
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,
     storage: PrivateAzurite,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
 ) -> None:
     # The breaker opens after 5 failures: pairs then wait without spending attempts, and the probe
@@ -84,7 +85,7 @@ def test_a_receiver_slower_than_the_delivery_timeout_for_a_while_gets_every_pair
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,
     storage: PrivateAzurite,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
 ) -> None:
     # Answers take 2 s, the timeout is 1 s: Herald gives up on each (the receiver's late 200 reaches
@@ -99,7 +100,7 @@ def test_a_receiver_failing_a_third_of_its_requests_for_a_while_loses_nothing(
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,
     storage: PrivateAzurite,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
 ) -> None:
     env = fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string)

@@ -12,9 +12,8 @@ from __future__ import annotations
 import time
 import uuid
 
-from tests.conftest import Minter, serving_herald
-from tests.reliability.emulators import PrivateAzurite, PrivateCosmos
-from tests.reliability.harness import (
+from tests.support.emulators import PrivateAzurite, PrivateCosmos
+from tests.support.faults import (
     InboundQueue,
     Ledger,
     api_for,
@@ -25,7 +24,9 @@ from tests.reliability.harness import (
     scaled,
     settle_and_check,
 )
-from tests.reliability.receiver import FaultyReceiver
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Receiver
+from tests.support.tokens import Minter
 
 COUNT = scaled(30, 300)
 RATE = scaled(6.0, 10.0)
@@ -37,7 +38,7 @@ def test_a_paused_storage_loses_no_message_the_queue_accepted_and_never_stops_th
     herald_env: dict[str, str],
     cosmos: PrivateCosmos,
     storage: PrivateAzurite,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
 ) -> None:
     tenant = f"tenant-rel-{uuid.uuid4().hex[:8]}"

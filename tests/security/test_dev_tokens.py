@@ -19,13 +19,17 @@ from shared.auth import TokenValidator, jwks_source
 from shared.errors import UnauthorizedError
 from shared.scopes import Scope
 from shared.settings import HeraldSettings
-from tests.conftest import ROOT
+from tests.support.settings import ROOT
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "dev_auth.py", tmp_path / "scripts" / "dev_auth.py")
+    # The checkout's token minting, which the script imports.
+    (tmp_path / "tests" / "support").mkdir(parents=True)
+    for module in ("__init__.py", "support/__init__.py", "support/tokens.py"):
+        shutil.copy(ROOT / "tests" / module, tmp_path / "tests" / module)
     shutil.copy(ROOT / "local.settings.example.json", tmp_path / "local.settings.example.json")
     shutil.copy(ROOT / "local.settings.example.json", tmp_path / "local.settings.json")
     return tmp_path

@@ -37,8 +37,8 @@ from shared.scopes import Scope
 from shared.services.registry import Services
 from shared.store.base import MESSAGES
 from shared.store.cosmos import CosmosStore
-from tests.conftest import Minter
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver, running_receiver
+from tests.support.tokens import Minter
 
 LIMIT = 1024 * 1024 + 64 * 1024  # HERALD_MAX_REQUEST_BYTES's default
 # devhost's own limit, the Functions host's default.

@@ -34,7 +34,7 @@ from shared.errors import ServiceUnavailableError, UnauthorizedError
 from shared.scopes import Scope
 from shared.services.registry import Services
 from shared.settings import HeraldSettings
-from tests.conftest import Minter
+from tests.support.tokens import Minter
 
 
 @dataclass

@@ -25,8 +25,8 @@ from devhost.testing import free_port
 from shared import telemetry
 from shared.probes import Readiness
 from shared.services.registry import Services
-from tests.conftest import AZURITE_CONNECTION
-from tests.reliability.proxy import TcpProxy, running_proxy
+from tests.support.proxy import TcpProxy, running_proxy
+from tests.support.settings import AZURITE_CONNECTION
 
 AZURITE_QUEUE = "127.0.0.1:10001"
 WINDOW_SECONDS = 1.0

@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Minter, serving_herald
+from tests.support.hosts import serving_herald
+from tests.support.tokens import Minter
 
 LIMITS = {
     "HERALD_MAX_ENDPOINTS_PER_APP": "3",

@@ -34,8 +34,9 @@ from shared.services.messages import destination_id
 from shared.services.registry import Services
 from shared.settings import HeraldSettings
 from shared.store.base import ENDPOINTS, MESSAGES, DocumentStore
-from tests.conftest import Minter, serving_herald
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Receiver, running_receiver
+from tests.support.tokens import Minter
 
 STRICT = HeraldSettings(delivery_allowed_cidrs=[], delivery_allow_http=True)
 LOOPBACK_ALLOWED = HeraldSettings(delivery_allowed_cidrs=["127.0.0.0/8", "::1/128"], delivery_allow_http=True)

@@ -20,7 +20,7 @@ from shared.scopes import Scope
 from shared.services.dead_letters import UNATTRIBUTED_TENANT
 from shared.services.sweeper import CURSOR_KEY
 from shared.settings import CONSTANT_CLAIMS, HeraldSettings, get_settings
-from tests.conftest import Minter
+from tests.support.tokens import Minter
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from blueprints._http import Handler, serve
 from shared.scopes import Scope
 from shared.services.registry import Services
-from tests.conftest import Minter
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver, running_receiver
+from tests.support.tokens import Minter
 
 _EXPORTER = InMemorySpanExporter()
 

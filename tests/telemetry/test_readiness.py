@@ -13,7 +13,7 @@ from blueprints import health
 from devhost.testing import free_port
 from shared.probes import Readiness, readiness
 from shared.services.registry import Services
-from tests.conftest import AZURITE_CONNECTION
+from tests.support.settings import AZURITE_CONNECTION
 from tests.telemetry.conftest import Api
 
 

@@ -13,7 +13,7 @@ from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 
 from blueprints import applications, endpoints, messages
 from shared.scopes import Scope
-from tests.delivery.receivers import Receiver
+from tests.support.receivers import Receiver
 from tests.telemetry.conftest import Api, by_name, dispatched, run_activity
 
 MESSAGE_ROUTE = "v1/app/{app_id}/msg"
