@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 import pytest
+from azure.durable_functions.models.actions.ActionType import ActionType
 
 from devhost.durable.history import EVENT_NAMES, EventType
 from devhost.testing import RunningDevhost, run_devhost
@@ -59,7 +60,9 @@ TASK_RESULTS = {
 }
 READS = frozenset({*TASK_RESULTS, "TimerFired", "EventRaised"})
 FAILURES = frozenset({"TaskFailed", "SubOrchestrationInstanceFailed"})
-RETRIED_ACTIONS = frozenset({1, 3})  # CallActivityWithRetry, CallSubOrchestratorWithRetry
+RETRIED_ACTIONS = frozenset(
+    {ActionType.CALL_ACTIVITY_WITH_RETRY, ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY}
+)
 
 
 def ok(value: Any, *after: Any) -> dict[str, Any]:
@@ -529,11 +532,11 @@ def action_task(action: dict[str, Any]) -> tuple[Any, ...] | None:
     """What a scheduling event for this action must say; None for actions that schedule nothing."""
     action_type = action["actionType"]
     data = None if action.get("input") is None else json.loads(action["input"])
-    if action_type in (0, 1):
+    if action_type in (ActionType.CALL_ACTIVITY, ActionType.CALL_ACTIVITY_WITH_RETRY):
         return ("TaskScheduled", action["functionName"], data)
-    if action_type in (2, 3):
+    if action_type in (ActionType.CALL_SUB_ORCHESTRATOR, ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY):
         return ("SubOrchestrationInstanceCreated", action["functionName"], data)
-    if action_type == 5:
+    if action_type == ActionType.CREATE_TIMER:
         return ("TimerCreated", moment(action["fireAt"]))
     return None  # WaitForExternalEvent, ContinueAsNew
 
@@ -686,7 +689,9 @@ def test_continue_as_new_starts_the_next_execution_with_the_sdks_input(retry_hos
     """The SDK's continue_as_new scenario loops forever: its second execution is held, then ended."""
     initial, after_tokyo = (expectations[fixture][0] for fixture in CONTINUE_AS_NEW_FIXTURES)
     assert after_tokyo["outcome"] == "done"
-    continued = [a for a in leaves(after_tokyo["state"]["actions"]) if a["actionType"] == 4]
+    continued = [
+        a for a in leaves(after_tokyo["state"]["actions"]) if a["actionType"] == ActionType.CONTINUE_AS_NEW
+    ]
     assert len(continued) == 1
     run = Run(
         "continue_as_new",

@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from blueprints._http import Handler, serve
 from shared.scopes import Scope
 from shared.services.registry import Services
+from tests.support.histories import durable_function
 from tests.support.receivers import Receiver, running_receiver
 from tests.support.tokens import Minter
 
@@ -140,14 +141,10 @@ async def dispatched() -> None:
 
 async def run_activity(workflow_input: dict[str, Any], attempts: int) -> dict[str, Any]:
     """The workflow's activity, with the input its orchestrator passes (see delivery_retries)."""
-    import azure.durable_functions as df
-
     from blueprints import delivery
 
-    app = df.DFApp()
-    app.register_functions(delivery.bp)
-    (function,) = [f for f in app.get_functions() if f.get_function_name() == delivery.ATTEMPT_ACTIVITY]
-    result: dict[str, Any] = await function.get_user_function()(job={**workflow_input, "attempts": attempts})
+    activity = durable_function(delivery.bp, delivery.ATTEMPT_ACTIVITY)
+    result: dict[str, Any] = await activity(job={**workflow_input, "attempts": attempts})
     return result
 
 
