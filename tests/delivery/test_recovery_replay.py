@@ -13,6 +13,8 @@ import pytest
 
 from tests.support.histories import ActionType, History, actions, durable_function
 
+pytestmark = pytest.mark.offline
+
 JOB = {"tenantId": "t1", "taskId": "qtask_1", "cursor": None}
 AT = "2026-01-01T00:00:00.0000000Z"
 

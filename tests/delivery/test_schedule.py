@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shared.delivery.schedule import Outcome, jittered, next_delay
 from shared.settings import DEFAULT_RETRY_SCHEDULE
+
+pytestmark = pytest.mark.offline
 
 SCHEDULE = list(DEFAULT_RETRY_SCHEDULE)
 FAILED = Outcome(success=False)

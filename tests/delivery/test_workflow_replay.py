@@ -13,6 +13,8 @@ import pytest
 
 from tests.support.histories import ActionType, History, actions, durable_function
 
+pytestmark = pytest.mark.offline
+
 ROOT_INPUT = {
     "tenant_id": "t1",
     "app_id": "app_1",

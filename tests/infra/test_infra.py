@@ -20,6 +20,8 @@ from blueprints.inbound_queue import INBOUND_QUEUE
 from shared.settings import HeraldSettings
 from shared.store.cosmos import CONTAINERS, ContainerSpec
 
+pytestmark = pytest.mark.offline
+
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shared.services.messages import matches
+
+pytestmark = pytest.mark.offline
 
 
 def test_endpoint_without_filters_receives_everything() -> None:

@@ -8,6 +8,8 @@ from shared.errors import ValidationFailedError
 from shared.pagination import MAX_LIMIT, parse_list_params
 from shared.settings import DEFAULT_RETRY_SCHEDULE, HeraldSettings
 
+pytestmark = pytest.mark.offline
+
 
 def test_list_settings_parse_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HERALD_DELIVERY_ALLOWED_CIDRS", "127.0.0.0/8, ::1/128")

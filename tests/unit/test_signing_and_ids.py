@@ -14,6 +14,8 @@ from shared import ids
 from shared.errors import ValidationFailedError
 from shared.signing import generate_secret, normalize_secret, shown_key, signature_header
 
+pytestmark = pytest.mark.offline
+
 
 def test_generated_secret_is_whsec_and_24_bytes() -> None:
     secret = generate_secret()
