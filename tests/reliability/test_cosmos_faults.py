@@ -40,6 +40,20 @@ COSMOS_TIMEOUT = "2"
 SETTLE_SECONDS = scaled(45.0, 120.0)
 
 
+@pytest.fixture(scope="module")
+def herald(herald_env: dict[str, str], cosmos: PrivateCosmos, storage: PrivateAzurite) -> Iterator[str]:
+    """One host on the private Cosmos server for the scenarios that pause it: each test has an
+    application of its own and settles every workflow it started before it ends."""
+    env = fault_env(
+        herald_env,
+        cosmos_endpoint=cosmos.endpoint,
+        storage=storage.connection_string,
+        HERALD_COSMOS_TIMEOUT_SECONDS=COSMOS_TIMEOUT,
+    )
+    with serving_herald(env) as url:
+        yield url
+
+
 @pytest.fixture
 def cosmos_behind_proxy() -> Iterator[tuple[PrivateCosmos, TcpProxy]]:
     """A private Cosmos server reachable only through a proxy: its account advertises the proxy.
@@ -80,19 +94,10 @@ def _stream_through_outage(
 
 
 def test_a_paused_cosmos_gets_503s_with_retry_after_then_every_accepted_pair_ends_delivered(
-    herald_env: dict[str, str],
-    cosmos: PrivateCosmos,
-    storage: PrivateAzurite,
-    receiver: Receiver,
-    mint: Minter,
+    herald: str, cosmos: PrivateCosmos, receiver: Receiver, mint: Minter
 ) -> None:
-    env = fault_env(
-        herald_env,
-        cosmos_endpoint=cosmos.endpoint,
-        storage=storage.connection_string,
-        HERALD_COSMOS_TIMEOUT_SECONDS=COSMOS_TIMEOUT,
-    )
-    with serving_herald(env) as url, api_for(url, mint(f"tenant-rel-{uuid.uuid4().hex[:8]}")) as api:
+    url = herald
+    with api_for(url, mint(f"tenant-rel-{uuid.uuid4().hex[:8]}")) as api:
 
         def pause() -> None:
             with cosmos.server.paused_for_a_while():
@@ -101,6 +106,33 @@ def test_a_paused_cosmos_gets_503s_with_retry_after_then_every_accepted_pair_end
                 time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - started)))
 
         _stream_through_outage("paused", api, url, receiver, pause)
+
+
+def test_retries_that_come_due_while_cosmos_is_paused_still_end_delivered(
+    herald: str, cosmos: PrivateCosmos, receiver: Receiver, mint: Minter
+) -> None:
+    count = scaled(12, 100)
+    url = herald
+    with api_for(url, mint(f"tenant-rel-{uuid.uuid4().hex[:8]}")) as api:
+        app_id = api.create_app("retry-outage")
+        targets = [api.create_target(app_id, receiver, f"retry-outage-{n}") for n in range(2)]
+        # Every first attempt fails: each pair gets a retry workflow, its next attempt half a second on.
+        receiver.behave(Behaviour(status=500))
+        ledger = Ledger()
+        with api_stream(api, app_id, ledger, count=count, rate=12.0, prefix="retry"):
+            pass
+        deadline = time.monotonic() + 15
+        while sum(workflows(url, app_id).values()) < count * len(targets) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # The retries come due while the store is away; the receiver is healthy when it is back.
+        with cosmos.server.paused_for_a_while():
+            time.sleep(OUTAGE_SECONDS)
+            receiver.healthy()
+        report = settle_and_check(
+            "retry-outage", api, app_id, targets, receiver, ledger, timeout=SETTLE_SECONDS
+        )
+    assert report.answers == {"202": count}
+    report.assert_invariant(max_duplicate_ratio=0.01)
 
 
 def test_cut_cosmos_connections_get_503s_with_retry_after_then_every_accepted_pair_ends_delivered(
@@ -133,39 +165,3 @@ def test_cut_cosmos_connections_get_503s_with_retry_after_then_every_accepted_pa
     assert proxy.stats.bytes_up - carried > 100_000
     assert proxy.stats.refused_windows == 1
     assert server.server.process.poll() is None
-
-
-def test_retries_that_come_due_while_cosmos_is_paused_still_end_delivered(
-    herald_env: dict[str, str],
-    cosmos: PrivateCosmos,
-    storage: PrivateAzurite,
-    receiver: Receiver,
-    mint: Minter,
-) -> None:
-    env = fault_env(
-        herald_env,
-        cosmos_endpoint=cosmos.endpoint,
-        storage=storage.connection_string,
-        HERALD_COSMOS_TIMEOUT_SECONDS=COSMOS_TIMEOUT,
-    )
-    count = scaled(12, 100)
-    with serving_herald(env) as url, api_for(url, mint(f"tenant-rel-{uuid.uuid4().hex[:8]}")) as api:
-        app_id = api.create_app("retry-outage")
-        targets = [api.create_target(app_id, receiver, f"retry-outage-{n}") for n in range(2)]
-        # Every first attempt fails: each pair gets a retry workflow, its next attempt about 1 s on.
-        receiver.behave(Behaviour(status=500))
-        ledger = Ledger()
-        with api_stream(api, app_id, ledger, count=count, rate=12.0, prefix="retry"):
-            pass
-        deadline = time.monotonic() + 15
-        while sum(workflows(url).values()) < count * len(targets) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        # The retries come due while the store is away; the receiver is healthy when it is back.
-        with cosmos.server.paused_for_a_while():
-            time.sleep(OUTAGE_SECONDS)
-            receiver.healthy()
-        report = settle_and_check(
-            "retry-outage", api, app_id, targets, receiver, ledger, timeout=SETTLE_SECONDS
-        )
-    assert report.answers == {"202": count}
-    report.assert_invariant(max_duplicate_ratio=0.01)

@@ -29,7 +29,7 @@ from tests.support.receivers import Receiver
 from tests.support.tokens import Minter
 
 COUNT = scaled(30, 300)
-RATE = scaled(6.0, 10.0)
+RATE = scaled(12.0, 10.0)
 OUTAGE_SECONDS = scaled(4.0, 20.0)
 SETTLE_SECONDS = scaled(45.0, 120.0)
 
@@ -53,7 +53,7 @@ def test_a_paused_storage_loses_no_message_the_queue_accepted_and_never_stops_th
                 queue.stream(tenant, app_id, ledger, count=COUNT, rate=RATE, prefix="queued"),
                 api_stream(api, app_id, ledger, count=COUNT, rate=RATE, prefix="posted"),
             ):
-                time.sleep(1.5)
+                time.sleep(0.5)
                 with storage.server.paused_for_a_while():
                     started = time.monotonic()
                     assert_not_ready(readiness(url), "storage")

@@ -84,10 +84,16 @@ def test_init_adds_settings_new_in_the_example_and_keeps_the_users(project: Path
 
 async def test_init_is_idempotent_and_keeps_the_key(project: Path) -> None:
     _run(project, "init")
+    key = (project / ".local" / "dev-auth" / "private.pem").read_bytes()
+    before = _settings(project)
     token = _run(project, "token").strip().splitlines()[-1]
     _run(project, "init")
     settings = _settings(project)
-    await TokenValidator(settings, jwks_source(settings)).authenticate(f"Bearer {token}")
+    assert (project / ".local" / "dev-auth" / "private.pem").read_bytes() == key
+    assert (settings.auth_jwks, settings.local_kek) == (before.auth_jwks, before.local_kek)
+    # A token minted before the second init still validates.
+    principal = await TokenValidator(settings, jwks_source(settings)).authenticate(f"Bearer {token}")
+    assert principal.tenant_id == "default"
 
 
 async def test_without_an_issuer_nobody_gets_in(project: Path) -> None:

@@ -9,8 +9,6 @@ answers (a loopback tarpit) holds a tenant's whole share while a test looks.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +18,7 @@ import httpx
 import pytest
 
 from tests.support.hosts import serving_herald
+from tests.support.receivers import running_tarpits
 from tests.support.tokens import Minter
 
 LIMITS = {
@@ -54,26 +53,8 @@ def api(quota_url: str, mint: Minter) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def tarpit() -> Iterator[str]:
     """A loopback server that accepts connections and never answers; yields its URL."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.2)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
-    stop.set()
-    thread.join(5)
-    for connection in held:
-        connection.close()
-    server.close()
+    with running_tarpits(1) as tarpits:
+        yield tarpits.url
 
 
 def _app(api: httpx.Client) -> str:

@@ -79,10 +79,16 @@ def test_every_refused_range_and_spelling_is_refused_without_a_lookup(url: str) 
 
 
 @pytest.mark.parametrize(
-    "url", ["https://93.184.216.34/hook", "https://[2606:4700::1111]/", "https://example.com/h"]
+    ("url", "host"),
+    [
+        ("https://93.184.216.34/hook", "93.184.216.34"),
+        ("https://[2606:4700::1111]/", "2606:4700::1111"),
+        ("https://example.com/h", "example.com"),
+    ],
 )
-def test_public_addresses_pass(url: str) -> None:
-    parse_target(url, STRICT)
+def test_public_addresses_pass(url: str, host: str) -> None:
+    target = parse_target(url, STRICT)
+    assert (target.scheme, target.host, target.port, target.url) == ("https", host, 443, url)
 
 
 @pytest.mark.parametrize(
@@ -249,7 +255,8 @@ def test_every_spelling_the_client_reads_as_a_refused_address_is_refused(host: s
     ],
 )
 def test_an_ipv6_spelling_of_a_public_ipv4_address_passes(url: str) -> None:
-    parse_target(url, STRICT)
+    target = parse_target(url, STRICT)
+    assert (target.host, target.port) == (url.removeprefix("https://[").removesuffix("]/"), 443)
 
 
 async def test_the_stored_url_is_the_url_the_client_sends() -> None:
