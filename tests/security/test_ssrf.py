@@ -35,7 +35,7 @@ from shared.services.registry import Services
 from shared.settings import HeraldSettings
 from shared.store.base import ENDPOINTS, MESSAGES, DocumentStore
 from tests.support.hosts import serving_herald
-from tests.support.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver, running_receiver, serving
 from tests.support.tokens import Minter
 
 STRICT = HeraldSettings(delivery_allowed_cidrs=[], delivery_allow_http=True)
@@ -147,13 +147,8 @@ async def receiver() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/ok", ok)
     app.router.add_get("/redirect", redirect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(app) as port:
+        yield f"127.0.0.1:{port}"
 
 
 async def test_connect_time_check_refuses_a_name_that_resolves_to_loopback(receiver: str) -> None:
@@ -306,13 +301,9 @@ async def target() -> AsyncIterator[Target]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", anything)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    holder.append(Target(port=site._server.sockets[0].getsockname()[1]))  # type: ignore[union-attr]
-    yield holder[0]
-    await runner.cleanup()
+    async with serving(app) as port:
+        holder.append(Target(port=port))
+        yield holder[0]
 
 
 @pytest.mark.parametrize(
