@@ -17,6 +17,7 @@ from shared.services.registry import Services
 from shared.settings import HeraldSettings
 from shared.store.cosmos import CosmosStore
 from tests.support.hosts import serving_herald
+from tests.support.receivers import Receiver, running_receiver
 from tests.support.settings import herald_env as local_herald_env
 from tests.support.settings import settings_of
 from tests.support.tokens import Issuer, Minter
@@ -71,6 +72,26 @@ async def services(store: CosmosStore, settings: HeraldSettings) -> AsyncIterato
     services = Services.build(store, settings)
     yield services
     await services.close()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver of the module's own; each test sends to paths of its own."""
+    with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch, herald_env: dict[str, str], services: Services) -> Services:
+    """Functions called in this process as the host calls them: this session's app settings in the
+    environment, every route registered, and the blueprints' `get_services()` answering `services`."""
+    import function_app  # noqa: F401 (registers every route, as the host does)
+    from shared.services import registry
+
+    for name, value in herald_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(registry, "_services", services)
+    return services
 
 
 @pytest.fixture

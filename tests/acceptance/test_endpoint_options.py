@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -13,15 +12,9 @@ from standardwebhooks import Webhook
 from svix.api import EndpointIn, EndpointPatch, EndpointSecretRotateIn, MessageIn, Svix
 from svix.exceptions import HTTPValidationError
 
-from tests.support.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver
 
 URL = "https://hooks.example.com/in"
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 def _ed25519_secret() -> tuple[str, Ed25519PublicKey]:

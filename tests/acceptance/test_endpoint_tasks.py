@@ -46,24 +46,16 @@ from svix.models import (
 )
 
 from tests.support.hosts import serving_herald
-from tests.support.receivers import Hit, Receiver, running_receiver
+from tests.support.receivers import Hit, Receiver
+from tests.support.settings import FAST_RETRIES
 from tests.support.tokens import Minter
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
 def herald(herald_env: dict[str, str]) -> Iterator[str]:
     env = {
         **herald_env,
-        "DEVHOST_DURABLE_TIMER_SCALE": "0.01",
-        "HERALD_RETRY_SCHEDULE": "100",
-        "HERALD_RETRY_FLOOR_SECONDS": "100",
-        "HERALD_DELIVERY_TIMEOUT_SECONDS": "2",
+        **FAST_RETRIES,
         # Small batches: a replay of a handful of messages runs the workflow several times.
         "HERALD_RECOVER_BATCH_SIZE": "2",
         # These tests fail endpoints on purpose; an open circuit would hold their attempts back.

@@ -32,14 +32,8 @@ from shared.clock import to_wire, utcnow
 from shared.services.registry import Services
 from shared.store.base import MESSAGES
 from tests.support.hosts import serving_herald
-from tests.support.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver
 from tests.support.tokens import ACCEPTANCE_TENANT, Minter
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 def _eventually[T](check: Callable[[], T | None], what: str, timeout: float = 10) -> T:

@@ -32,26 +32,19 @@ from shared.services.messages import destination_id
 from shared.services.registry import Services
 from shared.store.base import ENDPOINTS, MESSAGES
 from tests.support.hosts import serving_herald
-from tests.support.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver
+from tests.support.settings import FAST_RETRIES
 from tests.support.tokens import Minter
 
 TENANT = "tenant-delivery"
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def delivery_url(herald_env: dict[str, str]) -> Iterator[str]:
     env = {
         **herald_env,
-        "DEVHOST_DURABLE_TIMER_SCALE": "0.01",
+        **FAST_RETRIES,
         "HERALD_RETRY_SCHEDULE": "100,100,100",
-        "HERALD_RETRY_FLOOR_SECONDS": "100",
-        "HERALD_DELIVERY_TIMEOUT_SECONDS": "2",
         "HERALD_SWEEP_SCHEDULE": "*/1 * * * * *",
         "HERALD_SWEEP_GRACE_SECONDS": "5",
         # The breaker's cool-down runs on the wall clock (it is shared state, not a durable timer).

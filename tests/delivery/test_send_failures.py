@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,13 +20,7 @@ from shared.services.delivery import FirstRound
 from shared.services.messages import destination_id
 from shared.services.registry import Services
 from shared.store.base import ENDPOINTS, MESSAGES, Doc
-from tests.support.receivers import Receiver, running_receiver
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
+from tests.support.receivers import Receiver
 
 
 async def _setup(

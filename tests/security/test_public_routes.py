@@ -33,17 +33,6 @@ WINDOW_SECONDS = 1.0
 CALLERS = 20
 
 
-@pytest.fixture
-def in_process(monkeypatch: pytest.MonkeyPatch, herald_env: dict[str, str], services: Services) -> Services:
-    """Routes are served in this process, by `serve`, with this session's services."""
-    from shared.services import registry
-
-    for name, value in herald_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(registry, "_services", services)
-    return services
-
-
 async def _get(handler: Handler, route: str) -> tuple[int, Any]:
     request = func.HttpRequest(method="GET", url=f"http://localhost/api/{route}", headers={}, body=b"")
     response = await serve(request, handler, None, route=route)

@@ -25,6 +25,14 @@ COSMOS_ENDPOINT = os.environ.get("HERALD_TEST_COSMOS_ENDPOINT", "https://localho
 AZURITE_CONNECTION = AZURITE_CONNECTION_STRING
 LOOPBACK_CIDRS = "127.0.0.0/8,::1/128"
 _AZURITE_PORTS = {"blob": 10000, "queue": 10001, "table": 10002}
+# Durable timers a hundred times faster than the wall clock: a retry 100 s away in the workflow's
+# clock (the schedule's one step, or the floor) comes one second into the test's.
+FAST_RETRIES = {
+    "DEVHOST_DURABLE_TIMER_SCALE": "0.01",
+    "HERALD_RETRY_SCHEDULE": "100",
+    "HERALD_RETRY_FLOOR_SECONDS": "100",
+    "HERALD_DELIVERY_TIMEOUT_SECONDS": "2",
+}
 
 
 def azurite_connection(*, blob: int, queue: int, table: int) -> str:

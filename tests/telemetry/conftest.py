@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +26,6 @@ from blueprints._http import Handler, serve
 from shared.scopes import Scope
 from shared.services.registry import Services
 from tests.support.histories import durable_function
-from tests.support.receivers import Receiver, running_receiver
 from tests.support.tokens import Minter
 
 _EXPORTER = InMemorySpanExporter()
@@ -52,24 +50,6 @@ def span_exporter() -> InMemorySpanExporter:
 def spans(span_exporter: InMemorySpanExporter) -> InMemorySpanExporter:
     span_exporter.clear()
     return span_exporter
-
-
-@pytest.fixture
-def herald(monkeypatch: pytest.MonkeyPatch, herald_env: dict[str, str], services: Services) -> Services:
-    """The blueprints' `get_services()` answers this session's services."""
-    import function_app  # noqa: F401 (registers every route, as the host does)
-    from shared.services import registry
-
-    for name, value in herald_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(registry, "_services", services)
-    return services
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 @dataclass
@@ -123,7 +103,7 @@ class Api:
 
 
 @pytest.fixture
-def api(herald: Services, mint: Minter) -> Api:
+def api(in_process: Services, mint: Minter) -> Api:
     return Api(mint=mint, tenant=f"tenant-{uuid.uuid4().hex[:12]}", client=RecordingDurableClient())
 
 

@@ -20,11 +20,11 @@ from tests.telemetry.conftest import Api
 
 
 @pytest.fixture(autouse=True)
-def fresh_verdict(herald: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+def fresh_verdict(in_process: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test's readiness asks its own dependencies: no verdict is kept from another test."""
     from shared.services import registry
 
-    fresh = dataclasses.replace(herald, readiness=Readiness(herald.store, herald.settings))
+    fresh = dataclasses.replace(in_process, readiness=Readiness(in_process.store, in_process.settings))
     monkeypatch.setattr(registry, "_services", fresh)
 
 
@@ -65,18 +65,18 @@ async def test_the_identity_based_storage_setting_is_read_too(
 
 
 async def test_a_configured_key_vault_is_probed_and_given_up_on_after_the_readiness_timeout(
-    herald: Services,
+    in_process: Services,
 ) -> None:
     # A vault address that accepts the connection and never answers: only the timeout ends the probe.
     tarpits = Tarpits(1)
     await tarpits.start()
     try:
         vault = f"https://127.0.0.1:{urlsplit(tarpits.url).port}/"
-        settings = herald.settings.model_copy(
+        settings = in_process.settings.model_copy(
             update={"keyvault_url": vault, "readiness_timeout_seconds": 0.5}
         )
         started = time.monotonic()
-        verdict = await readiness(herald.store, settings)
+        verdict = await readiness(in_process.store, settings)
         waited = time.monotonic() - started
     finally:
         await tarpits.stop()
