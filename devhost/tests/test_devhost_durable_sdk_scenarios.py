@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,7 +42,7 @@ from devhost.testing import RunningDevhost, run_devhost
 from devhost.timespan import parse_timespan
 
 from .durable_sdk import capture, import_path, sdk_tests_root
-from .durable_support import STATUS_API, wait_until
+from .durable_support import STATUS_API, Until, finished, wait_for_status, wait_until
 from .sample_apps import copy_app
 
 # Retry timers (5 s in the SDK's scenarios) take 250 ms: far longer than the few episodes a
@@ -50,7 +50,6 @@ from .sample_apps import copy_app
 RETRY_TIMER_SCALE = "0.05"
 # The timer scenarios wait minutes and hours: 20 h take 1.4 s.
 TIMER_SCALE = 0.00002
-FINISHED = frozenset({"Completed", "Failed", "Terminated"})
 SCHEDULING = frozenset({"TaskScheduled", "TimerCreated", "SubOrchestrationInstanceCreated"})
 TASK_RESULTS = {
     "TaskCompleted": "TaskScheduled",
@@ -394,20 +393,8 @@ class ScenarioHost:
         payload: dict[str, Any] = response.json()
         return payload
 
-    def wait(
-        self,
-        instance_id: str,
-        until: Callable[[dict[str, Any]], bool] = lambda status: status["runtimeStatus"] in FINISHED,
-        timeout: float = 20.0,
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            status = self.status(instance_id)
-            if until(status):
-                return status
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{instance_id} did not get there in {timeout:g} s: {status}")
-            time.sleep(0.02)
+    def wait(self, instance_id: str, until: Until = finished, timeout: float = 20.0) -> dict[str, Any]:
+        return wait_for_status(lambda: self.status(instance_id), instance_id, until, timeout)
 
 
 @contextmanager

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.emulators import PrivateAzurite, PrivateCosmos, private_azurite, private_cosmos
+from tests.support.faults import fault_env
 from tests.support.receivers import Receiver, running_receiver
 
 
@@ -28,3 +30,18 @@ def storage() -> Iterator[PrivateAzurite]:
 def receiver() -> Iterator[Receiver]:
     with running_receiver() as running:
         yield running
+
+
+@pytest.fixture
+def fault_settings(
+    herald_env: dict[str, str], cosmos: PrivateCosmos, storage: PrivateAzurite
+) -> dict[str, str]:
+    """The fault tests' settings on the private emulators, with a database of the test's own."""
+    return fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string)
+
+
+@pytest.fixture
+def restartable(fault_settings: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """`fault_settings` with a Durable state file the test keeps: a host started again on it (the
+    same port too) resumes the workflows the one before it left."""
+    return {**fault_settings, "DEVHOST_DURABLE_DB": str(tmp_path / "durable.sqlite3")}

@@ -136,19 +136,17 @@ def test_retries_that_come_due_while_cosmos_is_paused_still_end_delivered(
 
 
 def test_cut_cosmos_connections_get_503s_with_retry_after_then_every_accepted_pair_ends_delivered(
-    herald_env: dict[str, str],
+    fault_settings: dict[str, str],
     cosmos_behind_proxy: tuple[PrivateCosmos, TcpProxy],
-    storage: PrivateAzurite,
     receiver: Receiver,
     mint: Minter,
 ) -> None:
     server, proxy = cosmos_behind_proxy
-    env = fault_env(
-        herald_env,
-        cosmos_endpoint=f"https://127.0.0.1:{proxy.port}",
-        storage=storage.connection_string,
-        HERALD_COSMOS_TIMEOUT_SECONDS=COSMOS_TIMEOUT,
-    )
+    env = {
+        **fault_settings,
+        "HERALD_COSMOS_ENDPOINT": f"https://127.0.0.1:{proxy.port}",
+        "HERALD_COSMOS_TIMEOUT_SECONDS": COSMOS_TIMEOUT,
+    }
     with serving_herald(env) as url, api_for(url, mint(f"tenant-rel-{uuid.uuid4().hex[:8]}")) as api:
         assert readiness(url).status_code == 200
         carried = proxy.stats.bytes_up

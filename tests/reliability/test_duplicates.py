@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from devhost.testing import free_port, run_devhost
-from tests.support.emulators import PrivateAzurite, PrivateCosmos
-from tests.support.faults import Api, InboundQueue, Target, api_for, fault_env
+from tests.support.emulators import PrivateAzurite
+from tests.support.faults import Api, InboundQueue, Target, api_for
 from tests.support.hosts import serving_herald
 from tests.support.receivers import Behaviour, Receiver
 from tests.support.settings import ROOT
@@ -40,12 +40,9 @@ def _delivered_once(api: Api, receiver: Receiver, app_id: str, target: Target, r
 
 
 @pytest.fixture
-def herald(
-    herald_env: dict[str, str], cosmos: PrivateCosmos, storage: PrivateAzurite, mint: Minter
-) -> Iterator[tuple[Api, str]]:
+def herald(fault_settings: dict[str, str], mint: Minter) -> Iterator[tuple[Api, str]]:
     tenant = f"tenant-rel-{uuid.uuid4().hex[:8]}"
-    env = fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string)
-    with serving_herald(env) as url, api_for(url, mint(tenant)) as api:
+    with serving_herald(fault_settings) as url, api_for(url, mint(tenant)) as api:
         yield api, tenant
 
 
@@ -85,17 +82,11 @@ def test_the_same_body_enqueued_twice_with_one_idempotency_key_is_one_message_de
 
 
 def test_a_queue_message_redelivered_after_its_host_died_mid_invocation_is_one_message_delivered_once(
-    herald_env: dict[str, str],
-    cosmos: PrivateCosmos,
-    storage: PrivateAzurite,
-    receiver: Receiver,
-    mint: Minter,
-    tmp_path: Path,
+    restartable: dict[str, str], storage: PrivateAzurite, receiver: Receiver, mint: Minter, tmp_path: Path
 ) -> None:
     tenant = f"tenant-rel-{uuid.uuid4().hex[:8]}"
     env = {
-        **fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string),
-        "DEVHOST_DURABLE_DB": str(tmp_path / "durable.sqlite3"),
+        **restartable,
         # The first attempt waits on the receiver, well inside the delivery timeout.
         "HERALD_DELIVERY_TIMEOUT_SECONDS": "10",
     }

@@ -61,21 +61,11 @@ def _run_with_outage(
 
 
 def test_a_receiver_answering_503_for_longer_than_the_schedule_gets_every_pair_delivered_or_failed(
-    herald_env: dict[str, str],
-    cosmos: PrivateCosmos,
-    storage: PrivateAzurite,
-    receiver: Receiver,
-    mint: Minter,
+    fault_settings: dict[str, str], receiver: Receiver, mint: Minter
 ) -> None:
     # No breaker, and a schedule (4 attempts over about 1.5 s of timers) shorter than the outage:
     # a pair whose attempts all meet the outage ends `fail`, the others deliver once it is over.
-    env = fault_env(
-        herald_env,
-        cosmos_endpoint=cosmos.endpoint,
-        storage=storage.connection_string,
-        HERALD_RETRY_SCHEDULE="2,2,2",
-        HERALD_BREAKER_FAILURES="100000",
-    )
+    env = {**fault_settings, "HERALD_RETRY_SCHEDULE": "2,2,2", "HERALD_BREAKER_FAILURES": "100000"}
     with serving_herald(env) as url:
         _run_with_outage("down503", url, receiver, mint, fail=Behaviour(status=503))
 

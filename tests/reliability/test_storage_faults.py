@@ -12,14 +12,13 @@ from __future__ import annotations
 import time
 import uuid
 
-from tests.support.emulators import PrivateAzurite, PrivateCosmos
+from tests.support.emulators import PrivateAzurite
 from tests.support.faults import (
     InboundQueue,
     Ledger,
     api_for,
     api_stream,
     assert_not_ready,
-    fault_env,
     readiness,
     scaled,
     settle_and_check,
@@ -35,17 +34,12 @@ SETTLE_SECONDS = scaled(45.0, 120.0)
 
 
 def test_a_paused_storage_loses_no_message_the_queue_accepted_and_never_stops_the_api(
-    herald_env: dict[str, str],
-    cosmos: PrivateCosmos,
-    storage: PrivateAzurite,
-    receiver: Receiver,
-    mint: Minter,
+    fault_settings: dict[str, str], storage: PrivateAzurite, receiver: Receiver, mint: Minter
 ) -> None:
     tenant = f"tenant-rel-{uuid.uuid4().hex[:8]}"
-    env = fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string)
     queue = InboundQueue(storage.connection_string)
     try:
-        with serving_herald(env) as url, api_for(url, mint(tenant)) as api:
+        with serving_herald(fault_settings) as url, api_for(url, mint(tenant)) as api:
             app_id = api.create_app("storage")
             targets = [api.create_target(app_id, receiver, f"storage-{n}") for n in range(2)]
             ledger = Ledger()
