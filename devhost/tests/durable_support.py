@@ -159,9 +159,3 @@ def replay(
         warnings.filterwarnings("error", message="Potential duplicate Task completion")
         warnings.filterwarnings("ignore", message=".*df_loads was called without expected_type")
         return parse_reply(handle(payload))
-
-
-def last_episode_start(history: list[dict[str, Any]]) -> int:
-    return max(
-        index for index, item in enumerate(history) if item["EventType"] == EventType.ORCHESTRATOR_STARTED
-    )

@@ -56,10 +56,6 @@ class TcpProxy:
         """Resets every open connection and refuses new ones for `seconds`, then accepts again."""
         call_on(self._loop, self._cut(seconds))
 
-    def drop_all(self) -> None:
-        """Resets every open connection; new ones are still accepted."""
-        call_on(self._loop, self._drop_all())
-
     @property
     def listening(self) -> bool:
         return self._server is not None
