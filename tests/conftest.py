@@ -18,8 +18,8 @@ from shared.settings import HeraldSettings
 from shared.store.cosmos import CosmosStore
 from tests.support.hosts import serving_herald
 from tests.support.receivers import Receiver, running_receiver
+from tests.support.settings import FAST_RETRIES, settings_of
 from tests.support.settings import herald_env as local_herald_env
-from tests.support.settings import settings_of
 from tests.support.tokens import Issuer, Minter
 
 
@@ -72,6 +72,16 @@ async def services(store: CosmosStore, settings: HeraldSettings) -> AsyncIterato
     services = Services.build(store, settings)
     yield services
     await services.close()
+
+
+@pytest.fixture(scope="session")
+def operations_url(herald_env: dict[str, str]) -> Iterator[str]:
+    """Herald for the background-task and operations tests: fast retries; recoveries and replays in
+    batches of 2, so a handful of messages runs their workflows several times; and no breaker (these
+    tests fail endpoints on purpose, and an open circuit would hold their attempts back)."""
+    env = {**herald_env, **FAST_RETRIES, "HERALD_RECOVER_BATCH_SIZE": "2", "HERALD_BREAKER_FAILURES": "1000"}
+    with serving_herald(env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

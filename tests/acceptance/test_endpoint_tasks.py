@@ -45,24 +45,8 @@ from svix.models import (
     StatusCodeClass,
 )
 
-from tests.support.hosts import serving_herald
 from tests.support.receivers import Hit, Receiver
-from tests.support.settings import FAST_RETRIES
 from tests.support.tokens import Minter
-
-
-@pytest.fixture(scope="module")
-def herald(herald_env: dict[str, str]) -> Iterator[str]:
-    env = {
-        **herald_env,
-        **FAST_RETRIES,
-        # Small batches: a replay of a handful of messages runs the workflow several times.
-        "HERALD_RECOVER_BATCH_SIZE": "2",
-        # These tests fail endpoints on purpose; an open circuit would hold their attempts back.
-        "HERALD_BREAKER_FAILURES": "1000",
-    }
-    with serving_herald(env) as url:
-        yield url
 
 
 @pytest.fixture
@@ -71,14 +55,14 @@ def token(mint: Minter, tenant: str) -> str:
 
 
 @pytest.fixture
-def svix(herald: str, token: str) -> Svix:
-    return Svix(token, SvixOptions(server_url=herald))
+def svix(operations_url: str, token: str) -> Svix:
+    return Svix(token, SvixOptions(server_url=operations_url))
 
 
 @pytest.fixture
-def http(herald: str, token: str) -> Iterator[httpx.Client]:
+def http(operations_url: str, token: str) -> Iterator[httpx.Client]:
     """Raw HTTP, for what the SDK's models leave out (the per-day attempt counts)."""
-    with httpx.Client(base_url=herald, headers={"authorization": f"Bearer {token}"}) as client:
+    with httpx.Client(base_url=operations_url, headers={"authorization": f"Bearer {token}"}) as client:
         yield client
 
 
@@ -206,7 +190,7 @@ def test_replay_missing_sends_only_what_the_endpoint_should_have_had_and_never_g
 
 
 def test_replay_missing_is_one_task_per_idempotency_key_and_refuses_what_it_cannot_do(
-    svix: Svix, app_id: str, receiver: Receiver, herald: str, mint: Minter
+    svix: Svix, app_id: str, receiver: Receiver, operations_url: str, mint: Minter
 ) -> None:
     endpoint = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(_path("refused"))))
     window = ReplayIn(since=datetime.now(UTC) - timedelta(minutes=5))
@@ -223,7 +207,7 @@ def test_replay_missing_is_one_task_per_idempotency_key_and_refuses_what_it_cann
     with pytest.raises(HTTPValidationError):
         svix.endpoint.replay_missing(app_id, endpoint.id, backwards)
     assert _status_code(lambda: svix.endpoint.replay_missing(app_id, "ep_missing", window)) == 404
-    stranger = Svix(mint(f"tenant-{uuid.uuid4().hex[:12]}"), SvixOptions(server_url=herald))
+    stranger = Svix(mint(f"tenant-{uuid.uuid4().hex[:12]}"), SvixOptions(server_url=operations_url))
     assert _status_code(lambda: stranger.endpoint.replay_missing(app_id, endpoint.id, window)) == 404
     assert _status_code(lambda: stranger.background_task.get(first.id)) == 404
     svix.endpoint.patch(app_id, endpoint.id, EndpointPatch(disabled=True))

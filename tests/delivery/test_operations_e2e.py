@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,34 +35,19 @@ from svix.models import BackgroundTaskStatus, BackgroundTaskType
 
 from devhost.testing import free_port
 from shared.services.registry import Services
-from tests.support.hosts import serving_herald
 from tests.support.receivers import Receiver
-from tests.support.settings import FAST_RETRIES
 from tests.support.tokens import Minter
 
 
-@pytest.fixture(scope="module")
-def ops_url(herald_env: dict[str, str]) -> Iterator[str]:
-    env = {
-        **herald_env,
-        **FAST_RETRIES,
-        "HERALD_RECOVER_BATCH_SIZE": "2",
-        # These tests fail endpoints on purpose; an open circuit would hold their attempts back.
-        "HERALD_BREAKER_FAILURES": "1000",
-    }
-    with serving_herald(env) as url:
-        yield url
+@pytest.fixture
+def svix(operations_url: str, mint: Minter, tenant: str) -> Svix:
+    return Svix(mint(tenant), SvixOptions(server_url=operations_url))
 
 
 @pytest.fixture
-def svix(ops_url: str, mint: Minter, tenant: str) -> Svix:
-    return Svix(mint(tenant), SvixOptions(server_url=ops_url))
-
-
-@pytest.fixture
-def stranger(ops_url: str, mint: Minter) -> Svix:
+def stranger(operations_url: str, mint: Minter) -> Svix:
     """Another tenant, with every scope."""
-    return Svix(mint(f"tenant-{uuid.uuid4().hex[:12]}"), SvixOptions(server_url=ops_url))
+    return Svix(mint(f"tenant-{uuid.uuid4().hex[:12]}"), SvixOptions(server_url=operations_url))
 
 
 @pytest.fixture
@@ -168,7 +153,7 @@ def test_operational_endpoint_urls_pass_the_ssrf_guard(svix: Svix) -> None:
 
 
 def test_another_tenant_cannot_see_or_touch_operational_endpoints(
-    svix: Svix, stranger: Svix, receiver: Receiver, ops_url: str, mint: Minter, tenant: str
+    svix: Svix, stranger: Svix, receiver: Receiver, operations_url: str, mint: Minter, tenant: str
 ) -> None:
     endpoint = svix.operational_webhook.endpoint.create(OperationalWebhookEndpointIn(url=receiver.url("op")))
     theirs = stranger.operational_webhook.endpoint
@@ -177,7 +162,7 @@ def test_another_tenant_cannot_see_or_touch_operational_endpoints(
     assert _status_code(lambda: theirs.get_secret(endpoint.id)) == 404
     assert _status_code(lambda: theirs.delete(endpoint.id)) == 404
     # Operational webhooks are administration: a writer of the same tenant may not manage them.
-    writer = Svix(mint(tenant, "herald.read herald.write"), SvixOptions(server_url=ops_url))
+    writer = Svix(mint(tenant, "herald.read herald.write"), SvixOptions(server_url=operations_url))
     assert _status_code(lambda: writer.operational_webhook.endpoint.list()) == 403
     assert svix.operational_webhook.endpoint.get(endpoint.id).id == endpoint.id
 

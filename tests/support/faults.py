@@ -390,6 +390,25 @@ def _verified(hit: Hit, secret: str) -> bool:
     return hit.verified if hit.verified is not None else signature_holds(secret, hit.body, hit.headers)
 
 
+def _deliveries(
+    receiver: Receiver, targets: list[Target], *, by: Callable[[Hit], str | None]
+) -> tuple[Counter[tuple[str, str]], int]:
+    """How often each (message, path) was acknowledged, the message named `by(hit)`, counting only
+    signatures that verify; and how many acknowledged requests carried a bad one."""
+    secrets = {t.path: t.secret for t in targets}
+    acknowledged: Counter[tuple[str, str]] = Counter()
+    bad_signatures = 0
+    for hit in receiver.snapshot():
+        key = by(hit)
+        if not hit.acknowledged or hit.path not in secrets or key is None:
+            continue
+        if not _verified(hit, secrets[hit.path]):
+            bad_signatures += 1
+            continue
+        acknowledged[(key, hit.path)] += 1
+    return acknowledged, bad_signatures
+
+
 def workflows(host_url: str, app_id: str | None = None) -> Counter[str]:
     """How many retry workflows the host has in each runtime status (those of `app_id` only, when
     given: a host shared by several tests holds the earlier tests' workflows too)."""
@@ -462,19 +481,8 @@ def settle_and_check(
     settle_seconds = time.monotonic() - started
     # A last look a moment later, so retries already on their way are counted too.
     time.sleep(1.0)
-    hits = receiver.snapshot()
-    secrets = {t.path: t.secret for t in targets}
-    acknowledged: dict[tuple[str, str], int] = Counter()
-    bad_signatures = 0
-    delivered_refs: set[str] = set()
-    for hit in hits:
-        if not hit.acknowledged or hit.path not in secrets or hit.ref is None:
-            continue
-        if not _verified(hit, secrets[hit.path]):
-            bad_signatures += 1
-            continue
-        acknowledged[(hit.ref, hit.path)] += 1
-        delivered_refs.add(hit.ref)
+    acknowledged, bad_signatures = _deliveries(receiver, targets, by=lambda hit: hit.ref)
+    delivered_refs = {ref for ref, _ in acknowledged}
 
     answered = ledger.answered_ids()
     svix = api.svix()
@@ -538,16 +546,7 @@ def audit_by_ids(
     targets = list(targets)
     deadline = time.monotonic() + budget_seconds
     answered = ledger.answered_ids()
-    secrets = {t.path: t.secret for t in targets}
-    acknowledged: Counter[tuple[str, str]] = Counter()
-    bad_signatures = 0
-    for hit in receiver.snapshot():
-        if not hit.acknowledged or hit.path not in secrets:
-            continue
-        if not _verified(hit, secrets[hit.path]):
-            bad_signatures += 1
-            continue
-        acknowledged[(hit.msg_id, hit.path)] += 1
+    acknowledged, bad_signatures = _deliveries(receiver, targets, by=lambda hit: hit.msg_id)
     svix = api.svix()
     delivered = failed = duplicates = 0
     lost: list[str] = []
