@@ -1,4 +1,9 @@
-"""Fixtures of the fault tests: private emulators (never the shared ones), receivers, Herald hosts."""
+"""Fixtures of the fault tests: private emulators (never the shared ones), receivers, settings.
+
+Two hosts never poll the private Azurite's `herald-inbound` at once unless a test means it: a host
+shared by a module's tests lives only as long as that module, and tests that start their own
+hosts (kills, restarts) start them one after the other.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ def storage() -> Iterator[PrivateAzurite]:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    """A receiver per test (not per module): each test switches its behaviour and counts its hits."""
     with running_receiver() as running:
         yield running
 
