@@ -52,7 +52,7 @@ def fault_env(
     """Herald's settings for fault tests: its own database, short retries, timers at a quarter time.
 
     Retries every 0.5-1.5 s of wall clock (schedule 2,2,4,4,6 at timer scale 0.25, about 4.5 s in
-    all); the breaker opens after 5 failures for 2 s; the sweeper runs every 2 s with a 3 s grace;
+    all); the breaker opens after 5 failures for 1 s; the sweeper runs every 2 s with a 3 s grace;
     rate limits out of the way; readiness probed on every call, so it shows a fault and its end at
     once.
     """
@@ -68,7 +68,7 @@ def fault_env(
         "HERALD_SWEEP_SCHEDULE": "*/2 * * * * *",
         "HERALD_SWEEP_GRACE_SECONDS": "3",
         "HERALD_BREAKER_FAILURES": "5",
-        "HERALD_BREAKER_COOLDOWN_SECONDS": "2",
+        "HERALD_BREAKER_COOLDOWN_SECONDS": "1",
         "HERALD_API_RATE_PER_SECOND": "5000",
         "HERALD_API_BURST": "5000",
         "DEVHOST_QUEUE_LEASE_SECONDS": "3",
