@@ -9,7 +9,6 @@ pair gets one retry a second after its first attempt, then ends `fail`. Loopback
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -47,6 +46,7 @@ from svix.models import (
 
 from tests.support.receivers import Hit, Receiver
 from tests.support.tokens import Minter
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -75,17 +75,6 @@ def _path(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
-def _eventually(check: Callable[[], Any], *, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
 def _status_code(call: Callable[[], Any]) -> int:
     with pytest.raises(HttpError) as caught:
         call()
@@ -97,7 +86,7 @@ def _finished(svix: Svix, task_id: str) -> BackgroundTaskOut:
         task = svix.background_task.get(task_id)
         return task if task.status != BackgroundTaskStatus.RUNNING else None
 
-    task: BackgroundTaskOut = _eventually(done)
+    task: BackgroundTaskOut = eventually(done)
     return task
 
 
@@ -231,7 +220,7 @@ def test_bulk_replay_sends_the_endpoints_messages_again_narrowed_by_each_filter(
     def send(event_type: str, answer: int, final: str, **fields: Any) -> str:
         receiver.url(path, answer)
         msg_id = str(svix.message.create(app_id, MessageIn(event_type=event_type, payload={}, **fields)).id)
-        _eventually(lambda: _status(svix, app_id, msg_id, endpoint.id) == final)
+        eventually(lambda: _status(svix, app_id, msg_id, endpoint.id) == final)
         return msg_id
 
     before = send("a", 200, "success")
@@ -341,7 +330,7 @@ def test_send_example_sends_the_schema_example_to_that_endpoint_alone(
     assert [d.id for d in svix.message_attempt.list_attempted_destinations(app_id, first.id).data] == [
         endpoint.id
     ]
-    _eventually(lambda: _status(svix, app_id, first.id, endpoint.id) == "success")
+    eventually(lambda: _status(svix, app_id, first.id, endpoint.id) == "success")
     assert receiver.requests(other) == []
 
 
@@ -382,15 +371,15 @@ def test_attempt_stats_count_each_days_attempts_by_status(
     path = _path("stats")
     endpoint = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 200)))
     ok = svix.message.create(app_id, MessageIn(event_type="a", payload={}))
-    _eventually(lambda: _status(svix, app_id, ok.id, endpoint.id) == "success")
+    eventually(lambda: _status(svix, app_id, ok.id, endpoint.id) == "success")
     receiver.url(path, 500)
     failed = svix.message.create(app_id, MessageIn(event_type="a", payload={}))
-    _eventually(lambda: _status(svix, app_id, failed.id, endpoint.id) == "fail")
+    eventually(lambda: _status(svix, app_id, failed.id, endpoint.id) == "fail")
     # A pending retry whose endpoint is disabled before it comes due ends canceled, with no request.
     canceled = svix.message.create(app_id, MessageIn(event_type="a", payload={}))
-    _eventually(lambda: _status(svix, app_id, canceled.id, endpoint.id) == "pending")
+    eventually(lambda: _status(svix, app_id, canceled.id, endpoint.id) == "pending")
     svix.endpoint.patch(app_id, endpoint.id, EndpointPatch(disabled=True))
-    _eventually(lambda: _status(svix, app_id, canceled.id, endpoint.id) == "canceled")
+    eventually(lambda: _status(svix, app_id, canceled.id, endpoint.id) == "canceled")
 
     stats = svix.endpoint.get_attempt_stats(app_id, endpoint.id)
     # The first attempt and the retry of `failed`, and the first attempt of `canceled`.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -35,6 +35,7 @@ from tests.support.hosts import serving_herald
 from tests.support.receivers import Receiver
 from tests.support.settings import FAST_RETRIES
 from tests.support.tokens import Minter
+from tests.support.waiting import eventually
 
 TENANT = "tenant-delivery"
 
@@ -65,22 +66,6 @@ def app_id(svix: Svix) -> str:
     return svix.application.create(ApplicationIn(name="Deliveries", uid=f"d-{uuid.uuid4().hex[:10]}")).id
 
 
-def _eventually(check: Callable[[], Any], *, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        else:
-            if result is not None and result is not False:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met in time")
-        time.sleep(0.1)
-
-
 def _pair_status(svix: Svix, app_id: str, msg_id: str) -> str:
     (destination,) = svix.message_attempt.list_attempted_destinations(app_id, msg_id).data
     return str(destination.status_text)
@@ -105,7 +90,7 @@ def test_the_happy_path_delivers_signed_records_success_and_starts_no_workflow(
     secret = svix.endpoint.get_secret(app_id, endpoint.id).key
     assert Webhook(secret).verify(request.body, request.headers) == {"invoice": "in_1"}
     assert request.headers["webhook-id"] == msg.id
-    _eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
+    eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
     (attempt,) = svix.message_attempt.list_by_msg(app_id, msg.id).data
     assert (attempt.response_status_code, attempt.status_text, attempt.endpoint_id) == (
         200,
@@ -121,7 +106,7 @@ def test_a_failing_endpoint_is_retried_until_it_succeeds(svix: Svix, app_id: str
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={"n": 1}))
     requests = receiver.wait_for(path, 3)
     assert {r.headers["webhook-id"] for r in requests} == {msg.id}
-    _eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
+    eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
     attempts = svix.message_attempt.list_by_msg(app_id, msg.id).data
     assert [a.response_status_code for a in reversed(attempts)] == [500, 503, 200]
 
@@ -133,7 +118,7 @@ def test_an_endpoint_that_always_fails_ends_failed_after_the_schedule(
     svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 500)))
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={}))
     receiver.wait_for(path, 4)
-    _eventually(lambda: _pair_status(svix, app_id, msg.id) == "fail")
+    eventually(lambda: _pair_status(svix, app_id, msg.id) == "fail")
     time.sleep(1.5)
     assert len(receiver.requests(path)) == 4  # the first attempt and the schedule's three retries
     assert len(svix.message_attempt.list_by_msg(app_id, msg.id).data) == 4
@@ -144,7 +129,7 @@ def test_410_gone_disables_the_endpoint(svix: Svix, app_id: str, receiver: Recei
     endpoint = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 410)))
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={}))
     receiver.wait_for(path, 1)
-    _eventually(lambda: svix.endpoint.get(app_id, endpoint.id).disabled)
+    eventually(lambda: svix.endpoint.get(app_id, endpoint.id).disabled)
     assert _pair_status(svix, app_id, msg.id) == "fail"
 
 
@@ -185,7 +170,7 @@ async def test_a_message_stored_but_never_dispatched_is_found_by_the_sweeper(
     )
     (request,) = receiver.wait_for(path, 1, timeout=30)
     assert request.headers["webhook-id"] == message["id"]
-    _eventually(lambda: _pair_status(svix, app_id, message["id"]) == "success")
+    eventually(lambda: _pair_status(svix, app_id, message["id"]) == "success")
     # Found once: the next three sweeps (one a second here) do not send it again.
     await asyncio.sleep(3.5)
     assert len(receiver.requests(path)) == 1
@@ -212,7 +197,7 @@ async def test_the_breaker_opens_skips_requests_then_half_opens_and_closes(
     # The receiver recovers; after the cool-down one probe goes out, succeeds and closes the circuit.
     receiver.script(path, 200)
     for msg_id in [*first, later]:
-        _eventually(partial(_succeeded, svix, app_id, msg_id), timeout=30)
+        eventually(partial(_succeeded, svix, app_id, msg_id), timeout=30)
     # No request went out while the circuit was open: the probe came only after the cool-down.
     fourth = receiver.requests(path)[3]
     assert fourth.at - receiver.requests(path)[2].at >= 2.5
@@ -231,8 +216,8 @@ def test_deliver_at_waits_on_a_durable_timer(
     assert request.headers["webhook-id"] == msg.id
     assert request.at - created >= 1.0, "sent before its deliverAt"
     # The workflow completes once its activity has recorded the attempt, just after the receipt.
-    _eventually(lambda: [w["runtimeStatus"] for w in _workflows(delivery_url, msg.id)] == ["Completed"])
-    _eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
+    eventually(lambda: [w["runtimeStatus"] for w in _workflows(delivery_url, msg.id)] == ["Completed"])
+    eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
 
 
 async def test_a_duplicated_dispatch_starts_one_workflow(
@@ -274,6 +259,6 @@ async def test_a_retry_after_the_payload_expired_sends_nothing_and_cancels_the_p
     assert stored is not None
     expired = to_wire(datetime.now(UTC) - timedelta(seconds=1))
     await services.store.replace(MESSAGES, {**stored, "payloadExpiresAt": expired}, etag=stored["_etag"])
-    _eventually(lambda: _pair_status(svix, app_id, msg.id) == "canceled")
+    eventually(lambda: _pair_status(svix, app_id, msg.id) == "canceled")
     await asyncio.sleep(1.5)
     assert len(receiver.requests(path)) == 1

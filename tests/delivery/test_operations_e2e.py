@@ -31,12 +31,13 @@ from svix.api import (
     SvixOptions,
 )
 from svix.exceptions import HttpError, HTTPValidationError
-from svix.models import BackgroundTaskStatus, BackgroundTaskType
+from svix.models import BackgroundTaskOut, BackgroundTaskStatus, BackgroundTaskType
 
 from devhost.testing import free_port
 from shared.services.registry import Services
 from tests.support.receivers import Receiver
 from tests.support.tokens import Minter
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -57,17 +58,6 @@ def app_id(svix: Svix) -> str:
 
 def _path(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-def _eventually(check: Callable[[], Any], *, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 def _status_code(call: Callable[[], Any]) -> int:
@@ -252,7 +242,7 @@ def test_an_exhausted_delivery_sends_message_attempt_exhausted(
         return next((a for a in attempts if a.id == data["lastAttempt"]["id"]), None)
 
     # The event may overtake the attempt's log entry: the log is read until it shows it.
-    last = _eventually(last_attempt, timeout=5)
+    last = eventually(last_attempt, timeout=5)
     assert (last.response_status_code, data["lastAttempt"]["responseStatusCode"]) == (500, 500)
 
 
@@ -266,7 +256,7 @@ def test_resend_makes_exactly_one_manual_attempt_and_moves_the_pair(
     endpoint = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 500)))
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={"n": 1}))
     receiver.wait_for(path, 2)
-    _eventually(lambda: _settled(svix, app_id, msg.id, "fail"))
+    eventually(lambda: _settled(svix, app_id, msg.id, "fail"))
 
     # A resend that fails is one request: the pair stays failed and no retries follow.
     receiver.url(path, 503)
@@ -320,16 +310,16 @@ async def test_recover_resends_only_the_failed_pairs_of_its_window_in_batches(
         return str(svix.message.create(app_id, MessageIn(event_type="a", payload={"n": n})).id)
 
     before = send("before")
-    _eventually(lambda: _settled(svix, app_id, before, "fail"))
+    eventually(lambda: _settled(svix, app_id, before, "fail"))
     since = datetime.now(UTC)
     receiver.url(path, 200)
     succeeded = send("ok")
-    _eventually(lambda: _settled(svix, app_id, succeeded, "success"))
+    eventually(lambda: _settled(svix, app_id, succeeded, "success"))
     receiver.url(path, 500)
     failed = [send(f"f{i}") for i in range(5)]
     until = datetime.now(UTC)
     after = send("after")
-    _eventually(lambda: all(_settled(svix, app_id, msg_id, "fail") for msg_id in [*failed, after]))
+    eventually(lambda: all(_settled(svix, app_id, msg_id, "fail") for msg_id in [*failed, after]))
     receiver.url(path, 200)
     seen = len(receiver.requests(path))
 
@@ -338,9 +328,12 @@ async def test_recover_resends_only_the_failed_pairs_of_its_window_in_batches(
         BackgroundTaskStatus.RUNNING,
         BackgroundTaskType.ENDPOINT_RECOVER,
     )
-    task = _eventually(
-        lambda: (t := svix.background_task.get(started.id)).status == BackgroundTaskStatus.FINISHED and t
-    )
+
+    def finished() -> BackgroundTaskOut | None:
+        task = svix.background_task.get(started.id)
+        return task if task.status == BackgroundTaskStatus.FINISHED else None
+
+    task = eventually(finished)
     assert (task.data["messagesSent"], task.data["messagesFailed"]) == (5, 0)
 
     resent = receiver.requests(path)[seen:]
