@@ -21,8 +21,8 @@ from .durable_support import DurableDriver, durable_app
 from .sample_apps import copy_app
 
 PIPELINE = {"rounds": 3, "width": 3, "pause_seconds": 100}
-# 100 s pauses take 1.5 s: long enough to kill the host during one.
-ENV = {"DEVHOST_DURABLE_TIMER_SCALE": "0.015"}
+# 100 s pauses take 0.8 s: long enough to kill the host during one (it is killed as it sees one begin).
+ENV = {"DEVHOST_DURABLE_TIMER_SCALE": "0.008"}
 
 
 def _committed_steps(db_path: Path) -> set[str]:

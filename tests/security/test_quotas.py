@@ -32,7 +32,7 @@ LIMITS = {
     "HERALD_OUTBOUND_PER_TENANT": "1",
     "HERALD_OUTBOUND_WAIT_SECONDS": "0.3",
     # Each request to the tarpit hangs this long; no retries, so a failure is final at once.
-    "HERALD_DELIVERY_TIMEOUT_SECONDS": "3",
+    "HERALD_DELIVERY_TIMEOUT_SECONDS": "2",
     "HERALD_RETRY_SCHEDULE": "",
 }
 
