@@ -17,6 +17,7 @@ from shared.services.registry import Services
 from shared.settings import HeraldSettings
 from shared.store.cosmos import CosmosStore
 from tests.support.hosts import serving_herald
+from tests.support.offline import offline_tests_stay_off_the_network  # noqa: F401 (autouse)
 from tests.support.receivers import Receiver, running_receiver
 from tests.support.settings import FAST_RETRIES, settings_of
 from tests.support.settings import herald_env as local_herald_env

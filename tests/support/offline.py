@@ -1,4 +1,4 @@
-"""The `offline` marker (a pytest plugin, loaded for every run by pyproject.toml's addopts).
+"""The `offline` mark's check: an autouse fixture both conftests (tests/, devhost/tests/) take in.
 
 A module marked `pytestmark = pytest.mark.offline` needs no emulator, no server of its own and no
 network: `make test-unit` runs exactly those, in seconds. The mark is checked, not trusted: while
@@ -13,13 +13,7 @@ from typing import Any
 
 import pytest
 
-MARKER = "offline"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", f"{MARKER}: needs no emulator, server or network (make test-unit); connections fail it"
-    )
+MARKER = "offline"  # declared in pyproject.toml's markers
 
 
 def _refuse(*args: Any, **kwargs: Any) -> Any:
@@ -29,7 +23,7 @@ def _refuse(*args: Any, **kwargs: Any) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _offline_tests_stay_off_the_network(request: pytest.FixtureRequest) -> Iterator[None]:
+def offline_tests_stay_off_the_network(request: pytest.FixtureRequest) -> Iterator[None]:
     if request.node.get_closest_marker(MARKER) is None:
         yield
         return
