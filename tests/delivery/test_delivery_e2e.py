@@ -47,7 +47,7 @@ def delivery_url(herald_env: dict[str, str]) -> Iterator[str]:
         **FAST_RETRIES,
         "HERALD_RETRY_SCHEDULE": "100,100,100",
         "HERALD_SWEEP_SCHEDULE": "*/1 * * * * *",
-        "HERALD_SWEEP_GRACE_SECONDS": "5",
+        "HERALD_SWEEP_GRACE_SECONDS": "3",
         # The breaker's cool-down runs on the wall clock (it is shared state, not a durable timer).
         "HERALD_BREAKER_FAILURES": "3",
         "HERALD_BREAKER_COOLDOWN_SECONDS": "3",
