@@ -9,7 +9,7 @@ PORT ?= 7071
 TENANT ?= default
 SCOPES ?= herald.read herald.write herald.admin
 
-.PHONY: run test prepare stop lint typecheck emulators deps clean token redis-server chromium portal checkov svix1
+.PHONY: run test test-unit prepare stop lint typecheck emulators deps clean token redis-server chromium portal checkov svix1
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/install_worker_protos.py .python-version
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.13 is required ($(PYTHON) not found; with pyenv: pyenv install 3.13.0)"; exit 1; }
@@ -89,6 +89,12 @@ prepare: deps redis-server chromium emulators lint typecheck checkov svix1
 test:
 	@$(MAKE) --no-print-directory -j4 --output-sync=target prepare
 	$(PY) -m pytest
+
+# The offline loop: the test modules marked `pytestmark = pytest.mark.offline` (no emulator, server
+# or network, and the mark is checked: a connection fails the test), in seconds. Only those files
+# are collected, and the plugins only other tests use are not loaded: the loop pays for nothing else.
+test-unit: $(VENV)/.installed
+	$(PY) -m pytest -m offline -q -p no:hypothesispytest -p no:schemathesis -p no:anyio $$(grep -rl --include='test_*.py' '^pytestmark = pytest.mark.offline' tests devhost/tests)
 
 stop:
 	scripts/emulators.sh stop

@@ -2,7 +2,7 @@
 
 Herald (the app at the repository root) against a bare hello-world DFApp (bench/apps/hello), in the
 same run, alternating which goes first. Both get Herald's local settings for the emulators (the
-values tests/conftest.py's herald_env uses), though the health route touches no dependency. Prints
+tests' own, tests/support/settings.py), though the health route touches no dependency. Prints
 a table and writes bench/results/cold_start.json.
 
     .venv/bin/python bench/cold_start.py [--runs 5]
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import math
 import os
 import platform
 import signal
@@ -25,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devhost.testing import LOCALHOST, free_port  # noqa: E402
-from tests.conftest import AZURITE_CONNECTION, EMULATOR_KEY  # noqa: E402
+from tests.support.settings import herald_env  # noqa: E402
+from tests.support.stats import percentile  # noqa: E402
+from tests.support.tokens import Issuer  # noqa: E402
 
 APPS = {"hello": ROOT / "bench" / "apps" / "hello", "herald": ROOT}
 HEALTH_PATH = "/api/v1/health"
@@ -44,21 +44,15 @@ READY_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.005
 
 
-def herald_env() -> dict[str, str]:
-    """tests/conftest.py's herald_env, with a database of the benchmark's own."""
-    return {
-        "AzureWebJobsStorage": AZURITE_CONNECTION,
-        "HERALD_COSMOS_ENDPOINT": os.environ.get("HERALD_TEST_COSMOS_ENDPOINT", "https://localhost:8081"),
-        "HERALD_COSMOS_KEY": EMULATOR_KEY,
-        "HERALD_COSMOS_VERIFY_TLS": "false",
-        "HERALD_COSMOS_CREATE_CONTAINERS": "true",
-        "HERALD_COSMOS_DATABASE": f"herald-bench-{uuid.uuid4().hex[:8]}",
-        "HERALD_DELIVERY_ALLOWED_CIDRS": "127.0.0.0/8,::1/128",
-        "HERALD_SWEEP_SCHEDULE": "0 */1 * * * *",
-        "TASK_HUB_NAME": "heraldbench",
+def bench_env() -> dict[str, str]:
+    """The tests' local Herald settings, with a database of the benchmark's own."""
+    return herald_env(
+        Issuer(),
+        database_prefix="herald-bench",
+        TASK_HUB_NAME="heraldbench",
         # A Durable state file of the benchmark's own, never a running devhost's.
-        "DEVHOST_DURABLE_DB": str(Path(tempfile.mkdtemp(prefix="herald-cold-")) / "durable.sqlite3"),
-    }
+        DEVHOST_DURABLE_DB=str(Path(tempfile.mkdtemp(prefix="herald-cold-")) / "durable.sqlite3"),
+    )
 
 
 def measure_once(app_dir: Path, env: dict[str, str]) -> float:
@@ -135,8 +129,7 @@ def summarize(samples: list[float]) -> dict[str, Any]:
     return {
         "samples_ms": [round(s, 1) for s in samples],
         "median_ms": round(statistics.median(ordered), 1),
-        # Nearest-rank percentile: with few runs, an observed value rather than an interpolation.
-        "p90_ms": round(ordered[math.ceil(0.9 * len(ordered)) - 1], 1),
+        "p90_ms": round(percentile(ordered, 0.9), 1),
         "min_ms": round(ordered[0], 1),
     }
 
@@ -145,7 +138,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=5, help="runs per app (default: 5)")
     args = parser.parse_args()
-    env = herald_env()
+    env = bench_env()
     samples: dict[str, list[float]] = {name: [] for name in APPS}
     imports: dict[str, list[float]] = {name: [] for name in APPS}
     for run in range(args.runs):

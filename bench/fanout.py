@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import statistics
 import sys
@@ -29,21 +28,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devhost.testing import run_devhost  # noqa: E402
-from tests.reliability.emulators import private_azurite, private_cosmos  # noqa: E402
-from tests.reliability.harness import Api, fault_env  # noqa: E402
-from tests.reliability.receiver import FaultyReceiver, running_receiver  # noqa: E402
-from tests.reliability.standalone import standalone_herald  # noqa: E402
+from tests.support.emulators import private_azurite, private_cosmos  # noqa: E402
+from tests.support.faults import Api, fault_env  # noqa: E402
+from tests.support.receivers import Receiver, running_receiver  # noqa: E402
+from tests.support.settings import herald_env  # noqa: E402
+from tests.support.stats import percentile  # noqa: E402
+from tests.support.tokens import Issuer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "fanout.json"
 DELIVERY_TIMEOUT_SECONDS = 60.0
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-def one_message(api: Api, receiver: FaultyReceiver, app_id: str, endpoints: int, ref: str) -> dict[str, Any]:
+def one_message(api: Api, receiver: Receiver, app_id: str, endpoints: int, ref: str) -> dict[str, Any]:
     """Sends one message and waits (bounded) until every endpoint received it."""
     started = time.monotonic()
     sent = api.send(app_id, ref)
@@ -69,7 +65,7 @@ def one_message(api: Api, receiver: FaultyReceiver, app_id: str, endpoints: int,
     }
 
 
-def run_case(api: Api, receiver: FaultyReceiver, endpoints: int, runs: int) -> dict[str, Any]:
+def run_case(api: Api, receiver: Receiver, endpoints: int, runs: int) -> dict[str, Any]:
     app_id = api.create_app(f"fanout-{endpoints}")
     for n in range(endpoints):
         api.create_target(app_id, receiver, f"fan{endpoints}-{n}")
@@ -149,11 +145,12 @@ def main() -> int:
     parser.add_argument("--cases", default="1,10,100", help="endpoints per message (1,10,100)")
     args = parser.parse_args()
     counts = [int(part) for part in args.cases.split(",") if part.strip()]
-    base, mint = standalone_herald()
+    issuer = Issuer()
     with private_cosmos() as cosmos, private_azurite() as storage, running_receiver() as receiver:
+        base = herald_env(issuer, TASK_HUB_NAME="heraldbench")
         env = fault_env(base, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string)
         with run_devhost(ROOT, env=env) as host:
-            api = Api(host.base_url, mint(f"tenant-fanout-{uuid.uuid4().hex[:8]}"))
+            api = Api(host.base_url, issuer.mint(f"tenant-fanout-{uuid.uuid4().hex[:8]}"))
             try:
                 cases = [run_case(api, receiver, count, args.runs) for count in counts]
             finally:

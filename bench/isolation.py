@@ -29,19 +29,14 @@ every loop is bounded; everything listens on loopback only.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import platform
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,12 +44,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devhost.testing import LOCALHOST, run_devhost  # noqa: E402
+from devhost.testing import run_devhost  # noqa: E402
 from shared.settings import HeraldSettings  # noqa: E402
-from tests.reliability.emulators import private_azurite, private_cosmos  # noqa: E402
-from tests.reliability.harness import Api, fault_env, live_workflows  # noqa: E402
-from tests.reliability.receiver import FaultyReceiver, running_receiver  # noqa: E402
-from tests.reliability.standalone import standalone_herald  # noqa: E402
+from tests.support.emulators import private_azurite, private_cosmos  # noqa: E402
+from tests.support.faults import Api, fault_env, live_workflows  # noqa: E402
+from tests.support.receivers import Receiver, running_receiver, running_tarpits  # noqa: E402
+from tests.support.settings import herald_env  # noqa: E402
+from tests.support.stats import percentile  # noqa: E402
+from tests.support.tokens import Issuer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "isolation.json"
 NOISY_ENDPOINTS = 10
@@ -76,82 +73,8 @@ def _default(name: str) -> Any:
     return HeraldSettings.model_fields[name].default
 
 
-@dataclass
-class Tarpits:
-    """Loopback servers, one per port, that accept connections and never answer; on a thread."""
-
-    count: int
-    urls: list[str] = field(default_factory=list)
-    accepted: int = 0
-    open: int = 0
-    peak_open: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with self.lock:
-            self.accepted += 1
-            self.open += 1
-            self.peak_open = max(self.peak_open, self.open)
-        try:
-            while await reader.read(65536):
-                pass
-        finally:
-            with self.lock:
-                self.open -= 1
-            writer.close()
-
-    def snapshot(self) -> dict[str, int]:
-        with self.lock:
-            return {"accepted": self.accepted, "open": self.open, "peak_open": self.peak_open}
-
-
-@contextmanager
-def running_tarpits(count: int) -> Iterator[Tarpits]:
-    tarpits = Tarpits(count)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    servers: list[asyncio.Server] = []
-
-    async def start() -> None:
-        for _ in range(count):
-            server = await asyncio.start_server(tarpits._handle, LOCALHOST, 0)
-            servers.append(server)
-            tarpits.urls.append(f"http://{LOCALHOST}:{server.sockets[0].getsockname()[1]}/hook")
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, name="tarpits", daemon=True)
-    thread.start()
-    if not ready.wait(10):
-        raise RuntimeError("the tarpits did not start")
-    try:
-        yield tarpits
-    finally:
-
-        async def stop() -> None:
-            for server in servers:
-                server.close()
-                # Python 3.12+: wait_closed would wait for the held connections; close them instead.
-                server.close_clients()
-
-        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile: an observed value."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
 def quiet_phase(
-    api: Api, receiver: FaultyReceiver, app_id: str, path: str, *, seconds: float, interval: float, name: str
+    api: Api, receiver: Receiver, app_id: str, path: str, *, seconds: float, interval: float, name: str
 ) -> dict[str, Any]:
     """One message every `interval` s for `seconds`, each after the previous one was received."""
     latencies: list[float] = []
@@ -188,7 +111,7 @@ def quiet_phase(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    base, mint = standalone_herald()
+    issuer = Issuer()
     messages = math.ceil(args.hanging / NOISY_ENDPOINTS)
     with (
         private_cosmos() as cosmos,
@@ -198,7 +121,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tempfile.TemporaryDirectory(prefix="herald-isolation-") as state,
     ):
         env = fault_env(
-            base,
+            herald_env(issuer, TASK_HUB_NAME="heraldbench"),
             cosmos_endpoint=cosmos.endpoint,
             storage=storage.connection_string,
             # Deployed behaviour for everything that matters here: timeouts, retries, sweeper.
@@ -214,8 +137,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             DEVHOST_DURABLE_DB=str(Path(state) / "durable.sqlite3"),
         )
         with run_devhost(ROOT, env=env) as host:
-            quiet = Api(host.base_url, mint(f"tenant-quiet-{uuid.uuid4().hex[:8]}"))
-            noisy = Api(host.base_url, mint(f"tenant-noisy-{uuid.uuid4().hex[:8]}"))
+            quiet = Api(host.base_url, issuer.mint(f"tenant-quiet-{uuid.uuid4().hex[:8]}"))
+            noisy = Api(host.base_url, issuer.mint(f"tenant-noisy-{uuid.uuid4().hex[:8]}"))
             try:
                 quiet_app = quiet.create_app("quiet")
                 quiet_path = "quiet"

@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devhost.testing import run_devhost  # noqa: E402
-from tests.reliability.emulators import private_azurite, private_cosmos  # noqa: E402
-from tests.reliability.harness import (  # noqa: E402
+from tests.support.emulators import private_azurite, private_cosmos  # noqa: E402
+from tests.support.faults import (  # noqa: E402
     Api,
     Ledger,
     Report,
@@ -49,8 +49,10 @@ from tests.reliability.harness import (  # noqa: E402
     fault_env,
     live_workflows,
 )
-from tests.reliability.receiver import Behaviour, FaultyReceiver, running_receiver  # noqa: E402
-from tests.reliability.standalone import standalone_herald  # noqa: E402
+from tests.support.receivers import Behaviour, Receiver, running_receiver  # noqa: E402
+from tests.support.settings import herald_env  # noqa: E402
+from tests.support.stats import percentile  # noqa: E402
+from tests.support.tokens import Issuer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SAMPLE_SECONDS = 1.0
@@ -77,7 +79,7 @@ class Sampler:
 
     process: psutil.Process
     ledger: Ledger
-    receiver: FaultyReceiver
+    receiver: Receiver
     host_url: str
     started: float
     samples: list[Sample] = field(default_factory=list)
@@ -116,15 +118,7 @@ class Sampler:
         return next((s.rss_mb for s in self.samples if s.at >= seconds), None)
 
 
-def percentile(values: list[float], fraction: float) -> float | None:
-    """Nearest-rank percentile: an observed value."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-def latencies(ledger: Ledger, receiver: FaultyReceiver) -> tuple[list[float], list[float]]:
+def latencies(ledger: Ledger, receiver: Receiver) -> tuple[list[float], list[float]]:
     """Milliseconds from each create's start to its pair's first acknowledged delivery; all pairs,
     and the pairs whose first request succeeded."""
     sent = {s.ref: s.started for s in ledger.sent if s.accepted}
@@ -147,12 +141,12 @@ def latencies(ledger: Ledger, receiver: FaultyReceiver) -> tuple[list[float], li
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    base, mint = standalone_herald()
+    issuer = Issuer()
     tenant = f"tenant-load-{uuid.uuid4().hex[:8]}"
     count = int(args.rate * args.duration)
     with private_cosmos() as cosmos, private_azurite() as storage, running_receiver() as receiver:
         env = fault_env(
-            base,
+            herald_env(issuer, TASK_HUB_NAME="heraldbench"),
             cosmos_endpoint=cosmos.endpoint,
             storage=storage.connection_string,
             DEVHOST_DURABLE_TIMER_SCALE="1",
@@ -164,7 +158,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             HERALD_SWEEP_GRACE_SECONDS="120",
         )
         with run_devhost(ROOT, env=env) as host:
-            api = Api(host.base_url, mint(tenant))
+            # Valid past the run and its audit, however long `--duration` makes it.
+            api = Api(host.base_url, issuer.mint(tenant, lifetime=int(args.duration) + 3600))
             try:
                 app_id = api.create_app("load")
                 targets = [api.create_target(app_id, receiver, f"load-{n}") for n in range(args.endpoints)]
@@ -206,7 +201,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def summarize(
     args: argparse.Namespace,
     ledger: Ledger,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     sampler: Sampler,
     report: Report,
     stream_seconds: float,
@@ -222,8 +217,9 @@ def summarize(
     rss_10 = sampler.rss_at(600)
     pending = [s.pending for s in in_stream if s.pending is not None]
 
-    def ms(value: float | None) -> float | None:
-        return round(value, 1) if value is not None else None
+    def ms(value: float) -> float | None:
+        # null in the JSON where there was nothing to measure (JSON has no NaN)
+        return round(value, 1) if math.isfinite(value) else None
 
     return {
         "config": {

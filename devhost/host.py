@@ -1,8 +1,8 @@
 """Start-up, serving and shutdown of one function app.
 
-Each trigger type devhost serves is a ``TriggerHandler``; adding queue, timer or durable support
-means adding a handler module and listing it in ``_handlers``. Functions whose trigger has no
-handler are named in the log and skipped, so the rest of the app still runs.
+Each trigger type devhost serves (HTTP, queue, timer, Durable) is a ``TriggerHandler`` listed in
+``_handlers``. Functions whose trigger has no handler are named in the log and skipped, so the
+rest of the app still runs.
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ from devhost.worker import Worker
 
 logger = logging.getLogger(__name__)
 
-# Bindings a later stage will serve: a function using one is skipped with a warning instead of
-# stopping the host, so the app's other functions stay usable meanwhile.
-DEFERRED_BINDINGS: frozenset[str] = frozenset()
 # How long in-flight requests may take to finish after SIGTERM/SIGINT.
 SHUTDOWN_GRACE_SECONDS = 10.0
 
@@ -164,14 +161,6 @@ def _assign(functions: list[FunctionSpec], handlers: dict[str, TriggerHandler]) 
                 "function %s: trigger %s is not served by devhost yet; skipped",
                 spec.name,
                 spec.trigger.type,
-            )
-            continue
-        deferred = sorted({b.type for b in spec.bindings if b.type in DEFERRED_BINDINGS})
-        if deferred:
-            logger.warning(
-                "function %s: binding %s is not served by devhost yet; skipped",
-                spec.name,
-                ", ".join(deferred),
             )
             continue
         unsupported = [b for b in spec.bindings if not handler.accepts_binding(b)]

@@ -20,17 +20,20 @@ import argparse
 import base64
 import json
 import os
-import time
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.tokens import ALL_SCOPES, Issuer, new_key  # noqa: E402
+
 KEY_FILE = ROOT / ".local" / "dev-auth" / "private.pem"
 PORTAL_KEY_FILE = ROOT / ".local" / "dev-auth" / "portal-private.pem"
 SETTINGS_FILE = ROOT / "local.settings.json"
@@ -38,7 +41,6 @@ EXAMPLE_FILE = ROOT / "local.settings.example.json"
 ISSUER = "https://herald.local/dev"
 AUDIENCE = "api://herald"
 KID = "herald-dev-1"
-ALL_SCOPES = "herald.read herald.write herald.admin"
 TOKEN_LIFETIME_SECONDS = 12 * 3600
 # The local "directory": like an Entra tenant id, the same in every token.
 DIRECTORY_ID = "herald-local-directory"
@@ -60,7 +62,7 @@ def _key_file(path: Path, generate: Callable[[], PrivateKeyTypes]) -> PrivateKey
 
 
 def _private_key() -> rsa.RSAPrivateKey:
-    loaded = _key_file(KEY_FILE, lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    loaded = _key_file(KEY_FILE, new_key)
     assert isinstance(loaded, rsa.RSAPrivateKey)
     return loaded
 
@@ -75,9 +77,11 @@ def _portal_key() -> str:
     return base64.b64encode(der).decode()
 
 
+def _issuer() -> Issuer:
+    return Issuer(_private_key(), issuer=ISSUER, audience=AUDIENCE, kid=KID, directory=DIRECTORY_ID)
+
+
 def init() -> None:
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(_private_key().public_key()))
-    jwks = json.dumps({"keys": [{**public, "kid": KID, "use": "sig", "alg": "RS256"}]})
     settings = json.loads(SETTINGS_FILE.read_text())
     values = settings.setdefault("Values", {})
     # Settings added to the example since this file was made join it; the user's values stay.
@@ -91,7 +95,7 @@ def init() -> None:
     single = values.get("HERALD_AUTH_SINGLE_TENANT", "").strip().lower() == "true"
     if values.get("HERALD_AUTH_TENANT_CLAIM") == "tid" and not single:
         values["HERALD_AUTH_TENANT_CLAIM"] = example["HERALD_AUTH_TENANT_CLAIM"]
-    values["HERALD_AUTH_JWKS"] = jwks
+    values["HERALD_AUTH_JWKS"] = _issuer().jwks
     if not values.get("HERALD_LOCAL_KEK"):
         values["HERALD_LOCAL_KEK"] = base64.b64encode(os.urandom(32)).decode()
     values["HERALD_PORTAL_LOCAL_KEY"] = _portal_key()
@@ -107,20 +111,14 @@ def _tenant_claim() -> str:
 
 
 def token(tenant: str, scopes: str) -> str:
-    now = int(time.time())
-    claims = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "tid": DIRECTORY_ID,
-        _tenant_claim(): tenant,
-        "sub": "local-developer",
-        "scp": scopes,
-        "iat": now,
-        "nbf": now,
-        "exp": now + TOKEN_LIFETIME_SECONDS,
-        "jti": str(uuid.uuid4()),
-    }
-    return jwt.encode(claims, _private_key(), algorithm="RS256", headers={"kid": KID})
+    return _issuer().mint(
+        tenant,
+        scopes,
+        tenant_claim=_tenant_claim(),
+        lifetime=TOKEN_LIFETIME_SECONDS,
+        sub="local-developer",
+        jti=str(uuid.uuid4()),
+    )
 
 
 def main() -> None:

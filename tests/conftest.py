@@ -6,120 +6,58 @@ further by tenant or by application, so runs never see each other's data.
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.services.registry import Services
 from shared.settings import HeraldSettings
 from shared.store.cosmos import CosmosStore
-
-ROOT = Path(__file__).resolve().parent.parent
-EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
-AZURITE_CONNECTION = (
-    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
-    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
-    "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
-    "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
-)
-
-
-ISSUER = "https://login.herald.test/tests/v2.0"
-AUDIENCE = "api://herald-tests"
-KID = "test-key-1"
-ALL_SCOPES = "herald.read herald.write herald.admin"
-# The issuer's one directory: like Entra's `tid`, every token carries it; the tenant is `azp`.
-DIRECTORY_ID = "tests-directory"
-# The tenant the acceptance suite's tokens carry.
-ACCEPTANCE_TENANT = "tenant-acceptance"
-
-Minter = Callable[..., str]
+from tests.support.hosts import serving_herald
+from tests.support.offline import offline_tests_stay_off_the_network  # noqa: F401 (autouse)
+from tests.support.receivers import Receiver, running_receiver
+from tests.support.settings import FAST_RETRIES, settings_of
+from tests.support.settings import herald_env as local_herald_env
+from tests.support.tokens import Issuer, Minter
 
 
 @pytest.fixture(scope="session")
-def signing_key() -> rsa.RSAPrivateKey:
-    """The test issuer's private key; Herald only ever sees its public JWKS."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def token_issuer() -> Issuer:
+    """The test issuer: Herald trusts its JWKS; its private key only signs tokens here."""
+    return Issuer()
 
 
 @pytest.fixture(scope="session")
-def jwks(signing_key: rsa.RSAPrivateKey) -> str:
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
-    return json.dumps({"keys": [{**public, "kid": KID, "use": "sig", "alg": "RS256"}]})
+def signing_key(token_issuer: Issuer) -> rsa.RSAPrivateKey:
+    return token_issuer.key
 
 
 @pytest.fixture(scope="session")
-def mint(signing_key: rsa.RSAPrivateKey) -> Minter:
+def jwks(token_issuer: Issuer) -> str:
+    return token_issuer.jwks
+
+
+@pytest.fixture(scope="session")
+def mint(token_issuer: Issuer) -> Minter:
     """Issues access tokens like Entra ID would: `mint(tenant, scopes=..., **claim_overrides)`.
 
     `tenant` is the calling application (`azp`), the claim Herald names tenants by.
     """
-
-    def issue(
-        tenant: str, scopes: str = ALL_SCOPES, *, headers: dict[str, Any] | None = None, **claims: Any
-    ) -> str:
-        now = int(time.time())
-        payload: dict[str, Any] = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "tid": DIRECTORY_ID,
-            "azp": tenant,
-            "sub": "test-user",
-            "scp": scopes,
-        }
-        payload |= {"iat": now, "nbf": now, "exp": now + 3600, **claims}
-        return jwt.encode(payload, signing_key, algorithm="RS256", headers={"kid": KID, **(headers or {})})
-
-    return issue
-
-
-def portal_key() -> str:
-    """A new app portal signing key, as HERALD_PORTAL_LOCAL_KEY takes it (base64 of PKCS#8 DER)."""
-    der = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return base64.b64encode(der).decode()
+    return token_issuer.mint
 
 
 @pytest.fixture(scope="session")
-def herald_env(jwks: str) -> dict[str, str]:
+def herald_env(token_issuer: Issuer) -> dict[str, str]:
     """The app settings of a local Herald for this test session."""
-    return {
-        "AzureWebJobsStorage": AZURITE_CONNECTION,
-        "TASK_HUB_NAME": "heraldtests",
-        "HERALD_SWEEP_SCHEDULE": "0 */1 * * * *",
-        "HERALD_COSMOS_ENDPOINT": os.environ.get("HERALD_TEST_COSMOS_ENDPOINT", "https://localhost:8081"),
-        "HERALD_COSMOS_KEY": EMULATOR_KEY,
-        "HERALD_COSMOS_VERIFY_TLS": "false",
-        "HERALD_COSMOS_CREATE_CONTAINERS": "true",
-        "HERALD_COSMOS_DATABASE": f"herald-test-{uuid.uuid4().hex[:8]}",
-        "HERALD_DELIVERY_ALLOWED_CIDRS": "127.0.0.0/8,::1/128",
-        "HERALD_AUTH_ISSUER": ISSUER,
-        "HERALD_AUTH_AUDIENCE": AUDIENCE,
-        "HERALD_AUTH_JWKS": jwks,
-        "HERALD_LOCAL_KEK": base64.b64encode(os.urandom(32)).decode(),
-        "HERALD_PORTAL_LOCAL_KEY": portal_key(),
-        "HERALD_DELIVERY_ALLOW_HTTP": "true",
-    }
+    return local_herald_env(token_issuer)
 
 
 @pytest.fixture(scope="session")
 def settings(herald_env: dict[str, str]) -> HeraldSettings:
-    keys = {k.removeprefix("HERALD_").lower(): v for k, v in herald_env.items() if k.startswith("HERALD_")}
-    return HeraldSettings(**keys)  # type: ignore[arg-type]
+    return settings_of(herald_env)
 
 
 @pytest.fixture(scope="session")
@@ -137,25 +75,40 @@ async def services(store: CosmosStore, settings: HeraldSettings) -> AsyncIterato
     await services.close()
 
 
+@pytest.fixture(scope="session")
+def operations_url(herald_env: dict[str, str]) -> Iterator[str]:
+    """Herald for the background-task and operations tests: fast retries; recoveries and replays in
+    batches of 2, so a handful of messages runs their workflows several times; and no breaker (these
+    tests fail endpoints on purpose, and an open circuit would hold their attempts back)."""
+    env = {**herald_env, **FAST_RETRIES, "HERALD_RECOVER_BATCH_SIZE": "2", "HERALD_BREAKER_FAILURES": "1000"}
+    with serving_herald(env) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver of the module's own; each test sends to paths of its own."""
+    with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch, herald_env: dict[str, str], services: Services) -> Services:
+    """Functions called in this process as the host calls them: this session's app settings in the
+    environment, every route registered, and the blueprints' `get_services()` answering `services`."""
+    import function_app  # noqa: F401 (registers every route, as the host does)
+    from shared.services import registry
+
+    for name, value in herald_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(registry, "_services", services)
+    return services
+
+
 @pytest.fixture
 def tenant() -> str:
     """A tenant of the test's own: nothing another test writes is visible to it."""
     return f"tenant-{uuid.uuid4().hex[:12]}"
-
-
-@contextmanager
-def serving_herald(env: dict[str, str]) -> Iterator[str]:
-    """Herald on a devhost of its own; yields its base URL.
-
-    Each host gets its own Durable state file: no two hosts share one, and no workflow outlives
-    the test run into the next.
-    """
-    from devhost.testing import run_devhost
-
-    with tempfile.TemporaryDirectory(prefix="herald-durable-") as state:
-        durable = {"DEVHOST_DURABLE_DB": str(Path(state) / "durable.sqlite3")}
-        with run_devhost(ROOT, env={**env, **durable}) as host:
-            yield host.base_url
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import math
 import os
 import sys
 import time
@@ -30,7 +29,9 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devhost.testing import LOCALHOST, run_devhost
-from tests.conftest import AUDIENCE, AZURITE_CONNECTION, EMULATOR_KEY, ISSUER, KID
+from tests.support.settings import AZURITE_CONNECTION, EMULATOR_KEY
+from tests.support.stats import percentile
+from tests.support.tokens import AUDIENCE, ISSUER, KID
 
 ROOT = Path(__file__).resolve().parents[2]
 COSMOS_ENDPOINT = os.environ.get("HERALD_TEST_COSMOS_ENDPOINT", "https://localhost:8081")
@@ -322,11 +323,6 @@ async def run_ceiling(spec: dict[str, Any]) -> dict[str, float]:
 
 
 # Measuring -----------------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] if ordered else float("nan")
 
 
 @dataclass

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.offline import offline_tests_stay_off_the_network  # noqa: F401 (autouse)
+
 
 @pytest.fixture(scope="module")
 def module_tmp(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:

@@ -31,6 +31,28 @@ STATUS_API = "/runtime/webhooks/durabletask"
 FINISHED = frozenset({"Completed", "Failed", "Terminated"})
 
 
+Status = dict[str, Any]
+Until = Callable[[Status], bool]
+
+
+def finished(status: Status) -> bool:
+    return status["runtimeStatus"] in FINISHED
+
+
+def wait_for_status(
+    read: Callable[[], Status | None], instance_id: str, until: Until, timeout: float
+) -> Status:
+    """Polls `read()` until the instance's status satisfies `until`; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = read()
+        if status is not None and until(status):
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"instance {instance_id} did not get there in {timeout:g} s: {status}")
+        time.sleep(0.02)
+
+
 @dataclass
 class DurableDriver:
     host: RunningDevhost
@@ -55,20 +77,8 @@ class DurableDriver:
         payload: dict[str, Any] = response.json()
         return payload
 
-    def wait(
-        self,
-        instance_id: str,
-        until: Callable[[dict[str, Any]], bool] = lambda status: status["runtimeStatus"] in FINISHED,
-        timeout: float = 15.0,
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            status = self.status(instance_id)
-            if status is not None and until(status):
-                return status
-            if time.monotonic() > deadline:
-                raise AssertionError(f"instance {instance_id} did not get there in {timeout}s: {status}")
-            time.sleep(0.02)
+    def wait(self, instance_id: str, until: Until = finished, timeout: float = 15.0) -> dict[str, Any]:
+        return wait_for_status(lambda: self.status(instance_id), instance_id, until, timeout)
 
     def run(self, name: str, payload: Any = None, instance_id: str | None = None) -> dict[str, Any]:
         return self.wait(self.start(name, payload, instance_id))
@@ -149,9 +159,3 @@ def replay(
         warnings.filterwarnings("error", message="Potential duplicate Task completion")
         warnings.filterwarnings("ignore", message=".*df_loads was called without expected_type")
         return parse_reply(handle(payload))
-
-
-def last_episode_start(history: list[dict[str, Any]]) -> int:
-    return max(
-        index for index, item in enumerate(history) if item["EventType"] == EventType.ORCHESTRATOR_STARTED
-    )

@@ -5,6 +5,8 @@ import pytest
 from devhost.__main__ import MAX_BODY_VARIABLE, QUEUE_LEASE_VARIABLE, parse_args
 from devhost.http import DEFAULT_MAX_BODY_BYTES
 
+pytestmark = pytest.mark.offline
+
 
 def test_defaults_match_core_tools(monkeypatch):
     monkeypatch.delenv(MAX_BODY_VARIABLE, raising=False)

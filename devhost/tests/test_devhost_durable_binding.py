@@ -11,6 +11,8 @@ from devhost.durable.binding import client_binding_value
 from devhost.durable.config import DurableOptions
 from devhost.errors import StartupError
 
+pytestmark = pytest.mark.offline
+
 ORIGIN = "http://127.0.0.1:7071"
 RPC_ORIGIN = "http://127.0.0.1:17071"
 

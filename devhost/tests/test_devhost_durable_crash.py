@@ -15,12 +15,14 @@ from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
+from azure.durable_functions.models.history.HistoryEventType import HistoryEventType
+
 from .durable_support import DurableDriver, durable_app
 from .sample_apps import copy_app
 
 PIPELINE = {"rounds": 3, "width": 3, "pause_seconds": 100}
-# 100 s pauses take 1.5 s: long enough to kill the host during one.
-ENV = {"DEVHOST_DURABLE_TIMER_SCALE": "0.015"}
+# 100 s pauses take 0.8 s: long enough to kill the host during one (it is killed as it sees one begin).
+ENV = {"DEVHOST_DURABLE_TIMER_SCALE": "0.008"}
 
 
 def _committed_steps(db_path: Path) -> set[str]:
@@ -29,9 +31,12 @@ def _committed_steps(db_path: Path) -> set[str]:
         history = [json.loads(text) for (text,) in db.execute("SELECT event FROM history")]
         inbox = [json.loads(text) for (text,) in db.execute("SELECT payload FROM inbox WHERE kind = 'event'")]
         scheduled = {
-            e["EventId"]: json.loads(json.loads(e["Input"])[0]) for e in history if e["EventType"] == 4
+            e["EventId"]: json.loads(json.loads(e["Input"])[0])
+            for e in history
+            if e["EventType"] == HistoryEventType.TASK_SCHEDULED
         }
-    return {scheduled[e["TaskScheduledId"]] for e in [*history, *inbox] if e["EventType"] == 5}
+    completed = [e for e in [*history, *inbox] if e["EventType"] == HistoryEventType.TASK_COMPLETED]
+    return {scheduled[e["TaskScheduledId"]] for e in completed}
 
 
 def _pending_timers(db_path: Path) -> int:

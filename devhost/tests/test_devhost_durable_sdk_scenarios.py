@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,13 +35,14 @@ from typing import Any
 
 import httpx
 import pytest
+from azure.durable_functions.models.actions.ActionType import ActionType
 
 from devhost.durable.history import EVENT_NAMES, EventType
 from devhost.testing import RunningDevhost, run_devhost
 from devhost.timespan import parse_timespan
 
 from .durable_sdk import capture, import_path, sdk_tests_root
-from .durable_support import STATUS_API, wait_until
+from .durable_support import STATUS_API, Until, finished, wait_for_status, wait_until
 from .sample_apps import copy_app
 
 # Retry timers (5 s in the SDK's scenarios) take 250 ms: far longer than the few episodes a
@@ -49,7 +50,6 @@ from .sample_apps import copy_app
 RETRY_TIMER_SCALE = "0.05"
 # The timer scenarios wait minutes and hours: 20 h take 1.4 s.
 TIMER_SCALE = 0.00002
-FINISHED = frozenset({"Completed", "Failed", "Terminated"})
 SCHEDULING = frozenset({"TaskScheduled", "TimerCreated", "SubOrchestrationInstanceCreated"})
 TASK_RESULTS = {
     "TaskCompleted": "TaskScheduled",
@@ -59,7 +59,9 @@ TASK_RESULTS = {
 }
 READS = frozenset({*TASK_RESULTS, "TimerFired", "EventRaised"})
 FAILURES = frozenset({"TaskFailed", "SubOrchestrationInstanceFailed"})
-RETRIED_ACTIONS = frozenset({1, 3})  # CallActivityWithRetry, CallSubOrchestratorWithRetry
+RETRIED_ACTIONS = frozenset(
+    {ActionType.CALL_ACTIVITY_WITH_RETRY, ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY}
+)
 
 
 def ok(value: Any, *after: Any) -> dict[str, Any]:
@@ -391,20 +393,8 @@ class ScenarioHost:
         payload: dict[str, Any] = response.json()
         return payload
 
-    def wait(
-        self,
-        instance_id: str,
-        until: Callable[[dict[str, Any]], bool] = lambda status: status["runtimeStatus"] in FINISHED,
-        timeout: float = 20.0,
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            status = self.status(instance_id)
-            if until(status):
-                return status
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{instance_id} did not get there in {timeout:g} s: {status}")
-            time.sleep(0.02)
+    def wait(self, instance_id: str, until: Until = finished, timeout: float = 20.0) -> dict[str, Any]:
+        return wait_for_status(lambda: self.status(instance_id), instance_id, until, timeout)
 
 
 @contextmanager
@@ -529,11 +519,11 @@ def action_task(action: dict[str, Any]) -> tuple[Any, ...] | None:
     """What a scheduling event for this action must say; None for actions that schedule nothing."""
     action_type = action["actionType"]
     data = None if action.get("input") is None else json.loads(action["input"])
-    if action_type in (0, 1):
+    if action_type in (ActionType.CALL_ACTIVITY, ActionType.CALL_ACTIVITY_WITH_RETRY):
         return ("TaskScheduled", action["functionName"], data)
-    if action_type in (2, 3):
+    if action_type in (ActionType.CALL_SUB_ORCHESTRATOR, ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY):
         return ("SubOrchestrationInstanceCreated", action["functionName"], data)
-    if action_type == 5:
+    if action_type == ActionType.CREATE_TIMER:
         return ("TimerCreated", moment(action["fireAt"]))
     return None  # WaitForExternalEvent, ContinueAsNew
 
@@ -686,7 +676,9 @@ def test_continue_as_new_starts_the_next_execution_with_the_sdks_input(retry_hos
     """The SDK's continue_as_new scenario loops forever: its second execution is held, then ended."""
     initial, after_tokyo = (expectations[fixture][0] for fixture in CONTINUE_AS_NEW_FIXTURES)
     assert after_tokyo["outcome"] == "done"
-    continued = [a for a in leaves(after_tokyo["state"]["actions"]) if a["actionType"] == 4]
+    continued = [
+        a for a in leaves(after_tokyo["state"]["actions"]) if a["actionType"] == ActionType.CONTINUE_AS_NEW
+    ]
     assert len(continued) == 1
     run = Run(
         "continue_as_new",

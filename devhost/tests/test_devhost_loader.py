@@ -12,6 +12,8 @@ from devhost.loader import (
     route_prefix,
 )
 
+pytestmark = pytest.mark.offline
+
 
 def write_settings(app_dir: Path, document: object) -> None:
     (app_dir / "local.settings.json").write_text(json.dumps(document), encoding="utf-8")

@@ -4,6 +4,8 @@ import pytest
 
 from devhost.routing import Route, RouteTable, RouteTemplateError, parse_template, split_path
 
+pytestmark = pytest.mark.offline
+
 
 def match(template: str, path: str) -> dict[str, str] | None:
     return parse_template(template).match(split_path(path))

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from svix.api import ApplicationIn, Svix, SvixOptions
 
-from tests.conftest import ACCEPTANCE_TENANT, Minter
+from tests.support.tokens import ACCEPTANCE_TENANT, Minter
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ from svix.api import (
 from svix.exceptions import HttpError
 
 from tests.acceptance.test_sdk_generations import svix1_python  # noqa: F401 (the 1.x interpreter)
-from tests.conftest import ACCEPTANCE_TENANT, Minter
+from tests.support.tokens import ACCEPTANCE_TENANT, Minter
 
 SCENARIO = Path(__file__).with_name("portal_scenario.py")
 ALL = ["ViewBase", "ViewEndpointSecret", "ManageEndpointSecret", "CreateAttempts", "ManageEndpoint"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from svix.api import (
@@ -17,8 +16,8 @@ from svix.api import (
     SvixOptions,
 )
 
-from tests.conftest import Minter
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver
+from tests.support.tokens import Minter
 
 PLAY = "https://play.svix.com/in/e_{}/"
 
@@ -83,12 +82,6 @@ def test_applications_are_filtered_by_their_endpoints(own: Svix) -> None:
         ApplicationListOptions(limit=2, iterator=back.prev_iterator, exclude_apps_with_no_endpoints=True)
     )
     assert [app.name for app in before.data] == ["disabled", "all-disabled"]
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 def test_the_application_rate_holds_across_its_endpoints(svix: Svix, receiver: Receiver) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +23,7 @@ from svix.exceptions import HttpError
 from svix.models import MessageStatus, StatusCodeClass
 
 from devhost.testing import free_port
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver
 
 
 @dataclass
@@ -35,12 +34,6 @@ class Fanned:
     msg_id: str
     endpoints: dict[str, str]  # name -> endpoint id
     codes: dict[str, int]  # name -> the answer's status code
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 def _wait(check: object, what: str, timeout: float = 10.0) -> None:

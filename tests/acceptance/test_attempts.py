@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from svix.api import EndpointIn, MessageAttemptListByEndpointOptions, MessageIn, Svix
 from svix.exceptions import HttpError
 from svix.models import MessageStatus as SvixStatus
 
-from tests.delivery.receivers import Receiver, running_receiver
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
+from tests.support.receivers import Receiver
 
 
 def test_attempts_are_listed_by_endpoint_and_by_message_and_fetched_one_by_one(

@@ -7,7 +7,7 @@ import uuid
 import httpx
 
 from shared.services.registry import Services
-from tests.conftest import ACCEPTANCE_TENANT
+from tests.support.tokens import ACCEPTANCE_TENANT
 
 
 async def test_the_tenants_dead_letters_are_listed_with_their_reason(

@@ -9,7 +9,6 @@ pair gets one retry a second after its first attempt, then ends `fail`. Loopback
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -45,31 +44,9 @@ from svix.models import (
     StatusCodeClass,
 )
 
-from tests.conftest import Minter, serving_herald
-from tests.delivery.receivers import Received, Receiver, running_receiver
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def herald(herald_env: dict[str, str]) -> Iterator[str]:
-    env = {
-        **herald_env,
-        "DEVHOST_DURABLE_TIMER_SCALE": "0.01",
-        "HERALD_RETRY_SCHEDULE": "100",
-        "HERALD_RETRY_FLOOR_SECONDS": "100",
-        "HERALD_DELIVERY_TIMEOUT_SECONDS": "2",
-        # Small batches: a replay of a handful of messages runs the workflow several times.
-        "HERALD_RECOVER_BATCH_SIZE": "2",
-        # These tests fail endpoints on purpose; an open circuit would hold their attempts back.
-        "HERALD_BREAKER_FAILURES": "1000",
-    }
-    with serving_herald(env) as url:
-        yield url
+from tests.support.receivers import Hit, Receiver
+from tests.support.tokens import Minter
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -78,14 +55,14 @@ def token(mint: Minter, tenant: str) -> str:
 
 
 @pytest.fixture
-def svix(herald: str, token: str) -> Svix:
-    return Svix(token, SvixOptions(server_url=herald))
+def svix(operations_url: str, token: str) -> Svix:
+    return Svix(token, SvixOptions(server_url=operations_url))
 
 
 @pytest.fixture
-def http(herald: str, token: str) -> Iterator[httpx.Client]:
+def http(operations_url: str, token: str) -> Iterator[httpx.Client]:
     """Raw HTTP, for what the SDK's models leave out (the per-day attempt counts)."""
-    with httpx.Client(base_url=herald, headers={"authorization": f"Bearer {token}"}) as client:
+    with httpx.Client(base_url=operations_url, headers={"authorization": f"Bearer {token}"}) as client:
         yield client
 
 
@@ -96,17 +73,6 @@ def app_id(svix: Svix) -> str:
 
 def _path(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-def _eventually(check: Callable[[], Any], *, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def _status_code(call: Callable[[], Any]) -> int:
@@ -120,7 +86,7 @@ def _finished(svix: Svix, task_id: str) -> BackgroundTaskOut:
         task = svix.background_task.get(task_id)
         return task if task.status != BackgroundTaskStatus.RUNNING else None
 
-    task: BackgroundTaskOut = _eventually(done)
+    task: BackgroundTaskOut = eventually(done)
     return task
 
 
@@ -129,11 +95,11 @@ def _status(svix: Svix, app_id: str, msg_id: str, endpoint_id: str) -> str | Non
     return next((str(d.status_text) for d in destinations if d.id == endpoint_id), None)
 
 
-def _ids(requests: list[Received]) -> list[str]:
+def _ids(requests: list[Hit]) -> list[str]:
     return sorted(request.headers["webhook-id"] for request in requests)
 
 
-def _verified(secret: str, request: Received) -> Any:
+def _verified(secret: str, request: Hit) -> Any:
     return Webhook(secret).verify(request.body, request.headers)
 
 
@@ -213,7 +179,7 @@ def test_replay_missing_sends_only_what_the_endpoint_should_have_had_and_never_g
 
 
 def test_replay_missing_is_one_task_per_idempotency_key_and_refuses_what_it_cannot_do(
-    svix: Svix, app_id: str, receiver: Receiver, herald: str, mint: Minter
+    svix: Svix, app_id: str, receiver: Receiver, operations_url: str, mint: Minter
 ) -> None:
     endpoint = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(_path("refused"))))
     window = ReplayIn(since=datetime.now(UTC) - timedelta(minutes=5))
@@ -230,7 +196,7 @@ def test_replay_missing_is_one_task_per_idempotency_key_and_refuses_what_it_cann
     with pytest.raises(HTTPValidationError):
         svix.endpoint.replay_missing(app_id, endpoint.id, backwards)
     assert _status_code(lambda: svix.endpoint.replay_missing(app_id, "ep_missing", window)) == 404
-    stranger = Svix(mint(f"tenant-{uuid.uuid4().hex[:12]}"), SvixOptions(server_url=herald))
+    stranger = Svix(mint(f"tenant-{uuid.uuid4().hex[:12]}"), SvixOptions(server_url=operations_url))
     assert _status_code(lambda: stranger.endpoint.replay_missing(app_id, endpoint.id, window)) == 404
     assert _status_code(lambda: stranger.background_task.get(first.id)) == 404
     svix.endpoint.patch(app_id, endpoint.id, EndpointPatch(disabled=True))
@@ -254,7 +220,7 @@ def test_bulk_replay_sends_the_endpoints_messages_again_narrowed_by_each_filter(
     def send(event_type: str, answer: int, final: str, **fields: Any) -> str:
         receiver.url(path, answer)
         msg_id = str(svix.message.create(app_id, MessageIn(event_type=event_type, payload={}, **fields)).id)
-        _eventually(lambda: _status(svix, app_id, msg_id, endpoint.id) == final)
+        eventually(lambda: _status(svix, app_id, msg_id, endpoint.id) == final)
         return msg_id
 
     before = send("a", 200, "success")
@@ -364,7 +330,7 @@ def test_send_example_sends_the_schema_example_to_that_endpoint_alone(
     assert [d.id for d in svix.message_attempt.list_attempted_destinations(app_id, first.id).data] == [
         endpoint.id
     ]
-    _eventually(lambda: _status(svix, app_id, first.id, endpoint.id) == "success")
+    eventually(lambda: _status(svix, app_id, first.id, endpoint.id) == "success")
     assert receiver.requests(other) == []
 
 
@@ -405,15 +371,15 @@ def test_attempt_stats_count_each_days_attempts_by_status(
     path = _path("stats")
     endpoint = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 200)))
     ok = svix.message.create(app_id, MessageIn(event_type="a", payload={}))
-    _eventually(lambda: _status(svix, app_id, ok.id, endpoint.id) == "success")
+    eventually(lambda: _status(svix, app_id, ok.id, endpoint.id) == "success")
     receiver.url(path, 500)
     failed = svix.message.create(app_id, MessageIn(event_type="a", payload={}))
-    _eventually(lambda: _status(svix, app_id, failed.id, endpoint.id) == "fail")
+    eventually(lambda: _status(svix, app_id, failed.id, endpoint.id) == "fail")
     # A pending retry whose endpoint is disabled before it comes due ends canceled, with no request.
     canceled = svix.message.create(app_id, MessageIn(event_type="a", payload={}))
-    _eventually(lambda: _status(svix, app_id, canceled.id, endpoint.id) == "pending")
+    eventually(lambda: _status(svix, app_id, canceled.id, endpoint.id) == "pending")
     svix.endpoint.patch(app_id, endpoint.id, EndpointPatch(disabled=True))
-    _eventually(lambda: _status(svix, app_id, canceled.id, endpoint.id) == "canceled")
+    eventually(lambda: _status(svix, app_id, canceled.id, endpoint.id) == "canceled")
 
     stats = svix.endpoint.get_attempt_stats(app_id, endpoint.id)
     # The first attempt and the retry of `failed`, and the first attempt of `canceled`.

@@ -14,7 +14,7 @@ import pytest
 from svix.api import EnvironmentIn, EventTypeIn, EventTypeListOptions, Svix, SvixOptions
 from svix.exceptions import HttpError, HTTPValidationError
 
-from tests.conftest import Minter
+from tests.support.tokens import Minter
 
 SCHEMAS = {"1": {"type": "object", "properties": {"id": {"type": "string"}}}}
 # Svix settings that change nothing Herald does: kept and exported again.

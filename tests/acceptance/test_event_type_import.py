@@ -15,7 +15,7 @@ import pytest
 from svix.api import EventTypeImportOpenApiIn, EventTypeIn, EventTypeListOptions, Svix, SvixOptions
 from svix.exceptions import HttpError, HTTPValidationError
 
-from tests.conftest import Minter
+from tests.support.tokens import Minter
 
 PET = {
     "type": "object",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -22,13 +21,7 @@ from svix.api import (
 from svix.exceptions import HttpError, HTTPValidationError
 from svix.models import BackgroundTaskStatus, BackgroundTaskType, BulkExpungeStatus
 
-from tests.delivery.receivers import Receiver, running_receiver
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
+from tests.support.receivers import Receiver
 
 
 def _payload(svix: Svix, app_id: str, msg_id: str) -> dict[str, object]:

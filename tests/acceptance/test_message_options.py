@@ -31,27 +31,16 @@ from svix.exceptions import HttpError, HTTPValidationError
 from shared.clock import to_wire, utcnow
 from shared.services.registry import Services
 from shared.store.base import MESSAGES
-from tests.conftest import ACCEPTANCE_TENANT, Minter, serving_herald
-from tests.delivery.receivers import Receiver, running_receiver
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
-
-
-def _eventually[T](check: Callable[[], T | None], what: str, timeout: float = 10) -> T:
-    deadline = time.monotonic() + timeout
-    while (result := check()) is None or result is False:
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-    return result
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Receiver
+from tests.support.tokens import ACCEPTANCE_TENANT, Minter
+from tests.support.waiting import eventually
 
 
 def _attempts_recorded(svix: Svix, app_id: str, msg_id: str, count: int = 1) -> None:
-    _eventually(
-        lambda: len(svix.message_attempt.list_by_msg(app_id, msg_id).data) >= count, "no attempt recorded"
+    eventually(
+        lambda: len(svix.message_attempt.list_by_msg(app_id, msg_id).data) >= count,
+        what="no attempt recorded",
     )
 
 
@@ -245,14 +234,14 @@ def _requests_for(
     before = _cosmos_requests(herald_url, operator)
     expected = receipts() + 1
     send()
-    _eventually(lambda: receipts() >= expected, "not delivered")
+    eventually(lambda: receipts() >= expected, what="not delivered")
 
     def batches() -> float:
         key = ("messages", "batch")
         return _cosmos_requests(herald_url, operator).get(key, 0) - before.get(key, 0)
 
     # The round is written after the receipt; nothing more should follow it.
-    _eventually(lambda: batches() >= 2, "the first round was not recorded")
+    eventually(lambda: batches() >= 2, what="the first round was not recorded")
     time.sleep(0.3)
     after = _cosmos_requests(herald_url, operator)
     return {key: value - before.get(key, 0) for key, value in after.items() if value != before.get(key, 0)}

@@ -11,7 +11,7 @@ import pytest
 from svix.api import Svix
 from svix.exceptions import HttpError
 
-from tests.conftest import Minter
+from tests.support.tokens import Minter
 
 SDK_CALLS: list[tuple[str, Callable[[Svix, str], Any]]] = [
     ("Transformations", lambda svix, app: svix.endpoint.transformation.get(app, "ep_x")),

@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
 
-from tests.conftest import ROOT, Minter
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver
+from tests.support.settings import ROOT
+from tests.support.tokens import Minter
 
 SCENARIO = Path(__file__).with_name("sdk_scenario.py")
 
@@ -34,12 +34,6 @@ def svix1_python() -> str:
     )
     assert made.returncode == 0, made.stderr
     return made.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,17 +24,11 @@ from svix.api import (
 from svix.exceptions import HTTPValidationError
 from svix.models import BackgroundTaskOut, BackgroundTaskStatus, BackgroundTaskType
 
-from tests.conftest import Minter
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver
+from tests.support.tokens import Minter
 
 # More applications than one batch of the workflow (statistics.BATCH_SIZE): it continues as new.
 MANY_APPS = 52
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 @pytest.fixture

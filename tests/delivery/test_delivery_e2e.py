@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -25,32 +25,28 @@ from blueprints._workflows import DurableWorkflows
 from devhost.durable.binding import client_binding_value
 from shared.clock import to_wire
 from shared.models import MessageIn as HeraldMessageIn
+from shared.models import MessageStatus
 from shared.services.delivery import RetryJob
 from shared.services.registry import Services
 from shared.store.base import ENDPOINTS, MESSAGES
-from shared.store.schema import breaker_id
-from tests.conftest import Minter, serving_herald
-from tests.delivery.receivers import Receiver, running_receiver
+from shared.store.schema import breaker_id, destination_id
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Receiver
+from tests.support.settings import FAST_RETRIES
+from tests.support.tokens import Minter
+from tests.support.waiting import eventually
 
 TENANT = "tenant-delivery"
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
 def delivery_url(herald_env: dict[str, str]) -> Iterator[str]:
     env = {
         **herald_env,
-        "DEVHOST_DURABLE_TIMER_SCALE": "0.01",
+        **FAST_RETRIES,
         "HERALD_RETRY_SCHEDULE": "100,100,100",
-        "HERALD_RETRY_FLOOR_SECONDS": "100",
-        "HERALD_DELIVERY_TIMEOUT_SECONDS": "2",
-        "HERALD_SWEEP_SCHEDULE": "*/2 * * * * *",
-        "HERALD_SWEEP_GRACE_SECONDS": "5",
+        "HERALD_SWEEP_SCHEDULE": "*/1 * * * * *",
+        "HERALD_SWEEP_GRACE_SECONDS": "3",
         # The breaker's cool-down runs on the wall clock (it is shared state, not a durable timer).
         "HERALD_BREAKER_FAILURES": "3",
         "HERALD_BREAKER_COOLDOWN_SECONDS": "3",
@@ -67,22 +63,6 @@ def svix(delivery_url: str, mint: Minter) -> Svix:
 @pytest.fixture
 def app_id(svix: Svix) -> str:
     return svix.application.create(ApplicationIn(name="Deliveries", uid=f"d-{uuid.uuid4().hex[:10]}")).id
-
-
-def _eventually(check: Callable[[], Any], *, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        else:
-            if result is not None and result is not False:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 def _pair_status(svix: Svix, app_id: str, msg_id: str) -> str:
@@ -109,7 +89,7 @@ def test_the_happy_path_delivers_signed_records_success_and_starts_no_workflow(
     secret = svix.endpoint.get_secret(app_id, endpoint.id).key
     assert Webhook(secret).verify(request.body, request.headers) == {"invoice": "in_1"}
     assert request.headers["webhook-id"] == msg.id
-    _eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
+    eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
     (attempt,) = svix.message_attempt.list_by_msg(app_id, msg.id).data
     assert (attempt.response_status_code, attempt.status_text, attempt.endpoint_id) == (
         200,
@@ -125,7 +105,7 @@ def test_a_failing_endpoint_is_retried_until_it_succeeds(svix: Svix, app_id: str
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={"n": 1}))
     requests = receiver.wait_for(path, 3)
     assert {r.headers["webhook-id"] for r in requests} == {msg.id}
-    _eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
+    eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
     attempts = svix.message_attempt.list_by_msg(app_id, msg.id).data
     assert [a.response_status_code for a in reversed(attempts)] == [500, 503, 200]
 
@@ -137,7 +117,7 @@ def test_an_endpoint_that_always_fails_ends_failed_after_the_schedule(
     svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 500)))
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={}))
     receiver.wait_for(path, 4)
-    _eventually(lambda: _pair_status(svix, app_id, msg.id) == "fail")
+    eventually(lambda: _pair_status(svix, app_id, msg.id) == "fail")
     time.sleep(1.5)
     assert len(receiver.requests(path)) == 4  # the first attempt and the schedule's three retries
     assert len(svix.message_attempt.list_by_msg(app_id, msg.id).data) == 4
@@ -148,23 +128,34 @@ def test_410_gone_disables_the_endpoint(svix: Svix, app_id: str, receiver: Recei
     endpoint = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 410)))
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={}))
     receiver.wait_for(path, 1)
-    _eventually(lambda: svix.endpoint.get(app_id, endpoint.id).disabled)
+    eventually(lambda: svix.endpoint.get(app_id, endpoint.id).disabled)
     assert _pair_status(svix, app_id, msg.id) == "fail"
 
 
-def test_deleting_an_endpoint_cancels_its_pending_retries(
-    svix: Svix, app_id: str, receiver: Receiver
+async def test_deleting_an_endpoint_cancels_its_pending_retries(
+    svix: Svix, app_id: str, receiver: Receiver, services: Services
 ) -> None:
     path = f"deleted-{uuid.uuid4().hex[:6]}"
     endpoint = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 500)))
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={}))
     receiver.wait_for(path, 1)
     svix.endpoint.delete(app_id, endpoint.id)
-    time.sleep(2.5)
-    assert len(receiver.requests(path)) == 1
     with pytest.raises(HttpError):
         svix.endpoint.get(app_id, endpoint.id)
-    assert msg.id
+    # The retry comes due (a second here) and finds the endpoint gone: the pair ends canceled,
+    # unsent. The API lists no destination for a deleted endpoint, so the pair is read where it is kept.
+    pk, pair_id = [TENANT, app_id], destination_id(msg.id, endpoint.id)
+
+    async def pair_status() -> int | None:
+        pair = await services.store.read(MESSAGES, pk, pair_id)
+        return None if pair is None else int(pair["status"])
+
+    deadline = time.monotonic() + 20
+    while (status := await pair_status()) != MessageStatus.CANCELED:
+        assert time.monotonic() < deadline, f"the pair is still {status}, not canceled"
+        await asyncio.sleep(0.1)
+    assert len(receiver.requests(path)) == 1
+    assert len(svix.message_attempt.list_by_msg(app_id, msg.id).data) == 1
 
 
 async def test_a_message_stored_but_never_dispatched_is_found_by_the_sweeper(
@@ -178,9 +169,9 @@ async def test_a_message_stored_but_never_dispatched_is_found_by_the_sweeper(
     )
     (request,) = receiver.wait_for(path, 1, timeout=30)
     assert request.headers["webhook-id"] == message["id"]
-    _eventually(lambda: _pair_status(svix, app_id, message["id"]) == "success")
-    # Found once: later sweeps (every 2 s here) do not send it again.
-    await asyncio.sleep(6)
+    eventually(lambda: _pair_status(svix, app_id, message["id"]) == "success")
+    # Found once: the next three sweeps (one a second here) do not send it again.
+    await asyncio.sleep(3.5)
     assert len(receiver.requests(path)) == 1
 
 
@@ -203,9 +194,9 @@ async def test_the_breaker_opens_skips_requests_then_half_opens_and_closes(
     await asyncio.sleep(1.5)
     assert len(receiver.requests(path)) == 3
     # The receiver recovers; after the cool-down one probe goes out, succeeds and closes the circuit.
-    receiver.scripts[path] = [200]
+    receiver.script(path, 200)
     for msg_id in [*first, later]:
-        _eventually(partial(_succeeded, svix, app_id, msg_id), timeout=30)
+        eventually(partial(_succeeded, svix, app_id, msg_id), timeout=30)
     # No request went out while the circuit was open: the probe came only after the cool-down.
     fourth = receiver.requests(path)[3]
     assert fourth.at - receiver.requests(path)[2].at >= 2.5
@@ -216,14 +207,16 @@ def test_deliver_at_waits_on_a_durable_timer(
 ) -> None:
     path = f"later-{uuid.uuid4().hex[:6]}"
     svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 200)))
-    deliver_at = datetime.now(UTC) + timedelta(minutes=10)
+    created = time.monotonic()
+    deliver_at = datetime.now(UTC) + timedelta(minutes=2)
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={}, deliver_at=deliver_at))
-    # Ten minutes of the workflow's clock pass in six seconds here.
+    # Two minutes of the workflow's clock pass in 1.2 seconds here: not sent before, sent then.
     (request,) = receiver.wait_for(path, 1, timeout=30)
     assert request.headers["webhook-id"] == msg.id
+    assert request.at - created >= 1.0, "sent before its deliverAt"
     # The workflow completes once its activity has recorded the attempt, just after the receipt.
-    _eventually(lambda: [w["runtimeStatus"] for w in _workflows(delivery_url, msg.id)] == ["Completed"])
-    _eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
+    eventually(lambda: [w["runtimeStatus"] for w in _workflows(delivery_url, msg.id)] == ["Completed"])
+    eventually(lambda: _pair_status(svix, app_id, msg.id) == "success")
 
 
 async def test_a_duplicated_dispatch_starts_one_workflow(
@@ -266,6 +259,6 @@ async def test_a_retry_after_the_payload_expired_sends_nothing_and_cancels_the_p
     assert stored is not None
     expired = to_wire(datetime.now(UTC) - timedelta(seconds=1))
     await services.store.replace(MESSAGES, {**stored, "payloadExpiresAt": expired}, etag=stored["_etag"])
-    _eventually(lambda: _pair_status(svix, app_id, msg.id) == "canceled")
+    eventually(lambda: _pair_status(svix, app_id, msg.id) == "canceled")
     await asyncio.sleep(1.5)
     assert len(receiver.requests(path)) == 1

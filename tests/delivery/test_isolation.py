@@ -12,11 +12,9 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp import web
 
 from shared import ids
 from shared.delivery.sender import AttemptResult
@@ -29,70 +27,29 @@ from shared.services.registry import Services
 from shared.settings import HeraldSettings
 from shared.store.base import ENDPOINTS, MESSAGES, DocumentStore
 from shared.store.schema import EndpointDoc, MessageDoc, breaker_id, destination_id
+from tests.support.receivers import Behaviour, Receiver, Tarpits
 
 PER_TENANT = 4
 # More hanging deliveries than the connection pool Herald had before it had lanes (100).
 HANGING = 110
 
 
-@dataclass
-class Tarpit:
-    """Accepts connections and reads whatever comes, never answering."""
-
-    url: str = ""
-    accepted: int = 0
-    writers: list[asyncio.StreamWriter] = field(default_factory=list)
-    # Set once a tenant's share of connections has been accepted.
-    full: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        self.writers.append(writer)
-        if self.accepted >= PER_TENANT:
-            self.full.set()
-        while await reader.read(65536):
-            pass
-
-
-@dataclass
-class Quiet:
-    """Answers every webhook 200 at once; remembers when each arrived (after `delay` s, if set)."""
-
-    url: str = ""
-    arrivals: list[float] = field(default_factory=list)
-    delay: float = 0.0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        await request.read()
-        self.arrivals.append(time.monotonic())
-        await asyncio.sleep(self.delay)
-        return web.Response(text="ok")
-
-
 @pytest.fixture
-async def tarpit() -> AsyncIterator[Tarpit]:
-    pit = Tarpit()
-    server = await asyncio.start_server(pit.handle, "127.0.0.1", 0)
-    pit.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+async def tarpit() -> AsyncIterator[Tarpits]:
+    """Accepts connections and never answers; `full` once a tenant's share of them is held."""
+    pit = Tarpits(1, full_at=PER_TENANT)
+    await pit.start()
     yield pit
-    for writer in pit.writers:
-        writer.close()
-    server.close()
+    await pit.stop()
 
 
 @pytest.fixture
-async def quiet() -> AsyncIterator[Quiet]:
-    receiver = Quiet()
-    app = web.Application()
-    app.router.add_post("/{path}", receiver.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    receiver.url = f"http://127.0.0.1:{port}/hook"
+async def quiet() -> AsyncIterator[Receiver]:
+    """Answers every webhook 200 at once (unless the test makes it slower)."""
+    receiver = Receiver()
+    await receiver.start()
     yield receiver
-    await runner.cleanup()
+    await receiver.stop()
 
 
 @pytest.fixture
@@ -128,7 +85,7 @@ async def _messages(services: Services, tenant: str, app_id: str, count: int) ->
 Hanging = tuple[EndpointDoc, list[MessageDoc], list[asyncio.Task[Round]]]
 
 
-async def _hang(services: Services, tenant: str, tarpit: Tarpit) -> Hanging:
+async def _hang(services: Services, tenant: str, tarpit: Tarpits) -> Hanging:
     """`HANGING` first rounds of `tenant` to the tarpit, started as the API's dispatch starts them."""
     app_id, endpoint = await _endpoint(services, tenant, tarpit.url)
     messages = await _messages(services, tenant, app_id, HANGING)
@@ -141,27 +98,27 @@ async def _hang(services: Services, tenant: str, tarpit: Tarpit) -> Hanging:
 
 
 async def test_a_tenant_whose_receivers_hang_leaves_another_tenant_prompt(
-    herald: Services, tarpit: Tarpit, quiet: Quiet, tenant: str
+    herald: Services, tarpit: Tarpits, quiet: Receiver, tenant: str
 ) -> None:
     _, _, rounds = await _hang(herald, f"{tenant}-noisy", tarpit)
     # The noisy tenant holds its share of the outbound requests and no more.
     assert tarpit.accepted == PER_TENANT
 
-    app_id, endpoint = await _endpoint(herald, tenant, quiet.url)
+    app_id, endpoint = await _endpoint(herald, tenant, quiet.url("hook"))
     (message,) = await _messages(herald, tenant, app_id, 1)
     started = time.monotonic()
     first = await herald.delivery.first_round(message, [endpoint])
-    assert quiet.arrivals and quiet.arrivals[0] - started < 0.25
+    assert quiet.arrivals and quiet.snapshot()[0].at - started < 0.25
     assert [outcome.status for outcome in first.outcomes] == [MessageStatus.SUCCESS]
     await asyncio.gather(*rounds)
 
 
 async def test_waiting_for_a_slot_is_not_counted_as_the_endpoints_failure(
-    herald: Services, tarpit: Tarpit, quiet: Quiet, tenant: str
+    herald: Services, tarpit: Tarpits, quiet: Receiver, tenant: str
 ) -> None:
     hung, hung_messages, rounds = await _hang(herald, tenant, tarpit)
     # The same tenant's healthy endpoint, while its share is taken by the hanging requests.
-    app_id, healthy = await _endpoint(herald, tenant, quiet.url)
+    app_id, healthy = await _endpoint(herald, tenant, quiet.url("hook"))
     (message,) = await _messages(herald, tenant, app_id, 1)
     first = await herald.delivery.first_round(message, [healthy])
 
@@ -187,12 +144,12 @@ async def test_waiting_for_a_slot_is_not_counted_as_the_endpoints_failure(
 
 
 async def test_a_request_that_waited_for_its_slot_is_timed_from_when_it_is_sent(
-    herald: Services, quiet: Quiet, tenant: str
+    herald: Services, quiet: Receiver, tenant: str
 ) -> None:
     # Each answer takes 0.25 s; eight requests of one tenant go four at a time, so the last four
     # wait about 0.25 s for a slot first. Their attempts record the receiver's time only.
-    quiet.delay = 0.25
-    app_id, endpoint = await _endpoint(herald, tenant, quiet.url)
+    quiet.behave(Behaviour(delay=0.25))
+    app_id, endpoint = await _endpoint(herald, tenant, quiet.url("hook"))
     messages = await _messages(herald, tenant, app_id, 2 * PER_TENANT)
     started = time.monotonic()
     rounds = await asyncio.gather(*(herald.delivery.first_round(m, [endpoint]) for m in messages))
@@ -203,9 +160,9 @@ async def test_a_request_that_waited_for_its_slot_is_timed_from_when_it_is_sent(
 
 
 async def test_a_throttled_retry_waits_on_the_workflows_timer_not_in_its_activity(
-    herald: Services, quiet: Quiet, tenant: str
+    herald: Services, quiet: Receiver, tenant: str
 ) -> None:
-    app_id, endpoint = await _endpoint(herald, tenant, quiet.url, throttleRate=1)
+    app_id, endpoint = await _endpoint(herald, tenant, quiet.url("hook"), throttleRate=1)
     first, second = await _messages(herald, tenant, app_id, 2)
     job = RetryJob(tenant, app_id, first["id"], endpoint["id"], 1, 5, [5, 5], 60)
 
@@ -227,9 +184,9 @@ async def test_a_throttled_retry_waits_on_the_workflows_timer_not_in_its_activit
 
 
 async def test_a_throttled_first_round_reserves_in_order_and_puts_off_the_rest(
-    herald: Services, quiet: Quiet, tenant: str
+    herald: Services, quiet: Receiver, tenant: str
 ) -> None:
-    app_id, endpoint = await _endpoint(herald, tenant, quiet.url, throttleRate=2)
+    app_id, endpoint = await _endpoint(herald, tenant, quiet.url("hook"), throttleRate=2)
     messages = await _messages(herald, tenant, app_id, 5)
     started = time.monotonic()
     rounds = [await herald.delivery.first_round(m, [endpoint]) for m in messages]
@@ -261,9 +218,9 @@ def _window() -> RecoverIn:
 
 
 async def test_a_second_recovery_of_an_endpoint_is_refused_while_the_first_runs(
-    herald: Services, quiet: Quiet, tenant: str
+    herald: Services, quiet: Receiver, tenant: str
 ) -> None:
-    endpoint, _ = await _failed(herald, tenant, quiet.url, 1)
+    endpoint, _ = await _failed(herald, tenant, quiet.url("hook"), 1)
     app_id, endpoint_id = endpoint["appId"], endpoint["id"]
     running = await herald.recovery.start(tenant, app_id, endpoint_id, _window(), seed=ids.new_seed())
     with pytest.raises(ConflictError) as refused:
@@ -283,9 +240,9 @@ async def test_a_second_recovery_of_an_endpoint_is_refused_while_the_first_runs(
 
 
 async def test_concurrent_recoveries_of_one_endpoint_start_exactly_one(
-    herald: Services, quiet: Quiet, tenant: str
+    herald: Services, quiet: Receiver, tenant: str
 ) -> None:
-    endpoint, _ = await _failed(herald, tenant, quiet.url, 1)
+    endpoint, _ = await _failed(herald, tenant, quiet.url("hook"), 1)
     starts = [herald.recovery.start(tenant, endpoint["appId"], endpoint["id"], _window()) for _ in range(5)]
     results = await asyncio.gather(*starts, return_exceptions=True)
     started = [r for r in results if not isinstance(r, BaseException)]
@@ -296,9 +253,9 @@ async def test_concurrent_recoveries_of_one_endpoint_start_exactly_one(
 
 
 async def test_a_recovery_batch_held_back_by_the_throttle_stops_in_order_and_waits_in_the_workflow(
-    herald: Services, quiet: Quiet, tenant: str
+    herald: Services, quiet: Receiver, tenant: str
 ) -> None:
-    endpoint, messages = await _failed(herald, tenant, quiet.url, 3, throttleRate=1)
+    endpoint, messages = await _failed(herald, tenant, quiet.url("hook"), 3, throttleRate=1)
     task = await herald.recovery.start(tenant, endpoint["appId"], endpoint["id"], _window())
     started = time.monotonic()
     progress = await herald.recovery.run_batch(recovery.workflow_input(task))

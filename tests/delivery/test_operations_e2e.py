@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,45 +31,24 @@ from svix.api import (
     SvixOptions,
 )
 from svix.exceptions import HttpError, HTTPValidationError
-from svix.models import BackgroundTaskStatus, BackgroundTaskType
+from svix.models import BackgroundTaskOut, BackgroundTaskStatus, BackgroundTaskType
 
 from devhost.testing import free_port
 from shared.services.registry import Services
-from tests.conftest import Minter, serving_herald
-from tests.delivery.receivers import Receiver, running_receiver
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def ops_url(herald_env: dict[str, str]) -> Iterator[str]:
-    env = {
-        **herald_env,
-        "DEVHOST_DURABLE_TIMER_SCALE": "0.01",
-        "HERALD_RETRY_SCHEDULE": "100",
-        "HERALD_RETRY_FLOOR_SECONDS": "100",
-        "HERALD_DELIVERY_TIMEOUT_SECONDS": "2",
-        "HERALD_RECOVER_BATCH_SIZE": "2",
-        # These tests fail endpoints on purpose; an open circuit would hold their attempts back.
-        "HERALD_BREAKER_FAILURES": "1000",
-    }
-    with serving_herald(env) as url:
-        yield url
+from tests.support.receivers import Receiver
+from tests.support.tokens import Minter
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
-def svix(ops_url: str, mint: Minter, tenant: str) -> Svix:
-    return Svix(mint(tenant), SvixOptions(server_url=ops_url))
+def svix(operations_url: str, mint: Minter, tenant: str) -> Svix:
+    return Svix(mint(tenant), SvixOptions(server_url=operations_url))
 
 
 @pytest.fixture
-def stranger(ops_url: str, mint: Minter) -> Svix:
+def stranger(operations_url: str, mint: Minter) -> Svix:
     """Another tenant, with every scope."""
-    return Svix(mint(f"tenant-{uuid.uuid4().hex[:12]}"), SvixOptions(server_url=ops_url))
+    return Svix(mint(f"tenant-{uuid.uuid4().hex[:12]}"), SvixOptions(server_url=operations_url))
 
 
 @pytest.fixture
@@ -79,17 +58,6 @@ def app_id(svix: Svix) -> str:
 
 def _path(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-def _eventually(check: Callable[[], Any], *, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 def _status_code(call: Callable[[], Any]) -> int:
@@ -175,7 +143,7 @@ def test_operational_endpoint_urls_pass_the_ssrf_guard(svix: Svix) -> None:
 
 
 def test_another_tenant_cannot_see_or_touch_operational_endpoints(
-    svix: Svix, stranger: Svix, receiver: Receiver, ops_url: str, mint: Minter, tenant: str
+    svix: Svix, stranger: Svix, receiver: Receiver, operations_url: str, mint: Minter, tenant: str
 ) -> None:
     endpoint = svix.operational_webhook.endpoint.create(OperationalWebhookEndpointIn(url=receiver.url("op")))
     theirs = stranger.operational_webhook.endpoint
@@ -184,7 +152,7 @@ def test_another_tenant_cannot_see_or_touch_operational_endpoints(
     assert _status_code(lambda: theirs.get_secret(endpoint.id)) == 404
     assert _status_code(lambda: theirs.delete(endpoint.id)) == 404
     # Operational webhooks are administration: a writer of the same tenant may not manage them.
-    writer = Svix(mint(tenant, "herald.read herald.write"), SvixOptions(server_url=ops_url))
+    writer = Svix(mint(tenant, "herald.read herald.write"), SvixOptions(server_url=operations_url))
     assert _status_code(lambda: writer.operational_webhook.endpoint.list()) == 403
     assert svix.operational_webhook.endpoint.get(endpoint.id).id == endpoint.id
 
@@ -274,7 +242,7 @@ def test_an_exhausted_delivery_sends_message_attempt_exhausted(
         return next((a for a in attempts if a.id == data["lastAttempt"]["id"]), None)
 
     # The event may overtake the attempt's log entry: the log is read until it shows it.
-    last = _eventually(last_attempt, timeout=5)
+    last = eventually(last_attempt, timeout=5)
     assert (last.response_status_code, data["lastAttempt"]["responseStatusCode"]) == (500, 500)
 
 
@@ -288,7 +256,7 @@ def test_resend_makes_exactly_one_manual_attempt_and_moves_the_pair(
     endpoint = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path, 500)))
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={"n": 1}))
     receiver.wait_for(path, 2)
-    _eventually(lambda: _settled(svix, app_id, msg.id, "fail"))
+    eventually(lambda: _settled(svix, app_id, msg.id, "fail"))
 
     # A resend that fails is one request: the pair stays failed and no retries follow.
     receiver.url(path, 503)
@@ -342,16 +310,16 @@ async def test_recover_resends_only_the_failed_pairs_of_its_window_in_batches(
         return str(svix.message.create(app_id, MessageIn(event_type="a", payload={"n": n})).id)
 
     before = send("before")
-    _eventually(lambda: _settled(svix, app_id, before, "fail"))
+    eventually(lambda: _settled(svix, app_id, before, "fail"))
     since = datetime.now(UTC)
     receiver.url(path, 200)
     succeeded = send("ok")
-    _eventually(lambda: _settled(svix, app_id, succeeded, "success"))
+    eventually(lambda: _settled(svix, app_id, succeeded, "success"))
     receiver.url(path, 500)
     failed = [send(f"f{i}") for i in range(5)]
     until = datetime.now(UTC)
     after = send("after")
-    _eventually(lambda: all(_settled(svix, app_id, msg_id, "fail") for msg_id in [*failed, after]))
+    eventually(lambda: all(_settled(svix, app_id, msg_id, "fail") for msg_id in [*failed, after]))
     receiver.url(path, 200)
     seen = len(receiver.requests(path))
 
@@ -360,9 +328,12 @@ async def test_recover_resends_only_the_failed_pairs_of_its_window_in_batches(
         BackgroundTaskStatus.RUNNING,
         BackgroundTaskType.ENDPOINT_RECOVER,
     )
-    task = _eventually(
-        lambda: (t := svix.background_task.get(started.id)).status == BackgroundTaskStatus.FINISHED and t
-    )
+
+    def finished() -> BackgroundTaskOut | None:
+        task = svix.background_task.get(started.id)
+        return task if task.status == BackgroundTaskStatus.FINISHED else None
+
+    task = eventually(finished)
     assert (task.data["messagesSent"], task.data["messagesFailed"]) == (5, 0)
 
     resent = receiver.requests(path)[seen:]

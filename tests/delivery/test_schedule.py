@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from shared.delivery.schedule import jittered, next_delay
 from shared.delivery.sender import AttemptResult
 from shared.settings import DEFAULT_RETRY_SCHEDULE
+
+pytestmark = pytest.mark.offline
 
 SCHEDULE = list(DEFAULT_RETRY_SCHEDULE)
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 import pytest
-from aiohttp import web
 from standardwebhooks import Webhook
 from svix.webhooks import Webhook as SvixWebhook
 
@@ -17,52 +14,32 @@ from shared.delivery.sender import WebhookRequest, send
 from shared.outbound import guarded_session
 from shared.settings import HeraldSettings
 from shared.signing import generate_secret
+from tests.support.receivers import Behaviour, Receiver, running_receiver
 
 SETTINGS = HeraldSettings(
     delivery_allowed_cidrs=["127.0.0.0/8"], delivery_allow_http=True, delivery_timeout_seconds=0.5
 )
 
 
-@dataclass
-class Receiver:
-    url: str
-    seen: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+# How each path of the receiver answers.
+ANSWERS = {
+    "ok": Behaviour(text='{"thanks": true}', headers={"Content-Type": "application/json"}),
+    "fail": Behaviour(status=500, text="boom" * 2000),
+    "slow": Behaviour(delay=2, text="late"),
+    "gone": Behaviour(status=410),
+    "busy": Behaviour(status=429, headers={"Retry-After": "120"}),
+    # A digit to str.isdigit(), not to float(): SUPERSCRIPT TWO.
+    "odd-retry-after": Behaviour(status=503, headers={"Retry-After": "\u00b2"}, text="later"),
+    "redirect": Behaviour(status=302, headers={"Location": "http://169.254.169.254/"}),
+}
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    holder: list[Receiver] = []
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        holder[0].seen.append((dict(request.headers), body))
-        mode = request.match_info["mode"]
-        if mode == "ok":
-            return web.json_response({"thanks": True})
-        if mode == "fail":
-            return web.Response(status=500, text="boom" * 2000)
-        if mode == "slow":
-            await asyncio.sleep(2)
-            return web.Response(text="late")
-        if mode == "gone":
-            return web.Response(status=410)
-        if mode == "busy":
-            return web.Response(status=429, headers={"Retry-After": "120"})
-        if mode == "odd-retry-after":
-            # A digit to str.isdigit(), not to float(): SUPERSCRIPT TWO.
-            return web.Response(status=503, headers={"Retry-After": "\u00b2"}, text="later")
-        raise web.HTTPFound("http://169.254.169.254/")
-
-    app = web.Application()
-    app.router.add_post("/{mode}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    holder.append(Receiver(url=f"http://127.0.0.1:{port}"))
-    yield holder[0]
-    await runner.cleanup()
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        for path, answer in ANSWERS.items():
+            running.behave(answer, path=path)
+        yield running
 
 
 def _request(url: str, secrets: list[str], payload: dict[str, object] | None = None) -> WebhookRequest:
@@ -75,9 +52,10 @@ def _request(url: str, secrets: list[str], payload: dict[str, object] | None = N
 async def test_a_signed_post_that_both_verifiers_accept(receiver: Receiver) -> None:
     secret = generate_secret()
     async with guarded_session(SETTINGS) as session:
-        result = await send(session, _request(f"{receiver.url}/ok", [secret]), SETTINGS, svix_headers=True)
+        result = await send(session, _request(receiver.url("ok"), [secret]), SETTINGS, svix_headers=True)
     assert result.success and result.status_code == 200 and result.response == '{"thanks": true}'
-    ((headers, body),) = receiver.seen
+    (hit,) = receiver.snapshot()
+    headers, body = hit.headers, hit.body
     assert Webhook(secret).verify(body, headers) == {"type": "invoice.paid", "n": 1}
     assert headers["webhook-id"] == "msg_test" and headers["X-Tenant"] == "acme"
     assert headers["User-Agent"].startswith("Herald-Webhooks/")
@@ -89,8 +67,9 @@ async def test_a_signed_post_that_both_verifiers_accept(receiver: Receiver) -> N
 async def test_during_a_rotation_each_valid_key_verifies_alone(receiver: Receiver) -> None:
     new, old = generate_secret(), generate_secret()
     async with guarded_session(SETTINGS) as session:
-        await send(session, _request(f"{receiver.url}/ok", [new, old]), SETTINGS)
-    ((headers, body),) = receiver.seen
+        await send(session, _request(receiver.url("ok"), [new, old]), SETTINGS)
+    (hit,) = receiver.snapshot()
+    headers, body = hit.headers, hit.body
     assert len(headers["webhook-signature"].split(" ")) == 2
     for key in (new, old):
         Webhook(key).verify(body, headers)
@@ -107,7 +86,7 @@ async def test_failures_are_classified(
     receiver: Receiver, mode: str, status: int, gone: bool, floor: bool, retry_after: float | None
 ) -> None:
     async with guarded_session(SETTINGS) as session:
-        result = await send(session, _request(f"{receiver.url}/{mode}", [generate_secret()]), SETTINGS)
+        result = await send(session, _request(f"{receiver.base_url}/{mode}", [generate_secret()]), SETTINGS)
     assert not result.success and result.status_code == status
     assert (result.gone, result.needs_floor, result.retry_after) == (
         gone,
@@ -119,16 +98,16 @@ async def test_failures_are_classified(
 
 async def test_a_timeout_is_a_failure_with_the_floor(receiver: Receiver) -> None:
     async with guarded_session(SETTINGS) as session:
-        result = await send(session, _request(f"{receiver.url}/slow", [generate_secret()]), SETTINGS)
+        result = await send(session, _request(receiver.url("slow"), [generate_secret()]), SETTINGS)
     assert (result.status_code, result.error, result.needs_floor) == (0, "timeout", True)
     assert 400 <= result.duration_ms < 1500
 
 
 async def test_redirects_are_a_failure_and_never_followed(receiver: Receiver) -> None:
     async with guarded_session(SETTINGS) as session:
-        result = await send(session, _request(f"{receiver.url}/redirect", [generate_secret()]), SETTINGS)
+        result = await send(session, _request(receiver.url("redirect"), [generate_secret()]), SETTINGS)
     assert result.status_code == 302 and not result.success
-    assert len(receiver.seen) == 1
+    assert len(receiver.snapshot()) == 1
 
 
 async def test_refused_and_unreachable_targets_are_failures_without_a_request() -> None:
@@ -143,8 +122,6 @@ async def test_refused_and_unreachable_targets_are_failures_without_a_request() 
 
 async def test_a_retry_after_that_is_not_a_number_is_ignored_not_a_crash(receiver: Receiver) -> None:
     async with guarded_session(SETTINGS) as session:
-        result = await send(
-            session, _request(f"{receiver.url}/odd-retry-after", [generate_secret()]), SETTINGS
-        )
+        result = await send(session, _request(receiver.url("odd-retry-after"), [generate_secret()]), SETTINGS)
     assert (result.status_code, result.response, result.retry_after) == (503, "later", None)
     assert not result.success

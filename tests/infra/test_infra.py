@@ -16,10 +16,13 @@ from typing import Any
 
 import pytest
 import yaml
+from pycep import BicepParser
 
 from blueprints.inbound_queue import INBOUND_QUEUE
 from shared.settings import HeraldSettings
 from shared.store.cosmos import CONTAINERS, ContainerSpec
+
+pytestmark = pytest.mark.offline
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -302,9 +305,86 @@ def test_services_authenticate_with_entra_only(module: str, setting: str) -> Non
     assert setting in _code(INFRA / "modules" / module)
 
 
-@pytest.mark.parametrize(("role", "definition_id"), sorted(ROLE_DEFINITIONS.items()))
-def test_the_app_identity_is_granted_each_role(role: str, definition_id: str) -> None:
-    assert definition_id in _all_code(), role
+# The role the inbound queue's publishers get (never the app: it only reads that queue).
+PUBLISHER_ROLE = "Storage Queue Data Message Sender"
+APP_IDENTITY = "identity.outputs.principalId"
+
+
+@cache
+def _parsed(module: str) -> Any:
+    return BicepParser().parse(file_path=INFRA / module)
+
+
+def _dotted(expression: Any) -> str:
+    """`a.b.c` for pycep's nested property accessors; a plain name as it is."""
+    if not isinstance(expression, dict):
+        return str(expression)
+    operands = expression["operator"]["operands"]
+    return f"{_dotted(operands['operand_1'])}.{_dotted(operands['operand_2'])}"
+
+
+def _body(node: dict[str, Any]) -> dict[str, Any]:
+    """A resource's or module's own body, under its condition (`= if (...)`) or loop (`[for ...]`)."""
+    config: dict[str, Any] = node["config"]
+    return config["config"] if "condition" in config or "loop_type" in config else config
+
+
+def _granted_role(module: str, properties: dict[str, Any]) -> str:
+    """The role a role assignment grants, by name: its definition id is a variable of the module."""
+    definition = properties["roleDefinitionId"]
+    if isinstance(definition, dict):  # subscriptionResourceId('...roleDefinitions', variable)
+        variable = definition["function"]["parameters"]["resource_name_1"]
+    else:  # Cosmos DB's data plane: '${account.id}/sqlRoleDefinitions/${variable}'
+        variable = re.fullmatch(r".*/sqlRoleDefinitions/\$\{(\w+)\}", definition)[1]  # type: ignore[index]
+    role_id = _parsed(module)["variables"][variable]["value"]
+    return {definition_id: name for name, definition_id in ROLE_DEFINITIONS.items()}[role_id]
+
+
+def _grants() -> dict[str, set[tuple[str, str]]]:
+    """Each role infra/ grants, with the (module, principal expression) of each of its assignments."""
+    assignments = {
+        "Microsoft.Authorization/roleAssignments",
+        "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments",
+    }
+    grants: dict[str, set[tuple[str, str]]] = {}
+    for path in _bicep_files():
+        module = path.relative_to(INFRA).as_posix()
+        for resource in _parsed(module).get("resources", {}).values():
+            if resource["type"] in assignments:
+                properties = _body(resource)["properties"]
+                grants.setdefault(_granted_role(module, properties), set()).add(
+                    (module, properties["principalId"])
+                )
+    return grants
+
+
+@pytest.mark.parametrize("role", sorted(set(ROLE_DEFINITIONS) - {PUBLISHER_ROLE}))
+def test_the_app_identity_is_granted_each_role(role: str) -> None:
+    modules = _parsed("main.bicep")["modules"]
+    # The module's `principalId` parameter, which main.bicep sets to the app's managed identity.
+    given_the_app = {
+        module["detail"]["path"]
+        for module in modules.values()
+        if _dotted(_body(module)["params"].get("principalId")) == APP_IDENTITY
+    }
+    holders = {module for module, principal in _grants().get(role, set()) if principal == "principalId"}
+    assert holders & given_the_app, f"{role}: not granted to the app identity ({_grants().get(role)})"
+
+
+def test_the_inbound_publishers_and_nobody_else_get_the_send_role() -> None:
+    assert _grants()[PUBLISHER_ROLE] == {("modules/storage.bicep", "publisher")}
+    (publishers,) = (
+        resource
+        for resource in _parsed("modules/storage.bicep")["resources"].values()
+        if resource["type"] == "Microsoft.Authorization/roleAssignments"
+        and resource["config"].get("loop_type")
+    )
+    assert publishers["config"]["loop_type"]["detail"] == {
+        "item_name": "publisher",
+        "array_name": "inboundPublisherPrincipalIds",
+    }
+    # Every role of ROLE_DEFINITIONS is granted somewhere, and no other role is.
+    assert set(_grants()) == set(ROLE_DEFINITIONS)
 
 
 # --- wiring ---------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from pycep import BicepParser
 from blueprints.inbound_queue import INBOUND_QUEUE
 from tests.infra.test_infra import ROLE_DEFINITIONS
 
+pytestmark = pytest.mark.offline
+
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -22,7 +22,7 @@ from shared.pagination import ListParams
 from shared.services.registry import Services
 from shared.store.base import MESSAGES
 from shared.store.cosmos import CosmosStore
-from tests.conftest import AZURITE_CONNECTION
+from tests.support.settings import AZURITE_CONNECTION
 
 QueueFunction = Callable[..., Coroutine[Any, Any, None]]
 UNUSED_DURABLE_CLIENT = json.dumps(
@@ -47,16 +47,10 @@ async def queue() -> AsyncIterator[QueueClient]:
 
 
 @pytest.fixture
-def inbound_function(
-    monkeypatch: pytest.MonkeyPatch, herald_env: dict[str, str], services: Services
-) -> QueueFunction:
+def inbound_function(in_process: Services) -> QueueFunction:
     """The registered queue function (as the host calls it), wired to this session's services."""
     from blueprints import inbound_queue
-    from shared.services import registry
 
-    for name, value in herald_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(registry, "_services", services)
     function = inbound_queue.inbound_queue
 
     async def invoke(msg: func.QueueMessage) -> None:

@@ -26,7 +26,8 @@ async def test_uid_is_unique_per_tenant_even_under_concurrent_creates(
     assert sum(1 for r in results if isinstance(r, tuple)) == 1
     assert all(isinstance(r, tuple | ConflictError) for r in results)
     # Another tenant may use the same uid.
-    await services.applications.create(f"{tenant}-b", data)
+    other, _ = await services.applications.create(f"{tenant}-b", data)
+    assert other["uid"] == "cust-1" and other["tenantId"] == f"{tenant}-b"
 
 
 async def test_changing_a_uid_frees_the_old_one(services: Services, tenant: str) -> None:

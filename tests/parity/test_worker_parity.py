@@ -18,10 +18,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pycep import BicepParser
 from pycep.transformer import BicepToJson
 
 from shared.settings import HeraldSettings
+
+pytestmark = pytest.mark.offline
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_APP_BICEP = ROOT / "infra" / "modules" / "functionapp.bicep"

@@ -37,8 +37,9 @@ from playwright.sync_api import (
 from svix.api import ApplicationIn, AppPortalAccessIn, AppPortalCapability, Svix, SvixOptions
 
 from devhost.testing import RunningDevhost, free_port, run_devhost
-from tests.conftest import ROOT, Minter
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver, running_receiver
+from tests.support.settings import ROOT
+from tests.support.tokens import Minter
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -16,9 +16,9 @@ from playwright.sync_api import Page, expect
 from svix.api import EndpointIn, EndpointPatch, MessageIn, Svix
 
 from shared.settings import HeraldSettings
-from tests.conftest import Minter
-from tests.delivery.receivers import Receiver
 from tests.portal.conftest import Links
+from tests.support.receivers import Receiver
+from tests.support.tokens import Minter
 
 BREAKER_FAILURES = HeraldSettings().breaker_failures  # the portal's Herald keeps the default
 

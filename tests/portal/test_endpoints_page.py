@@ -10,8 +10,8 @@ import json
 from playwright.sync_api import Page, expect
 from svix.api import EndpointIn, EventTypeIn, MessageIn, Svix
 
-from tests.delivery.receivers import Receiver
 from tests.portal.conftest import Links, screenshot
+from tests.support.receivers import Receiver
 
 
 def test_an_endpoint_added_in_the_portal_receives_the_next_message(

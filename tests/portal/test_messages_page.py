@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from playwright.sync_api import Page, expect
 from svix.api import EndpointIn, MessageIn, Svix
 
-from tests.delivery.receivers import Receiver
 from tests.portal.conftest import MARKUP_RESPONSE, Links, Site, screenshot
+from tests.support.receivers import Receiver
 
 PAGE_SIZE = 20  # portal/src/pages/messages/MessageList.tsx
 

@@ -19,8 +19,8 @@ from bench.portal_size import JS_BUDGET_BYTES
 from blueprints.portal import ROUTE, _security_headers
 from shared import portal_files
 from shared.settings import HeraldSettings
-from tests.conftest import ROOT
 from tests.portal.conftest import Site
+from tests.support.settings import ROOT
 
 DIST = ROOT / "portal" / "dist"
 CSP = (

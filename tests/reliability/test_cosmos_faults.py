@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from devhost.testing import free_port
-from tests.conftest import Minter, serving_herald
-from tests.reliability.emulators import PrivateAzurite, PrivateCosmos, private_cosmos
-from tests.reliability.harness import (
+from tests.support.emulators import PrivateAzurite, PrivateCosmos, private_cosmos
+from tests.support.faults import (
     Api,
     Ledger,
     api_for,
@@ -28,8 +27,10 @@ from tests.reliability.harness import (
     settle_and_check,
     workflows,
 )
-from tests.reliability.proxy import TcpProxy, running_proxy
-from tests.reliability.receiver import Behaviour, FaultyReceiver
+from tests.support.hosts import serving_herald
+from tests.support.proxy import TcpProxy, running_proxy
+from tests.support.receivers import Behaviour, Receiver
+from tests.support.tokens import Minter
 
 COUNT = scaled(40, 400)
 RATE = scaled(8.0, 10.0)
@@ -37,6 +38,20 @@ RATE = scaled(8.0, 10.0)
 OUTAGE_SECONDS = scaled(4.0, 20.0)
 COSMOS_TIMEOUT = "2"
 SETTLE_SECONDS = scaled(45.0, 120.0)
+
+
+@pytest.fixture(scope="module")
+def herald(herald_env: dict[str, str], cosmos: PrivateCosmos, storage: PrivateAzurite) -> Iterator[str]:
+    """One host on the private Cosmos server for the scenarios that pause it: each test has an
+    application of its own and settles every workflow it started before it ends."""
+    env = fault_env(
+        herald_env,
+        cosmos_endpoint=cosmos.endpoint,
+        storage=storage.connection_string,
+        HERALD_COSMOS_TIMEOUT_SECONDS=COSMOS_TIMEOUT,
+    )
+    with serving_herald(env) as url:
+        yield url
 
 
 @pytest.fixture
@@ -64,7 +79,7 @@ def _assert_answers_during_outage(ledger: Ledger) -> None:
 
 
 def _stream_through_outage(
-    scenario: str, api: Api, url: str, receiver: FaultyReceiver, outage: Callable[[], None]
+    scenario: str, api: Api, url: str, receiver: Receiver, outage: Callable[[], None]
 ) -> None:
     app_id = api.create_app(scenario)
     targets = [api.create_target(app_id, receiver, f"{scenario}-{n}") for n in range(2)]
@@ -79,19 +94,10 @@ def _stream_through_outage(
 
 
 def test_a_paused_cosmos_gets_503s_with_retry_after_then_every_accepted_pair_ends_delivered(
-    herald_env: dict[str, str],
-    cosmos: PrivateCosmos,
-    storage: PrivateAzurite,
-    receiver: FaultyReceiver,
-    mint: Minter,
+    herald: str, cosmos: PrivateCosmos, receiver: Receiver, mint: Minter
 ) -> None:
-    env = fault_env(
-        herald_env,
-        cosmos_endpoint=cosmos.endpoint,
-        storage=storage.connection_string,
-        HERALD_COSMOS_TIMEOUT_SECONDS=COSMOS_TIMEOUT,
-    )
-    with serving_herald(env) as url, api_for(url, mint(f"tenant-rel-{uuid.uuid4().hex[:8]}")) as api:
+    url = herald
+    with api_for(url, mint(f"tenant-rel-{uuid.uuid4().hex[:8]}")) as api:
 
         def pause() -> None:
             with cosmos.server.paused_for_a_while():
@@ -102,20 +108,45 @@ def test_a_paused_cosmos_gets_503s_with_retry_after_then_every_accepted_pair_end
         _stream_through_outage("paused", api, url, receiver, pause)
 
 
+def test_retries_that_come_due_while_cosmos_is_paused_still_end_delivered(
+    herald: str, cosmos: PrivateCosmos, receiver: Receiver, mint: Minter
+) -> None:
+    count = scaled(12, 100)
+    url = herald
+    with api_for(url, mint(f"tenant-rel-{uuid.uuid4().hex[:8]}")) as api:
+        app_id = api.create_app("retry-outage")
+        targets = [api.create_target(app_id, receiver, f"retry-outage-{n}") for n in range(2)]
+        # Every first attempt fails: each pair gets a retry workflow, its next attempt half a second on.
+        receiver.behave(Behaviour(status=500))
+        ledger = Ledger()
+        with api_stream(api, app_id, ledger, count=count, rate=12.0, prefix="retry"):
+            pass
+        deadline = time.monotonic() + 15
+        while sum(workflows(url, app_id).values()) < count * len(targets) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # The retries come due while the store is away; the receiver is healthy when it is back.
+        with cosmos.server.paused_for_a_while():
+            time.sleep(OUTAGE_SECONDS)
+            receiver.healthy()
+        report = settle_and_check(
+            "retry-outage", api, app_id, targets, receiver, ledger, timeout=SETTLE_SECONDS
+        )
+    assert report.answers == {"202": count}
+    report.assert_invariant(max_duplicate_ratio=0.01)
+
+
 def test_cut_cosmos_connections_get_503s_with_retry_after_then_every_accepted_pair_ends_delivered(
-    herald_env: dict[str, str],
+    fault_settings: dict[str, str],
     cosmos_behind_proxy: tuple[PrivateCosmos, TcpProxy],
-    storage: PrivateAzurite,
-    receiver: FaultyReceiver,
+    receiver: Receiver,
     mint: Minter,
 ) -> None:
     server, proxy = cosmos_behind_proxy
-    env = fault_env(
-        herald_env,
-        cosmos_endpoint=f"https://127.0.0.1:{proxy.port}",
-        storage=storage.connection_string,
-        HERALD_COSMOS_TIMEOUT_SECONDS=COSMOS_TIMEOUT,
-    )
+    env = {
+        **fault_settings,
+        "HERALD_COSMOS_ENDPOINT": f"https://127.0.0.1:{proxy.port}",
+        "HERALD_COSMOS_TIMEOUT_SECONDS": COSMOS_TIMEOUT,
+    }
     with serving_herald(env) as url, api_for(url, mint(f"tenant-rel-{uuid.uuid4().hex[:8]}")) as api:
         assert readiness(url).status_code == 200
         carried = proxy.stats.bytes_up
@@ -132,39 +163,3 @@ def test_cut_cosmos_connections_get_503s_with_retry_after_then_every_accepted_pa
     assert proxy.stats.bytes_up - carried > 100_000
     assert proxy.stats.refused_windows == 1
     assert server.server.process.poll() is None
-
-
-def test_retries_that_come_due_while_cosmos_is_paused_still_end_delivered(
-    herald_env: dict[str, str],
-    cosmos: PrivateCosmos,
-    storage: PrivateAzurite,
-    receiver: FaultyReceiver,
-    mint: Minter,
-) -> None:
-    env = fault_env(
-        herald_env,
-        cosmos_endpoint=cosmos.endpoint,
-        storage=storage.connection_string,
-        HERALD_COSMOS_TIMEOUT_SECONDS=COSMOS_TIMEOUT,
-    )
-    count = scaled(12, 100)
-    with serving_herald(env) as url, api_for(url, mint(f"tenant-rel-{uuid.uuid4().hex[:8]}")) as api:
-        app_id = api.create_app("retry-outage")
-        targets = [api.create_target(app_id, receiver, f"retry-outage-{n}") for n in range(2)]
-        # Every first attempt fails: each pair gets a retry workflow, its next attempt about 1 s on.
-        receiver.behave(Behaviour(status=500))
-        ledger = Ledger()
-        with api_stream(api, app_id, ledger, count=count, rate=12.0, prefix="retry"):
-            pass
-        deadline = time.monotonic() + 15
-        while sum(workflows(url).values()) < count * len(targets) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        # The retries come due while the store is away; the receiver is healthy when it is back.
-        with cosmos.server.paused_for_a_while():
-            time.sleep(OUTAGE_SECONDS)
-            receiver.healthy()
-        report = settle_and_check(
-            "retry-outage", api, app_id, targets, receiver, ledger, timeout=SETTLE_SECONDS
-        )
-    assert report.answers == {"202": count}
-    report.assert_invariant(max_duplicate_ratio=0.01)

@@ -14,17 +14,19 @@ from pathlib import Path
 import pytest
 
 from devhost.testing import free_port, run_devhost
-from tests.conftest import ROOT, Minter, serving_herald
-from tests.reliability.emulators import PrivateAzurite, PrivateCosmos
-from tests.reliability.harness import Api, InboundQueue, Target, api_for, fault_env
-from tests.reliability.receiver import Behaviour, FaultyReceiver
+from tests.support.emulators import PrivateAzurite
+from tests.support.faults import Api, InboundQueue, Target, api_for
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Behaviour, Receiver
+from tests.support.settings import ROOT
+from tests.support.tokens import Minter
 
 CONCURRENT_DUPLICATES = 8
 # Long enough for a message's first attempt to be made, and for a second one to show up if sent.
 SETTLE_SECONDS = 20.0
 
 
-def _delivered_once(api: Api, receiver: FaultyReceiver, app_id: str, target: Target, ref: str) -> str:
+def _delivered_once(api: Api, receiver: Receiver, app_id: str, target: Target, ref: str) -> str:
     """Waits for the one delivery of `ref`, then checks it stays one: one message, one request."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while not receiver.acknowledged(ref) and time.monotonic() < deadline:
@@ -38,17 +40,14 @@ def _delivered_once(api: Api, receiver: FaultyReceiver, app_id: str, target: Tar
 
 
 @pytest.fixture
-def herald(
-    herald_env: dict[str, str], cosmos: PrivateCosmos, storage: PrivateAzurite, mint: Minter
-) -> Iterator[tuple[Api, str]]:
+def herald(fault_settings: dict[str, str], mint: Minter) -> Iterator[tuple[Api, str]]:
     tenant = f"tenant-rel-{uuid.uuid4().hex[:8]}"
-    env = fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string)
-    with serving_herald(env) as url, api_for(url, mint(tenant)) as api:
+    with serving_herald(fault_settings) as url, api_for(url, mint(tenant)) as api:
         yield api, tenant
 
 
 def test_the_same_create_repeated_with_its_idempotency_key_is_one_message_delivered_once(
-    herald: tuple[Api, str], receiver: FaultyReceiver
+    herald: tuple[Api, str], receiver: Receiver
 ) -> None:
     api, _ = herald
     app_id = api.create_app("dup-api")
@@ -67,7 +66,7 @@ def test_the_same_create_repeated_with_its_idempotency_key_is_one_message_delive
 
 
 def test_the_same_body_enqueued_twice_with_one_idempotency_key_is_one_message_delivered_once(
-    herald: tuple[Api, str], storage: PrivateAzurite, receiver: FaultyReceiver
+    herald: tuple[Api, str], storage: PrivateAzurite, receiver: Receiver
 ) -> None:
     api, tenant = herald
     app_id = api.create_app("dup-queue")
@@ -83,17 +82,11 @@ def test_the_same_body_enqueued_twice_with_one_idempotency_key_is_one_message_de
 
 
 def test_a_queue_message_redelivered_after_its_host_died_mid_invocation_is_one_message_delivered_once(
-    herald_env: dict[str, str],
-    cosmos: PrivateCosmos,
-    storage: PrivateAzurite,
-    receiver: FaultyReceiver,
-    mint: Minter,
-    tmp_path: Path,
+    restartable: dict[str, str], storage: PrivateAzurite, receiver: Receiver, mint: Minter, tmp_path: Path
 ) -> None:
     tenant = f"tenant-rel-{uuid.uuid4().hex[:8]}"
     env = {
-        **fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string),
-        "DEVHOST_DURABLE_DB": str(tmp_path / "durable.sqlite3"),
+        **restartable,
         # The first attempt waits on the receiver, well inside the delivery timeout.
         "HERALD_DELIVERY_TIMEOUT_SECONDS": "10",
     }

@@ -10,19 +10,19 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from devhost.testing import free_port, run_devhost
-from tests.conftest import ROOT, Minter
-from tests.reliability.emulators import PrivateAzurite, PrivateCosmos
-from tests.reliability.harness import (
+from tests.support.emulators import PrivateAzurite
+from tests.support.faults import (
     InboundQueue,
     Ledger,
     api_for,
     api_stream,
-    fault_env,
     scaled,
     settle_and_check,
     workflows,
 )
-from tests.reliability.receiver import Behaviour, FaultyReceiver
+from tests.support.receivers import Behaviour, Receiver
+from tests.support.settings import ROOT
+from tests.support.tokens import Minter
 
 COUNT = scaled(40, 400)
 RATE = scaled(8.0, 10.0)
@@ -30,18 +30,9 @@ SETTLE_SECONDS = scaled(45.0, 120.0)
 
 
 def test_a_host_killed_mid_stream_and_restarted_on_its_state_loses_no_accepted_pair(
-    herald_env: dict[str, str],
-    cosmos: PrivateCosmos,
-    storage: PrivateAzurite,
-    receiver: FaultyReceiver,
-    mint: Minter,
-    tmp_path: Path,
+    restartable: dict[str, str], storage: PrivateAzurite, receiver: Receiver, mint: Minter, tmp_path: Path
 ) -> None:
     tenant = f"tenant-rel-{uuid.uuid4().hex[:8]}"
-    env = {
-        **fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string),
-        "DEVHOST_DURABLE_DB": str(tmp_path / "durable.sqlite3"),
-    }
     port = free_port()
     # A flaky receiver: a third of the attempts fail, so retry workflows are pending at the kill.
     receiver.behave(Behaviour(fail_fraction=0.3))
@@ -50,7 +41,7 @@ def test_a_host_killed_mid_stream_and_restarted_on_its_state_loses_no_accepted_p
         queue = InboundQueue(storage.connection_string)
         stack.callback(queue.close)
         api = stack.enter_context(api_for(f"http://127.0.0.1:{port}", mint(tenant)))
-        with run_devhost(ROOT, port=port, env=env, log_path=tmp_path / "first.log") as first:
+        with run_devhost(ROOT, port=port, env=restartable, log_path=tmp_path / "first.log") as first:
             app_id = api.create_app("crash")
             targets = [api.create_target(app_id, receiver, f"crash-{n}") for n in range(2)]
             streams = stack.enter_context(ExitStack())
@@ -62,7 +53,7 @@ def test_a_host_killed_mid_stream_and_restarted_on_its_state_loses_no_accepted_p
             pending = workflows(first.base_url)
             first.process.kill()
             first.process.wait(10)
-        with run_devhost(ROOT, port=port, env=env, log_path=tmp_path / "second.log"):
+        with run_devhost(ROOT, port=port, env=restartable, log_path=tmp_path / "second.log"):
             # The rest of the stream goes to the new host; then everything settles there.
             streams.close()
             report = settle_and_check("crash", api, app_id, targets, receiver, ledger, timeout=SETTLE_SECONDS)
@@ -73,17 +64,11 @@ def test_a_host_killed_mid_stream_and_restarted_on_its_state_loses_no_accepted_p
 
 
 def test_a_host_killed_between_a_failed_first_attempt_and_its_retry_workflow_loses_no_pair(
-    herald_env: dict[str, str],
-    cosmos: PrivateCosmos,
-    storage: PrivateAzurite,
-    receiver: FaultyReceiver,
-    mint: Minter,
-    tmp_path: Path,
+    restartable: dict[str, str], receiver: Receiver, mint: Minter, tmp_path: Path
 ) -> None:
     tenant = f"tenant-rel-{uuid.uuid4().hex[:8]}"
     env = {
-        **fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string),
-        "DEVHOST_DURABLE_DB": str(tmp_path / "durable.sqlite3"),
+        **restartable,
         # The first failure already sends `message.attempt.failing`, in the window between the
         # first round's write and the start of the retry workflow; the slow operational endpoint
         # below holds that window open long enough to kill the host inside it.

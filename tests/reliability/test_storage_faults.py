@@ -12,39 +12,34 @@ from __future__ import annotations
 import time
 import uuid
 
-from tests.conftest import Minter, serving_herald
-from tests.reliability.emulators import PrivateAzurite, PrivateCosmos
-from tests.reliability.harness import (
+from tests.support.emulators import PrivateAzurite
+from tests.support.faults import (
     InboundQueue,
     Ledger,
     api_for,
     api_stream,
     assert_not_ready,
-    fault_env,
     readiness,
     scaled,
     settle_and_check,
 )
-from tests.reliability.receiver import FaultyReceiver
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Receiver
+from tests.support.tokens import Minter
 
 COUNT = scaled(30, 300)
-RATE = scaled(6.0, 10.0)
+RATE = scaled(12.0, 10.0)
 OUTAGE_SECONDS = scaled(4.0, 20.0)
 SETTLE_SECONDS = scaled(45.0, 120.0)
 
 
 def test_a_paused_storage_loses_no_message_the_queue_accepted_and_never_stops_the_api(
-    herald_env: dict[str, str],
-    cosmos: PrivateCosmos,
-    storage: PrivateAzurite,
-    receiver: FaultyReceiver,
-    mint: Minter,
+    fault_settings: dict[str, str], storage: PrivateAzurite, receiver: Receiver, mint: Minter
 ) -> None:
     tenant = f"tenant-rel-{uuid.uuid4().hex[:8]}"
-    env = fault_env(herald_env, cosmos_endpoint=cosmos.endpoint, storage=storage.connection_string)
     queue = InboundQueue(storage.connection_string)
     try:
-        with serving_herald(env) as url, api_for(url, mint(tenant)) as api:
+        with serving_herald(fault_settings) as url, api_for(url, mint(tenant)) as api:
             app_id = api.create_app("storage")
             targets = [api.create_target(app_id, receiver, f"storage-{n}") for n in range(2)]
             ledger = Ledger()
@@ -52,7 +47,7 @@ def test_a_paused_storage_loses_no_message_the_queue_accepted_and_never_stops_th
                 queue.stream(tenant, app_id, ledger, count=COUNT, rate=RATE, prefix="queued"),
                 api_stream(api, app_id, ledger, count=COUNT, rate=RATE, prefix="posted"),
             ):
-                time.sleep(1.5)
+                time.sleep(0.5)
                 with storage.server.paused_for_a_while():
                     started = time.monotonic()
                     assert_not_ready(readiness(url), "storage")

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from shared.auth import StaticJwks, TokenValidator
 from shared.scopes import Scope
 from shared.settings import HeraldSettings
-from tests.conftest import ALL_SCOPES, AUDIENCE, ISSUER, KID, Minter
+from tests.support.tokens import ALL_SCOPES, AUDIENCE, ISSUER, KID, Minter
 
 
 def _b64(data: dict[str, Any]) -> str:

@@ -19,13 +19,17 @@ from shared.auth import TokenValidator, jwks_source
 from shared.errors import UnauthorizedError
 from shared.scopes import Scope
 from shared.settings import HeraldSettings
-from tests.conftest import ROOT
+from tests.support.settings import ROOT
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "dev_auth.py", tmp_path / "scripts" / "dev_auth.py")
+    # The checkout's token minting, which the script imports.
+    (tmp_path / "tests" / "support").mkdir(parents=True)
+    for module in ("__init__.py", "support/__init__.py", "support/tokens.py"):
+        shutil.copy(ROOT / "tests" / module, tmp_path / "tests" / module)
     shutil.copy(ROOT / "local.settings.example.json", tmp_path / "local.settings.example.json")
     shutil.copy(ROOT / "local.settings.example.json", tmp_path / "local.settings.json")
     return tmp_path
@@ -80,10 +84,16 @@ def test_init_adds_settings_new_in_the_example_and_keeps_the_users(project: Path
 
 async def test_init_is_idempotent_and_keeps_the_key(project: Path) -> None:
     _run(project, "init")
+    key = (project / ".local" / "dev-auth" / "private.pem").read_bytes()
+    before = _settings(project)
     token = _run(project, "token").strip().splitlines()[-1]
     _run(project, "init")
     settings = _settings(project)
-    await TokenValidator(settings, jwks_source(settings)).authenticate(f"Bearer {token}")
+    assert (project / ".local" / "dev-auth" / "private.pem").read_bytes() == key
+    assert (settings.auth_jwks, settings.local_kek) == (before.auth_jwks, before.local_kek)
+    # A token minted before the second init still validates.
+    principal = await TokenValidator(settings, jwks_source(settings)).authenticate(f"Bearer {token}")
+    assert principal.tenant_id == "default"
 
 
 async def test_without_an_issuer_nobody_gets_in(project: Path) -> None:

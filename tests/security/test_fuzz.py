@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 
 import function_app  # noqa: F401  (registers the routes listed below)
 from blueprints._http import ROUTES
-from tests.conftest import Minter, serving_herald
+from tests.support.hosts import serving_herald
+from tests.support.tokens import Minter
 
 EXAMPLES_PER_OPERATION = 12
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import Minter, serving_herald
+from tests.support.hosts import serving_herald
+from tests.support.tokens import Minter
 
 
 @pytest.fixture(scope="module")

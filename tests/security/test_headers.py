@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import Minter
+from tests.support.tokens import Minter
 
 # Names Herald or the transport owns, in the spellings a receiver or proxy would read as them.
 OWNED_NAMES = [

@@ -37,8 +37,8 @@ from shared.scopes import Scope
 from shared.services.registry import Services
 from shared.store.base import MESSAGES
 from shared.store.cosmos import CosmosStore
-from tests.conftest import Minter
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver
+from tests.support.tokens import Minter
 
 LIMIT = 1024 * 1024 + 64 * 1024  # HERALD_MAX_REQUEST_BYTES's default
 # devhost's own limit, the Functions host's default.
@@ -79,12 +79,6 @@ def http(herald_url: str, tenant_token: str) -> Iterator[httpx.Client]:
 @pytest.fixture
 def app_id(svix: Svix) -> str:
     return svix.application.create(ApplicationIn(name="Limits")).id
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 def _refused(response: httpx.Response) -> dict[str, Any]:
@@ -246,13 +240,8 @@ class CountedRequest(func.HttpRequest):
 
 
 async def test_a_body_declared_over_the_limit_is_413_before_it_is_read(
-    monkeypatch: pytest.MonkeyPatch, herald_env: dict[str, str], services: Services, mint: Minter
+    in_process: Services, mint: Minter
 ) -> None:
-    from shared.services import registry
-
-    for name, value in herald_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(registry, "_services", services)
     body = json.dumps({"name": "x" * (2 * LIMIT)}).encode()
     request = CountedRequest(
         method="POST",

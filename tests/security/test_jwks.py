@@ -34,7 +34,8 @@ from shared.errors import ServiceUnavailableError, UnauthorizedError
 from shared.scopes import Scope
 from shared.services.registry import Services
 from shared.settings import HeraldSettings
-from tests.conftest import Minter
+from tests.support.receivers import serving
+from tests.support.tokens import Minter
 
 
 @dataclass
@@ -75,15 +76,11 @@ async def issuer(ca: trustme.CA, jwks: str) -> AsyncIterator[Issuer]:
 
     app = web.Application()
     app.router.add_get("/keys", keys)
-    runner = web.AppRunner(app)
-    await runner.setup()
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_tls)
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=server_tls).start()
-    state.url = f"https://127.0.0.1:{port}/keys"
-    yield state
-    await runner.cleanup()
+    async with serving(app, ssl_context=server_tls) as port:
+        state.url = f"https://127.0.0.1:{port}/keys"
+        yield state
 
 
 @pytest.fixture

@@ -57,9 +57,10 @@ from shared.scopes import Capability, Scope
 from shared.settings import PORTAL_ISSUER, HeraldSettings
 from shared.store.base import PORTAL_REVOCATIONS
 from shared.store.cosmos import CosmosStore
-from tests.conftest import AUDIENCE, ISSUER, ROOT, Minter, portal_key
-from tests.delivery.receivers import running_receiver
 from tests.security.fake_keyvault import TENANT_ID, VAULT_URL, FakeKeyVault
+from tests.support.receivers import running_receiver
+from tests.support.settings import ROOT, portal_key
+from tests.support.tokens import AUDIENCE, ISSUER, Minter
 
 ALL = frozenset(Capability)
 SIGNING_KEY = "herald-portal-signing-key"

@@ -25,23 +25,12 @@ from devhost.testing import free_port
 from shared import telemetry
 from shared.probes import Readiness
 from shared.services.registry import Services
-from tests.conftest import AZURITE_CONNECTION
-from tests.reliability.proxy import TcpProxy, running_proxy
+from tests.support.proxy import TcpProxy, running_proxy
+from tests.support.settings import AZURITE_CONNECTION
 
 AZURITE_QUEUE = "127.0.0.1:10001"
 WINDOW_SECONDS = 1.0
 CALLERS = 20
-
-
-@pytest.fixture
-def in_process(monkeypatch: pytest.MonkeyPatch, herald_env: dict[str, str], services: Services) -> Services:
-    """Routes are served in this process, by `serve`, with this session's services."""
-    from shared.services import registry
-
-    for name, value in herald_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(registry, "_services", services)
-    return services
 
 
 async def _get(handler: Handler, route: str) -> tuple[int, Any]:

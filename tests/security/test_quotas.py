@@ -9,17 +9,17 @@ answers (a loopback tarpit) holds a tenant's whole share while a test looks.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Minter, serving_herald
+from tests.support.hosts import serving_herald
+from tests.support.receivers import running_tarpits
+from tests.support.tokens import Minter
+from tests.support.waiting import eventually
 
 LIMITS = {
     "HERALD_MAX_ENDPOINTS_PER_APP": "3",
@@ -32,7 +32,7 @@ LIMITS = {
     "HERALD_OUTBOUND_PER_TENANT": "1",
     "HERALD_OUTBOUND_WAIT_SECONDS": "0.3",
     # Each request to the tarpit hangs this long; no retries, so a failure is final at once.
-    "HERALD_DELIVERY_TIMEOUT_SECONDS": "3",
+    "HERALD_DELIVERY_TIMEOUT_SECONDS": "2",
     "HERALD_RETRY_SCHEDULE": "",
 }
 
@@ -53,26 +53,8 @@ def api(quota_url: str, mint: Minter) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def tarpit() -> Iterator[str]:
     """A loopback server that accepts connections and never answers; yields its URL."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.2)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
-    stop.set()
-    thread.join(5)
-    for connection in held:
-        connection.close()
-    server.close()
+    with running_tarpits(1) as tarpits:
+        yield tarpits.url
 
 
 def _app(api: httpx.Client) -> str:
@@ -159,13 +141,6 @@ def test_application_metadata_over_its_quota_is_a_422(api: httpx.Client) -> None
     assert api.get(f"/app/{app_id}").json()["metadata"] == {}
 
 
-def _eventually(check: Callable[[], bool], *, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
-
-
 def test_while_a_recovery_runs_a_second_is_409_and_a_busy_tenant_share_answers_503(
     api: httpx.Client, tarpit: str
 ) -> None:
@@ -173,9 +148,7 @@ def test_while_a_recovery_runs_a_second_is_409_and_a_busy_tenant_share_answers_5
     endpoint = _endpoint(api, app_id, url=tarpit).json()["id"]
     msg = api.post(f"/app/{app_id}/msg", json={"eventType": "a", "payload": {}}).json()["id"]
     # Its only attempt hangs on the tarpit until the timeout: then the pair has failed for good.
-    _eventually(
-        lambda: api.get(f"/app/{app_id}/msg/{msg}/endpoint").json()["data"][0]["statusText"] == "fail"
-    )
+    eventually(lambda: api.get(f"/app/{app_id}/msg/{msg}/endpoint").json()["data"][0]["statusText"] == "fail")
 
     since = "2020-01-01T00:00:00Z"
     first = api.post(f"/app/{app_id}/endpoint/{endpoint}/recover", json={"since": since})
@@ -194,6 +167,6 @@ def test_while_a_recovery_runs_a_second_is_409_and_a_busy_tenant_share_answers_5
     assert task["status"] == "running"
 
     # Once the first recovery has finished, the endpoint may be recovered again.
-    _eventually(lambda: api.get(f"/background-task/{first.json()['id']}").json()["status"] == "finished")
+    eventually(lambda: api.get(f"/background-task/{first.json()['id']}").json()["status"] == "finished")
     assert len(api.get(f"/app/{app_id}/attempt/endpoint/{endpoint}").json()["data"]) == attempts + 1
     assert api.post(f"/app/{app_id}/endpoint/{endpoint}/recover", json={"since": since}).status_code == 202

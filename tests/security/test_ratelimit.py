@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from shared.ratelimit import MemoryRateLimiter, RedisRateLimiter, take_within
-from tests.conftest import Minter, serving_herald
+from tests.support.hosts import serving_herald
+from tests.support.tokens import Minter
 
 
 async def test_memory_bucket_allows_the_burst_then_refills() -> None:

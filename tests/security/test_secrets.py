@@ -17,7 +17,8 @@ import httpx
 import pytest
 from azure.cosmos import CosmosClient
 
-from tests.conftest import EMULATOR_KEY, Minter
+from tests.support.settings import EMULATOR_KEY
+from tests.support.tokens import Minter
 
 # The local Cosmos server's certificate is self-signed.
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")

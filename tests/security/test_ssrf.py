@@ -33,8 +33,9 @@ from shared.services.registry import Services
 from shared.settings import HeraldSettings
 from shared.store.base import ENDPOINTS, MESSAGES, DocumentStore
 from shared.store.schema import ATTEMPT_TYPE, destination_id, etag
-from tests.conftest import Minter, serving_herald
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.hosts import serving_herald
+from tests.support.receivers import Receiver, serving
+from tests.support.tokens import Minter
 
 STRICT = HeraldSettings(delivery_allowed_cidrs=[], delivery_allow_http=True)
 LOOPBACK_ALLOWED = HeraldSettings(delivery_allowed_cidrs=["127.0.0.0/8", "::1/128"], delivery_allow_http=True)
@@ -77,10 +78,16 @@ def test_every_refused_range_and_spelling_is_refused_without_a_lookup(url: str) 
 
 
 @pytest.mark.parametrize(
-    "url", ["https://93.184.216.34/hook", "https://[2606:4700::1111]/", "https://example.com/h"]
+    ("url", "host"),
+    [
+        ("https://93.184.216.34/hook", "93.184.216.34"),
+        ("https://[2606:4700::1111]/", "2606:4700::1111"),
+        ("https://example.com/h", "example.com"),
+    ],
 )
-def test_public_addresses_pass(url: str) -> None:
-    parse_target(url, STRICT)
+def test_public_addresses_pass(url: str, host: str) -> None:
+    target = parse_target(url, STRICT)
+    assert (target.scheme, target.host, target.port, target.url) == ("https", host, 443, url)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +134,7 @@ async def test_names_are_resolved_and_every_address_checked() -> None:
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[str]:
+async def loopback() -> AsyncIterator[str]:
     """A loopback HTTP server: /ok answers 200, /redirect points at the metadata service."""
 
     async def ok(request: web.Request) -> web.Response:
@@ -139,17 +146,12 @@ async def receiver() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/ok", ok)
     app.router.add_get("/redirect", redirect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(app) as port:
+        yield f"127.0.0.1:{port}"
 
 
-async def test_connect_time_check_refuses_a_name_that_resolves_to_loopback(receiver: str) -> None:
-    port = receiver.split(":")[1]
+async def test_connect_time_check_refuses_a_name_that_resolves_to_loopback(loopback: str) -> None:
+    port = loopback.split(":")[1]
     async with guarded_session(STRICT) as session:
         with pytest.raises(aiohttp.ClientConnectorError):
             await guarded_request(session, "GET", f"http://localhost:{port}/ok", STRICT)
@@ -158,18 +160,18 @@ async def test_connect_time_check_refuses_a_name_that_resolves_to_loopback(recei
         assert response.status == 200
 
 
-async def test_redirects_are_never_followed(receiver: str) -> None:
+async def test_redirects_are_never_followed(loopback: str) -> None:
     async with guarded_session(LOOPBACK_ALLOWED) as session:
-        response = await guarded_request(session, "GET", f"http://{receiver}/redirect", LOOPBACK_ALLOWED)
+        response = await guarded_request(session, "GET", f"http://{loopback}/redirect", LOOPBACK_ALLOWED)
         assert response.status == 302
         assert response.headers["location"].startswith("http://169.254.169.254")
 
 
 async def test_the_connection_goes_to_the_checked_address_without_a_second_lookup(
-    receiver: str, monkeypatch: pytest.MonkeyPatch
+    loopback: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DNS rebinding: the first answer is checked; a later, different answer must never be used."""
-    port = int(receiver.split(":")[1])
+    port = int(loopback.split(":")[1])
     answers = iter(["127.0.0.1", "169.254.169.254"])
     real = asyncio.get_running_loop().getaddrinfo
     lookups: list[str] = []
@@ -247,7 +249,8 @@ def test_every_spelling_the_client_reads_as_a_refused_address_is_refused(host: s
     ],
 )
 def test_an_ipv6_spelling_of_a_public_ipv4_address_passes(url: str) -> None:
-    parse_target(url, STRICT)
+    target = parse_target(url, STRICT)
+    assert (target.host, target.port) == (url.removeprefix("https://[").removesuffix("]/"), 443)
 
 
 async def test_the_stored_url_is_the_url_the_client_sends() -> None:
@@ -297,13 +300,9 @@ async def target() -> AsyncIterator[Target]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", anything)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    holder.append(Target(port=site._server.sockets[0].getsockname()[1]))  # type: ignore[union-attr]
-    yield holder[0]
-    await runner.cleanup()
+    async with serving(app) as port:
+        holder.append(Target(port=port))
+        yield holder[0]
 
 
 @pytest.mark.parametrize(
@@ -333,18 +332,12 @@ async def test_the_same_spelling_connects_where_loopback_is_allowed(target: Targ
     assert target.hits == ["/x"]
 
 
-@pytest.fixture(scope="module")
-def receiver_thread() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
-
-
 @pytest.fixture
 async def strict_services(
-    store: DocumentStore, settings: HeraldSettings, receiver_thread: Receiver
+    store: DocumentStore, settings: HeraldSettings, receiver: Receiver
 ) -> AsyncIterator[Services]:
     """Herald's services as in production (no loopback exemption), the receiver's port allowed."""
-    port = int(receiver_thread.base_url.rsplit(":", 1)[1])
+    port = int(receiver.base_url.rsplit(":", 1)[1])
     strict = settings.model_copy(
         update={"delivery_allowed_cidrs": [], "delivery_allow_http": True, "delivery_allowed_ports": [port]}
     )
@@ -366,9 +359,9 @@ def _inward(monkeypatch: pytest.MonkeyPatch, name: str, address: str) -> None:
 
 
 async def test_a_name_saved_unresolved_that_later_points_inward_is_refused_on_connect(
-    strict_services: Services, receiver_thread: Receiver, tenant: str, monkeypatch: pytest.MonkeyPatch
+    strict_services: Services, receiver: Receiver, tenant: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services, port = strict_services, receiver_thread.base_url.rsplit(":", 1)[1]
+    services, port = strict_services, receiver.base_url.rsplit(":", 1)[1]
     app, _ = await services.applications.create(tenant, ApplicationIn(name="ssrf"))
     name = f"later-{tenant}.invalid"
     later = await services.endpoints.create(
@@ -386,7 +379,7 @@ async def test_a_name_saved_unresolved_that_later_points_inward_is_refused_on_co
 
     first = await services.delivery.first_round(message, [later, legacy])
 
-    assert receiver_thread.requests("later-inward") == [] and receiver_thread.requests("legacy") == []
+    assert receiver.requests("later-inward") == [] and receiver.requests("legacy") == []
     assert sorted(job.endpoint_id for job in first.jobs) == sorted([later["id"], legacy["id"]])
     pk = [tenant, app["id"]]
     for endpoint in (later, legacy):
@@ -403,9 +396,9 @@ async def test_a_name_saved_unresolved_that_later_points_inward_is_refused_on_co
 
 
 async def test_operational_webhooks_are_refused_on_connect_too(
-    strict_services: Services, receiver_thread: Receiver, tenant: str, monkeypatch: pytest.MonkeyPatch
+    strict_services: Services, receiver: Receiver, tenant: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services, port = strict_services, receiver_thread.base_url.rsplit(":", 1)[1]
+    services, port = strict_services, receiver.base_url.rsplit(":", 1)[1]
     name = f"ops-{tenant}.invalid"
     await services.operational_endpoints.create(
         tenant, OperationalWebhookEndpointIn(url=f"http://{name}:{port}/ops-inward")
@@ -421,13 +414,13 @@ async def test_operational_webhooks_are_refused_on_connect_too(
 
     await services.operational.emit(tenant, "endpoint.disabled", {"appId": "app_x", "endpointId": "ep_x"})
 
-    assert receiver_thread.requests("ops-inward") == [] and receiver_thread.requests("ops-literal") == []
+    assert receiver.requests("ops-inward") == [] and receiver.requests("ops-literal") == []
 
 
 @pytest.fixture(scope="module")
-def strict_herald(herald_env: dict[str, str], receiver_thread: Receiver) -> Iterator[str]:
+def strict_herald(herald_env: dict[str, str], receiver: Receiver) -> Iterator[str]:
     """Herald on devhost as in production (no loopback exemption), http and the receiver's port allowed."""
-    port = receiver_thread.base_url.rsplit(":", 1)[1]
+    port = receiver.base_url.rsplit(":", 1)[1]
     env = {
         **herald_env,
         "HERALD_DELIVERY_ALLOWED_CIDRS": "",
@@ -439,9 +432,9 @@ def strict_herald(herald_env: dict[str, str], receiver_thread: Receiver) -> Iter
 
 
 def test_every_spelling_is_a_422_on_save_and_nothing_reaches_the_receiver(
-    strict_herald: str, receiver_thread: Receiver, mint: Minter
+    strict_herald: str, receiver: Receiver, mint: Minter
 ) -> None:
-    port = receiver_thread.base_url.rsplit(":", 1)[1]
+    port = receiver.base_url.rsplit(":", 1)[1]
     headers = {"authorization": f"Bearer {mint('t-ssrf-save')}"}
     with httpx.Client(base_url=f"{strict_herald}/api/v1", headers=headers) as client:
         app = client.post("/app", json={"name": "ssrf"}).json()["id"]
@@ -467,4 +460,4 @@ def test_every_spelling_is_a_422_on_save_and_nothing_reaches_the_receiver(
                 assert "127.0.0.1" not in answer.text and "::1" not in answer.text
         assert [e["url"] for e in client.get(f"/app/{app}/endpoint").json()["data"]] == [ok_url]
         assert client.get("/operational-webhook/endpoint").json()["data"] == []
-    assert receiver_thread.requests("reached") == []
+    assert receiver.requests("reached") == []

@@ -20,7 +20,7 @@ from shared.scopes import Scope
 from shared.services.dead_letters import UNATTRIBUTED_TENANT
 from shared.settings import CONSTANT_CLAIMS, HeraldSettings, get_settings
 from shared.store.schema import SWEEP_CURSOR_KEY
-from tests.conftest import Minter
+from tests.support.tokens import Minter
 
 
 @pytest.fixture(scope="module")

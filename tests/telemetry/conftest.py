@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +24,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from blueprints._http import Handler, serve
 from shared.scopes import Scope
 from shared.services.registry import Services
-from tests.conftest import Minter
-from tests.delivery.receivers import Receiver, running_receiver
+from tests.support.histories import durable_function
+from tests.support.tokens import Minter
 
 _EXPORTER = InMemorySpanExporter()
 
@@ -50,24 +49,6 @@ def span_exporter() -> InMemorySpanExporter:
 def spans(span_exporter: InMemorySpanExporter) -> InMemorySpanExporter:
     span_exporter.clear()
     return span_exporter
-
-
-@pytest.fixture
-def herald(monkeypatch: pytest.MonkeyPatch, herald_env: dict[str, str], services: Services) -> Services:
-    """The blueprints' `get_services()` answers this session's services."""
-    import function_app  # noqa: F401 (registers every route, as the host does)
-    from shared.services import registry
-
-    for name, value in herald_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(registry, "_services", services)
-    return services
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 @dataclass
@@ -121,7 +102,7 @@ class Api:
 
 
 @pytest.fixture
-def api(herald: Services, mint: Minter) -> Api:
+def api(in_process: Services, mint: Minter) -> Api:
     return Api(mint=mint, tenant=f"tenant-{uuid.uuid4().hex[:12]}", client=RecordingDurableClient())
 
 
@@ -138,15 +119,11 @@ async def dispatched() -> None:
 
 async def run_activity(workflow_input: dict[str, Any], attempts: int) -> dict[str, Any]:
     """The workflow's activity, with the input its orchestrator passes (see delivery_retries)."""
-    import azure.durable_functions as df
-
     from blueprints import retries
     from shared.durable import ATTEMPT_ACTIVITY
 
-    app = df.DFApp()
-    app.register_functions(retries.bp)
-    (function,) = [f for f in app.get_functions() if f.get_function_name() == ATTEMPT_ACTIVITY]
-    result: dict[str, Any] = await function.get_user_function()(job={**workflow_input, "attempts": attempts})
+    activity = durable_function(retries.bp, ATTEMPT_ACTIVITY)
+    result: dict[str, Any] = await activity(job={**workflow_input, "attempts": attempts})
     return result
 
 

@@ -30,6 +30,8 @@ from shared import telemetry
 from shared.export_filters import ExportingLogHandler
 from tests.telemetry.conftest import Api
 
+pytestmark = pytest.mark.offline
+
 _LOGS = InMemoryLogRecordExporter()
 
 

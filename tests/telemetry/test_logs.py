@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from blueprints import applications, endpoints, messages
 from shared import telemetry
 from shared.scopes import Scope
-from tests.delivery.receivers import Receiver
+from tests.support.receivers import Receiver
 from tests.telemetry.conftest import Api, dispatched, new_secret, run_activity
 
 

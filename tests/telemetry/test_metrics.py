@@ -11,7 +11,7 @@ from blueprints import applications, endpoints, messages
 from blueprints import metrics as metrics_blueprint
 from shared import telemetry
 from shared.scopes import Scope
-from tests.delivery.receivers import Receiver
+from tests.support.receivers import Receiver
 from tests.telemetry.conftest import Api, dispatched, run_activity
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from urllib.parse import urlsplit
 
 import azure.functions as func
 import pytest
@@ -13,16 +14,17 @@ from blueprints import health
 from devhost.testing import free_port
 from shared.probes import Readiness, readiness
 from shared.services.registry import Services
-from tests.conftest import AZURITE_CONNECTION
+from tests.support.receivers import Tarpits
+from tests.support.settings import AZURITE_CONNECTION
 from tests.telemetry.conftest import Api
 
 
 @pytest.fixture(autouse=True)
-def fresh_verdict(herald: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+def fresh_verdict(in_process: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test's readiness asks its own dependencies: no verdict is kept from another test."""
     from shared.services import registry
 
-    fresh = dataclasses.replace(herald, readiness=Readiness(herald.store, herald.settings))
+    fresh = dataclasses.replace(in_process, readiness=Readiness(in_process.store, in_process.settings))
     monkeypatch.setattr(registry, "_services", fresh)
 
 
@@ -62,11 +64,26 @@ async def test_the_identity_based_storage_setting_is_read_too(
     assert (status, body["dependencies"]) == (503, {"cosmos": "up", "storage": "down"})
 
 
-async def test_a_configured_key_vault_is_probed_and_reported(herald: Services) -> None:
-    settings = herald.settings.model_copy(
-        update={"keyvault_url": f"https://127.0.0.1:{free_port()}/", "readiness_timeout_seconds": 1.0}
-    )
-    assert await readiness(herald.store, settings) == {"cosmos": True, "storage": True, "keyvault": False}
+async def test_a_configured_key_vault_is_probed_and_given_up_on_after_the_readiness_timeout(
+    in_process: Services,
+) -> None:
+    # A vault address that accepts the connection and never answers: only the timeout ends the probe.
+    tarpits = Tarpits(1)
+    await tarpits.start()
+    try:
+        vault = f"https://127.0.0.1:{urlsplit(tarpits.url).port}/"
+        settings = in_process.settings.model_copy(
+            update={"keyvault_url": vault, "readiness_timeout_seconds": 0.5}
+        )
+        started = time.monotonic()
+        verdict = await readiness(in_process.store, settings)
+        waited = time.monotonic() - started
+    finally:
+        await tarpits.stop()
+    assert verdict == {"cosmos": True, "storage": True, "keyvault": False}
+    assert tarpits.accepted >= 1, "the vault was never asked"
+    # Down after the setting's 0.5 s, well before the default 2 s.
+    assert 0.5 <= waited < 1.5, waited
 
 
 def test_health_touches_no_dependency(monkeypatch: pytest.MonkeyPatch) -> None:

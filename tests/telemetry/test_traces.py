@@ -13,7 +13,8 @@ from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 
 from blueprints import applications, endpoints, messages
 from shared.scopes import Scope
-from tests.delivery.receivers import Receiver
+from tests.support.histories import History, actions, durable_function
+from tests.support.receivers import Receiver
 from tests.telemetry.conftest import Api, by_name, dispatched, run_activity
 
 MESSAGE_ROUTE = "v1/app/{app_id}/msg"
@@ -180,15 +181,9 @@ async def test_a_callers_traceparent_is_continued(
 
 def test_the_workflow_hands_the_trace_context_to_every_activity() -> None:
     """Replayed by the Durable SDK: the orchestrator passes its whole input, traceparent included."""
-    import azure.durable_functions as df
-
     from blueprints import retries
     from shared.durable import ATTEMPT_ACTIVITY, RETRY_WORKFLOW
 
-    app = df.DFApp()
-    app.register_functions(retries.bp)
-    (function,) = [f for f in app.get_functions() if f.get_function_name() == RETRY_WORKFLOW]
-    orchestrator = function.get_user_function()
     workflow_input: dict[str, Any] = {
         "tenantId": "t1",
         "appId": "app_1",
@@ -200,37 +195,18 @@ def test_the_workflow_hands_the_trace_context_to_every_activity() -> None:
         "floorSeconds": 60.0,
         "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     }
-
-    def event(kind: int, at: str, **fields: Any) -> dict[str, Any]:
-        return {"EventType": kind, "EventId": fields.pop("EventId", -1), "IsPlayed": False, "Timestamp": at}
-
-    started = {
-        **event(0, "2026-01-01T00:00:00Z"),
-        "Name": RETRY_WORKFLOW,
-        "Version": "",
-        "Input": json.dumps(json.dumps(workflow_input)),
-        "OrchestrationInstance": {"InstanceId": "dlv~t1~app_1~msg_1~ep_1", "ExecutionId": "e1"},
-        "ParentInstance": None,
-    }
-    history = [
-        event(12, "2026-01-01T00:00:00Z"),
-        started,
-        {**event(10, "2026-01-01T00:00:00.1Z", EventId=0), "FireAt": "2026-01-01T00:00:05Z"},
-        event(13, "2026-01-01T00:00:00.2Z"),
-        event(12, "2026-01-01T00:00:05.1Z"),
-        {**event(11, "2026-01-01T00:00:05.1Z"), "TimerId": 0, "FireAt": "2026-01-01T00:00:05Z"},
-    ]
-    context = {
-        "history": history,
-        "input": json.dumps(workflow_input),
-        "instanceId": "dlv~t1~app_1~msg_1~ep_1",
-        "isReplaying": False,
-        "parentInstanceId": None,
-        "upperSchemaVersion": 1,
-        "upperSchemaVersionNew": 2,
-    }
-    reply = json.loads(orchestrator(json.dumps(context)))
-    activity = [a for group in reply["actions"] for a in group][-1]
+    history = (
+        History(
+            RETRY_WORKFLOW,
+            workflow_input,
+            instance_id="dlv~t1~app_1~msg_1~ep_1",
+            at="2026-01-01T00:00:00Z",
+        )
+        .timer_created("2026-01-01T00:00:05Z")
+        .episode("2026-01-01T00:00:05.1Z")
+        .timer_fired()
+    )
+    activity = actions(history.replay(durable_function(retries.bp, RETRY_WORKFLOW)))[-1]
     assert activity["functionName"] == ATTEMPT_ACTIVITY
     assert json.loads(activity["input"])["traceparent"] == workflow_input["traceparent"]
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shared.services.messages import matches
 from shared.store.schema import Subscription
+
+pytestmark = pytest.mark.offline
 
 
 def test_endpoint_without_filters_receives_everything() -> None:

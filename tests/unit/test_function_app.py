@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
+import pytest
+
+pytestmark = pytest.mark.offline
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,6 +15,8 @@ from shared import durable, ids
 from shared.services import recovery
 from shared.services.delivery import RetryJob
 
+pytestmark = pytest.mark.offline
+
 HOSTILE = [
     "a/b",
     "a\\b",

@@ -7,6 +7,8 @@ from pydantic import ValidationError
 
 from shared.models import ApplicationIn, EndpointIn, EventTypeIn, InboundMessage, MessageIn
 
+pytestmark = pytest.mark.offline
+
 
 def test_message_accepts_svix_camel_case_fields() -> None:
     msg = MessageIn.model_validate(

@@ -10,6 +10,8 @@ from shared.pagination import MAX_LIMIT
 from shared.queries import AscendingListQuery
 from shared.settings import DEFAULT_RETRY_SCHEDULE, HeraldSettings
 
+pytestmark = pytest.mark.offline
+
 
 def test_list_settings_parse_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HERALD_DELIVERY_ALLOWED_CIDRS", "127.0.0.0/8, ::1/128")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -14,13 +15,18 @@ from shared import ids
 from shared.errors import ValidationFailedError
 from shared.signing import generate_secret, normalize_secret, shown_key, signature_header
 
+pytestmark = pytest.mark.offline
+
 
 def test_generated_secret_is_whsec_and_24_bytes() -> None:
     secret = generate_secret()
     assert secret.startswith("whsec_")
     assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 24
-    # The independent library accepts it as a signing key.
-    Webhook(secret)
+    # The independent library signs with it exactly as Herald does.
+    body = b'{"a":1}'
+    signed_at = datetime.fromtimestamp(1700000000, UTC)
+    expected = Webhook(secret).sign("msg_1", signed_at, body.decode())
+    assert signature_header([secret], "msg_1", 1700000000, body) == expected
 
 
 def test_supplied_secret_gets_prefix_and_must_decode_to_24_to_75_bytes() -> None:

@@ -1,4 +1,4 @@
-"""Private emulator processes for fault tests: a Cosmos DB server and an Azurite of their own.
+"""Private emulator processes for fault tests and benchmarks: a Cosmos DB server and an Azurite of their own.
 
 The shared emulators (Azurite on 10000-10002, Cosmos on 8081) serve every other test run on this
 machine at the same time, so faults are only ever injected into these: each runs on free loopback
@@ -22,14 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devhost.testing import LOCALHOST, free_port
+from tests.support.settings import ROOT, azurite_connection
 
-ROOT = Path(__file__).resolve().parents[2]
 NODE_BIN = ROOT / "node_modules" / ".bin"
 COSMOS_LIB = ROOT / "node_modules" / "@vercel" / "cosmosdb-server" / "lib" / "index.js"
-EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
-AZURITE_ACCOUNT_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 _POLL_SECONDS = 0.1
@@ -117,13 +113,7 @@ class PrivateAzurite:
 
     @property
     def connection_string(self) -> str:
-        return (
-            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-            f"AccountKey={AZURITE_ACCOUNT_KEY};"
-            f"BlobEndpoint=http://{LOCALHOST}:{self.blob_port}/devstoreaccount1;"
-            f"QueueEndpoint=http://{LOCALHOST}:{self.queue_port}/devstoreaccount1;"
-            f"TableEndpoint=http://{LOCALHOST}:{self.table_port}/devstoreaccount1;"
-        )
+        return azurite_connection(blob=self.blob_port, queue=self.queue_port, table=self.table_port)
 
 
 def _spawn(name: str, command: Sequence[str], *, cwd: Path = ROOT) -> EmulatorProcess:

@@ -13,15 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+
+from tests.support.loops import call_on, loop_on_a_thread
 
 LOCALHOST = "127.0.0.1"
 _CHUNK = 65536
-_THREAD_JOIN_SECONDS = 10.0
 # The first line of an HTTP/1.1 request, as it goes up a plain-text (not TLS) connection.
 _REQUEST_LINE = re.compile(rb"(?:^|\r\n)[A-Z]+ \S+ HTTP/1\.[01]\r\n")
 
@@ -55,20 +54,13 @@ class TcpProxy:
 
     def cut(self, seconds: float) -> None:
         """Resets every open connection and refuses new ones for `seconds`, then accepts again."""
-        self._call(self._cut(seconds))
-
-    def drop_all(self) -> None:
-        """Resets every open connection; new ones are still accepted."""
-        self._call(self._drop_all())
+        call_on(self._loop, self._cut(seconds))
 
     @property
     def listening(self) -> bool:
         return self._server is not None
 
     # --- inside the proxy's loop ------------------------------------------------------------
-
-    def _call(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=_THREAD_JOIN_SECONDS)
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._serve, LOCALHOST, self.port, reuse_address=True)
@@ -156,23 +148,5 @@ class TcpProxy:
 def running_proxy(target_port: int, *, port: int = 0, target_host: str = LOCALHOST) -> Iterator[TcpProxy]:
     """A proxy to `target_host:target_port` on loopback `port` (0: a free one), stopped on exit."""
     proxy = TcpProxy(target_port=target_port, target_host=target_host, port=port)
-    loop = proxy._loop
-    ready = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(proxy._listen())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, name=f"tcp-proxy-{target_port}", daemon=True)
-    thread.start()
-    if not ready.wait(_THREAD_JOIN_SECONDS):
-        raise RuntimeError("the TCP proxy did not start")
-    try:
+    with loop_on_a_thread(f"tcp-proxy-{target_port}", proxy._listen, proxy._shutdown, proxy._loop):
         yield proxy
-    finally:
-        asyncio.run_coroutine_threadsafe(proxy._shutdown(), loop).result(_THREAD_JOIN_SECONDS)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(_THREAD_JOIN_SECONDS)
-        loop.close()
