@@ -22,6 +22,7 @@ from blueprints import (
     not_served,
     operational_webhooks,
     portal,
+    portal_config,
     recovery,
     replay,
     statistics,
@@ -56,5 +57,6 @@ for blueprint in (
     metrics.bp,
     not_served.bp,
     portal.bp,
+    portal_config.bp,
 ):
     app.register_functions(blueprint)

@@ -1,11 +1,21 @@
-"""Background tasks: /api/v1/background-task[/{task_id}] (progress of long-running work, e.g. recovery)."""
+"""Background tasks: /api/v1/background-task[/{task_id}] (progress of long-running work, e.g. recovery).
+
+App portal tokens may read them, as Svix's portal shows the recoveries and replays it starts: only
+their application's tasks.
+"""
 
 import azure.functions as func
 
 from blueprints._http import LIST_QUERY, Call, Reply, api_function
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 bp = func.Blueprint()
+
+
+def _portal_app(call: Call) -> str | None:
+    """The application a portal token is confined to; None for a tenant's token."""
+    portal = call.principal.portal if call.principal is not None else None
+    return portal.app_id if portal is not None else None
 
 
 @api_function(
@@ -14,6 +24,7 @@ bp = func.Blueprint()
     "v1/background-task",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[BackgroundTaskOut]",
     query=(*LIST_QUERY, "status", "task"),
 )
@@ -23,6 +34,7 @@ async def list_background_tasks(call: Call) -> Reply:
         call.list_params(default_order="descending"),
         status=call.query("status"),
         task=call.query("task"),
+        app_id=_portal_app(call),
     )
     return 200, page
 
@@ -33,7 +45,10 @@ async def list_background_tasks(call: Call) -> Reply:
     "v1/background-task/{task_id}",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="BackgroundTaskOut",
 )
 async def get_background_task(call: Call) -> Reply:
-    return 200, await call.services.background_tasks.get(call.tenant_id, call.route("task_id"))
+    return 200, await call.services.background_tasks.get(
+        call.tenant_id, call.route("task_id"), app_id=_portal_app(call)
+    )

@@ -7,6 +7,10 @@ that runs the task (its scope and its cursor).
 
 A task that ends (`finished` or `failed`) is announced as Svix's `background_task.finished`
 operational event, whatever its kind: `update` sends it once the task document says so.
+
+An app portal token sees only its application's tasks (`app_id`): those whose scope names that
+application (recoveries, replays, content purges); a tenant-wide task (usage statistics) or
+another application's is, to it, a task that does not exist.
 """
 
 from __future__ import annotations
@@ -89,14 +93,31 @@ class BackgroundTaskService:
             raise NotFoundError("Background task not found.")
         return doc
 
-    async def get(self, tenant_id: str, task_id: str) -> BackgroundTaskOut:
-        return to_out(await self.read(tenant_id, task_id))
+    async def get(self, tenant_id: str, task_id: str, *, app_id: str | None = None) -> BackgroundTaskOut:
+        """The task; with `app_id`, only a task of that application.
+
+        :raises NotFoundError: no such task (of that application).
+        """
+        doc = await self.read(tenant_id, task_id)
+        if app_id is not None and doc.get("appId") != app_id:
+            raise NotFoundError("Background task not found.")
+        return to_out(doc)
 
     async def list_page(
-        self, tenant_id: str, params: ListParams, *, status: str | None, task: str | None
+        self,
+        tenant_id: str,
+        params: ListParams,
+        *,
+        status: str | None,
+        task: str | None,
+        app_id: str | None = None,
     ) -> dict[str, Any]:
+        """A page of the tenant's tasks; with `app_id`, of that application's only."""
         where = ["c.type = @type"]
         parameters: list[tuple[str, Any]] = [("@type", TASK_TYPE)]
+        if app_id is not None:
+            where.append("c.appId = @app")
+            parameters.append(("@app", app_id))
         if status:
             where.append("c.status = @status")
             parameters.append(("@status", _choice(BackgroundTaskStatus, "status", status)))

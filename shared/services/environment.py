@@ -119,6 +119,11 @@ class EnvironmentService:
             raise ValidationFailedError(errors)
         return kept
 
+    async def stored_settings(self, tenant_id: str) -> dict[str, Any]:
+        """The settings the tenant's imports stored (those Herald does not decide); {} when none."""
+        stored = await self._read_settings(tenant_id)
+        return dict(stored["settings"]) if stored else {}
+
     async def _read_settings(self, tenant_id: str) -> Doc | None:
         doc = await self._store.read(APPLICATIONS, [tenant_id], SETTINGS_ID)
         return doc if doc is not None and doc.get("type") == SETTINGS_TYPE else None
