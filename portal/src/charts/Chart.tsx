@@ -56,11 +56,11 @@ export function BarChart({
   const labelled = new Set([0, Math.floor((columns.length - 1) / 2), columns.length - 1]);
   return (
     <svg className="chart" viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={summary}>
-      {[0, top / 2, top].map((tick) => (
+      {[0, top / 2, top].filter((tick) => Number.isInteger(tick)).map((tick) => (
         <g key={tick}>
           <line className="chart-grid" x1={LEFT} x2={WIDTH} y1={y(tick)} y2={y(tick)} />
           <text className="chart-axis" x={LEFT - 6} y={y(tick) + 4} textAnchor="end">
-            {`${Number.isInteger(tick) ? tick : tick.toFixed(1)}${unit}`}
+            {`${tick}${unit}`}
           </text>
         </g>
       ))}

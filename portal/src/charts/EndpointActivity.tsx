@@ -12,7 +12,6 @@ import { usePortalConfig } from "../theme/config";
 import { BarChart, ChartFigure, Legend, type Series } from "./Chart";
 import { getAttemptStats } from "./stats";
 
-const DAY_MS = 86_400_000;
 const RANGES = [7, 30];
 // Herald's own window when the portal cannot learn the retention.
 const FALLBACK_DAYS = 7;
@@ -30,7 +29,7 @@ const LATENCY: Series[] = [
 function Daily({ endpointId, days }: { endpointId: string; days: number }) {
   const { session } = usePortal();
   const stats = useResource(
-    () => getAttemptStats(session, endpointId, new Date(Date.now() - days * DAY_MS)),
+    () => getAttemptStats(session, endpointId, days),
     [endpointId, days],
   );
   return (

@@ -26,10 +26,21 @@ export interface AttemptStats {
 
 const DAY_MS = 86_400_000;
 
-export async function getAttemptStats(session: Session, endpointId: string, since: Date): Promise<AttemptStats> {
+const HOUR_MS = 3_600_000;
+
+/**
+ * The `windowDays` days that end at the next whole hour. Herald rounds a window out to whole hours and
+ * refuses one longer than its retention: ending it on the hour, and saying so, keeps a window of
+ * exactly the retention within it, whatever this clock's skew from Herald's.
+ */
+export async function getAttemptStats(session: Session, endpointId: string, windowDays: number): Promise<AttemptStats> {
   const app = encodeURIComponent(session.appId);
   const endpoint = encodeURIComponent(endpointId);
-  const query = new URLSearchParams({ since: since.toISOString() });
+  const until = Math.ceil(Date.now() / HOUR_MS) * HOUR_MS;
+  const query = new URLSearchParams({
+    since: new Date(until - windowDays * DAY_MS).toISOString(),
+    until: new Date(until).toISOString(),
+  });
   const wire = await getJson<AttemptStatsWire>(session, `/api/v1/app/${app}/endpoint/${endpoint}/attempt-stats?${query}`);
   // Counted per UTC day from the day the window starts, oldest first.
   const first = Date.parse(`${wire.startDate.slice(0, 10)}T00:00:00Z`);

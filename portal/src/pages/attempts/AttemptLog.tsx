@@ -8,6 +8,7 @@ import { type EndpointOut, type MessageAttemptOut, MessageStatus, StatusCodeClas
 
 import { allEndpoints } from "../../parts/endpoints";
 import { EndpointSelect } from "../../parts/EndpointSelect";
+import { EventTypeInput } from "../../parts/EventTypeInput";
 import { dayStart } from "../../parts/time";
 import {
   DeliveryStatus,
@@ -21,7 +22,6 @@ import {
 import { Can, usePortal } from "../../shell/context";
 import { usePaging } from "../../shell/paging";
 import { useAction, useResource } from "../../shell/useResource";
-import { allEventTypes } from "../catalogue/EventTypeList";
 
 const PAGE_SIZE = 25;
 const FILTERS = ["status", "code", "eventType", "channel", "tag", "from", "to"] as const;
@@ -56,7 +56,6 @@ function FilterForm({
   const ids = useId();
   const [draft, setDraft] = useState(filters);
   const [endpoint, setEndpoint] = useState(endpointId);
-  const types = useResource((api) => allEventTypes(api), []);
   const set = (name: keyof Filters) => (event: { target: { value: string } }) =>
     setDraft({ ...draft, [name]: event.target.value });
   const submit = (event: FormEvent) => {
@@ -88,19 +87,12 @@ function FilterForm({
           ))}
         </select>
       </div>
-      <div className="field">
-        <label htmlFor={`${ids}-type`}>Event type</label>
-        <select id={`${ids}-type`} value={draft.eventType} onChange={set("eventType")}>
-          <option value="">All event types</option>
-          {[...new Set([...(types.state === "ready" ? types.data.map((type) => type.name) : []), ...(draft.eventType ? [draft.eventType] : [])])].map(
-            (name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ),
-          )}
-        </select>
-      </div>
+      <EventTypeInput
+        id={`${ids}-type`}
+        value={draft.eventType}
+        placeholder="All event types"
+        onChange={(eventType) => setDraft({ ...draft, eventType })}
+      />
       <div className="field">
         <label htmlFor={`${ids}-channel`}>Channel</label>
         <input id={`${ids}-channel`} value={draft.channel} placeholder="Any channel" onChange={set("channel")} />
@@ -247,7 +239,7 @@ export function AttemptLog() {
             <>
               <FilterForm key={params.toString()} endpoints={list} endpointId={chosen.id} filters={filters} onApply={apply} />
               <p>
-                <Link to={`/endpoints/${encodeURIComponent(chosen.id)}`}>The endpoint</Link>
+                <Link to={`/endpoints/${encodeURIComponent(chosen.id)}`}>Endpoint settings and health</Link>
               </p>
               {/* Other filters are another list: it starts again at its first page. */}
               <Attempts key={`${chosen.id}?${params.toString()}`} endpointId={chosen.id} filters={filters} />

@@ -20,16 +20,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function typeOf(schema: Record<string, unknown>): string {
   const type = schema.type;
+  let base = typeof schema.$ref === "string" ? schema.$ref : "any";
   if (typeof type === "string") {
-    return type === "array" && isRecord(schema.items) ? `array of ${typeOf(schema.items)}` : type;
-  }
-  if (Array.isArray(type)) {
-    return type.filter((part) => typeof part === "string").join(" or ");
+    base = type === "array" && isRecord(schema.items) ? `array of ${typeOf(schema.items)}` : type;
+  } else if (Array.isArray(type)) {
+    base = type.filter((part) => typeof part === "string").join(" or ");
   }
   if (Array.isArray(schema.enum)) {
-    return `one of ${schema.enum.map((value) => JSON.stringify(value)).join(", ")}`;
+    return `${base === "any" ? "" : `${base}, `}one of ${schema.enum.map((value) => JSON.stringify(value)).join(", ")}`;
   }
-  return typeof schema.$ref === "string" ? schema.$ref : "any";
+  return base;
 }
 
 /** The schema's versions, newest first (Svix sends examples of version "1"). */

@@ -9,11 +9,11 @@ import { type EndpointOut, MessageStatus } from "svix";
 
 import { allEndpoints } from "../../parts/endpoints";
 import { EndpointSelect } from "../../parts/EndpointSelect";
+import { EventTypeInput } from "../../parts/EventTypeInput";
 import { fromLocalInput, toLocalInput } from "../../parts/time";
 import { EmptyState, Loaded, PageTitle, ProblemNotice } from "../../shell/components";
 import { Can, usePortal } from "../../shell/context";
 import { useAction, useResource } from "../../shell/useResource";
-import { allEventTypes } from "../catalogue/EventTypeList";
 import { TaskList } from "./TaskList";
 
 type Operation = "recover" | "replay-missing" | "bulk-replay";
@@ -53,7 +53,6 @@ function Start({ endpoints, onStarted }: { endpoints: EndpointOut[]; onStarted: 
   const [channel, setChannel] = useState("");
   const [started, setStarted] = useState<string | null>(null);
   const start = useAction();
-  const types = useResource((client) => allEventTypes(client), []);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -129,17 +128,7 @@ function Start({ endpoints, onStarted }: { endpoints: EndpointOut[]; onStarted: 
                 <option value={MessageStatus.Fail}>Failed</option>
               </select>
             </div>
-            <div className="field">
-              <label htmlFor={`${ids}-type`}>Event type</label>
-              <select id={`${ids}-type`} value={eventType} onChange={(event) => setEventType(event.target.value)}>
-                <option value="">Any event type</option>
-                {(types.state === "ready" ? types.data : []).map((type) => (
-                  <option key={type.name} value={type.name}>
-                    {type.name}
-                  </option>
-                ))}
-              </select>
-            </div>
+            <EventTypeInput id={`${ids}-type`} value={eventType} placeholder="Any event type" onChange={setEventType} />
             <div className="field">
               <label htmlFor={`${ids}-channel`}>Channel</label>
               <input id={`${ids}-channel`} value={channel} placeholder="Any channel" onChange={(event) => setChannel(event.target.value)} />
