@@ -9,7 +9,7 @@ PORT ?= 7071
 TENANT ?= default
 SCOPES ?= herald.read herald.write herald.admin
 
-.PHONY: run test stop lint typecheck emulators deps clean token redis-server chromium portal checkov svix1
+.PHONY: run test prepare stop lint typecheck emulators deps clean token redis-server chromium portal checkov svix1
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/install_worker_protos.py .python-version
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.13 is required ($(PYTHON) not found; with pyenv: pyenv install 3.13.0)"; exit 1; }
@@ -45,7 +45,8 @@ redis-server:
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 
 # The portal's browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
-chromium:
+# After redis-server: the two apt-get runs would contend for dpkg's lock under `make -j`.
+chromium: redis-server
 	@{ command -v chromium && command -v chromedriver; } >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 deps: $(VENV)/.installed node_modules/.installed portal/dist/index.html
@@ -82,7 +83,11 @@ checkov:
 svix1:
 	@bash scripts/svix1_venv.sh >/dev/null
 
-test: deps redis-server chromium emulators lint typecheck checkov svix1
+# Everything the suite needs, set up side by side (independent steps; each names what it needs).
+prepare: deps redis-server chromium emulators lint typecheck checkov svix1
+
+test:
+	@$(MAKE) --no-print-directory -j4 --output-sync=target prepare
 	$(PY) -m pytest
 
 stop:

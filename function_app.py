@@ -11,7 +11,6 @@ from blueprints import (
     auth,
     background_tasks,
     dead_letters,
-    delivery,
     endpoints,
     environment,
     event_types,
@@ -25,6 +24,7 @@ from blueprints import (
     portal_config,
     recovery,
     replay,
+    retries,
     statistics,
 )
 from shared import telemetry
@@ -46,7 +46,7 @@ for blueprint in (
     attempts.bp,
     dead_letters.bp,
     inbound_queue.bp,
-    delivery.bp,
+    retries.bp,
     operational_webhooks.bp,
     recovery.bp,
     statistics.bp,

@@ -4,20 +4,44 @@ This is the one place where Herald's errors become HTTP statuses and Svix error 
 is JSON (the Svix SDKs call `.json()` on every non-2xx response), except a handler's `RawReply`,
 sent as it is (the Prometheus text of /api/v1/metrics; the OpenAPI document, serialized once).
 Every call is a server span, a count in herald.api.requests and one log line.
+
+A route declares its contract once. The decorator names the route, its scope, what it answers
+(`returns`, a model of `shared.models` by name) and its success status; the handler's signature
+names what it takes, as Svix's handlers take `ValidatedJson<ApplicationIn>` and `ValidatedQuery<...>`:
+
+    from __future__ import annotations  # annotations stay names: nothing is imported to register
+
+    if TYPE_CHECKING:
+        from shared.models import ApplicationIn
+        from shared.queries import CreateApplicationQuery
+
+    @api_function(bp, "create_application", "v1/app", ["POST"], scope=Scope.WRITE, returns="ApplicationOut")
+    async def create_application(call: Call, body: ApplicationIn, query: CreateApplicationQuery) -> Reply:
+        ...
+
+`body` (optional) is a model of `shared.models`: the JSON body is validated with it (413, 415, 400
+or 422 before the handler runs). `query` (optional) is a model of `shared.queries`: the query
+string is validated with it (422 with `loc: ["query", name]`), and a parameter it does not declare
+is ignored. The handler gets both as validated objects; the OpenAPI document is generated from the
+same models. They are resolved by name on the first request, so registering routes at cold start
+imports no pydantic. (The earlier form, `api_function(..., body="X", query=("a", "b"))` with
+`call.body(models.X)` and `call.flag("a")` in the handler, becomes exactly this: drop `body=` and
+`query=`, add the parameters, and declare the query parameters in a model of `shared.queries`.)
+Service modules, which load pydantic and the SDKs, are imported inside the handlers that use them.
 """
 
 import hashlib
+import inspect
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from shared import jsonbody, telemetry
-from shared.clock import from_wire, to_wire
 from shared.errors import (
     ForbiddenError,
     HeraldError,
@@ -30,13 +54,12 @@ from shared.errors import (
     UnsupportedMediaTypeError,
     ValidationFailedError,
 )
-from shared.openapi import RouteDoc
-from shared.pagination import ListParams, Order, parse_list_params
+from shared.openapi import RouteContract
 from shared.ratelimit import retry_after_header
 from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from pydantic import BaseModel, ValidationError
 
     from shared.auth import Principal
     from shared.services.registry import Services
@@ -44,7 +67,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("herald.api")
 
-M = TypeVar("M", bound="BaseModel")
 Reply = tuple[int, Any]
 Handler = Callable[["Call"], Awaitable[Reply]]
 TOO_LARGE = "The request body is too large."
@@ -76,66 +98,6 @@ class Call:
             # never by a uid that could name another application by the time they read it.
             return portal.app_id
         return str(self.req.route_params[name])
-
-    def query(self, name: str) -> str | None:
-        value = self.req.params.get(name)
-        return str(value) if value is not None else None
-
-    def flag(self, name: str, *, default: bool) -> bool:
-        value = self.req.params.get(name)
-        if value is None or value == "":
-            return default
-        if value.lower() in ("true", "1"):
-            return True
-        if value.lower() in ("false", "0"):
-            return False
-        raise ValidationFailedError.single(
-            ["query", name], f"{name} must be true or false", "type_error.bool"
-        )
-
-    def time(self, name: str) -> str | None:
-        """A timestamp query parameter, normalized to the stored form (422 when malformed)."""
-        value = self.req.params.get(name)
-        if not value:
-            return None
-        try:
-            moment = from_wire(value.replace(" ", "+"))
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None:
-            raise ValidationFailedError.single(
-                ["query", name], f"{name} must be an ISO 8601 time with a zone"
-            )
-        return to_wire(moment)
-
-    def list_params(self, *, default_order: Order) -> ListParams:
-        return parse_list_params(self.req.params, default_order=default_order)
-
-    def body(self, model: type[M]) -> M:
-        """The JSON body validated by `model`: 413 when too large, 400 when not JSON (or nested too
-        deep, or not Unicode text: see `shared.jsonbody`), 422 when invalid."""
-        raw = self.req.get_body() or b""
-        # A body without Content-Length (chunked) is measured once read; a declared one was
-        # refused before reading (`_serve`).
-        if len(raw) > self.services.settings.max_request_bytes:
-            raise PayloadTooLargeError(TOO_LARGE)
-        content_type = (self.req.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-        if raw.strip() and not (content_type == "application/json" or content_type.endswith("+json")):
-            raise UnsupportedMediaTypeError("Request bodies must be application/json.")
-        if not raw.strip():
-            raise ValidationFailedError.single(["body"], "Field required", "missing")
-        data = jsonbody.loads(raw)
-        from pydantic import ValidationError  # pydantic loads with the first request, not at start
-
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise ValidationFailedError(
-                [
-                    {"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
-                    for error in exc.errors(include_url=False, include_context=False, include_input=False)
-                ]
-            ) from None
 
     def fingerprint(self) -> str:
         """What makes two requests with one idempotency key the same request: their bodies."""
@@ -371,13 +333,73 @@ def _refuse_declared_oversize(req: func.HttpRequest, limit: int) -> None:
         raise PayloadTooLargeError(TOO_LARGE)
 
 
-# Query parameters shared by many routes, for the OpenAPI document.
-LIST_QUERY = ("limit", "iterator", "order")
-MESSAGE_FILTERS = ("channel", "tag", "event_types", "before", "after")
+def _parse_body[M: BaseModel](call: Call, model: type[M]) -> M:
+    """The JSON body validated by `model`: 413 when too large, 415 when not JSON, 400 when not
+    parseable (or nested too deep, or not Unicode text: see `shared.jsonbody`), 422 when invalid."""
+    raw = call.req.get_body() or b""
+    # A body without Content-Length (chunked) is measured once read; a declared one was refused
+    # before reading (`_serve`).
+    if len(raw) > call.services.settings.max_request_bytes:
+        raise PayloadTooLargeError(TOO_LARGE)
+    content_type = (call.req.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if raw.strip() and not (content_type == "application/json" or content_type.endswith("+json")):
+        raise UnsupportedMediaTypeError("Request bodies must be application/json.")
+    if not raw.strip():
+        raise ValidationFailedError.single(["body"], "Field required", "missing")
+    data = jsonbody.loads(raw)
+    from pydantic import ValidationError  # pydantic loads with the first request, not at start
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid("body", exc) from None
+
+
+def parse_query[M: BaseModel](model: type[M], params: Mapping[str, str]) -> M:
+    """The query string validated by `model` (422 when invalid); parameters it lacks are ignored."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(dict(params))
+    except ValidationError as exc:
+        raise _invalid("query", exc) from None
+
+
+def _invalid(where: str, exc: "ValidationError") -> ValidationFailedError:
+    return ValidationFailedError(
+        [
+            {"loc": [where, *error["loc"]], "msg": error["msg"], "type": error["type"]}
+            for error in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+    )
+
 
 # Every API route, as registered: the OpenAPI document is generated from this list.
-ROUTES: list[RouteDoc] = []
+ROUTES: list[RouteContract] = []
 _SUCCESS = {"GET": 200, "POST": 201, "PUT": 200, "PATCH": 200, "DELETE": 204}
+# What a handler may take besides `call`, and where the model it names lives.
+_INPUTS = {"body": "shared.models", "query": "shared.queries"}
+
+
+def _declared_inputs(handler: Callable[..., Awaitable[Reply]]) -> dict[str, str]:
+    """The models a handler's signature names for `body` and `query`, by name, unresolved."""
+    where = f"{handler.__module__}.{handler.__qualname__}"
+    parameters = list(inspect.signature(handler).parameters.values())
+    if not parameters or parameters[0].name != "call":
+        raise TypeError(f"{where}: a route's handler takes `call` first")
+    inputs: dict[str, str] = {}
+    for parameter in parameters[1:]:
+        if parameter.name not in _INPUTS:
+            raise TypeError(f"{where}: a route's handler takes only `call`, `body` and `query`")
+        annotation = parameter.annotation
+        # A name, not a class: importing the model here would load pydantic at every cold start.
+        if not (isinstance(annotation, str) and annotation.isidentifier()):
+            raise TypeError(
+                f"{where}: annotate `{parameter.name}` with the name of a model of "
+                f"{_INPUTS[parameter.name]} (with `from __future__ import annotations`)"
+            )
+        inputs[parameter.name] = annotation
+    return inputs
 
 
 def api_function(
@@ -387,54 +409,71 @@ def api_function(
     methods: list[str],
     *,
     scope: Scope | None,
-    body: str | None = None,
     returns: str | None = None,
     status: int | None = None,
-    query: tuple[str, ...] = (),
     durable_client: bool = False,
     portal: Capability | None = None,
-) -> Callable[[Handler], Handler]:
-    """Registers `handler` as the HTTP function `name` on `bp`, and describes it for OpenAPI.
+) -> Callable[[Callable[..., Awaitable[Reply]]], Handler]:
+    """Registers `handler` as the HTTP function `name` on `bp`, and records its contract for OpenAPI.
 
-    `body` and `returns` name models of `shared.models` (e.g. "ListResponse[MessageOut]"): by
-    name, so that registering routes does not import pydantic.
+    `returns` names a model of `shared.models` (e.g. "ListResponse[MessageOut]"); the handler's
+    `body` and `query` parameters name theirs (see the module's docstring). Returns the handler
+    as `serve` calls it: parsing first, then the handler with what it declared.
 
     The host's auth level is ANONYMOUS: Herald checks bearer tokens itself, for `scope`. `portal`
     names the capability an app portal token needs to call the route; without it, none can.
     """
-    for method in methods:
-        ROUTES.append(
-            RouteDoc(
+
+    def register(handler: Callable[..., Awaitable[Reply]]) -> Handler:
+        inputs = _declared_inputs(handler)
+        contracts = [
+            RouteContract(
                 name=name,
                 method=method,
                 route=route,
                 scope=scope.value if scope else None,
-                body=body,
+                body=inputs.get("body"),
+                query=inputs.get("query"),
                 returns=returns,
                 status=status or _SUCCESS[method],
-                query=query,
                 portal=portal.value if portal else None,
             )
-        )
+            for method in methods
+        ]
+        ROUTES.extend(contracts)
+        # Whatever the method, the handler takes the same body and query.
+        contract = contracts[0]
 
-    def register(handler: Handler) -> Handler:
+        async def parsed(call: Call) -> Reply:
+            arguments: dict[str, Any] = {}
+            body_model = contract.body_model()
+            if body_model is not None:
+                arguments["body"] = _parse_body(call, body_model)
+            query_model = contract.query_model()
+            if query_model is not None:
+                arguments["query"] = parse_query(query_model, call.req.params)
+            return await handler(call, **arguments)
+
+        parsed.__name__, parsed.__qualname__ = handler.__name__, handler.__qualname__
+        parsed.__module__, parsed.__doc__ = handler.__module__, handler.__doc__
+
         route_decorator = bp.route(route=route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)
         if durable_client:
 
             async def http_entry_with_client(req: func.HttpRequest, client: Any) -> func.HttpResponse:
-                return await serve(req, handler, scope, client, route=route, portal=portal)
+                return await serve(req, parsed, scope, client, route=route, portal=portal)
 
             http_entry_with_client.__name__ = name
             bp.function_name(name)(
                 route_decorator(bp.durable_client_input(client_name="client")(http_entry_with_client))
             )
-            return handler
+            return parsed
 
         async def http_entry(req: func.HttpRequest) -> func.HttpResponse:
-            return await serve(req, handler, scope, route=route, portal=portal)
+            return await serve(req, parsed, scope, route=route, portal=portal)
 
         http_entry.__name__ = name
         bp.function_name(name)(route_decorator(http_entry))
-        return handler
+        return parsed
 
     return register

@@ -1,36 +1,24 @@
 """Message attempts and delivery statuses: /api/v1/app/{app_id}/attempt/..., .../msg/{msg_id}/endpoint."""
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from blueprints._http import LIST_QUERY, MESSAGE_FILTERS, Call, Reply, api_function
-from shared.lazy import lazy_module
+from blueprints._http import Call, Reply, api_function
 from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
-    from shared import models
-else:
-    models = lazy_module("shared.models")
+    from shared.queries import (
+        AscendingListQuery,
+        AttemptQuery,
+        AttemptsByEndpointQuery,
+        AttemptsByMessageQuery,
+        EndpointMessageListQuery,
+    )
 
 bp = func.Blueprint()
-
-
-def _filters(call: Call) -> dict[str, object]:
-    return {
-        "status": call.query("status"),
-        "channel": call.query("channel"),
-        "tag": call.query("tag"),
-        "event_types": call.query("event_types"),
-        "endpoint_id": call.query("endpoint_id"),
-        "before": call.time("before"),
-        "after": call.time("after"),
-        "with_msg": call.flag("with_msg", default=False),
-        # Svix's defaults for callers other than its SDKs (which send both, false and true).
-        "with_content": call.flag("with_content", default=True),
-        "expanded_statuses": call.flag("expanded_statuses", default=False),
-        "status_code_class": call.query("status_code_class"),
-    }
 
 
 @api_function(
@@ -41,23 +29,10 @@ def _filters(call: Call) -> dict[str, object]:
     scope=Scope.READ,
     portal=Capability.VIEW_BASE,
     returns="ListResponse[MessageAttemptOut]",
-    query=(
-        *LIST_QUERY,
-        "status",
-        "status_code_class",
-        *MESSAGE_FILTERS,
-        "with_content",
-        "with_msg",
-        "expanded_statuses",
-    ),
 )
-async def list_attempts_by_endpoint(call: Call) -> Reply:
+async def list_attempts_by_endpoint(call: Call, query: AttemptsByEndpointQuery) -> Reply:
     page = await call.services.attempts.list_by_endpoint(
-        call.tenant_id,
-        call.route("app_id"),
-        call.route("endpoint_id"),
-        call.list_params(default_order="descending"),
-        _filters(call),
+        call.tenant_id, call.route("app_id"), call.route("endpoint_id"), query.list_params(), query.filters()
     )
     return 200, page
 
@@ -70,23 +45,10 @@ async def list_attempts_by_endpoint(call: Call) -> Reply:
     scope=Scope.READ,
     portal=Capability.VIEW_BASE,
     returns="ListResponse[MessageAttemptOut]",
-    query=(
-        *LIST_QUERY,
-        "status",
-        "status_code_class",
-        "endpoint_id",
-        *MESSAGE_FILTERS,
-        "with_content",
-        "expanded_statuses",
-    ),
 )
-async def list_attempts_by_message(call: Call) -> Reply:
+async def list_attempts_by_message(call: Call, query: AttemptsByMessageQuery) -> Reply:
     page = await call.services.attempts.list_by_msg(
-        call.tenant_id,
-        call.route("app_id"),
-        call.route("msg_id"),
-        call.list_params(default_order="descending"),
-        _filters(call),
+        call.tenant_id, call.route("app_id"), call.route("msg_id"), query.list_params(), query.filters()
     )
     return 200, page
 
@@ -99,11 +61,10 @@ async def list_attempts_by_message(call: Call) -> Reply:
     scope=Scope.READ,
     portal=Capability.VIEW_BASE,
     returns="MessageAttemptOut",
-    query=("expanded_statuses",),
 )
-async def get_attempt(call: Call) -> Reply:
-    # Accepted and checked; an attempt itself is never canceled (only a pair is), so it changes nothing.
-    call.flag("expanded_statuses", default=False)
+async def get_attempt(call: Call, query: AttemptQuery) -> Reply:
+    # `expanded_statuses` is accepted and checked; an attempt itself is never canceled (only a pair
+    # is), so it changes nothing here.
     attempt = await call.services.attempts.get(
         call.tenant_id, call.route("app_id"), call.route("msg_id"), call.route("attempt_id")
     )
@@ -132,14 +93,10 @@ async def expunge_attempt_content(call: Call) -> Reply:
     scope=Scope.READ,
     portal=Capability.VIEW_BASE,
     returns="ListResponse[MessageEndpointOut]",
-    query=LIST_QUERY,
 )
-async def list_message_destinations(call: Call) -> Reply:
+async def list_message_destinations(call: Call, query: AscendingListQuery) -> Reply:
     page = await call.services.attempts.list_destinations(
-        call.tenant_id,
-        call.route("app_id"),
-        call.route("msg_id"),
-        call.list_params(default_order="ascending"),
+        call.tenant_id, call.route("app_id"), call.route("msg_id"), query.list_params()
     )
     return 200, page
 
@@ -152,21 +109,10 @@ async def list_message_destinations(call: Call) -> Reply:
     scope=Scope.READ,
     portal=Capability.VIEW_BASE,
     returns="ListResponse[EndpointMessageOut]",
-    query=(
-        *LIST_QUERY,
-        "status",
-        *MESSAGE_FILTERS,
-        "with_content",
-        "expanded_statuses",
-    ),
 )
-async def list_endpoint_messages(call: Call) -> Reply:
+async def list_endpoint_messages(call: Call, query: EndpointMessageListQuery) -> Reply:
     page = await call.services.attempts.list_messages_of_endpoint(
-        call.tenant_id,
-        call.route("app_id"),
-        call.route("endpoint_id"),
-        call.list_params(default_order="descending"),
-        _filters(call),
+        call.tenant_id, call.route("app_id"), call.route("endpoint_id"), query.list_params(), query.filters()
     )
     return 200, page
 
@@ -186,7 +132,7 @@ async def resend_message(call: Call) -> Reply:
         await call.services.resend.resend(
             call.tenant_id, call.route("app_id"), call.route("msg_id"), call.route("endpoint_id")
         )
-        return 202, models.EmptyResponse()
+        return 202, {}  # EmptyResponse, as written on the wire
 
     # A retried request (same idempotency key) gets the first answer, not a second request.
     return await call.once(resend)

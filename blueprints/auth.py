@@ -5,19 +5,18 @@ a portal token can log itself out. What a portal token may do elsewhere is decla
 (`api_function(..., portal=...)`).
 """
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
-from shared.lazy import lazy_module
 from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
-    from shared import models
-else:
-    models = lazy_module("shared.models")
+    from shared.models import ApplicationTokenExpireIn, AppPortalAccessIn
 
 bp = func.Blueprint()
 
@@ -34,17 +33,15 @@ def _origin(url: str) -> str:
     "v1/auth/app-portal-access/{app_id}",
     ["POST"],
     scope=Scope.WRITE,
-    body="AppPortalAccessIn",
     returns="AppPortalAccessOut",
     status=200,
 )
-async def app_portal_access(call: Call) -> Reply:
-    data = call.body(models.AppPortalAccessIn)
+async def app_portal_access(call: Call, body: AppPortalAccessIn) -> Reply:
     base_url = call.services.settings.public_base_url or _origin(call.req.url)
 
     async def issue(seed: str | None) -> Reply:
         access = await call.services.portal_access.issue(
-            call.tenant_id, call.route("app_id"), data, base_url=base_url, seed=seed
+            call.tenant_id, call.route("app_id"), body, base_url=base_url, seed=seed
         )
         return 200, access
 
@@ -58,12 +55,10 @@ async def app_portal_access(call: Call) -> Reply:
     "v1/auth/app/{app_id}/expire-all",
     ["POST"],
     scope=Scope.WRITE,
-    body="ApplicationTokenExpireIn",
     status=204,
 )
-async def expire_all_portal_tokens(call: Call) -> Reply:
-    data = call.body(models.ApplicationTokenExpireIn)
-    await call.services.portal_access.expire_all(call.tenant_id, call.route("app_id"), data)
+async def expire_all_portal_tokens(call: Call, body: ApplicationTokenExpireIn) -> Reply:
+    await call.services.portal_access.expire_all(call.tenant_id, call.route("app_id"), body)
     return 204, None
 
 

@@ -4,10 +4,17 @@ App portal tokens may read them, as Svix's portal shows the recoveries and repla
 their application's tasks.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
-from blueprints._http import LIST_QUERY, Call, Reply, api_function
+from blueprints._http import Call, Reply, api_function
 from shared.scopes import Capability, Scope
+
+if TYPE_CHECKING:
+    from shared.queries import BackgroundTaskListQuery
 
 bp = func.Blueprint()
 
@@ -26,14 +33,13 @@ def _portal_app(call: Call) -> str | None:
     scope=Scope.READ,
     portal=Capability.VIEW_BASE,
     returns="ListResponse[BackgroundTaskOut]",
-    query=(*LIST_QUERY, "status", "task"),
 )
-async def list_background_tasks(call: Call) -> Reply:
+async def list_background_tasks(call: Call, query: BackgroundTaskListQuery) -> Reply:
     page = await call.services.background_tasks.list_page(
         call.tenant_id,
-        call.list_params(default_order="descending"),
-        status=call.query("status"),
-        task=call.query("task"),
+        query.list_params(),
+        status=query.status,
+        task=query.task,
         app_id=_portal_app(call),
     )
     return 200, page

@@ -1,17 +1,16 @@
 """Dead letters of the inbound queue: /api/v1/dead-letter (Herald's own route, not Svix's)."""
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from blueprints._http import LIST_QUERY, Call, Reply, api_function
-from shared.lazy import lazy_module
+from blueprints._http import Call, Reply, api_function
 from shared.scopes import Scope
 
 if TYPE_CHECKING:
-    from shared import models
-else:
-    models = lazy_module("shared.models")
+    from shared.queries import DescendingListQuery
 
 bp = func.Blueprint()
 
@@ -23,8 +22,6 @@ bp = func.Blueprint()
     ["GET"],
     scope=Scope.ADMIN,
     returns="ListResponse[DeadLetterOut]",
-    query=LIST_QUERY,
 )
-async def list_dead_letters(call: Call) -> Reply:
-    params = call.list_params(default_order="descending")
-    return 200, await call.services.dead_letters.list_page(call.tenant_id, params)
+async def list_dead_letters(call: Call, query: DescendingListQuery) -> Reply:
+    return 200, await call.services.dead_letters.list_page(call.tenant_id, query.list_params())

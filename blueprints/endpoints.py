@@ -1,19 +1,24 @@
 """Endpoints: /api/v1/app/{app_id}/endpoint[/{endpoint_id}[/secret|/headers|/stats]]."""
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from blueprints._http import LIST_QUERY, Call, Reply, api_function
-from shared.lazy import lazy_module
+from blueprints._http import Call, Reply, api_function
 from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
-    from shared import models
-    from shared.services import endpoints as views
-else:
-    models = lazy_module("shared.models")
-    views = lazy_module("shared.services.endpoints")
+    from shared.models import (
+        EndpointHeadersIn,
+        EndpointHeadersPatchIn,
+        EndpointIn,
+        EndpointPatch,
+        EndpointSecretRotateIn,
+        EndpointUpdate,
+    )
+    from shared.queries import AscendingListQuery, StatsWindowQuery
 
 bp = func.Blueprint()
 
@@ -28,11 +33,11 @@ ONE = "v1/app/{app_id}/endpoint/{endpoint_id}"
     scope=Scope.READ,
     portal=Capability.VIEW_BASE,
     returns="ListResponse[EndpointOut]",
-    query=LIST_QUERY,
 )
-async def list_endpoints(call: Call) -> Reply:
-    params = call.list_params(default_order="ascending")
-    return 200, await call.services.endpoints.list_page(call.tenant_id, await call.app_id(), params)
+async def list_endpoints(call: Call, query: AscendingListQuery) -> Reply:
+    return 200, await call.services.endpoints.list_page(
+        call.tenant_id, await call.app_id(), query.list_params()
+    )
 
 
 @api_function(
@@ -42,17 +47,15 @@ async def list_endpoints(call: Call) -> Reply:
     ["POST"],
     scope=Scope.WRITE,
     portal=Capability.MANAGE_ENDPOINT,
-    body="EndpointIn",
     returns="EndpointOut",
 )
-async def create_endpoint(call: Call) -> Reply:
-    data = call.body(models.EndpointIn)
+async def create_endpoint(call: Call, body: EndpointIn) -> Reply:
+    from shared.services.endpoints import to_out
+
     app_id = await call.app_id()
 
     async def create(seed: str | None) -> Reply:
-        return 201, views.to_out(
-            await call.services.endpoints.create(call.tenant_id, app_id, data, seed=seed)
-        )
+        return 201, to_out(await call.services.endpoints.create(call.tenant_id, app_id, body, seed=seed))
 
     return await call.once(create)
 
@@ -61,8 +64,10 @@ async def create_endpoint(call: Call) -> Reply:
     bp, "get_endpoint", ONE, ["GET"], scope=Scope.READ, portal=Capability.VIEW_BASE, returns="EndpointOut"
 )
 async def get_endpoint(call: Call) -> Reply:
+    from shared.services.endpoints import to_out
+
     doc = await call.services.endpoints.get(call.tenant_id, await call.app_id(), call.route("endpoint_id"))
-    return 200, views.to_out(doc)
+    return 200, to_out(doc)
 
 
 @api_function(
@@ -72,15 +77,15 @@ async def get_endpoint(call: Call) -> Reply:
     ["PUT"],
     scope=Scope.WRITE,
     portal=Capability.MANAGE_ENDPOINT,
-    body="EndpointUpdate",
     returns="EndpointOut",
 )
-async def update_endpoint(call: Call) -> Reply:
-    data = call.body(models.EndpointUpdate)
+async def update_endpoint(call: Call, body: EndpointUpdate) -> Reply:
+    from shared.services.endpoints import to_out
+
     doc, created = await call.services.endpoints.update(
-        call.tenant_id, await call.app_id(), call.route("endpoint_id"), data
+        call.tenant_id, await call.app_id(), call.route("endpoint_id"), body
     )
-    return (201 if created else 200), views.to_out(doc)
+    return (201 if created else 200), to_out(doc)
 
 
 @api_function(
@@ -90,15 +95,15 @@ async def update_endpoint(call: Call) -> Reply:
     ["PATCH"],
     scope=Scope.WRITE,
     portal=Capability.MANAGE_ENDPOINT,
-    body="EndpointPatch",
     returns="EndpointOut",
 )
-async def patch_endpoint(call: Call) -> Reply:
-    data = call.body(models.EndpointPatch)
+async def patch_endpoint(call: Call, body: EndpointPatch) -> Reply:
+    from shared.services.endpoints import to_out
+
     doc = await call.services.endpoints.patch(
-        call.tenant_id, await call.app_id(), call.route("endpoint_id"), data
+        call.tenant_id, await call.app_id(), call.route("endpoint_id"), body
     )
-    return 200, views.to_out(doc)
+    return 200, to_out(doc)
 
 
 @api_function(bp, "delete_endpoint", ONE, ["DELETE"], scope=Scope.WRITE, portal=Capability.MANAGE_ENDPOINT)
@@ -118,10 +123,12 @@ async def delete_endpoint(call: Call) -> Reply:
     returns="EndpointSecretOut",
 )
 async def get_endpoint_secret(call: Call) -> Reply:
+    from shared.models import EndpointSecretOut
+
     key = await call.services.endpoints.get_secret(
         call.tenant_id, await call.app_id(), call.route("endpoint_id")
     )
-    return 200, models.EndpointSecretOut(key=key)
+    return 200, EndpointSecretOut(key=key)
 
 
 @api_function(
@@ -131,19 +138,19 @@ async def get_endpoint_secret(call: Call) -> Reply:
     ["POST"],
     scope=Scope.WRITE,
     portal=Capability.MANAGE_ENDPOINT_SECRET,
-    body="EndpointSecretRotateIn",
     returns="EndpointSecretOut",
     status=200,
 )
-async def rotate_endpoint_secret(call: Call) -> Reply:
-    data = call.body(models.EndpointSecretRotateIn)
+async def rotate_endpoint_secret(call: Call, body: EndpointSecretRotateIn) -> Reply:
+    from shared.models import EndpointSecretOut
+
     app_id = await call.app_id()
 
     async def rotate(_seed: str | None) -> Reply:
         key = await call.services.endpoints.rotate_secret(
-            call.tenant_id, app_id, call.route("endpoint_id"), data.key, data.grace_period_seconds
+            call.tenant_id, app_id, call.route("endpoint_id"), body.key, body.grace_period_seconds
         )
-        return 200, models.EndpointSecretOut(key=key)
+        return 200, EndpointSecretOut(key=key)
 
     return await call.once(rotate, secret=True)
 
@@ -175,13 +182,11 @@ async def get_endpoint_headers(call: Call) -> Reply:
     ["PUT"],
     scope=Scope.WRITE,
     portal=Capability.MANAGE_ENDPOINT,
-    body="EndpointHeadersIn",
     status=204,
 )
-async def update_endpoint_headers(call: Call) -> Reply:
-    data = call.body(models.EndpointHeadersIn)
+async def update_endpoint_headers(call: Call, body: EndpointHeadersIn) -> Reply:
     await call.services.endpoints.set_headers(
-        call.tenant_id, await call.app_id(), call.route("endpoint_id"), data.headers, merge=False
+        call.tenant_id, await call.app_id(), call.route("endpoint_id"), body.headers, merge=False
     )
     return 204, None
 
@@ -193,18 +198,16 @@ async def update_endpoint_headers(call: Call) -> Reply:
     ["PATCH"],
     scope=Scope.WRITE,
     portal=Capability.MANAGE_ENDPOINT,
-    body="EndpointHeadersPatchIn",
     status=204,
 )
-async def patch_endpoint_headers(call: Call) -> Reply:
-    data = call.body(models.EndpointHeadersPatchIn)
+async def patch_endpoint_headers(call: Call, body: EndpointHeadersPatchIn) -> Reply:
     await call.services.endpoints.set_headers(
         call.tenant_id,
         await call.app_id(),
         call.route("endpoint_id"),
-        data.headers,
+        body.headers,
         merge=True,
-        remove=data.delete_headers,
+        remove=body.delete_headers,
     )
     return 204, None
 
@@ -217,14 +220,10 @@ async def patch_endpoint_headers(call: Call) -> Reply:
     scope=Scope.READ,
     portal=Capability.VIEW_BASE,
     returns="EndpointStats",
-    query=(
-        "since",
-        "until",
-    ),
 )
-async def get_endpoint_stats(call: Call) -> Reply:
+async def get_endpoint_stats(call: Call, query: StatsWindowQuery) -> Reply:
     stats = await call.services.endpoints.stats(
-        call.tenant_id, await call.app_id(), call.route("endpoint_id"), call.time("since"), call.time("until")
+        call.tenant_id, await call.app_id(), call.route("endpoint_id"), query.since, query.until
     )
     return 200, stats
 
@@ -237,15 +236,10 @@ async def get_endpoint_stats(call: Call) -> Reply:
     scope=Scope.READ,
     portal=Capability.VIEW_BASE,
     returns="EndpointAttemptStats",
-    query=("since", "until"),
 )
-async def get_endpoint_attempt_stats(call: Call) -> Reply:
+async def get_endpoint_attempt_stats(call: Call, query: StatsWindowQuery) -> Reply:
     stats = await call.services.attempt_stats.stats(
-        call.tenant_id,
-        call.route("app_id"),
-        call.route("endpoint_id"),
-        call.time("since"),
-        call.time("until"),
+        call.tenant_id, call.route("app_id"), call.route("endpoint_id"), query.since, query.until
     )
     return 200, stats
 

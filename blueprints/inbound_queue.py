@@ -5,7 +5,7 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from blueprints.delivery import dispatch
+from blueprints._workflows import DurableWorkflows
 from shared import telemetry
 
 bp = df.Blueprint()
@@ -33,4 +33,4 @@ async def inbound_queue(msg: func.QueueMessage, client: df.DurableOrchestrationC
             activity.bind(tenant_id=message["tenantId"], app_id=message["appId"], msg_id=message["id"])
             log.info("inbound message accepted as %s", message["id"])
             # Within the invocation: the queue message is settled only after the first attempts.
-            await dispatch(client, message)
+            await services.dispatch.dispatch(DurableWorkflows(client), message)

@@ -5,27 +5,22 @@ one batch of messages per execution and continues as new until none are left (as
 recovery does), so its history stays short however many messages the application has.
 """
 
+from __future__ import annotations
+
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 
-from blueprints._http import LIST_QUERY, MESSAGE_FILTERS, Call, Reply, api_function
+from blueprints._http import Call, Reply, api_function
 from blueprints._tasks import run_in_batches, start_once
-from blueprints.delivery import dispatch_in_background
+from blueprints._workflows import DurableWorkflows
 from shared.durable import PurgeJob, PurgeProgress
-from shared.lazy import lazy_module
 from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
-    from shared import models
-    from shared.services import messages as views
-    from shared.services import purge, registry
-else:
-    models = lazy_module("shared.models")
-    views = lazy_module("shared.services.messages")
-    purge = lazy_module("shared.services.purge")
-    registry = lazy_module("shared.services.registry")
+    from shared.models import BulkExpungeContentsIn, MessageIn, MessagePrecheckIn
+    from shared.queries import MessageContentQuery, MessageListQuery
 
 bp = df.Blueprint()
 
@@ -42,27 +37,14 @@ PURGE_FAILED_ACTIVITY = "application_purge_content_failed"
     scope=Scope.READ,
     portal=Capability.VIEW_BASE,
     returns="ListResponse[MessageOut]",
-    query=(
-        *LIST_QUERY,
-        "with_content",
-        *MESSAGE_FILTERS,
-    ),
 )
-async def list_messages(call: Call) -> Reply:
-    params = call.list_params(default_order="descending")
-    filters = {
-        "channel": call.query("channel"),
-        "tag": call.query("tag"),
-        "event_types": call.query("event_types"),
-        "before": call.time("before"),
-        "after": call.time("after"),
-    }
+async def list_messages(call: Call, query: MessageListQuery) -> Reply:
     page = await call.services.messages.list_page(
         call.tenant_id,
         call.route("app_id"),
-        params,
-        with_content=call.flag("with_content", default=True),
-        filters=filters,
+        query.list_params(),
+        with_content=query.with_content,
+        filters=query.filters(),
     )
     return 200, page
 
@@ -73,27 +55,28 @@ async def list_messages(call: Call) -> Reply:
     "v1/app/{app_id}/msg",
     ["POST"],
     scope=Scope.WRITE,
-    body="MessageIn",
     returns="MessageOut",
     status=202,
-    query=("with_content",),
     durable_client=True,
 )
-async def create_message(call: Call) -> Reply:
-    data = call.body(models.MessageIn)
+async def create_message(call: Call, body: MessageIn, query: MessageContentQuery) -> Reply:
+    from shared.services.messages import to_out
+
     # The idempotency key is kept with the message itself: accepting costs one write.
     accepted = await call.services.messages.accept(
         call.tenant_id,
         call.route("app_id"),
-        data,
+        body,
         idempotency_key=call.req.headers.get("idempotency-key") or None,
         fingerprint=call.fingerprint(),
-        with_content=call.flag("with_content", default=True),
+        with_content=query.with_content,
     )
     if accepted.created:
         # Stored: the answer does not wait for the receivers.
-        dispatch_in_background(call.client, accepted.message, accepted.endpoints)
-    return 202, views.to_out(accepted.message, with_content=accepted.with_content)
+        call.services.dispatch.dispatch_in_background(
+            DurableWorkflows(call.client), accepted.message, accepted.endpoints
+        )
+    return 202, to_out(accepted.message, with_content=accepted.with_content)
 
 
 @api_function(
@@ -104,14 +87,14 @@ async def create_message(call: Call) -> Reply:
     scope=Scope.READ,
     portal=Capability.VIEW_BASE,
     returns="MessageOut",
-    query=("with_content",),
 )
-async def get_message(call: Call) -> Reply:
-    with_content = call.flag("with_content", default=True)
+async def get_message(call: Call, query: MessageContentQuery) -> Reply:
+    from shared.services.messages import to_out
+
     doc = await call.services.messages.get(
-        call.tenant_id, call.route("app_id"), call.route("msg_id"), content=with_content
+        call.tenant_id, call.route("app_id"), call.route("msg_id"), content=query.with_content
     )
-    return 200, views.to_out(doc, with_content=with_content)
+    return 200, to_out(doc, with_content=query.with_content)
 
 
 @api_function(
@@ -128,14 +111,14 @@ async def expunge_message_content(call: Call) -> Reply:
     "v1/app/{app_id}/msg/precheck/active",
     ["POST"],
     scope=Scope.READ,
-    body="MessagePrecheckIn",
     returns="MessagePrecheckOut",
     status=200,
 )
-async def precheck_message(call: Call) -> Reply:
-    data = call.body(models.MessagePrecheckIn)
-    active = await call.services.messages.precheck(call.tenant_id, call.route("app_id"), data)
-    return 200, models.MessagePrecheckOut(active=active)
+async def precheck_message(call: Call, body: MessagePrecheckIn) -> Reply:
+    from shared.models import MessagePrecheckOut
+
+    active = await call.services.messages.precheck(call.tenant_id, call.route("app_id"), body)
+    return 200, MessagePrecheckOut(active=active)
 
 
 @api_function(
@@ -144,15 +127,12 @@ async def precheck_message(call: Call) -> Reply:
     "v1/app/{app_id}/msg/bulk-expunge",
     ["POST"],
     scope=Scope.WRITE,
-    body="BulkExpungeContentsIn",
     returns="BulkExpungeContentsOut",
     status=200,
 )
-async def bulk_expunge_message_contents(call: Call) -> Reply:
-    data = call.body(models.BulkExpungeContentsIn)
-
+async def bulk_expunge_message_contents(call: Call, body: BulkExpungeContentsIn) -> Reply:
     async def expunge(_seed: str | None) -> Reply:
-        return 200, await call.services.messages.bulk_expunge(call.tenant_id, call.route("app_id"), data.ids)
+        return 200, await call.services.messages.bulk_expunge(call.tenant_id, call.route("app_id"), body.ids)
 
     return await call.once(expunge)
 
@@ -168,10 +148,13 @@ async def bulk_expunge_message_contents(call: Call) -> Reply:
     durable_client=True,
 )
 async def expunge_all_message_contents(call: Call) -> Reply:
+    from shared.models import ExpungeAllContentsOut
+    from shared.services import purge
+
     async def start(seed: str | None) -> Reply:
         task = await call.services.purge.start(call.tenant_id, call.route("app_id"), seed=seed)
         await start_once(call.client, PURGE_WORKFLOW, purge.instance_id(task), purge.workflow_input(task))
-        return 202, models.ExpungeAllContentsOut.model_validate(task)
+        return 202, ExpungeAllContentsOut.model_validate(task)
 
     # A retried request (same idempotency key) gets the first task, not a second purge.
     return await call.once(start)
@@ -187,12 +170,16 @@ def application_purge_content(context: df.DurableOrchestrationContext) -> Genera
 @bp.function_name(PURGE_BATCH_ACTIVITY)
 @bp.activity_trigger(input_name="job")
 async def application_purge_content_batch(job: PurgeJob) -> PurgeProgress:
-    services = await registry.get_services()
+    from shared.services.registry import get_services
+
+    services = await get_services()
     return await services.purge.run_batch(job)
 
 
 @bp.function_name(PURGE_FAILED_ACTIVITY)
 @bp.activity_trigger(input_name="job")
 async def application_purge_content_failed(job: PurgeJob) -> None:
-    services = await registry.get_services()
+    from shared.services.registry import get_services
+
+    services = await get_services()
     await services.purge.fail(job)

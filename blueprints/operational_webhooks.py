@@ -1,19 +1,22 @@
 """Operational-webhook endpoints: /api/v1/operational-webhook/endpoint[/{endpoint_id}[/secret|/headers]]."""
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from blueprints._http import LIST_QUERY, Call, Reply, api_function
-from shared.lazy import lazy_module
+from blueprints._http import Call, Reply, api_function
 from shared.scopes import Scope
 
 if TYPE_CHECKING:
-    from shared import models
-    from shared.services import operational as views
-else:
-    models = lazy_module("shared.models")
-    views = lazy_module("shared.services.operational")
+    from shared.models import (
+        OperationalWebhookEndpointHeadersIn,
+        OperationalWebhookEndpointIn,
+        OperationalWebhookEndpointSecretIn,
+        OperationalWebhookEndpointUpsertIn,
+    )
+    from shared.queries import AscendingListQuery
 
 bp = func.Blueprint()
 
@@ -28,11 +31,9 @@ ONE = "v1/operational-webhook/endpoint/{endpoint_id}"
     ["GET"],
     scope=Scope.ADMIN,
     returns="ListResponse[OperationalWebhookEndpointOut]",
-    query=LIST_QUERY,
 )
-async def list_operational_webhook_endpoints(call: Call) -> Reply:
-    params = call.list_params(default_order="ascending")
-    return 200, await call.services.operational_endpoints.list_page(call.tenant_id, params)
+async def list_operational_webhook_endpoints(call: Call, query: AscendingListQuery) -> Reply:
+    return 200, await call.services.operational_endpoints.list_page(call.tenant_id, query.list_params())
 
 
 @api_function(
@@ -41,16 +42,13 @@ async def list_operational_webhook_endpoints(call: Call) -> Reply:
     ALL,
     ["POST"],
     scope=Scope.ADMIN,
-    body="OperationalWebhookEndpointIn",
     returns="OperationalWebhookEndpointOut",
 )
-async def create_operational_webhook_endpoint(call: Call) -> Reply:
-    data = call.body(models.OperationalWebhookEndpointIn)
+async def create_operational_webhook_endpoint(call: Call, body: OperationalWebhookEndpointIn) -> Reply:
+    from shared.services.operational import to_out
 
     async def create(seed: str | None) -> Reply:
-        return 201, views.to_out(
-            await call.services.operational_endpoints.create(call.tenant_id, data, seed=seed)
-        )
+        return 201, to_out(await call.services.operational_endpoints.create(call.tenant_id, body, seed=seed))
 
     return await call.once(create)
 
@@ -64,8 +62,10 @@ async def create_operational_webhook_endpoint(call: Call) -> Reply:
     returns="OperationalWebhookEndpointOut",
 )
 async def get_operational_webhook_endpoint(call: Call) -> Reply:
+    from shared.services.operational import to_out
+
     doc = await call.services.operational_endpoints.get(call.tenant_id, call.route("endpoint_id"))
-    return 200, views.to_out(doc)
+    return 200, to_out(doc)
 
 
 @api_function(
@@ -74,15 +74,15 @@ async def get_operational_webhook_endpoint(call: Call) -> Reply:
     ONE,
     ["PUT"],
     scope=Scope.ADMIN,
-    body="OperationalWebhookEndpointUpsertIn",
     returns="OperationalWebhookEndpointOut",
 )
-async def update_operational_webhook_endpoint(call: Call) -> Reply:
-    data = call.body(models.OperationalWebhookEndpointUpsertIn)
+async def update_operational_webhook_endpoint(call: Call, body: OperationalWebhookEndpointUpsertIn) -> Reply:
+    from shared.services.operational import to_out
+
     doc, created = await call.services.operational_endpoints.upsert(
-        call.tenant_id, call.route("endpoint_id"), data
+        call.tenant_id, call.route("endpoint_id"), body
     )
-    return (201 if created else 200), views.to_out(doc)
+    return (201 if created else 200), to_out(doc)
 
 
 @api_function(bp, "delete_operational_webhook_endpoint", ONE, ["DELETE"], scope=Scope.ADMIN)
@@ -100,8 +100,10 @@ async def delete_operational_webhook_endpoint(call: Call) -> Reply:
     returns="OperationalWebhookEndpointSecretOut",
 )
 async def get_operational_webhook_endpoint_secret(call: Call) -> Reply:
+    from shared.models import OperationalWebhookEndpointSecretOut
+
     key = await call.services.operational_endpoints.get_secret(call.tenant_id, call.route("endpoint_id"))
-    return 200, models.OperationalWebhookEndpointSecretOut(key=key)
+    return 200, OperationalWebhookEndpointSecretOut(key=key)
 
 
 @api_function(
@@ -110,15 +112,14 @@ async def get_operational_webhook_endpoint_secret(call: Call) -> Reply:
     f"{ONE}/secret/rotate",
     ["POST"],
     scope=Scope.ADMIN,
-    body="OperationalWebhookEndpointSecretIn",
     status=204,
 )
-async def rotate_operational_webhook_endpoint_secret(call: Call) -> Reply:
-    data = call.body(models.OperationalWebhookEndpointSecretIn)
-
+async def rotate_operational_webhook_endpoint_secret(
+    call: Call, body: OperationalWebhookEndpointSecretIn
+) -> Reply:
     async def rotate(_seed: str | None) -> Reply:
         await call.services.operational_endpoints.rotate_secret(
-            call.tenant_id, call.route("endpoint_id"), data.key, data.grace_period_seconds
+            call.tenant_id, call.route("endpoint_id"), body.key, body.grace_period_seconds
         )
         return 204, None
 
@@ -144,12 +145,12 @@ async def get_operational_webhook_endpoint_headers(call: Call) -> Reply:
     f"{ONE}/headers",
     ["PUT"],
     scope=Scope.ADMIN,
-    body="OperationalWebhookEndpointHeadersIn",
     status=204,
 )
-async def update_operational_webhook_endpoint_headers(call: Call) -> Reply:
-    data = call.body(models.OperationalWebhookEndpointHeadersIn)
+async def update_operational_webhook_endpoint_headers(
+    call: Call, body: OperationalWebhookEndpointHeadersIn
+) -> Reply:
     await call.services.operational_endpoints.set_headers(
-        call.tenant_id, call.route("endpoint_id"), data.headers
+        call.tenant_id, call.route("endpoint_id"), body.headers
     )
     return 204, None

@@ -13,11 +13,14 @@ by default), and sends no referrer. Which file a path names, and its caching: sh
 """
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 from shared.errors import ConfigurationError
-from shared.portal_files import PortalFile, PortalNotBuiltError, resolve
+
+if TYPE_CHECKING:
+    from shared.portal_files import PortalFile
 
 bp = func.Blueprint()
 
@@ -52,7 +55,7 @@ def _text(status: int, text: str, headers: dict[str, str]) -> func.HttpResponse:
     )
 
 
-def _file(req: func.HttpRequest, found: PortalFile, headers: dict[str, str]) -> func.HttpResponse:
+def _file(req: func.HttpRequest, found: "PortalFile", headers: dict[str, str]) -> func.HttpResponse:
     headers = {**headers, "Cache-Control": found.cache_control, "ETag": found.etag}
     if found.gzipped is not None:
         headers["Vary"] = "Accept-Encoding"
@@ -74,7 +77,8 @@ def _file(req: func.HttpRequest, found: PortalFile, headers: dict[str, str]) -> 
 @bp.function_name("portal")
 @bp.route(route=ROUTE, methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
 def portal(req: func.HttpRequest) -> func.HttpResponse:
-    # pydantic loads with the first portal request, not with the app.
+    # These load with the first portal request, not with the app (pydantic among them).
+    from shared.portal_files import PortalNotBuiltError, resolve
     from shared.settings import get_settings
 
     try:

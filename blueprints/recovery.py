@@ -7,6 +7,8 @@ or the tenant's outbound share says how long to wait, and the workflow waits on 
 At most one recovery of an endpoint runs at a time: a second answers 409 `recovery_in_progress`.
 """
 
+from __future__ import annotations
+
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -15,18 +17,10 @@ import azure.durable_functions as df
 from blueprints._http import Call, Reply, api_function
 from blueprints._tasks import run_in_batches, start_once
 from shared.durable import RecoveryJob, RecoveryProgress
-from shared.lazy import lazy_module
 from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
-    from shared import models
-    from shared.services import background_tasks as views
-    from shared.services import recovery, registry
-else:
-    models = lazy_module("shared.models")
-    views = lazy_module("shared.services.background_tasks")
-    recovery = lazy_module("shared.services.recovery")
-    registry = lazy_module("shared.services.registry")
+    from shared.models import RecoverIn
 
 bp = df.Blueprint()
 
@@ -42,21 +36,22 @@ FAILED_ACTIVITY = "endpoint_recover_failed"
     ["POST"],
     scope=Scope.WRITE,
     portal=Capability.CREATE_ATTEMPTS,
-    body="RecoverIn",
     returns="RecoverOut",
     status=202,
     durable_client=True,
 )
-async def recover_endpoint(call: Call) -> Reply:
-    window = call.body(models.RecoverIn)
+async def recover_endpoint(call: Call, body: RecoverIn) -> Reply:
+    from shared.services import recovery
+    from shared.services.background_tasks import recover_out
+
     app_id = await call.app_id()
 
     async def start(seed: str | None) -> Reply:
         task = await call.services.recovery.start(
-            call.tenant_id, app_id, call.route("endpoint_id"), window, seed=seed
+            call.tenant_id, app_id, call.route("endpoint_id"), body, seed=seed
         )
         await start_once(call.client, WORKFLOW, recovery.instance_id(task), recovery.workflow_input(task))
-        return 202, views.recover_out(task)
+        return 202, recover_out(task)
 
     return await call.once(start)
 
@@ -71,12 +66,16 @@ def endpoint_recover(context: df.DurableOrchestrationContext) -> Generator[Any, 
 @bp.function_name(BATCH_ACTIVITY)
 @bp.activity_trigger(input_name="job")
 async def endpoint_recover_batch(job: RecoveryJob) -> RecoveryProgress:
-    services = await registry.get_services()
+    from shared.services.registry import get_services
+
+    services = await get_services()
     return await services.recovery.run_batch(job)
 
 
 @bp.function_name(FAILED_ACTIVITY)
 @bp.activity_trigger(input_name="job")
 async def endpoint_recover_failed(job: RecoveryJob) -> None:
-    services = await registry.get_services()
+    from shared.services.registry import get_services
+
+    services = await get_services()
     await services.recovery.fail(job)

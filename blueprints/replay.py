@@ -6,6 +6,8 @@ sends one batch per execution and continues as new until none is left (as recove
 as `POST .../msg` does.
 """
 
+from __future__ import annotations
+
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -13,20 +15,12 @@ import azure.durable_functions as df
 
 from blueprints._http import Call, Reply, api_function
 from blueprints._tasks import run_in_batches, start_once
-from blueprints.delivery import dispatch_in_background
+from blueprints._workflows import DurableWorkflows
 from shared.durable import RecoveryJob, RecoveryProgress
-from shared.lazy import lazy_module
 from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
-    from shared import models
-    from shared.services import messages as message_views
-    from shared.services import registry, replay
-else:
-    models = lazy_module("shared.models")
-    message_views = lazy_module("shared.services.messages")
-    registry = lazy_module("shared.services.registry")
-    replay = lazy_module("shared.services.replay")
+    from shared.models import BulkReplayIn, EventExampleIn, ReplayIn
 
 bp = df.Blueprint()
 
@@ -43,13 +37,12 @@ FAILED_ACTIVITY = "endpoint_replay_failed"
     ["POST"],
     scope=Scope.WRITE,
     portal=Capability.CREATE_ATTEMPTS,
-    body="ReplayIn",
     returns="ReplayOut",
     status=202,
     durable_client=True,
 )
-async def replay_missing(call: Call) -> Reply:
-    return await _start(call, call.body(models.ReplayIn))
+async def replay_missing(call: Call, body: ReplayIn) -> Reply:
+    return await _start(call, body)
 
 
 @api_function(
@@ -59,16 +52,17 @@ async def replay_missing(call: Call) -> Reply:
     ["POST"],
     scope=Scope.WRITE,
     portal=Capability.CREATE_ATTEMPTS,
-    body="BulkReplayIn",
     returns="ReplayOut",
     status=202,
     durable_client=True,
 )
-async def bulk_replay(call: Call) -> Reply:
-    return await _start(call, call.body(models.BulkReplayIn))
+async def bulk_replay(call: Call, body: BulkReplayIn) -> Reply:
+    return await _start(call, body)
 
 
-async def _start(call: Call, window: "models.ReplayIn") -> Reply:
+async def _start(call: Call, window: ReplayIn) -> Reply:
+    from shared.services import replay
+
     app_id = await call.app_id()
 
     async def start(seed: str | None) -> Reply:
@@ -88,24 +82,26 @@ async def _start(call: Call, window: "models.ReplayIn") -> Reply:
     ["POST"],
     scope=Scope.WRITE,
     portal=Capability.CREATE_ATTEMPTS,
-    body="EventExampleIn",
     returns="MessageOut",
     status=202,
     durable_client=True,
 )
-async def send_example(call: Call) -> Reply:
-    data = call.body(models.EventExampleIn)
+async def send_example(call: Call, body: EventExampleIn) -> Reply:
+    from shared.services.messages import to_out
+
     accepted = await call.services.examples.send(
         call.tenant_id,
         call.route("app_id"),
         call.route("endpoint_id"),
-        data,
+        body,
         idempotency_key=call.req.headers.get("idempotency-key") or None,
         fingerprint=call.fingerprint(),
     )
     if accepted.created:
-        dispatch_in_background(call.client, accepted.message, accepted.endpoints)
-    return 202, message_views.to_out(accepted.message)
+        call.services.dispatch.dispatch_in_background(
+            DurableWorkflows(call.client), accepted.message, accepted.endpoints
+        )
+    return 202, to_out(accepted.message)
 
 
 # Named with a version: see README, "Deploying safely".
@@ -118,12 +114,16 @@ def endpoint_replay(context: df.DurableOrchestrationContext) -> Generator[Any, A
 @bp.function_name(BATCH_ACTIVITY)
 @bp.activity_trigger(input_name="job")
 async def endpoint_replay_batch(job: RecoveryJob) -> RecoveryProgress:
-    services = await registry.get_services()
+    from shared.services.registry import get_services
+
+    services = await get_services()
     return await services.replay.run_batch(job)
 
 
 @bp.function_name(FAILED_ACTIVITY)
 @bp.activity_trigger(input_name="job")
 async def endpoint_replay_failed(job: RecoveryJob) -> None:
-    services = await registry.get_services()
+    from shared.services.registry import get_services
+
+    services = await get_services()
     await services.replay.fail(job)

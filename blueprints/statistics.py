@@ -5,6 +5,8 @@ batch of applications per execution and continues as new until none are left, so
 stays short however many applications a tenant has.
 """
 
+from __future__ import annotations
+
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -13,16 +15,10 @@ import azure.durable_functions as df
 from blueprints._http import Call, Reply, api_function
 from blueprints._tasks import run_in_batches, start_once
 from shared.durable import StatsJob, StatsProgress
-from shared.lazy import lazy_module
 from shared.scopes import Scope
 
 if TYPE_CHECKING:
-    from shared import models
-    from shared.services import registry, statistics
-else:
-    models = lazy_module("shared.models")
-    registry = lazy_module("shared.services.registry")
-    statistics = lazy_module("shared.services.statistics")
+    from shared.models import AppUsageStatsIn
 
 bp = df.Blueprint()
 
@@ -42,9 +38,12 @@ FAILED_ACTIVITY = "usage_stats_failed"
     durable_client=True,
 )
 async def aggregate_event_types(call: Call) -> Reply:
+    from shared.models import AggregateEventTypesOut
+    from shared.services import statistics
+
     task = await call.services.statistics.start_event_types(call.tenant_id)
     await start_once(call.client, WORKFLOW, statistics.instance_id(task), statistics.workflow_input(task))
-    return 202, models.AggregateEventTypesOut.model_validate(task)
+    return 202, AggregateEventTypesOut.model_validate(task)
 
 
 @api_function(
@@ -53,16 +52,15 @@ async def aggregate_event_types(call: Call) -> Reply:
     "v1/stats/usage/app",
     ["POST"],
     scope=Scope.READ,
-    body="AppUsageStatsIn",
     returns="AppUsageStatsOut",
     status=202,
     durable_client=True,
 )
-async def aggregate_app_stats(call: Call) -> Reply:
-    data = call.body(models.AppUsageStatsIn)
+async def aggregate_app_stats(call: Call, body: AppUsageStatsIn) -> Reply:
+    from shared.services import statistics
 
     async def start(seed: str | None) -> Reply:
-        task = await call.services.statistics.start_app_stats(call.tenant_id, data, seed=seed)
+        task = await call.services.statistics.start_app_stats(call.tenant_id, body, seed=seed)
         await start_once(call.client, WORKFLOW, statistics.instance_id(task), statistics.workflow_input(task))
         return 202, statistics.app_stats_out(task)
 
@@ -79,12 +77,16 @@ def usage_stats(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
 @bp.function_name(BATCH_ACTIVITY)
 @bp.activity_trigger(input_name="job")
 async def usage_stats_batch(job: StatsJob) -> StatsProgress:
-    services = await registry.get_services()
+    from shared.services.registry import get_services
+
+    services = await get_services()
     return await services.statistics.run_batch(job)
 
 
 @bp.function_name(FAILED_ACTIVITY)
 @bp.activity_trigger(input_name="job")
 async def usage_stats_failed(job: StatsJob) -> None:
-    services = await registry.get_services()
+    from shared.services.registry import get_services
+
+    services = await get_services()
     await services.statistics.fail(job)

@@ -85,8 +85,8 @@ class Principal:
             raise ForbiddenError(f"This operation needs the {scope.value} scope.", scope=scope.value)
 
     def admit(self, scope: Scope, capability: Capability | None) -> None:
-        """Whether the caller may use a route that needs `scope` of a tenant's token and
-        `capability` of a portal token (None: no portal token may use it); 403 otherwise."""
+        """Refuses (403) a caller that may not use a route needing `scope` of a tenant's token and
+        `capability` of a portal token (None: no portal token may use it)."""
         if self.portal is None:
             self.require(scope)
         elif capability is None:
@@ -244,17 +244,19 @@ class TokenValidator:
         if not authorization:
             raise UnauthorizedError("A bearer token is required.", error=None)
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise UnauthorizedError("The Authorization header must be 'Bearer <token>'.")
-        digest = hashlib.sha256(token.strip().encode()).hexdigest()
+        digest = hashlib.sha256(token.encode()).hexdigest()
         known = self._validated.get(digest)
         if known is not None and known[0] > time.time():
             principal = known[1]
-        elif self._portal is not None and _issuer(token.strip()) == PORTAL_ISSUER:
-            principal = await self._portal.verify(token.strip())
-            self._remember(digest, principal.portal.expires_at if principal.portal else 0.0, principal)
+        elif self._portal is not None and _issuer(token) == PORTAL_ISSUER:
+            principal = await self._portal.verify(token)
+            assert principal.portal is not None, "a portal token's principal carries its grant"
+            self._remember(digest, principal.portal.expires_at, principal)
         else:
-            principal = await self._issued(token.strip(), digest)
+            principal = await self._issued(token, digest)
         if principal.portal is not None:
             # A revocation must reach a token that was valid when it was remembered.
             assert self._portal is not None

@@ -3,27 +3,35 @@
 The payloads are TypedDicts because the Functions worker reads an activity's annotations when it
 indexes the app: it refuses PEP 585 generics such as `dict[str, Any]` on a binding ("invalid
 non-type annotation"), and a refusal fails the whole index. A TypedDict is a class, so it is
-accepted. This module imports nothing heavy: the blueprints import it at start.
+accepted. Their keys are camelCase, as on the API's wire: one casing for everything that travels
+(a retry job's Python form, `RetryJob`, is snake_case and converts at that edge). This module
+imports nothing heavy: the blueprints import it at start.
 """
 
 from __future__ import annotations
 
 import hashlib
 import unicodedata
-from typing import NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict, cast
+
+# The retry workflow and its activity, by the names every recorded history holds: they never
+# change (a changed workflow ships under a new name, see README, "Deploying safely").
+RETRY_WORKFLOW = "delivery_retries_v1"
+ATTEMPT_ACTIVITY = "delivery_attempt"
 
 
 class RetryInput(TypedDict):
     """A retry workflow's job (`shared.services.delivery.RetryJob`) as it travels."""
 
-    tenant_id: str
-    app_id: str
-    msg_id: str
-    endpoint_id: str
+    tenantId: str
+    appId: str
+    msgId: str
+    endpointId: str
     attempts: int
-    retry_in: float
+    retryIn: float
     schedule: list[int]
-    floor_seconds: float
+    floorSeconds: float
     # A throttle token is reserved for the next attempt (the wait before it was for that token),
     # so that attempt takes no other. Older inputs lack it.
     reserved: NotRequired[bool]
@@ -36,11 +44,30 @@ class AttemptInput(RetryInput):
     traceparent: NotRequired[str]
 
 
+# The keys of a retry job recorded before workflow payloads were all camelCase. Histories of
+# workflows started then replay with that input and pass it to their activities: both read it.
+_SNAKE_CASE_RETRY_KEYS = {
+    "tenant_id": "tenantId",
+    "app_id": "appId",
+    "msg_id": "msgId",
+    "endpoint_id": "endpointId",
+    "retry_in": "retryIn",
+    "floor_seconds": "floorSeconds",
+}
+
+
+def retry_input(recorded: Mapping[str, Any]) -> AttemptInput:
+    """A retry workflow's input as recorded, in today's shape (camelCase, whichever it was written in)."""
+    return cast(
+        AttemptInput, {_SNAKE_CASE_RETRY_KEYS.get(key, key): value for key, value in recorded.items()}
+    )
+
+
 class AttemptReply(TypedDict):
     """What an attempt activity tells the retry workflow."""
 
     status: str
-    # Seconds until the next attempt; None when the pair is finished.
+    # Seconds until the next attempt; None when the destination is finished.
     retryIn: float | None
     # False when no request went out (open circuit, throttle, the tenant's outbound share busy):
     # the attempt does not count.

@@ -1,82 +1,134 @@
-"""The OpenAPI 3.1 document of Herald's API, generated from the routes and their pydantic models.
+"""Route contracts, and the OpenAPI 3.1 document of Herald's API generated from them.
 
-Routes describe themselves where they are registered (`blueprints/_http.py`), so the document
-cannot drift from what is served.
+A route declares its contract once, where it is registered (`blueprints._http.api_function`):
+the request parsing and this document both read it, so they cannot drift apart. Models are named,
+not imported, and resolved on first use: registering routes at cold start imports no pydantic.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-LIST_PARAMETERS = ("limit", "iterator", "order")
-_BOOLEAN_QUERY = (
-    "with_content",
-    "get_if_exists",
-    "include_archived",
-    "expunge",
-    "with_msg",
-    "expanded_statuses",
-)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+BODY_MODELS = "shared.models"
+QUERY_MODELS = "shared.queries"
 
 
 @dataclass(frozen=True)
-class RouteDoc:
+class RouteContract:
+    """What one route takes and answers."""
+
     name: str
     method: str
     # Relative to the API root, e.g. "v1/app/{app_id}".
     route: str
     scope: str | None
-    # Names of models in `shared.models`; "ListResponse[X]" for a page of X.
+    # The name of a model of `shared.models` the JSON body must satisfy.
     body: str | None = None
+    # The name of a model of `shared.queries`: the query parameters the route reads.
+    query: str | None = None
+    # The name of a model of `shared.models`; "ListResponse[X]" for a page of X.
     returns: str | None = None
     status: int = 200
-    query: tuple[str, ...] = field(default_factory=tuple)
     # The capability an app portal token needs here; None: no portal token may call the route.
     portal: str | None = None
 
+    def body_model(self) -> type[BaseModel] | None:
+        return None if self.body is None else resolve(BODY_MODELS, self.body)
 
-def _parameter(name: str, where: str) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string"}
-    if name == "limit":
-        schema = {"type": "integer", "minimum": 1, "maximum": 250}
-    elif name == "order":
-        schema = {"type": "string", "enum": ["ascending", "descending"]}
-    elif name in _BOOLEAN_QUERY or name.startswith("exclude_apps_with_"):
-        schema = {"type": "boolean"}
-    elif name == "status_code_class":
-        schema = {"type": "integer", "enum": [0, 100, 200, 300, 400, 500]}
-    return {"name": name, "in": where, "required": where == "path", "schema": schema}
+    def query_model(self) -> type[BaseModel] | None:
+        return None if self.query is None else resolve(QUERY_MODELS, self.query)
+
+    def returns_model(self) -> type[BaseModel] | None:
+        return None if self.returns is None else resolve(BODY_MODELS, self.returns)
 
 
-def _model(name: str) -> Any:
-    from shared import models
-
+@cache
+def resolve(module: str, name: str) -> type[BaseModel]:
+    """The model `module.name`; `name` may be a generic of one parameter, e.g. "ListResponse[X]"."""
+    models = importlib.import_module(module)
     generic = re.fullmatch(r"(\w+)\[(\w+)\]", name)
-    if generic:
-        return getattr(models, generic.group(1))[getattr(models, generic.group(2))]
-    return getattr(models, name)
+    model: type[BaseModel] = (
+        getattr(models, generic.group(1))[getattr(models, generic.group(2))]
+        if generic
+        else getattr(models, name)
+    )
+    return model
 
 
-def build_document(routes: list[RouteDoc], *, version: str) -> dict[str, Any]:
+def _parameter_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query field's JSON schema as a parameter's: no title, and no null (a parameter that may
+    be left out says so with `required: false`; on the wire there is no null)."""
+    plain = {key: value for key, value in schema.items() if key not in ("title", "description")}
+    variants = [variant for variant in plain.pop("anyOf", []) if variant != {"type": "null"}]
+    if len(variants) == 1:
+        plain = {**variants[0], **plain}
+    elif variants:
+        plain["anyOf"] = variants
+    if plain.get("default", ...) is None:
+        del plain["default"]
+    return plain
+
+
+def query_parameters(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """The query parameters of a query model, from its JSON schema: one per field, in order."""
+    required = set(definition.get("required", ()))
+    parameters = []
+    for name, schema in definition.get("properties", {}).items():
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": _parameter_schema(schema),
+        }
+        if "description" in schema:
+            parameter["description"] = schema["description"]
+        parameters.append(parameter)
+    return parameters
+
+
+def build_document(routes: list[RouteContract], *, version: str) -> dict[str, Any]:
     from pydantic.json_schema import models_json_schema
 
-    names = {name for route in routes for name in (route.body, route.returns) if name is not None}
-    models = {name: _model(name) for name in names}
+    wire: dict[str, type[BaseModel]] = {}
+    queries: dict[str, type[BaseModel]] = {}
+    for route in routes:
+        for name, model in ((route.body, route.body_model()), (route.returns, route.returns_model())):
+            if name is not None and model is not None:
+                wire[name] = model
+        query = route.query_model()
+        if route.query is not None and query is not None:
+            queries[route.query] = query
+    # One generation for all of them: definitions the models share (enums) are written once.
+    everything = [*wire.values(), *queries.values()]
     keyed, definitions = models_json_schema(
-        [(models[name], "validation") for name in sorted(models)],
+        [(model, "validation") for model in everything],
         by_alias=True,
         ref_template="#/components/schemas/{model}",
     )
-    refs = {name: keyed[(model, "validation")] for name, model in models.items()}
+    schemas = dict(definitions.get("$defs", {}))
+    refs = {name: keyed[(model, "validation")] for name, model in wire.items()}
+    # Query models are spelled out as parameters, not kept as schemas of their own.
+    parameters: dict[str, list[dict[str, Any]]] = {}
+    for name, model in queries.items():
+        key = keyed[(model, "validation")]["$ref"].rsplit("/", 1)[-1]
+        parameters[name] = query_parameters(schemas.pop(key))
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         path = "/api/" + route.route
         operation: dict[str, Any] = {
             "operationId": route.name,
-            "parameters": [_parameter(p, "path") for p in re.findall(r"{(\w+)}", route.route)]
-            + [_parameter(p, "query") for p in route.query],
+            "parameters": [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in re.findall(r"{(\w+)}", route.route)
+            ]
+            + (parameters[route.query] if route.query is not None else []),
             "responses": {
                 str(route.status): {"description": "Success"}
                 | (
@@ -100,7 +152,6 @@ def build_document(routes: list[RouteDoc], *, version: str) -> dict[str, Any]:
         else:
             operation["security"] = []
         paths.setdefault(path, {})[route.method.lower()] = operation
-    schemas = dict(definitions.get("$defs", {}))
     schemas["Error"] = {
         "type": "object",
         "properties": {"code": {"type": "string"}, "detail": {}},

@@ -17,7 +17,6 @@ shows after a restart); nothing here runs on any path of the API.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
 from dataclasses import dataclass
@@ -85,6 +84,11 @@ def resolve(path: str | None) -> PortalFile | None:
     return None
 
 
+def served_files() -> frozenset[str]:
+    """Every file the portal serves, by its path under /api/portal/."""
+    return _listing(DIST)
+
+
 @cache
 def _listing(root: Path) -> frozenset[str]:
     """Every servable file under `root`, by its path relative to it (read once per process)."""
@@ -99,6 +103,8 @@ def _listing(root: Path) -> frozenset[str]:
 
 @cache
 def _read(root: Path, relative: str) -> PortalFile:
+    import gzip  # with the first portal file, not with the app: the API never needs it
+
     path = root / relative
     body = path.read_bytes()
     hashed = relative.startswith("assets/")

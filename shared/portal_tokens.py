@@ -42,7 +42,9 @@ from shared.auth import TENANT_ID, PortalGrant, Principal
 from shared.errors import ConfigurationError, ServiceUnavailableError, UnauthorizedError
 from shared.scopes import Capability, Scope
 from shared.settings import PORTAL_ISSUER, HeraldSettings
-from shared.store.base import PORTAL_REVOCATIONS, Doc, DocumentStore
+from shared.store import queries
+from shared.store.base import PORTAL_REVOCATIONS, DocumentStore
+from shared.store.schema import RevocationDoc, app_revocation_id, token_revocation_id
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -53,11 +55,9 @@ log = logging.getLogger(__name__)
 
 PORTAL_AUDIENCE = "herald-portal"
 ALGORITHM = "ES256"
-MIN_EXPIRY_SECONDS = 3600
+# The longest a token lives (Svix's bound; `AppPortalAccessIn` holds requests to it), and the default.
 MAX_EXPIRY_SECONDS = 7 * 24 * 3600
 DEFAULT_EXPIRY_SECONDS = MAX_EXPIRY_SECONDS
-# Svix's bound on an expire-all's grace period.
-MAX_EXPIRE_GRACE_SECONDS = 3 * 24 * 3600
 # A revocation reaches every instance within this; each instance reads revocations at most this often.
 REVOCATION_REFRESH_SECONDS = 5.0
 # Each read asks for what was written since the previous read began, less this margin: it covers
@@ -313,7 +313,7 @@ class Revocation:
             return False
         return grant.issued_at < self.issued_before
 
-    def to_doc(self, now: float) -> Doc:
+    def to_doc(self, now: float) -> RevocationDoc:
         return {
             "id": self.id,
             "tenantId": self.tenant_id,
@@ -328,7 +328,7 @@ class Revocation:
         }
 
     @classmethod
-    def from_doc(cls, doc: Doc) -> Revocation:
+    def from_doc(cls, doc: RevocationDoc) -> Revocation:
         sessions = doc.get("sessionIds")
         return cls(
             id=str(doc["id"]),
@@ -397,14 +397,10 @@ class RevocationList:
         started = self._clock()
         try:
             if self._previous_start is None:
-                rows = await self._store.query_across(
-                    PORTAL_REVOCATIONS, where="c.until > @now", parameters=[("@now", started)]
-                )
+                rows = await queries.revocations_in_force(self._store, started)
             else:
                 since = math.floor(self._previous_start - REVOCATION_WINDOW_SECONDS)
-                rows = await self._store.query_across(
-                    PORTAL_REVOCATIONS, where="c._ts >= @since", parameters=[("@since", since)]
-                )
+                rows = await queries.revocations_written_since(self._store, since)
         except ServiceUnavailableError:
             self._failed = True
             raise
@@ -578,7 +574,7 @@ class PortalTokens:
         grant = principal.portal
         assert grant is not None
         revocation = Revocation(
-            id=f"token-{grant.token_id}",
+            id=token_revocation_id(grant.token_id),
             tenant_id=principal.tenant_id,
             app_id=grant.app_id,
             token_id=grant.token_id,
@@ -597,7 +593,7 @@ class PortalTokens:
         now = self._clock()
         effective_at = now + grace_seconds
         revocation = Revocation(
-            id=f"app-{uuid.uuid4().hex}",
+            id=app_revocation_id(),
             tenant_id=tenant_id,
             app_id=app_id,
             token_id=None,

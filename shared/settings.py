@@ -121,7 +121,7 @@ class HeraldSettings(BaseSettings):
     # Endpoint recovery resends failed messages this many per activity (one workflow step).
     recover_batch_size: int = Field(default=50, ge=1, le=250)
     # Outbound concurrency per process: requests in flight in all (the connection pool's size),
-    # per tenant and per destination (scheme, host, port), so no tenant's slow receivers can take
+    # per tenant and per host (scheme, host, port), so no tenant's slow receivers can take
     # every connection. A request that does not get its slots in time is put off (it is not an
     # attempt and not the endpoint's failure). A first attempt waits in the background, by default
     # as long as the default delivery timeout (within which a held slot frees); a retry, resend or

@@ -19,8 +19,9 @@ param publicNetworkAccess string
 var dataContributorRoleId = '00000000-0000-0000-0000-000000000002'
 
 // Mirrors CONTAINERS in shared/store/cosmos.py. Hierarchical keys are MultiHash; excludedPaths are
-// the spec's excluded paths plus the '/"_etag"/?' path its indexing_policy() always adds; ttlOn
-// sets defaultTtl -1 (items expire only through their own `ttl`).
+// the spec's excluded paths plus the '/"_etag"/?' path its indexing_policy() always adds;
+// compositeIndexes are its sorted_together paths, each ascending and descending; ttlOn sets
+// defaultTtl -1 (items expire only through their own `ttl`).
 var containers = [
   {
     name: 'applications'
@@ -31,6 +32,7 @@ var containers = [
     excludedPaths: [
       { path: '/"_etag"/?' }
     ]
+    compositeIndexes: []
     ttlOn: true
   }
   {
@@ -43,6 +45,7 @@ var containers = [
       { path: '/schemas/*' }
       { path: '/"_etag"/?' }
     ]
+    compositeIndexes: []
     ttlOn: false
   }
   {
@@ -57,6 +60,7 @@ var containers = [
       { path: '/headers/*' }
       { path: '/"_etag"/?' }
     ]
+    compositeIndexes: []
     ttlOn: false
   }
   {
@@ -72,6 +76,7 @@ var containers = [
       { path: '/response/?' }
       { path: '/"_etag"/?' }
     ]
+    compositeIndexes: []
     ttlOn: true
   }
   {
@@ -84,6 +89,7 @@ var containers = [
       { path: '/response/*' }
       { path: '/"_etag"/?' }
     ]
+    compositeIndexes: []
     ttlOn: true
   }
   {
@@ -96,6 +102,16 @@ var containers = [
       { path: '/body/?' }
       { path: '/"_etag"/?' }
     ]
+    compositeIndexes: [
+      [
+        { path: '/receivedAt', order: 'ascending' }
+        { path: '/id', order: 'ascending' }
+      ]
+      [
+        { path: '/receivedAt', order: 'descending' }
+        { path: '/id', order: 'descending' }
+      ]
+    ]
     ttlOn: true
   }
   {
@@ -107,6 +123,7 @@ var containers = [
     excludedPaths: [
       { path: '/"_etag"/?' }
     ]
+    compositeIndexes: []
     ttlOn: true
   }
 ]
@@ -179,6 +196,7 @@ resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
           }
         ]
         excludedPaths: container.excludedPaths
+        compositeIndexes: container.compositeIndexes
       }
     }, container.ttlOn ? { defaultTtl: -1 } : {})
   }

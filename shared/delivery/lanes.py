@@ -1,10 +1,10 @@
-"""Outbound lanes: each tenant, and each destination, gets a bounded share of the requests in flight.
+"""Outbound lanes: each tenant, and each host, gets a bounded share of the requests in flight.
 
 One process sends every tenant's webhooks through one connection pool. Without lanes, a tenant
 whose receivers accept connections and never answer holds every connection for the delivery
 timeout, and every other tenant's requests queue behind its own (then time out while queued,
 charged to endpoints that did nothing wrong). So before a request goes out it takes a slot of its
-tenant's lane, of its destination's lane (scheme, host and port, as the connection pool keys its
+tenant's lane, of its host's lane (scheme, host and port, as the connection pool keys its
 connections) and of the process's, in that order: a request waiting for a slot holds only slots
 of its own tenant. The wait for all three is bounded; a request that does not get them in time is
 not made (`LaneBusyError`), and the caller puts the attempt off without counting it. The pool is
@@ -78,8 +78,8 @@ class _Lanes:
             del self.lanes[key]
 
 
-def destination(url: str) -> object:
-    """The destination a URL's requests share: scheme, host and port as the HTTP client reads them."""
+def host_key(url: str) -> object:
+    """The host a URL's requests share: scheme, host and port as the HTTP client reads them."""
     try:
         parsed = URL(url)
         return (parsed.scheme, parsed.raw_host, parsed.port)
@@ -101,7 +101,7 @@ class Slot:
 
 
 class OutboundLanes:
-    """The process's outbound slots: in all, per tenant and per destination."""
+    """The process's outbound slots: in all, per tenant and per host."""
 
     def __init__(self, *, total: int, per_tenant: int, per_host: int) -> None:
         self._process = _Lanes(total)
@@ -117,17 +117,17 @@ class OutboundLanes:
         )
 
     async def acquire(self, tenant_id: str, url: str, *, wait: float) -> Slot:
-        """A slot of the tenant's, the destination's and the process's lane, for one request.
+        """A slot of the tenant's, the host's and the process's lane, for one request.
 
         :raises LaneBusyError: when the three are not all free within `wait` seconds (nothing is
             held then).
         """
         slot = Slot([])
-        # Tenant first: a request waiting for a busy destination or process holds only slots
+        # Tenant first: a request waiting for a busy host or process holds only slots
         # of its own tenant.
         steps = (
             ("tenant", self._tenants, tenant_id),
-            ("host", self._hosts, destination(url)),
+            ("host", self._hosts, host_key(url)),
             ("process", self._process, None),
         )
         lane = "tenant"

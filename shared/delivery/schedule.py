@@ -8,22 +8,12 @@ or a random generator.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.delivery.sender import AttemptResult
 
 JITTER = 0.2
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What an attempt's answer means for the next one."""
-
-    success: bool
-    # Seconds the receiver asked us to wait (Retry-After), if any.
-    retry_after: float | None = None
-    # A timeout or 429: wait at least the floor before the next attempt.
-    needs_floor: bool = False
-    # 410 Gone: the endpoint asked not to be called again.
-    gone: bool = False
 
 
 def jittered(delay: float, *, seed: str, attempt: int) -> float:
@@ -34,18 +24,18 @@ def jittered(delay: float, *, seed: str, attempt: int) -> float:
 
 
 def next_delay(
-    schedule: list[int], attempt: int, outcome: Outcome, *, seed: str, floor_seconds: float
+    schedule: list[int], attempt: int, result: AttemptResult, *, seed: str, floor_seconds: float
 ) -> float | None:
     """Seconds to wait after failed attempt number `attempt` (1-based); None when it was the last.
 
     `schedule[i]` is the delay between attempt i+1 and attempt i+2. A `Retry-After` is honoured
     within 1x to 2x of the scheduled delay; after a timeout or a 429 the wait is at least the floor.
     """
-    if outcome.success or outcome.gone or attempt > len(schedule):
+    if result.success or result.gone or attempt > len(schedule):
         return None
     base = jittered(float(schedule[attempt - 1]), seed=seed, attempt=attempt)
-    if outcome.retry_after is not None:
-        base = min(max(outcome.retry_after, base), 2 * base)
-    if outcome.needs_floor:
+    if result.retry_after is not None:
+        base = min(max(result.retry_after, base), 2 * base)
+    if result.needs_floor:
         base = max(base, floor_seconds)
     return base

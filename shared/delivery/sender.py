@@ -1,9 +1,9 @@
-"""One webhook request: sign, POST through the SSRF guard, and classify the answer.
+"""One attempt's webhook request: sign, POST through the SSRF guard, and classify the answer.
 
 2xx is success; any other status, a timeout or a connection error is a failure. Redirects are
 never followed. The receiver's answer is kept up to 4 KiB for the attempt log. `send` never
-raises: whatever goes wrong in a send is a failed attempt, so one endpoint can neither abort its
-siblings' round nor fail a retry workflow.
+raises: whatever goes wrong in a send is a failed attempt (its `AttemptResult` says why), so one
+endpoint can neither abort its siblings' round nor fail a retry workflow.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import aiohttp
 
 from shared import telemetry
 from shared.delivery.headers import InvalidHeaderError, check_headers
-from shared.delivery.schedule import Outcome
 from shared.outbound import RefusedTargetError, guarded_request
 from shared.settings import HeraldSettings
 from shared.signing import signature_header
@@ -32,8 +31,8 @@ MAX_RESPONSE_BYTES = 4096
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """Everything one request needs; `body` is the exact bytes that are signed and sent."""
+class WebhookRequest:
+    """Everything one attempt's request needs; `body` is the exact bytes that are signed and sent."""
 
     msg_id: str
     url: str
@@ -47,11 +46,20 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class AttemptReport:
+class AttemptResult:
+    """What one attempt's request observed, and what its answer means for the next attempt."""
+
+    # 0 when no answer came.
     status_code: int
     response: str
     duration_ms: int
-    outcome: Outcome
+    success: bool
+    # Seconds the receiver asked us to wait (Retry-After), if any.
+    retry_after: float | None = None
+    # A timeout or 429: wait at least the floor before the next attempt.
+    needs_floor: bool = False
+    # 410 Gone: the endpoint asked not to be called again.
+    gone: bool = False
     # Why a request never got an answer (timeout, refused address, connection error).
     error: str | None = None
     # The same, as a low-cardinality word for telemetry: timeout, refused, or the client error's type.
@@ -74,48 +82,46 @@ def _retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, moment.timestamp() - now)
 
 
-def request_headers(delivery: Delivery, timestamp: int, *, svix_headers: bool) -> dict[str, str]:
-    signature = signature_header(delivery.secrets, delivery.msg_id, timestamp, delivery.body)
+def request_headers(request: WebhookRequest, timestamp: int, *, svix_headers: bool) -> dict[str, str]:
+    signature = signature_header(request.secrets, request.msg_id, timestamp, request.body)
     # The endpoint's own headers first: Herald's may not be overridden (they are refused on save).
     headers = {
-        **delivery.headers,
-        "content-type": delivery.content_type,
+        **request.headers,
+        "content-type": request.content_type,
         "user-agent": USER_AGENT,
-        "webhook-id": delivery.msg_id,
+        "webhook-id": request.msg_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signature,
     }
     if svix_headers:
-        headers |= {"svix-id": delivery.msg_id, "svix-timestamp": str(timestamp), "svix-signature": signature}
+        headers |= {"svix-id": request.msg_id, "svix-timestamp": str(timestamp), "svix-signature": signature}
     return headers
 
 
 async def send(
     session: aiohttp.ClientSession,
-    delivery: Delivery,
+    request: WebhookRequest,
     settings: HeraldSettings,
     *,
     svix_headers: bool = False,
-) -> AttemptReport:
+) -> AttemptResult:
     # The attempt's span, metrics and log line; the request carries the span as `traceparent`.
     with telemetry.webhook_attempt(
-        msg_id=delivery.msg_id, endpoint_id=delivery.endpoint_id, url=delivery.url
+        msg_id=request.msg_id, endpoint_id=request.endpoint_id, url=request.url
     ) as attempt:
-        report = await _post(session, delivery, settings, svix_headers=svix_headers, trace=attempt.headers())
-        attempt.finish(
-            status_code=report.status_code, success=report.outcome.success, error_type=report.error_type
-        )
-    return report
+        result = await _post(session, request, settings, svix_headers=svix_headers, trace=attempt.headers())
+        attempt.finish(status_code=result.status_code, success=result.success, error_type=result.error_type)
+    return result
 
 
 async def _post(
     session: aiohttp.ClientSession,
-    delivery: Delivery,
+    request: WebhookRequest,
     settings: HeraldSettings,
     *,
     svix_headers: bool,
     trace: Mapping[str, str],
-) -> AttemptReport:
+) -> AttemptResult:
     started = time.monotonic()
     now = time.time()
     timeout = aiohttp.ClientTimeout(total=settings.delivery_timeout_seconds)
@@ -126,24 +132,25 @@ async def _post(
     try:
         # Checked on save too; checked here as well, so headers stored before today's rules
         # cannot smuggle a header (or make the client raise) either.
-        check_headers(delivery.headers)
-        headers = {**request_headers(delivery, int(now), svix_headers=svix_headers), **trace}
+        check_headers(request.headers)
+        headers = {**request_headers(request, int(now), svix_headers=svix_headers), **trace}
         async with await guarded_request(
-            session, "POST", delivery.url, settings, data=delivery.body, headers=headers, timeout=timeout
+            session, "POST", request.url, settings, data=request.body, headers=headers, timeout=timeout
         ) as response:
             raw = await response.content.read(MAX_RESPONSE_BYTES)
-            text = raw.decode("utf-8", "replace")
             status = response.status
-            outcome = Outcome(
+            return AttemptResult(
+                status_code=status,
+                response=raw.decode("utf-8", "replace"),
+                duration_ms=elapsed(),
                 success=200 <= status < 300,
                 retry_after=_retry_after(response.headers.get("retry-after"), time.time()),
                 needs_floor=status == 429,
                 gone=status == 410,
             )
-            return AttemptReport(status_code=status, response=text, duration_ms=elapsed(), outcome=outcome)
     except TimeoutError:
-        return AttemptReport(
-            0, "", elapsed(), Outcome(success=False, needs_floor=True), error="timeout", error_type="timeout"
+        return AttemptResult(
+            0, "", elapsed(), success=False, needs_floor=True, error="timeout", error_type="timeout"
         )
     except RefusedTargetError as exc:
         return _failed(str(exc), "refused", elapsed())
@@ -159,10 +166,10 @@ async def _post(
     except Exception as exc:
         # Anything else (the client raising on input it refuses, a resolver's own error) is this
         # endpoint's failed attempt too. Its type only: exception texts can carry URLs or headers.
-        log.warning("webhook send raised %s", type(exc).__name__, extra={"endpoint_id": delivery.endpoint_id})
+        log.warning("webhook send raised %s", type(exc).__name__, extra={"endpoint_id": request.endpoint_id})
         return _failed(type(exc).__name__, type(exc).__name__, elapsed())
 
 
-def _failed(error: str, error_type: str, duration_ms: int) -> AttemptReport:
+def _failed(error: str, error_type: str, duration_ms: int) -> AttemptResult:
     """A request that got no answer: why (for the attempt log), and as a word (for telemetry)."""
-    return AttemptReport(0, "", duration_ms, Outcome(success=False), error=error, error_type=error_type)
+    return AttemptResult(0, "", duration_ms, success=False, error=error, error_type=error_type)

@@ -3,30 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared import ids, quotas
+from shared import quotas
 from shared.clock import to_wire, utcnow
 from shared.errors import ConflictError, NotFoundError, PreconditionFailedError
 from shared.models import ApplicationIn, ApplicationOut, ApplicationPatch, path_identifier
-from shared.pagination import ListParams, fetch_filtered_page, fetch_page
-from shared.services.endpoints import ENDPOINT_TYPE
+from shared.pagination import ListParams
 from shared.services.recent import Recent
 from shared.services.uids import UidGuards
 from shared.settings import HeraldSettings
-from shared.store.base import (
-    APPLICATIONS,
-    ENDPOINTS,
-    Doc,
-    DocumentExistsError,
-    DocumentStore,
-    EtagMismatchError,
+from shared.store import queries
+from shared.store.base import APPLICATIONS, ENDPOINTS, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.store.schema import (
+    APPLICATION,
+    APPLICATION_TYPE,
+    ApplicationChanges,
+    ApplicationDoc,
+    EndpointSummary,
+    app_key,
+    etag,
+    is_application_id,
+    new_application_id,
+    tenant_key,
 )
 
-APP_TYPE = "app"
 # Svix Play (Svix's public request inspector) receives at this host.
 SVIX_PLAY_HOST = "play.svix.com"
 # Applications whose endpoints one filtered list reads at once.
@@ -35,7 +38,7 @@ ENDPOINT_READS_AT_ONCE = 16
 TENANT_SCOPE = ""
 
 
-def to_out(doc: Doc) -> ApplicationOut:
+def to_out(doc: ApplicationDoc) -> ApplicationOut:
     return ApplicationOut.model_validate(doc)
 
 
@@ -58,7 +61,7 @@ class AppListFilters:
             or self.exclude_apps_with_svix_play_endpoints
         )
 
-    def keeps(self, endpoints: list[Doc]) -> bool:
+    def keeps(self, endpoints: list[EndpointSummary]) -> bool:
         """Whether an application with these endpoints (`disabled`, `url` of each) is listed."""
         if not endpoints:
             return not self.exclude_apps_with_no_endpoints
@@ -72,25 +75,25 @@ class ApplicationService:
     def __init__(self, store: DocumentStore, settings: HeraldSettings) -> None:
         self._store = store
         self._settings = settings
-        self._uids = UidGuards(store, APPLICATIONS, what="An application")
+        self._uids = UidGuards(store, APPLICATION, what="An application")
         # Applications seen recently, for the message path only (updates always read afresh).
-        self._recent: Recent[Doc] = Recent()
+        self._recent: Recent[ApplicationDoc] = Recent()
 
-    async def find_recent(self, tenant_id: str, id_or_uid: str) -> Doc | None:
+    async def find_recent(self, tenant_id: str, id_or_uid: str) -> ApplicationDoc | None:
         """`find`, answered from this process's memory for a few seconds (see `recent.py`)."""
         return await self._recent.get((tenant_id, id_or_uid), lambda: self.find(tenant_id, id_or_uid))
 
     def _forget(self, tenant_id: str) -> None:
         self._recent.forget(tenant_id)
 
-    async def find(self, tenant_id: str, id_or_uid: str) -> Doc | None:
-        if id_or_uid.startswith(f"{ids.APP}_"):
-            doc = await self._store.read(APPLICATIONS, [tenant_id], id_or_uid)
-            if doc is not None and doc.get("type") == APP_TYPE:
+    async def find(self, tenant_id: str, id_or_uid: str) -> ApplicationDoc | None:
+        if is_application_id(id_or_uid):
+            doc = await queries.read(self._store, APPLICATION, tenant_key(tenant_id), id_or_uid)
+            if doc is not None:
                 return doc
-        return await self._uids.resolve([tenant_id], TENANT_SCOPE, id_or_uid)
+        return await self._uids.resolve(tenant_key(tenant_id), TENANT_SCOPE, id_or_uid)
 
-    async def get(self, tenant_id: str, id_or_uid: str) -> Doc:
+    async def get(self, tenant_id: str, id_or_uid: str) -> ApplicationDoc:
         doc = await self.find(tenant_id, id_or_uid)
         if doc is None:
             raise NotFoundError("Application not found.")
@@ -98,25 +101,26 @@ class ApplicationService:
 
     async def create(
         self, tenant_id: str, data: ApplicationIn, *, get_if_exists: bool = False, seed: str | None = None
-    ) -> tuple[Doc, bool]:
+    ) -> tuple[ApplicationDoc, bool]:
         """Creates the application; returns it and whether it was created now."""
         quotas.check_metadata(data.metadata, self._settings, loc=["body", "metadata"])
-        app_id = ids.new_id(ids.APP, seed)
+        app_id = new_application_id(seed)
+        pk = tenant_key(tenant_id)
         if seed is not None:
             # A retried request whose first try already stored the application.
-            earlier = await self._store.read(APPLICATIONS, [tenant_id], app_id)
+            earlier = await queries.read(self._store, APPLICATION, pk, app_id)
             if earlier is not None:
                 return earlier, False
         if data.uid is not None:
-            existing = await self._uids.resolve([tenant_id], TENANT_SCOPE, data.uid)
+            existing = await self._uids.resolve(pk, TENANT_SCOPE, data.uid)
             if existing is not None:
                 if get_if_exists:
                     return existing, False
                 raise ConflictError("An application with this uid already exists.")
         now = to_wire(utcnow())
-        doc: Doc = {
+        doc: ApplicationDoc = {
             "id": app_id,
-            "type": APP_TYPE,
+            "type": APPLICATION_TYPE,
             "tenantId": tenant_id,
             "uid": data.uid,
             "name": data.name,
@@ -127,7 +131,7 @@ class ApplicationService:
         }
         if data.uid is not None:
             try:
-                await self._uids.claim([tenant_id], {"tenantId": tenant_id}, TENANT_SCOPE, data.uid, app_id)
+                await self._uids.claim(pk, TENANT_SCOPE, data.uid, app_id)
             except ConflictError:
                 if get_if_exists:
                     return await self.get(tenant_id, data.uid), False
@@ -142,49 +146,34 @@ class ApplicationService:
     ) -> dict[str, Any]:
         """A page of the tenant's applications; `filters` read each one's endpoints (one query per
         application, in its own partition), reading on until the page is full."""
-        where, parameters = "c.type = @type", [("@type", APP_TYPE)]
         if filters is None or not filters.any:
-            page = await fetch_page(
-                self._store, APPLICATIONS, [tenant_id], where=where, parameters=parameters, params=params
-            )
+            page = await queries.applications_page(self._store, tenant_id, params)
             return page.to_wire([to_out(doc) for doc in page.items])
         chosen = filters
         gate = asyncio.Semaphore(ENDPOINT_READS_AT_ONCE)
 
-        async def endpoints_of(app_id: str) -> list[Doc]:
+        async def endpoints_of(app_id: str) -> list[EndpointSummary]:
             async with gate:
-                return await self._store.query(
-                    ENDPOINTS,
-                    [tenant_id, app_id],
-                    select="c.disabled, c.url",
-                    where="c.type = @type",
-                    parameters=[("@type", ENDPOINT_TYPE)],
-                )
+                return await queries.endpoint_summaries(self._store, tenant_id, app_id)
 
-        async def keep(apps: list[Doc]) -> list[Doc]:
+        async def keep(apps: list[ApplicationDoc]) -> list[ApplicationDoc]:
             found = await asyncio.gather(*(endpoints_of(app["id"]) for app in apps))
             return [app for app, endpoints in zip(apps, found, strict=True) if chosen.keeps(endpoints)]
 
-        page = await fetch_filtered_page(
-            self._store,
-            APPLICATIONS,
-            [tenant_id],
-            where=where,
-            parameters=parameters,
-            params=params,
-            keep=keep,
-        )
+        page = await queries.applications_page_kept(self._store, tenant_id, params, keep)
         return page.to_wire([to_out(doc) for doc in page.items])
 
-    async def update(self, tenant_id: str, id_or_uid: str, data: ApplicationIn) -> tuple[Doc, bool]:
+    async def update(
+        self, tenant_id: str, id_or_uid: str, data: ApplicationIn
+    ) -> tuple[ApplicationDoc, bool]:
         """PUT: replaces the application, or creates it when absent (Svix upsert)."""
         current = await self.find(tenant_id, id_or_uid)
         if current is None:
-            if not id_or_uid.startswith(f"{ids.APP}_") and data.uid is None:
+            if not is_application_id(id_or_uid) and data.uid is None:
                 uid = path_identifier(id_or_uid, loc=["path", "app_id"])
                 data = data.model_copy(update={"uid": uid})
             return await self.create(tenant_id, data)
-        changes = {
+        changes: ApplicationChanges = {
             "name": data.name,
             "uid": data.uid,
             "throttleRate": data.throttle_rate,
@@ -192,13 +181,14 @@ class ApplicationService:
         }
         return await self._apply(tenant_id, current, changes), False
 
-    async def patch(self, tenant_id: str, id_or_uid: str, data: ApplicationPatch) -> Doc:
+    async def patch(self, tenant_id: str, id_or_uid: str, data: ApplicationPatch) -> ApplicationDoc:
         current = await self.get(tenant_id, id_or_uid)
         fields = data.model_dump(exclude_unset=True)
-        changes: dict[str, Any] = {}
-        for name, key in (("name", "name"), ("uid", "uid")):
-            if name in fields:
-                changes[key] = fields[name]
+        changes: ApplicationChanges = {}
+        if "name" in fields:
+            changes["name"] = fields["name"]
+        if "uid" in fields:
+            changes["uid"] = fields["uid"]
         if "throttle_rate" in fields:
             # 0 (which Svix's spec allows in a PATCH) means no limit, as null does.
             changes["throttleRate"] = fields["throttle_rate"] or None
@@ -206,35 +196,38 @@ class ApplicationService:
             changes["metadata"] = fields["metadata"] or {}
         return await self._apply(tenant_id, current, changes)
 
-    async def delete(self, tenant_id: str, id_or_uid: str) -> Doc:
+    async def delete(self, tenant_id: str, id_or_uid: str) -> ApplicationDoc:
         current = await self.get(tenant_id, id_or_uid)
+        pk = tenant_key(tenant_id)
         self._forget(tenant_id)
         try:
-            await self._store.delete(APPLICATIONS, [tenant_id], current["id"], etag=current["_etag"])
+            await self._store.delete(APPLICATIONS, pk, current["id"], etag=etag(current))
         except EtagMismatchError:
             raise PreconditionFailedError("The application changed meanwhile; retry.") from None
-        if current.get("uid"):
-            await self._uids.release([tenant_id], TENANT_SCOPE, current["uid"], current["id"])
+        if uid := current.get("uid"):
+            await self._uids.release(pk, TENANT_SCOPE, uid, current["id"])
         # The endpoints go with their application, so nothing is delivered for it any more.
-        pk = [tenant_id, current["id"]]
-        for row in await self._store.query(ENDPOINTS, pk, select="c.id"):
-            await self._store.delete(ENDPOINTS, pk, row["id"])
+        for doc_id in await queries.endpoint_partition_ids(self._store, tenant_id, current["id"]):
+            await self._store.delete(ENDPOINTS, app_key(tenant_id, current["id"]), doc_id)
         return current
 
-    async def _apply(self, tenant_id: str, current: Doc, changes: Mapping[str, Any]) -> Doc:
+    async def _apply(
+        self, tenant_id: str, current: ApplicationDoc, changes: ApplicationChanges
+    ) -> ApplicationDoc:
         if "metadata" in changes:
             quotas.check_metadata(changes["metadata"], self._settings, loc=["body", "metadata"])
         self._forget(tenant_id)
-        updated = {**current, **changes, "updatedAt": to_wire(utcnow())}
+        pk = tenant_key(tenant_id)
+        updated: ApplicationDoc = {**current, **changes, "updatedAt": to_wire(utcnow())}
         old_uid, new_uid = current.get("uid"), updated.get("uid")
         if new_uid is not None and new_uid != old_uid:
-            await self._uids.claim([tenant_id], {"tenantId": tenant_id}, TENANT_SCOPE, new_uid, current["id"])
+            await self._uids.claim(pk, TENANT_SCOPE, new_uid, current["id"])
         try:
-            stored = await self._store.replace(APPLICATIONS, updated, etag=current["_etag"])
+            stored = await self._store.replace(APPLICATIONS, updated, etag=etag(current))
         except EtagMismatchError:
             if new_uid is not None and new_uid != old_uid:
-                await self._uids.release([tenant_id], TENANT_SCOPE, new_uid, current["id"])
+                await self._uids.release(pk, TENANT_SCOPE, new_uid, current["id"])
             raise PreconditionFailedError("The application changed meanwhile; retry.") from None
         if old_uid is not None and old_uid != new_uid:
-            await self._uids.release([tenant_id], TENANT_SCOPE, old_uid, current["id"])
+            await self._uids.release(pk, TENANT_SCOPE, old_uid, current["id"])
         return stored

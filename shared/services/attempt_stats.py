@@ -13,17 +13,17 @@ window's length, not the number of attempts, and the message path writes nothing
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from shared.clock import from_wire, utcnow
 from shared.errors import ValidationFailedError
 from shared.models import AttemptStatisticsData, EndpointAttemptStats, MessageStatus
 from shared.services.applications import ApplicationService
-from shared.services.attempts import ATTEMPT_TYPE
 from shared.services.endpoints import EndpointService
-from shared.services.messages import DESTINATION_TYPE
-from shared.store.base import MESSAGES, DocumentStore
+from shared.store import queries
+from shared.store.base import DocumentStore
+from shared.store.queries import Window
 
 DEFAULT_DAYS = 7
 # Counts in flight at once: a 90-day window is 270 small queries.
@@ -32,6 +32,8 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 # A part of the window: [from, to).
 Span = tuple[datetime, datetime]
+# A count of an endpoint's documents in a status within a window (`queries.count_*`).
+Count = Callable[[DocumentStore, str, str, str, MessageStatus, Window], Awaitable[int]]
 
 
 def _floor_hour(moment: datetime) -> datetime:
@@ -91,38 +93,21 @@ class AttemptStatsService:
         start, end, spans = self._window(since, until)
         app = await self._apps.get(tenant_id, app_id_or_uid)
         endpoint = await self._endpoints.get(tenant_id, app["id"], endpoint_id_or_uid)
-        pk = [tenant_id, app["id"]]
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def count(kind: str, moment: str, status: MessageStatus, span: Span) -> int:
-            parameters: list[tuple[str, Any]] = [
-                ("@type", kind),
-                ("@ep", endpoint["id"]),
-                ("@status", int(status)),
-                ("@from", _bound(span[0])),
-                ("@to", _bound(span[1])),
-            ]
+        async def count(counted: Count, status: MessageStatus, span: Span) -> int:
+            window = Window(_bound(span[0]), _bound(span[1]))
             async with gate:
-                rows = await self._store.query(
-                    MESSAGES,
-                    pk,
-                    select="VALUE COUNT(1)",
-                    where=(
-                        f"c.type = @type AND c.endpointId = @ep AND c.status = @status"
-                        f" AND c.{moment} >= @from AND c.{moment} < @to"
-                    ),
-                    parameters=parameters,
-                )
-            return int(rows[0]) if rows else 0
+                return await counted(self._store, tenant_id, app["id"], endpoint["id"], status, window)
 
-        kinds = [
-            (ATTEMPT_TYPE, "timestamp", MessageStatus.SUCCESS),
-            (ATTEMPT_TYPE, "timestamp", MessageStatus.FAIL),
+        kinds: list[tuple[Count, MessageStatus]] = [
+            (queries.count_attempts, MessageStatus.SUCCESS),
+            (queries.count_attempts, MessageStatus.FAIL),
             # A canceled pair's last move is its cancellation.
-            (DESTINATION_TYPE, "lastAttemptAt", MessageStatus.CANCELED),
+            (queries.count_destinations_last_moved, MessageStatus.CANCELED),
         ]
         counts = await asyncio.gather(
-            *(count(kind, moment, status, span) for kind, moment, status in kinds for span in spans)
+            *(count(counted, status, span) for counted, status in kinds for span in spans)
         )
         days = len(spans)
         success, fail, canceled = (counts[index * days : (index + 1) * days] for index in range(len(kinds)))

@@ -13,12 +13,12 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from pydantic import BaseModel
 
-from shared import ids
 from shared.clock import from_wire, to_wire, utcnow
+from shared.delivery.sender import AttemptResult
 from shared.errors import NotFoundError, PreconditionFailedError, ValidationFailedError
 from shared.models import (
     AttemptTrigger,
@@ -27,25 +27,44 @@ from shared.models import (
     MessageEndpointOut,
     MessageStatus,
 )
-from shared.pagination import ListParams, fetch_page, page_of_keys
+from shared.pagination import ListParams, page_of_keys
 from shared.services import messages as message_docs
 from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
 from shared.services.endpoints import to_out as endpoint_out
-from shared.services.messages import MessageService, message_filters
+from shared.services.messages import MessageService, message_filter
+from shared.store import queries
 from shared.store.base import (
-    ENDPOINTS,
     MESSAGES,
     BatchFailedError,
-    Doc,
     DocumentExistsError,
     DocumentStore,
     EtagMismatchError,
 )
 from shared.store.joined import BATCH_LIMIT, JoinedBatches
+from shared.store.queries import AttemptFilter
+from shared.store.schema import (
+    ATTEMPT,
+    ATTEMPT_TYPE,
+    DESTINATION,
+    DESTINATION_TYPE,
+    DISPATCHED_TYPE,
+    ENDPOINT_TYPE,
+    MESSAGE,
+    AttemptDoc,
+    DestinationDoc,
+    DispatchMarkerDoc,
+    MessageDoc,
+    UnsentMessage,
+    app_key,
+    destination_id,
+    dispatch_marker_id,
+    endpoint_kind,
+    etag,
+    key_of,
+    new_attempt_id,
+)
 
-ATTEMPT_TYPE = "attempt"
-DISPATCHED_TYPE = "dispatched"
 WithStatus = TypeVar("WithStatus", MessageEndpointOut, EndpointMessageOut)
 MAX_RESPONSE_CHARS = 4096
 # What an expunged attempt's response reads (Svix's word).
@@ -54,35 +73,30 @@ PROJECTION_RETRIES = 5
 
 
 @dataclass(frozen=True)
-class AttemptResult:
-    """What one delivery attempt observed."""
-
-    url: str
-    status_code: int
-    response: str
-    duration_ms: int
-    status: MessageStatus
-    trigger: AttemptTrigger = AttemptTrigger.SCHEDULED
-
-
-@dataclass(frozen=True)
-class PairOutcome:
-    """How the first round went for one endpoint of a message."""
+class DestinationUpdate:
+    """What a round writes for one destination: its status after the attempt, and the attempt."""
 
     endpoint_id: str
     status: MessageStatus
     next_attempt: datetime | None
     # The attempt's log entry; None when no request went out (canceled, open circuit).
-    attempt: Doc | None
+    attempt: AttemptDoc | None
+
+
+class PairStatus(TypedDict):
+    """What a list shows of a message-endpoint pair: a `DestinationDoc`, or a pending stand-in."""
+
+    status: int
+    nextAttempt: str | None
 
 
 def destination_doc(
-    message: Doc, endpoint_id: str, status: MessageStatus, moment: str, next_attempt: datetime | None
-) -> Doc:
+    message: MessageDoc, endpoint_id: str, status: MessageStatus, moment: str, next_attempt: datetime | None
+) -> DestinationDoc:
     """A message-endpoint pair's status document: the projection of its attempts."""
     return {
-        "id": message_docs.destination_id(message["id"], endpoint_id),
-        "type": message_docs.DESTINATION_TYPE,
+        "id": destination_id(message["id"], endpoint_id),
+        "type": DESTINATION_TYPE,
         "tenantId": message["tenantId"],
         "appId": message["appId"],
         "msgId": message["id"],
@@ -99,10 +113,10 @@ def destination_doc(
     }
 
 
-def dispatch_marker(message: Doc) -> Doc:
+def dispatch_marker(message: UnsentMessage) -> DispatchMarkerDoc:
     """Written with a message's first round: the sweeper resends messages that lack one."""
     return {
-        "id": f"dispatched~{message['id']}",
+        "id": dispatch_marker_id(message["id"]),
         "type": DISPATCHED_TYPE,
         "tenantId": message["tenantId"],
         "appId": message["appId"],
@@ -118,10 +132,12 @@ NO_CONTENT = "{}"
 STATUS_CODE_CLASSES = (0, 100, 200, 300, 400, 500)
 
 
-def attempt_out(doc: Doc, message: Doc | None = None, *, with_content: bool = True) -> MessageAttemptOut:
+def attempt_out(
+    doc: AttemptDoc, message: MessageDoc | None = None, *, with_content: bool = True
+) -> MessageAttemptOut:
     """An attempt as Svix answers it; `message` embeds its message, never with the payload."""
     status = MessageStatus(doc["status"])
-    fields = {**doc, "statusText": status.text}
+    fields: dict[str, Any] = {**doc, "statusText": status.text}
     if not with_content:
         fields["response"] = NO_CONTENT
     out = MessageAttemptOut.model_validate(fields)
@@ -131,7 +147,7 @@ def attempt_out(doc: Doc, message: Doc | None = None, *, with_content: bool = Tr
 
 
 def _with_status[WithStatus: (MessageEndpointOut, EndpointMessageOut)](
-    model: type[WithStatus], base: BaseModel, pair: Doc, *, expanded: bool = True
+    model: type[WithStatus], base: BaseModel, pair: PairStatus, *, expanded: bool = True
 ) -> WithStatus:
     """`base` (an endpoint or a message) with the delivery status of its message-endpoint pair.
 
@@ -179,21 +195,20 @@ def _code_class(filters: Mapping[str, Any]) -> int | None:
     return code_class
 
 
-def _status_filter(alias: str, filters: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, Any]]]:
-    where, params = message_filters(alias, filters)
+def _attempt_filter(
+    filters: Mapping[str, Any], *, msg_id: str | None = None, endpoint_id: str | None = None
+) -> AttemptFilter:
     statuses = _wanted_statuses(filters)
-    if statuses is not None:
-        where.append(f"{alias}.status IN ({', '.join(f'@status{i}' for i in range(len(statuses)))})")
-        params.extend((f"@status{i}", status) for i, status in enumerate(statuses))
-    code_class = _code_class(filters)
-    if code_class is not None:
-        # As Svix: each class is its hundred, and 0 every code under 100 (no answer at all).
-        where.append(f"{alias}.responseStatusCode >= @codeFrom AND {alias}.responseStatusCode < @codeTo")
-        params.extend([("@codeFrom", code_class), ("@codeTo", code_class + 100)])
-    return where, params
+    return AttemptFilter(
+        messages=message_filter(filters),
+        msg_id=msg_id,
+        endpoint_id=endpoint_id,
+        statuses=tuple(statuses) if statuses is not None else None,
+        code_class=_code_class(filters),
+    )
 
 
-def _not_yet_attempted(message: Doc) -> Doc:
+def _not_yet_attempted(message: MessageDoc) -> PairStatus:
     """The status of a pair whose first attempt has not been written: pending."""
     return {
         "status": int(MessageStatus.PENDING),
@@ -217,21 +232,30 @@ class AttemptService:
         # Rounds of one application finishing together share a batch (see store/joined.py).
         self._batches = batches or JoinedBatches(store)
 
-    def attempt_doc(self, message: Doc, endpoint_id: str, result: AttemptResult) -> Doc:
-        """An attempt as the log stores it (the caller writes it, alone or in a batch)."""
+    def attempt_doc(
+        self,
+        message: MessageDoc,
+        endpoint_id: str,
+        result: AttemptResult,
+        *,
+        url: str,
+        trigger: AttemptTrigger = AttemptTrigger.SCHEDULED,
+    ) -> AttemptDoc:
+        """An attempt to `url` as the log stores it (the caller writes it, alone or in a batch)."""
         return {
-            "id": ids.new_id(ids.ATTEMPT),
+            "id": new_attempt_id(),
             "type": ATTEMPT_TYPE,
             "tenantId": message["tenantId"],
             "appId": message["appId"],
             "msgId": message["id"],
             "endpointId": endpoint_id,
-            "url": result.url,
-            "response": result.response[:MAX_RESPONSE_CHARS],
+            "url": url,
+            # Without an answer, why none came (a timeout, a refused address).
+            "response": (result.response if result.error is None else result.error)[:MAX_RESPONSE_CHARS],
             "responseStatusCode": result.status_code,
             "responseDurationMs": result.duration_ms,
-            "status": int(result.status),
-            "triggerType": int(result.trigger),
+            "status": int(MessageStatus.SUCCESS if result.success else MessageStatus.FAIL),
+            "triggerType": int(trigger),
             "timestamp": to_wire(utcnow()),
             "eventType": message["eventType"],
             "channels": message.get("channels"),
@@ -241,46 +265,53 @@ class AttemptService:
 
     async def record(
         self,
-        message: Doc,
+        message: MessageDoc,
         endpoint_id: str,
         result: AttemptResult,
         *,
+        url: str,
+        trigger: AttemptTrigger = AttemptTrigger.SCHEDULED,
         next_attempt: datetime | None,
         pair_status: MessageStatus | None = None,
-    ) -> Doc:
+    ) -> AttemptDoc:
         """Appends an attempt, then moves the pair to `pair_status` (default: the attempt's status).
 
         A failed attempt with retries left leaves the pair `pending` with its next attempt time.
         """
-        attempt = self.attempt_doc(message, endpoint_id, result)
-        status = pair_status if pair_status is not None else result.status
+        attempt = self.attempt_doc(message, endpoint_id, result, url=url, trigger=trigger)
+        status = pair_status if pair_status is not None else MessageStatus(attempt["status"])
         await self.record_attempt(message, attempt, status=status, next_attempt=next_attempt)
         return attempt
 
     async def record_attempt(
-        self, message: Doc, attempt: Doc, *, status: MessageStatus, next_attempt: datetime | None
+        self,
+        message: MessageDoc,
+        attempt: AttemptDoc,
+        *,
+        status: MessageStatus,
+        next_attempt: datetime | None,
     ) -> None:
         """Appends a prepared attempt (from `attempt_doc`) and moves its pair to `status`."""
         await self._store.create(MESSAGES, attempt)
         await self._project(message, attempt["endpointId"], attempt["timestamp"], status, next_attempt)
 
-    async def record_round(self, message: Doc, outcomes: Sequence[PairOutcome]) -> None:
+    async def record_round(self, message: MessageDoc, updates: Sequence[DestinationUpdate]) -> None:
         """The first round of a message in as few requests as possible: batches of creates.
 
         Each pair's attempt (when a request went out) and its `destination` document, plus the
         message's dispatch marker (which tells the sweeper this message was sent). Under load,
         rounds of one application share batches: a round costs a fraction of a request.
         """
-        docs: list[Doc] = []
-        for outcome in outcomes:
-            if outcome.attempt is not None:
-                docs.append(outcome.attempt)
-            moment = outcome.attempt["timestamp"] if outcome.attempt else to_wire(utcnow())
+        docs: list[AttemptDoc | DestinationDoc | DispatchMarkerDoc] = []
+        for update in updates:
+            if update.attempt is not None:
+                docs.append(update.attempt)
+            moment = update.attempt["timestamp"] if update.attempt else to_wire(utcnow())
             docs.append(
-                destination_doc(message, outcome.endpoint_id, outcome.status, moment, outcome.next_attempt)
+                destination_doc(message, update.endpoint_id, update.status, moment, update.next_attempt)
             )
         docs.append(dispatch_marker(message))
-        pk = [message["tenantId"], message["appId"]]
+        pk = key_of(message)
         for start in range(0, len(docs), BATCH_LIMIT):
             chunk = docs[start : start + BATCH_LIMIT]
             try:
@@ -290,18 +321,20 @@ class AttemptService:
                 # fall back to one write at a time, each safe to repeat.
                 await self._write_one_by_one(message, chunk)
 
-    async def mark_dispatched(self, message: Doc) -> None:
+    async def mark_dispatched(self, message: UnsentMessage) -> None:
         with contextlib.suppress(DocumentExistsError):
             await self._store.create(MESSAGES, dispatch_marker(message))
 
-    async def cancel(self, message: Doc, endpoint_id: str) -> None:
+    async def cancel(self, message: MessageDoc, endpoint_id: str) -> None:
         """Ends a pair without a request (its endpoint or application is gone or disabled)."""
         await self._project(message, endpoint_id, to_wire(utcnow()), MessageStatus.CANCELED, None)
 
-    async def _write_one_by_one(self, message: Doc, docs: Sequence[Doc]) -> None:
+    async def _write_one_by_one(
+        self, message: MessageDoc, docs: Sequence[AttemptDoc | DestinationDoc | DispatchMarkerDoc]
+    ) -> None:
         for doc in docs:
-            if doc["type"] == message_docs.DESTINATION_TYPE:
-                next_attempt = from_wire(doc["nextAttempt"]) if doc.get("nextAttempt") else None
+            if doc["type"] == DESTINATION_TYPE:
+                next_attempt = from_wire(due) if (due := doc.get("nextAttempt")) else None
                 status = MessageStatus(doc["status"])
                 await self._project(message, doc["endpointId"], doc["lastAttemptAt"], status, next_attempt)
             else:
@@ -310,17 +343,17 @@ class AttemptService:
 
     async def _project(
         self,
-        message: Doc,
+        message: MessageDoc,
         endpoint_id: str,
         moment: str,
         status: MessageStatus,
         next_attempt: datetime | None,
     ) -> None:
         """Moves the pair's status to what happened at `moment`, unless something later already did."""
-        pk = [message["tenantId"], message["appId"]]
-        pair_id = message_docs.destination_id(message["id"], endpoint_id)
+        pk = key_of(message)
+        pair_id = destination_id(message["id"], endpoint_id)
         for _ in range(PROJECTION_RETRIES):
-            pair = await self._store.read(MESSAGES, pk, pair_id)
+            pair = await queries.read(self._store, DESTINATION, pk, pair_id)
             if pair is None:
                 try:
                     await self._store.create(
@@ -331,7 +364,7 @@ class AttemptService:
                     continue
             if pair.get("lastAttemptAt", "") > moment:
                 return
-            projected = {
+            projected: DestinationDoc = {
                 **pair,
                 "status": int(status),
                 "lastAttemptAt": moment,
@@ -339,7 +372,7 @@ class AttemptService:
                 "updatedAt": moment,
             }
             try:
-                await self._store.replace(MESSAGES, projected, etag=pair["_etag"])
+                await self._store.replace(MESSAGES, projected, etag=etag(pair))
                 return
             except EtagMismatchError:
                 continue
@@ -358,18 +391,17 @@ class AttemptService:
         :raises NotFoundError: no such application, message or attempt of it.
         """
         doc = await self._attempt_of(tenant_id, app_id_or_uid, msg_id_or_event_id, attempt_id)
-        pk = [tenant_id, doc["appId"]]
         await self._store.patch(
-            MESSAGES, pk, doc["id"], [{"op": "set", "path": "/response", "value": EXPUNGED}]
+            MESSAGES, key_of(doc), doc["id"], [{"op": "set", "path": "/response", "value": EXPUNGED}]
         )
 
     async def _attempt_of(
         self, tenant_id: str, app_id_or_uid: str, msg_id_or_event_id: str, attempt_id: str
-    ) -> Doc:
+    ) -> AttemptDoc:
         """The attempt, if it belongs to the message the path names (by id, else by eventId)."""
         app = await self._apps.get(tenant_id, app_id_or_uid)
-        doc = await self._store.read(MESSAGES, [tenant_id, app["id"]], attempt_id)
-        if doc is None or doc.get("type") != ATTEMPT_TYPE:
+        doc = await queries.read(self._store, ATTEMPT, app_key(tenant_id, app["id"]), attempt_id)
+        if doc is None:
             raise NotFoundError("Message attempt not found.")
         if doc["msgId"] != msg_id_or_event_id:
             message = await self._messages.find(tenant_id, app["id"], msg_id_or_event_id)
@@ -387,15 +419,8 @@ class AttemptService:
     ) -> dict[str, Any]:
         app = await self._apps.get(tenant_id, app_id_or_uid)
         endpoint = await self._endpoints.get(tenant_id, app["id"], endpoint_id_or_uid)
-        where, parameters = _status_filter("c", filters)
-        return await self._attempt_page(
-            tenant_id,
-            app["id"],
-            ["c.endpointId = @ep", *where],
-            [("@ep", endpoint["id"]), *parameters],
-            params,
-            filters,
-        )
+        wanted = _attempt_filter(filters, endpoint_id=endpoint["id"])
+        return await self._attempt_page(tenant_id, app["id"], wanted, params, filters)
 
     async def list_by_msg(
         self,
@@ -406,37 +431,31 @@ class AttemptService:
         filters: Mapping[str, Any],
     ) -> dict[str, Any]:
         message = await self._messages.get(tenant_id, app_id_or_uid, msg_id, content=False)
-        where, parameters = _status_filter("c", filters)
+        endpoint_id = None
         if filters.get("endpoint_id"):
             # By id or uid, as in Svix: an endpoint the application does not have is a 404.
             endpoint = await self._endpoints.get(tenant_id, message["appId"], str(filters["endpoint_id"]))
-            where.append("c.endpointId = @ep")
-            parameters.append(("@ep", endpoint["id"]))
-        return await self._attempt_page(
-            tenant_id,
-            message["appId"],
-            ["c.msgId = @msg", *where],
-            [("@msg", message["id"]), *parameters],
-            params,
-            filters,
-        )
+            endpoint_id = endpoint["id"]
+        wanted = _attempt_filter(filters, msg_id=message["id"], endpoint_id=endpoint_id)
+        return await self._attempt_page(tenant_id, message["appId"], wanted, params, filters)
 
     async def list_destinations(
         self, tenant_id: str, app_id_or_uid: str, msg_id: str, params: ListParams
     ) -> dict[str, Any]:
         """The endpoints a message was sent to, each with the pair's status."""
         message = await self._messages.get(tenant_id, app_id_or_uid, msg_id, content=False)
-        pk = [tenant_id, message["appId"]]
+        pk = key_of(message)
         chosen, page = page_of_keys(message.get("endpointIds", []), params)
-        pair_ids = [message_docs.destination_id(message["id"], endpoint_id) for endpoint_id in chosen]
+        pair_ids = [destination_id(message["id"], endpoint_id) for endpoint_id in chosen]
         endpoints, pairs = await asyncio.gather(
-            self._by_ids(ENDPOINTS, pk, chosen), self._by_ids(MESSAGES, pk, pair_ids)
+            queries.read_each(self._store, endpoint_kind(ENDPOINT_TYPE), pk, chosen),
+            queries.read_each(self._store, DESTINATION, pk, pair_ids),
         )
         data = []
         for endpoint_id, pair_id in zip(chosen, pair_ids, strict=True):
             endpoint = endpoints.get(endpoint_id)
             if endpoint is not None:
-                pair = pairs.get(pair_id) or _not_yet_attempted(message)
+                pair: PairStatus = pairs.get(pair_id) or _not_yet_attempted(message)
                 data.append(_with_status(MessageEndpointOut, endpoint_out(endpoint), pair))
         return page.to_wire(data)
 
@@ -457,70 +476,51 @@ class AttemptService:
         """
         app = await self._apps.get(tenant_id, app_id_or_uid)
         endpoint = await self._endpoints.get(tenant_id, app["id"], endpoint_id_or_uid)
-        pk = [tenant_id, app["id"]]
-        where, parameters = message_filters("c", filters)
+        pk = app_key(tenant_id, app["id"])
+        wanted = message_filter(filters)
         with_content = bool(filters.get("with_content", True))
         expanded = bool(filters.get("expanded_statuses", True))
         statuses = _wanted_statuses(filters)
         if statuses is not None:
             return await self._messages_by_status(
-                pk, endpoint["id"], statuses, where, parameters, params, filters
+                tenant_id, app["id"], endpoint["id"], statuses, params, filters
             )
-        page = await fetch_page(
-            self._store,
-            MESSAGES,
-            pk,
-            where=" AND ".join(["c.type = @type", "ARRAY_CONTAINS(c.endpointIds, @ep)", *where]),
-            parameters=[("@type", message_docs.MESSAGE_TYPE), ("@ep", endpoint["id"]), *parameters],
-            params=params,
+        page = await queries.messages_for_endpoint_page(
+            self._store, tenant_id, app["id"], endpoint["id"], params, wanted
         )
-        pair_ids = [message_docs.destination_id(m["id"], endpoint["id"]) for m in page.items]
-        pairs = await self._by_ids(MESSAGES, pk, pair_ids)
+        pair_ids = [destination_id(m["id"], endpoint["id"]) for m in page.items]
+        pairs = await queries.read_each(self._store, DESTINATION, pk, pair_ids)
         messages = await message_docs.with_contents(self._store, page.items) if with_content else page.items
         data = []
         for message, pair_id in zip(messages, pair_ids, strict=True):
-            pair = pairs.get(pair_id) or _not_yet_attempted(message)
+            pair: PairStatus = pairs.get(pair_id) or _not_yet_attempted(message)
             out = message_docs.to_out(message, with_content=with_content)
             data.append(_with_status(EndpointMessageOut, out, pair, expanded=expanded))
         return page.to_wire(data)
 
     async def _messages_by_status(
         self,
-        pk: list[str],
+        tenant_id: str,
+        app_id: str,
         endpoint_id: str,
         statuses: list[int],
-        where: list[str],
-        parameters: list[tuple[str, Any]],
         params: ListParams,
         filters: Mapping[str, Any],
     ) -> dict[str, Any]:
         """Pages of an endpoint's pairs in `statuses`, keyed by message id like the unfiltered list
         (a pair's status document carries its message's type, channels, tags and timestamp)."""
-        placeholders = ", ".join(f"@status{i}" for i in range(len(statuses)))
-        page = await fetch_page(
-            self._store,
-            MESSAGES,
-            pk,
-            where=" AND ".join(
-                ["c.type = @type", "c.endpointId = @ep", f"c.status IN ({placeholders})", *where]
-            ),
-            parameters=[
-                ("@type", message_docs.DESTINATION_TYPE),
-                ("@ep", endpoint_id),
-                *((f"@status{i}", status) for i, status in enumerate(statuses)),
-                *parameters,
-            ],
-            params=params,
-            key="msgId",
+        page = await queries.destinations_page(
+            self._store, tenant_id, app_id, endpoint_id, statuses, params, message_filter(filters)
         )
-        messages = await self._by_ids(MESSAGES, pk, [pair["msgId"] for pair in page.items])
+        pk = app_key(tenant_id, app_id)
+        messages = await queries.read_each(self._store, MESSAGE, pk, [pair["msgId"] for pair in page.items])
         with_content = bool(filters.get("with_content", True))
         expanded = bool(filters.get("expanded_statuses", True))
         data = []
         for pair in page.items:
             message = messages.get(pair["msgId"])
             # A pair shares its message's retention; one outliving it by moments is left out.
-            if message is not None and message.get("type") == message_docs.MESSAGE_TYPE:
+            if message is not None:
                 if with_content:
                     message = await message_docs.with_content(self._store, message)
                 out = message_docs.to_out(message, with_content=with_content)
@@ -531,28 +531,20 @@ class AttemptService:
         self,
         tenant_id: str,
         app_id: str,
-        where: list[str],
-        parameters: list[tuple[str, Any]],
+        wanted: AttemptFilter,
         params: ListParams,
         filters: Mapping[str, Any],
     ) -> dict[str, Any]:
-        pk = [tenant_id, app_id]
-        page = await fetch_page(
-            self._store,
-            MESSAGES,
-            pk,
-            where=" AND ".join(["c.type = @type", *where]),
-            parameters=[("@type", ATTEMPT_TYPE), *parameters],
-            params=params,
-        )
+        page = await queries.attempts_page(self._store, tenant_id, app_id, params, wanted)
         with_msg = bool(filters.get("with_msg"))
         with_content = bool(filters.get("with_content", True))
-        messages = await self._by_ids(MESSAGES, pk, [a["msgId"] for a in page.items]) if with_msg else {}
+        messages = (
+            await queries.read_each(
+                self._store, MESSAGE, app_key(tenant_id, app_id), [a["msgId"] for a in page.items]
+            )
+            if with_msg
+            else {}
+        )
         return page.to_wire(
             [attempt_out(doc, messages.get(doc["msgId"]), with_content=with_content) for doc in page.items]
         )
-
-    async def _by_ids(self, container: str, pk: list[str], doc_ids: list[str]) -> dict[str, Doc]:
-        unique = sorted(set(doc_ids))
-        docs = await asyncio.gather(*(self._store.read(container, pk, doc_id) for doc_id in unique))
-        return {doc["id"]: doc for doc in docs if doc is not None}

@@ -17,25 +17,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared import ids
 from shared.clock import to_wire, utcnow
 from shared.errors import NotFoundError, PreconditionFailedError, ValidationFailedError
 from shared.models import BackgroundTaskOut, BackgroundTaskStatus, BackgroundTaskType, RecoverOut
-from shared.pagination import ListParams, fetch_page
-from shared.store.base import APPLICATIONS, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.pagination import ListParams
+from shared.store import queries
+from shared.store.base import APPLICATIONS, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.store.schema import (
+    BACKGROUND_TASK,
+    BACKGROUND_TASK_TYPE,
+    BackgroundTaskChanges,
+    BackgroundTaskDoc,
+    TaskScope,
+    etag,
+    new_background_task_id,
+    tenant_key,
+)
 
 if TYPE_CHECKING:
     from shared.services.delivery import EventSink
 
-TASK_TYPE = "background-task"
 FINISHED_EVENT = "background_task.finished"
 
 
-def to_out(doc: Doc) -> BackgroundTaskOut:
+def to_out(doc: BackgroundTaskDoc) -> BackgroundTaskOut:
     return BackgroundTaskOut.model_validate(doc)
 
 
-def recover_out(doc: Doc) -> RecoverOut:
+def recover_out(doc: BackgroundTaskDoc) -> RecoverOut:
     return RecoverOut.model_validate(doc)
 
 
@@ -60,20 +69,21 @@ class BackgroundTaskService:
         tenant_id: str,
         task: BackgroundTaskType,
         *,
-        scope: dict[str, Any],
+        scope: TaskScope,
         data: dict[str, Any],
         seed: str | None = None,
-    ) -> Doc:
+    ) -> BackgroundTaskDoc:
         """A new `running` task; a retried request (same seed) gets the task its first try made."""
         now = to_wire(utcnow())
-        doc: Doc = {
-            "id": ids.new_id(ids.BACKGROUND_TASK, seed),
-            "type": TASK_TYPE,
+        doc: BackgroundTaskDoc = {
+            "id": new_background_task_id(seed),
+            "type": BACKGROUND_TASK_TYPE,
             "tenantId": tenant_id,
             "task": str(task),
             "status": str(BackgroundTaskStatus.RUNNING),
             "data": data,
             **scope,
+            "cursor": None,
             "createdAt": now,
             "updatedAt": now,
             "ttl": self._ttl,
@@ -83,11 +93,10 @@ class BackgroundTaskService:
         except DocumentExistsError:
             return await self.read(tenant_id, doc["id"])
 
-    async def find(self, tenant_id: str, task_id: str) -> Doc | None:
-        doc = await self._store.read(APPLICATIONS, [tenant_id], task_id)
-        return doc if doc is not None and doc.get("type") == TASK_TYPE else None
+    async def find(self, tenant_id: str, task_id: str) -> BackgroundTaskDoc | None:
+        return await queries.read(self._store, BACKGROUND_TASK, tenant_key(tenant_id), task_id)
 
-    async def read(self, tenant_id: str, task_id: str) -> Doc:
+    async def read(self, tenant_id: str, task_id: str) -> BackgroundTaskDoc:
         doc = await self.find(tenant_id, task_id)
         if doc is None:
             raise NotFoundError("Background task not found.")
@@ -113,35 +122,24 @@ class BackgroundTaskService:
         app_id: str | None = None,
     ) -> dict[str, Any]:
         """A page of the tenant's tasks; with `app_id`, of that application's only."""
-        where = ["c.type = @type"]
-        parameters: list[tuple[str, Any]] = [("@type", TASK_TYPE)]
-        if app_id is not None:
-            where.append("c.appId = @app")
-            parameters.append(("@app", app_id))
-        if status:
-            where.append("c.status = @status")
-            parameters.append(("@status", _choice(BackgroundTaskStatus, "status", status)))
-        if task:
-            where.append("c.task = @task")
-            parameters.append(("@task", _choice(BackgroundTaskType, "task", task)))
-        page = await fetch_page(
+        page = await queries.background_tasks_page(
             self._store,
-            APPLICATIONS,
-            [tenant_id],
-            where=" AND ".join(where),
-            parameters=parameters,
-            params=params,
+            tenant_id,
+            params,
+            status=_choice(BackgroundTaskStatus, "status", status) if status else None,
+            task=_choice(BackgroundTaskType, "task", task) if task else None,
+            app_id=app_id,
         )
         return page.to_wire([to_out(doc) for doc in page.items])
 
-    async def update(self, doc: Doc, changes: dict[str, Any]) -> Doc:
+    async def update(self, doc: BackgroundTaskDoc, changes: BackgroundTaskChanges) -> BackgroundTaskDoc:
         """Moves a task on; only its own workflow writes it, so a lost race means a duplicate run.
 
         The change that ends a running task announces it (`background_task.finished`).
         """
-        updated = {**doc, **changes, "updatedAt": to_wire(utcnow())}
+        updated: BackgroundTaskDoc = {**doc, **changes, "updatedAt": to_wire(utcnow())}
         try:
-            stored = await self._store.replace(APPLICATIONS, updated, etag=doc["_etag"])
+            stored = await self._store.replace(APPLICATIONS, updated, etag=etag(doc))
         except EtagMismatchError:
             raise PreconditionFailedError("The background task changed meanwhile.") from None
         ended = stored["status"] != BackgroundTaskStatus.RUNNING

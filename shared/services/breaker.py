@@ -19,15 +19,13 @@ from typing import Literal
 from shared import telemetry
 from shared.clock import from_wire, to_wire, utcnow
 from shared.settings import HeraldSettings
-from shared.store.base import ENDPOINTS, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.store import queries
+from shared.store.base import ENDPOINTS, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.store.schema import BREAKER, BREAKER_TYPE, BreakerDoc, EndpointDoc, breaker_id, etag, key_of
 
 # Another instance's opened circuit shows here within this long; healthy endpoints cost no reads.
 HEALTHY_CACHE_SECONDS = 30.0
 CONFLICT_RETRIES = 5
-
-
-def breaker_id(endpoint_id: str) -> str:
-    return f"breaker~{endpoint_id}"
 
 
 @dataclass(frozen=True)
@@ -62,66 +60,69 @@ class CircuitBreaker:
         self._settings = settings
         self._healthy: dict[str, float] = {}
 
-    async def admit(self, endpoint: Doc) -> Admission:
+    async def admit(self, endpoint: EndpointDoc) -> Admission:
         """Whether a request to `endpoint` may go out now."""
         if self._healthy.get(endpoint["id"], 0.0) > time.monotonic():
             return Admission(True)
-        pk = [endpoint["tenantId"], endpoint["appId"]]
+        pk = key_of(endpoint)
         for _ in range(CONFLICT_RETRIES):
-            state = await self._store.read(ENDPOINTS, pk, breaker_id(endpoint["id"]))
-            if state is None or state.get("openUntil") is None:
+            state = await queries.read(self._store, BREAKER, pk, breaker_id(endpoint["id"]))
+            opened = state.get("openUntil") if state is not None else None
+            if state is None or opened is None:
                 if state is None:
                     self._healthy[endpoint["id"]] = time.monotonic() + HEALTHY_CACHE_SECONDS
                 return Admission(True)
             now = utcnow()
-            open_until = from_wire(state["openUntil"])
-            probing = state.get("probeUntil") and from_wire(state["probeUntil"]) > now
+            open_until = from_wire(opened)
+            probe_until = from_wire(state["probeUntil"]) if state.get("probeUntil") else None
+            probing = probe_until is not None and probe_until > now
             if open_until > now or probing:
-                wait = max(open_until, from_wire(state["probeUntil"]) if probing else open_until) - now
-                return Admission(False, max(wait.total_seconds(), 1.0))
+                until = max(open_until, probe_until) if probe_until is not None and probing else open_until
+                return Admission(False, max((until - now).total_seconds(), 1.0))
             # Half-open: exactly one caller wins the probe (the ETag decides).
-            claimed = {**state, "probeUntil": to_wire(now + timedelta(seconds=self._probe_seconds()))}
+            claimed: BreakerDoc = {
+                **state,
+                "probeUntil": to_wire(now + timedelta(seconds=self._probe_seconds())),
+            }
             try:
-                await self._store.replace(ENDPOINTS, claimed, etag=state["_etag"])
+                await self._store.replace(ENDPOINTS, claimed, etag=etag(state))
                 return Admission(True)
             except EtagMismatchError:
                 continue
         return Admission(False, self._settings.breaker_cooldown_seconds)
 
-    async def state(self, endpoint: Doc) -> CircuitState:
+    async def state(self, endpoint: EndpointDoc) -> CircuitState:
         """The circuit of `endpoint` as its document says now (one read; deliveries use `admit`)."""
-        state = await self._store.read(
-            ENDPOINTS, [endpoint["tenantId"], endpoint["appId"]], breaker_id(endpoint["id"])
-        )
+        state = await queries.read(self._store, BREAKER, key_of(endpoint), breaker_id(endpoint["id"]))
         if state is None:
             return CircuitState("closed")
-        open_until = from_wire(state["openUntil"]) if state.get("openUntil") else None
-        failing_since = from_wire(state["failingSince"]) if state.get("failingSince") else None
+        opened, failing = state.get("openUntil"), state.get("failingSince")
+        open_until = from_wire(opened) if opened else None
+        failing_since = from_wire(failing) if failing else None
         if open_until is None:
             circuit: Literal["closed", "open", "half-open"] = "closed"
         else:
             circuit = "open" if open_until > utcnow() else "half-open"
         return CircuitState(circuit, int(state["failures"]), failing_since, open_until)
 
-    async def succeeded(self, endpoint: Doc) -> None:
+    async def succeeded(self, endpoint: EndpointDoc) -> None:
         if self._healthy.get(endpoint["id"], 0.0) > time.monotonic():
             return
-        pk = [endpoint["tenantId"], endpoint["appId"]]
         # Closed and forgotten: the next failure starts counting afresh.
-        if await self._store.delete(ENDPOINTS, pk, breaker_id(endpoint["id"])):
+        if await self._store.delete(ENDPOINTS, key_of(endpoint), breaker_id(endpoint["id"])):
             telemetry.record_circuit(endpoint["id"], open=False)
         self._healthy[endpoint["id"]] = time.monotonic() + HEALTHY_CACHE_SECONDS
 
-    async def failed(self, endpoint: Doc) -> FailureReport:
+    async def failed(self, endpoint: EndpointDoc) -> FailureReport:
         self._healthy.pop(endpoint["id"], None)
-        pk = [endpoint["tenantId"], endpoint["appId"]]
+        pk = key_of(endpoint)
         now = utcnow()
         for _ in range(CONFLICT_RETRIES):
-            state = await self._store.read(ENDPOINTS, pk, breaker_id(endpoint["id"]))
+            state = await queries.read(self._store, BREAKER, pk, breaker_id(endpoint["id"]))
             if state is None:
-                fresh: Doc = {
+                fresh: BreakerDoc = {
                     "id": breaker_id(endpoint["id"]),
-                    "type": "breaker",
+                    "type": BREAKER_TYPE,
                     "tenantId": endpoint["tenantId"],
                     "appId": endpoint["appId"],
                     "failures": 1,
@@ -136,10 +137,10 @@ class CircuitBreaker:
                 except DocumentExistsError:
                     continue
             failures = int(state["failures"]) + 1
-            updated = {**state, "failures": failures, "openUntil": self._open_until(failures)}
+            updated: BreakerDoc = {**state, "failures": failures, "openUntil": self._open_until(failures)}
             updated.pop("probeUntil", None)
             try:
-                await self._store.replace(ENDPOINTS, updated, etag=state["_etag"])
+                await self._store.replace(ENDPOINTS, updated, etag=etag(state))
             except EtagMismatchError:
                 continue
             failing_for = (now - from_wire(state["failingSince"])).total_seconds()

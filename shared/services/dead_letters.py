@@ -9,18 +9,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from shared import ids
 from shared.clock import to_wire, utcnow
 from shared.models import DeadLetterOut
-from shared.pagination import ListParams, fetch_page
-from shared.store.base import DEAD_LETTERS, Doc, DocumentStore
+from shared.pagination import ListParams
+from shared.store import queries
+from shared.store.base import DEAD_LETTERS, DocumentStore
+from shared.store.schema import DeadLetterDoc, dead_letter_id
 
 # Where a message lands whose tenant cannot be read from it.
 UNATTRIBUTED_TENANT = "_unattributed"
 MAX_BODY_CHARS = 64 * 1024
 
 
-def to_out(doc: Doc) -> DeadLetterOut:
+def to_out(doc: DeadLetterDoc) -> DeadLetterOut:
     return DeadLetterOut.model_validate(doc)
 
 
@@ -31,12 +32,11 @@ class DeadLetterService:
 
     async def record(
         self, tenant_id: str | None, reason: str, body: str, queue_message_id: str | None
-    ) -> Doc:
+    ) -> DeadLetterDoc:
         now = utcnow()
-        # Keyed by the queue message id, so a redelivered message is recorded once.
-        doc_id = f"{ids.DEAD_LETTER}_{queue_message_id}" if queue_message_id else ids.new_id(ids.DEAD_LETTER)
-        doc: Doc = {
-            "id": doc_id,
+        doc: DeadLetterDoc = {
+            # Keyed by the queue message id, so a redelivered message is recorded once.
+            "id": dead_letter_id(queue_message_id),
             "tenantId": tenant_id or UNATTRIBUTED_TENANT,
             "reason": reason,
             "queueMessageId": queue_message_id,
@@ -48,13 +48,6 @@ class DeadLetterService:
         return await self._store.upsert(DEAD_LETTERS, doc)
 
     async def list_page(self, tenant_id: str, params: ListParams) -> dict[str, Any]:
-        page = await fetch_page(
-            self._store,
-            DEAD_LETTERS,
-            [tenant_id],
-            where="true",
-            parameters=[],
-            params=params,
-            key="receivedAt",
-        )
+        """The tenant's dead letters by arrival (newest first by default)."""
+        page = await queries.dead_letters_page(self._store, tenant_id, params)
         return page.to_wire([to_out(doc) for doc in page.items])

@@ -1,12 +1,13 @@
-"""Delivery: the first attempt to every endpoint of a message, and each later attempt.
+"""Delivery: a message's first round (an attempt to each of its destinations), and each later attempt.
 
-The first attempts run as soon as a message is stored, concurrently, without Durable Functions:
-the happy path costs no orchestration. Each endpoint that fails gets a retry workflow (see
-`blueprints/delivery.py`) whose activities call `attempt` here. Everything a workflow needs to
-decide its next wait comes back from `attempt`, so the orchestrator itself stays deterministic.
+The first round runs as soon as a message is stored, concurrently, without Durable Functions: the
+happy path costs no orchestration. Each destination it leaves pending gets a retry workflow
+(`shared/services/dispatch.py` starts it, `blueprints/retries.py` runs it) whose activities call
+`attempt` here. Everything a workflow needs to decide its next wait comes back in the attempt's
+outcome, so the orchestrator itself stays deterministic.
 
 Before a request goes out it must be let through: by the endpoint's circuit breaker, by its
-throttle (`throttleRate`) and by the outbound lanes (the tenant's, the destination's and the
+throttle (`throttleRate`) and by the outbound lanes (the tenant's, the host's and the
 process's share of the requests in flight, `shared/delivery/lanes.py`). An attempt not let through
 is put off, never made and never counted against the endpoint: a scheduled one comes back with
 the wait (the retry workflow sleeps it on a durable timer, never in an activity), a manual one
@@ -20,7 +21,7 @@ import json
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -29,25 +30,36 @@ import aiohttp
 from shared import durable
 from shared.clock import from_wire, utcnow
 from shared.delivery.lanes import LaneBusyError, OutboundLanes, Slot
-from shared.delivery.schedule import Outcome, jittered, next_delay
-from shared.delivery.sender import JSON_CONTENT_TYPE, AttemptReport, Delivery, send
+from shared.delivery.schedule import jittered, next_delay
+from shared.delivery.sender import JSON_CONTENT_TYPE, AttemptResult, WebhookRequest, send
 from shared.errors import OutboundBusyError, ServiceUnavailableError
 from shared.models import AttemptTrigger, MessageStatus
 from shared.outbound import guarded_session
 from shared.ratelimit import RateLimiter, take_within
-from shared.services.attempts import AttemptResult, AttemptService, PairOutcome
+from shared.services.attempts import AttemptService, DestinationUpdate
 from shared.services.breaker import CircuitBreaker
 from shared.services.endpoints import EndpointService
-from shared.services.messages import MESSAGE_TYPE, destination_id, payload_gone, with_content
+from shared.services.messages import payload_gone, with_content
 from shared.settings import HeraldSettings
-from shared.store.base import ENDPOINTS, MESSAGES, Doc, DocumentStore
+from shared.store import queries
+from shared.store.base import MESSAGES, DocumentStore
+from shared.store.schema import (
+    DESTINATION,
+    ENDPOINT_TYPE,
+    MESSAGE,
+    AttemptDoc,
+    EndpointDoc,
+    MessageDoc,
+    destination_id,
+    endpoint_kind,
+)
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class RetryJob:
-    """The input of one retry workflow: one message to one endpoint."""
+    """The input of one retry workflow: one destination (a message to one endpoint)."""
 
     tenant_id: str
     app_id: str
@@ -64,48 +76,74 @@ class RetryJob:
 
     @property
     def instance_id(self) -> str:
-        """One workflow per message-endpoint pair: a duplicated dispatch cannot start a second."""
+        """One workflow per destination: a duplicated dispatch cannot start a second."""
         return durable.instance_id("dlv", self.tenant_id, self.app_id, self.msg_id, self.endpoint_id)
 
     def to_input(self) -> durable.RetryInput:
         return durable.RetryInput(
-            tenant_id=self.tenant_id,
-            app_id=self.app_id,
-            msg_id=self.msg_id,
-            endpoint_id=self.endpoint_id,
+            tenantId=self.tenant_id,
+            appId=self.app_id,
+            msgId=self.msg_id,
+            endpointId=self.endpoint_id,
             attempts=self.attempts,
-            retry_in=self.retry_in,
+            retryIn=self.retry_in,
             schedule=list(self.schedule),
-            floor_seconds=self.floor_seconds,
+            floorSeconds=self.floor_seconds,
             reserved=self.reserved,
         )
 
     @classmethod
-    def from_input(cls, data: durable.RetryInput) -> RetryJob:
+    def from_input(cls, recorded: durable.RetryInput) -> RetryJob:
+        """The job of a workflow input, in either shape a history may hold (`durable.retry_input`)."""
         # Field by field: the workflow's input carries the trace context beside the job's fields.
+        data = durable.retry_input(recorded)
         return cls(
-            tenant_id=data["tenant_id"],
-            app_id=data["app_id"],
-            msg_id=data["msg_id"],
-            endpoint_id=data["endpoint_id"],
+            tenant_id=data["tenantId"],
+            app_id=data["appId"],
+            msg_id=data["msgId"],
+            endpoint_id=data["endpointId"],
             attempts=data["attempts"],
-            retry_in=data["retry_in"],
+            retry_in=data["retryIn"],
             schedule=data["schedule"],
-            floor_seconds=data["floor_seconds"],
+            floor_seconds=data["floorSeconds"],
             reserved=data.get("reserved", False),
         )
 
 
 @dataclass(frozen=True)
 class AttemptOutcome:
+    """What an attempt (made, put off or canceled) means for its destination; not yet written.
+
+    The retry workflow gets the status, the wait and whether it counted (`to_reply`); the caller
+    writes the attempt and the destination's status, then runs what follows it (breaker, events).
+    """
+
+    endpoint_id: str
     status: MessageStatus
-    # Seconds until the next attempt; None when the pair is finished.
+    # Seconds until the next attempt; None when the destination is finished.
     retry_in: float | None
     # False when no request went out (open circuit, throttle, outbound share busy): the attempt
     # does not count.
     attempted: bool = True
     # The wait is for a throttle token reserved for the next attempt.
     reserved: bool = False
+    # The endpoint as read for the attempt (None: deleted since).
+    endpoint: EndpointDoc | None = None
+    # The attempt's log entry and what its request observed; None when no request went out.
+    attempt: AttemptDoc | None = None
+    result: AttemptResult | None = None
+    next_attempt: datetime | None = None
+
+    def to_reply(self) -> durable.AttemptReply:
+        reply = durable.AttemptReply(status=self.status.text, retryIn=self.retry_in, attempted=self.attempted)
+        if self.reserved:
+            # Only then: every other reply is what it was before reservations existed.
+            reply["reserved"] = True
+        return reply
+
+    def as_update(self) -> DestinationUpdate:
+        """What the round writes for this destination."""
+        return DestinationUpdate(self.endpoint_id, self.status, self.next_attempt, self.attempt)
 
 
 class _PutOff(Exception):
@@ -119,26 +157,15 @@ class _PutOff(Exception):
 
 
 @dataclass(frozen=True)
-class Executed:
-    """One attempt made (or not) and not yet written."""
-
-    endpoint: Doc | None
-    endpoint_id: str
-    outcome: AttemptOutcome
-    attempt: Doc | None = None
-    report: Outcome | None = None
-    next_attempt: datetime | None = None
-
-
-@dataclass(frozen=True)
-class FirstRound:
-    """A message's first round: the retry workflows to start, and the attempts it made."""
+class Round:
+    """A message's first round: the outcome of each destination's attempt, and the retry
+    workflows to start for those it left pending."""
 
     jobs: list[RetryJob]
-    executed: list[Executed]
+    outcomes: list[AttemptOutcome]
 
 
-def _payload_bytes(message: Doc) -> bytes:
+def _payload_bytes(message: MessageDoc) -> bytes:
     """Compact JSON, or the raw payload as sent: these exact bytes are signed and sent, the same
     on every retry."""
     raw = (message.get("transformationsParams") or {}).get("rawPayload")
@@ -147,7 +174,7 @@ def _payload_bytes(message: Doc) -> bytes:
     return json.dumps(message["payload"], separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _content_type(message: Doc) -> str:
+def _content_type(message: MessageDoc) -> str:
     """A raw payload's own type (`transformationsParams.headers.content-type`), else JSON's."""
     params = message.get("transformationsParams") or {}
     if isinstance(params.get("rawPayload"), str):
@@ -161,7 +188,7 @@ def _after_seconds(seconds: float | None) -> datetime | None:
     return utcnow() + timedelta(seconds=seconds) if seconds is not None else None
 
 
-def _throttle_key(endpoint: Doc) -> str:
+def _throttle_key(endpoint: EndpointDoc) -> str:
     return f"ep:{endpoint['id']}"
 
 
@@ -181,7 +208,7 @@ class NoEvents:
         return None
 
 
-def _event_data(message: Doc, endpoint: Doc, attempt: Doc) -> dict[str, Any]:
+def _event_data(message: MessageDoc, endpoint: EndpointDoc, attempt: AttemptDoc) -> dict[str, Any]:
     """The data of Svix's message.attempt.* operational events."""
     return {
         "appId": message["appId"],
@@ -218,59 +245,56 @@ class DeliveryService:
         self._breaker = CircuitBreaker(store, settings)
         self._session: aiohttp.ClientSession | None = None
 
-    async def first_attempts(self, message: Doc, endpoints: Sequence[Doc] = ()) -> FirstRound:
-        """Attempts every endpoint of a new message once; returns the retry workflows to start.
+    async def first_round(self, message: MessageDoc, endpoints: Sequence[EndpointDoc] = ()) -> Round:
+        """Attempts every destination of a new message once; returns the retry workflows to start.
 
-        The whole round is written at the end in one batch (attempts, pair statuses and the
-        message's dispatch marker), so a message sent costs one write however many endpoints.
+        The whole round is written at the end in one batch (attempts, destination statuses and
+        the message's dispatch marker), so a message sent costs one write however many endpoints.
         What follows the attempts (breaker, events) is left to `after_first_round`, which the
         caller runs once the retry workflows have started: the window in which a crash leaves a
-        failed pair without its workflow stays as short as the start itself (and the sweeper
+        failed destination without its workflow stays as short as the start itself (and the sweeper
         closes it). `endpoints` are the message's endpoints as read when it was accepted.
         """
         wanted = set(message.get("endpointIds", []))
         targets = [e for e in endpoints if e["id"] in wanted] if endpoints else await self._targets(message)
         deliver_at = message.get("deliverAt")
         if deliver_at and from_wire(deliver_at) > utcnow():
-            # Scheduled for later: a workflow's durable timer makes the first attempt. The pairs
-            # are written pending until then, so the sweeper can tell if that workflow is lost.
+            # Scheduled for later: a workflow's durable timer makes the first attempt. The
+            # destinations are written pending until then, so the sweeper can tell if that
+            # workflow is lost.
             when = from_wire(deliver_at)
             await self._attempts.record_round(
-                message, [PairOutcome(e["id"], MessageStatus.PENDING, when, None) for e in targets]
+                message, [DestinationUpdate(e["id"], MessageStatus.PENDING, when, None) for e in targets]
             )
             wait = (when - utcnow()).total_seconds()
-            return FirstRound([self._job(message, e["id"], attempts=0, retry_in=wait) for e in targets], [])
+            return Round([self._job(message, e["id"], attempts=0, retry_in=wait) for e in targets], [])
         # One message, one body: serialized once however many endpoints it goes to.
         body = _payload_bytes(message)
         # A first attempt waits for a slot here, in the background, holding no activity: a
         # tenant's brief rush queues in memory instead of turning into retry workflows.
         first_wait = self._settings.outbound_first_wait_seconds
-        executed = await asyncio.gather(*(self._first_attempt(message, e, body, first_wait) for e in targets))
-        await self._attempts.record_round(
-            message,
-            [
-                PairOutcome(done.endpoint_id, done.outcome.status, done.next_attempt, done.attempt)
-                for done in executed
-            ],
-        )
+        outcomes = await asyncio.gather(*(self._first_attempt(message, e, body, first_wait) for e in targets))
+        await self._attempts.record_round(message, [outcome.as_update() for outcome in outcomes])
         jobs = [
             self._job(
                 message,
-                done.endpoint_id,
-                attempts=1 if done.outcome.attempted else 0,
-                retry_in=done.outcome.retry_in,
-                reserved=done.outcome.reserved,
+                outcome.endpoint_id,
+                attempts=1 if outcome.attempted else 0,
+                retry_in=outcome.retry_in,
+                reserved=outcome.reserved,
             )
-            for done in executed
-            if done.outcome.retry_in is not None
+            for outcome in outcomes
+            if outcome.retry_in is not None
         ]
-        return FirstRound(jobs, list(executed))
+        return Round(jobs, list(outcomes))
 
-    async def _first_attempt(self, message: Doc, endpoint: Doc, body: bytes, slot_wait: float) -> Executed:
-        """One endpoint's first attempt; what goes wrong for one endpoint stays with it.
+    async def _first_attempt(
+        self, message: MessageDoc, endpoint: EndpointDoc, body: bytes, slot_wait: float
+    ) -> AttemptOutcome:
+        """One destination's first attempt; what goes wrong for one destination stays with it.
 
         `send` never raises (a failed send is a failed attempt), so an exception here came before
-        any request (its secrets could not be opened, say): the pair is put off, not attempted,
+        any request (its secrets could not be opened, say): it is put off, not attempted,
         and its workflow tries after the floor. Raising instead would abort the whole round, and
         the sweeper would send the siblings again.
         """
@@ -285,13 +309,19 @@ class DeliveryService:
                 extra={"endpoint_id": endpoint["id"]},
             )
             wait = self._settings.retry_floor_seconds
-            put_off = AttemptOutcome(MessageStatus.PENDING, wait, attempted=False)
-            return Executed(endpoint, endpoint["id"], put_off, next_attempt=_after_seconds(wait))
+            return AttemptOutcome(
+                endpoint["id"],
+                MessageStatus.PENDING,
+                wait,
+                attempted=False,
+                endpoint=endpoint,
+                next_attempt=_after_seconds(wait),
+            )
 
-    async def after_first_round(self, message: Doc, first: FirstRound) -> None:
+    async def after_first_round(self, message: MessageDoc, first: Round) -> None:
         """The breaker, auto-disable and operational events of a first round."""
-        for done in first.executed:
-            await self._after(message, done, 1)
+        for outcome in first.outcomes:
+            await self._after(message, outcome, 1)
 
     async def attempt(self, job: RetryJob) -> AttemptOutcome:
         """One scheduled attempt of a retry workflow (its activity).
@@ -304,27 +334,27 @@ class DeliveryService:
             return await self._attempt(job)
         except ServiceUnavailableError:
             log.warning("a retry met a store outage; it is put off", extra={"endpoint_id": job.endpoint_id})
-            return AttemptOutcome(MessageStatus.PENDING, job.floor_seconds, attempted=False)
+            return AttemptOutcome(job.endpoint_id, MessageStatus.PENDING, job.floor_seconds, attempted=False)
 
     async def _attempt(self, job: RetryJob) -> AttemptOutcome:
         pk = [job.tenant_id, job.app_id]
-        message = await self._store.read(MESSAGES, pk, job.msg_id)
-        pair_id = destination_id(job.msg_id, job.endpoint_id)
-        if message is None or message.get("type") != MESSAGE_TYPE:
-            # The message is gone (retention): its pair goes too, so no sweep finds it pending.
-            await self._store.delete(MESSAGES, pk, pair_id)
-            return AttemptOutcome(MessageStatus.CANCELED, None)
-        pair = await self._store.read(MESSAGES, pk, pair_id)
-        if pair is not None and pair["status"] == MessageStatus.SUCCESS:
+        message = await queries.read(self._store, MESSAGE, pk, job.msg_id)
+        doc_id = destination_id(job.msg_id, job.endpoint_id)
+        if message is None:
+            # The message is gone (retention): its destination goes too, so no sweep finds it pending.
+            await self._store.delete(MESSAGES, pk, doc_id)
+            return AttemptOutcome(job.endpoint_id, MessageStatus.CANCELED, None)
+        destination = await queries.read(self._store, DESTINATION, pk, doc_id)
+        if destination is not None and destination["status"] == MessageStatus.SUCCESS:
             # Delivered meanwhile (a manual resend, a recovery): nothing left to retry.
-            return AttemptOutcome(MessageStatus.SUCCESS, None, attempted=False)
+            return AttemptOutcome(job.endpoint_id, MessageStatus.SUCCESS, None, attempted=False)
         message = await with_content(self._store, message)
         if payload_gone(message):
-            # Expunged or expired: there is nothing to send (as in Svix), so the pair ends here.
+            # Expunged or expired: there is nothing to send (as in Svix), so the destination ends here.
             await self._attempts.cancel(message, job.endpoint_id)
-            return AttemptOutcome(MessageStatus.CANCELED, None, attempted=False)
-        endpoint = await self._store.read(ENDPOINTS, pk, job.endpoint_id)
-        done = await self._execute(
+            return AttemptOutcome(job.endpoint_id, MessageStatus.CANCELED, None, attempted=False)
+        endpoint = await queries.read(self._store, endpoint_kind(ENDPOINT_TYPE), pk, job.endpoint_id)
+        outcome = await self._execute(
             message,
             endpoint,
             job.endpoint_id,
@@ -334,16 +364,16 @@ class DeliveryService:
             floor_seconds=job.floor_seconds,
             reserved=job.reserved,
         )
-        if done.attempt is not None:
+        if outcome.attempt is not None:
             await self._attempts.record_attempt(
-                message, done.attempt, status=done.outcome.status, next_attempt=done.next_attempt
+                message, outcome.attempt, status=outcome.status, next_attempt=outcome.next_attempt
             )
-        elif done.outcome.status == MessageStatus.CANCELED:
+        elif outcome.status == MessageStatus.CANCELED:
             await self._attempts.cancel(message, job.endpoint_id)
-        await self._after(message, done, job.attempts + 1)
-        return done.outcome
+        await self._after(message, outcome, job.attempts + 1)
+        return outcome
 
-    async def let_through(self, endpoint: Doc, *, throttle_wait: float) -> Slot:
+    async def let_through(self, endpoint: EndpointDoc, *, throttle_wait: float) -> Slot:
         """Lets one manual request to `endpoint` through: its throttle, then the outbound lanes.
 
         The request must be made with the slot returned (`attempt_now(..., slot=)`), which it
@@ -380,8 +410,8 @@ class DeliveryService:
 
     async def attempt_now(
         self,
-        message: Doc,
-        endpoint: Doc,
+        message: MessageDoc,
+        endpoint: EndpointDoc,
         *,
         trigger: AttemptTrigger = AttemptTrigger.MANUAL,
         slot: Slot | None = None,
@@ -389,8 +419,8 @@ class DeliveryService:
         """One request now, outside any schedule (resend, recovery): it starts no workflow.
 
         Someone asked for this request, so an open circuit does not stop it; its result still
-        counts for the breaker. A failure leaves a pair whose retries are still scheduled
-        `pending`, and makes any other pair `fail`. Without a `slot` from `let_through`, it lets
+        counts for the breaker. A failure leaves a destination whose retries are still scheduled
+        `pending`, and makes any other destination `fail`. Without a `slot` from `let_through`, it lets
         the request through itself, waiting for a throttle token as long as for an outbound slot.
 
         :raises OutboundBusyError: (without `slot`) the request could not go out now.
@@ -399,39 +429,43 @@ class DeliveryService:
             slot = await self.let_through(endpoint, throttle_wait=self._settings.outbound_wait_seconds)
         try:
             pk = [message["tenantId"], message["appId"]]
-            pair = await self._store.read(MESSAGES, pk, destination_id(message["id"], endpoint["id"]))
-            done = await self._execute(message, endpoint, endpoint["id"], 1, trigger, slot=slot)
+            destination = await queries.read(
+                self._store, DESTINATION, pk, destination_id(message["id"], endpoint["id"])
+            )
+            made = await self._execute(message, endpoint, endpoint["id"], 1, trigger, slot=slot)
         finally:
             slot.release()
-        if done.attempt is None or done.report is None:
-            return done.outcome
-        retrying = pair is not None and pair["status"] == MessageStatus.PENDING and pair.get("nextAttempt")
-        if done.report.success:
+        if made.attempt is None or made.result is None:
+            return made
+        retrying = (
+            destination.get("nextAttempt")
+            if destination is not None and destination["status"] == MessageStatus.PENDING
+            else None
+        )
+        if made.result.success:
             status, next_attempt = MessageStatus.SUCCESS, None
-        elif retrying and pair is not None:
-            status, next_attempt = MessageStatus.PENDING, from_wire(pair["nextAttempt"])
+        elif retrying:
+            status, next_attempt = MessageStatus.PENDING, from_wire(retrying)
         else:
             status, next_attempt = MessageStatus.FAIL, None
-        await self._attempts.record_attempt(message, done.attempt, status=status, next_attempt=next_attempt)
-        # An earlier failure makes a success a recovery (the events count from the pair's history).
-        failed_before = pair is not None and pair["status"] != MessageStatus.SUCCESS
-        settled = Executed(
-            done.endpoint, done.endpoint_id, AttemptOutcome(status, None), done.attempt, done.report
-        )
+        await self._attempts.record_attempt(message, made.attempt, status=status, next_attempt=next_attempt)
+        # An earlier failure makes a success a recovery (the events count from the destination's history).
+        failed_before = destination is not None and destination["status"] != MessageStatus.SUCCESS
+        settled = replace(made, status=status, retry_in=None, next_attempt=None)
         await self._after(message, settled, 2 if failed_before else 1)
-        return settled.outcome
+        return settled
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
 
-    async def _targets(self, message: Doc) -> list[Doc]:
+    async def _targets(self, message: MessageDoc) -> list[EndpointDoc]:
         wanted = set(message.get("endpointIds", []))
         endpoints = await self._endpoints.list_all(message["tenantId"], message["appId"])
         return sorted((e for e in endpoints if e["id"] in wanted), key=lambda e: str(e["id"]))
 
     def _job(
-        self, message: Doc, endpoint_id: str, *, attempts: int, retry_in: float, reserved: bool = False
+        self, message: MessageDoc, endpoint_id: str, *, attempts: int, retry_in: float, reserved: bool = False
     ) -> RetryJob:
         return RetryJob(
             tenant_id=message["tenantId"],
@@ -447,8 +481,8 @@ class DeliveryService:
 
     async def _execute(
         self,
-        message: Doc,
-        endpoint: Doc | None,
+        message: MessageDoc,
+        endpoint: EndpointDoc | None,
         endpoint_id: str,
         number: int,
         trigger: AttemptTrigger,
@@ -459,16 +493,17 @@ class DeliveryService:
         reserved: bool = False,
         slot: Slot | None = None,
         slot_wait: float | None = None,
-    ) -> Executed:
+    ) -> AttemptOutcome:
         """Makes attempt `number` unless the endpoint is gone or the attempt is put off; writes nothing.
 
         With a `slot` (a manual attempt, from `let_through`) the request goes out at once, open
         circuit or not; without, it is let through as scheduled attempts are, waiting `slot_wait`.
         """
         if endpoint is None or endpoint.get("disabled"):
-            # Deleted or disabled since: the pair is canceled, no request is made.
-            canceled = AttemptOutcome(MessageStatus.CANCELED, None, attempted=False)
-            return Executed(endpoint, endpoint_id, canceled)
+            # Deleted or disabled since: the destination is canceled, no request is made.
+            return AttemptOutcome(
+                endpoint_id, MessageStatus.CANCELED, None, attempted=False, endpoint=endpoint
+            )
         floor = floor_seconds if floor_seconds is not None else self._settings.retry_floor_seconds
         seed = destination_id(message["id"], endpoint_id)
         try:
@@ -487,16 +522,21 @@ class DeliveryService:
         except _PutOff as off:
             if off.why != "circuit":
                 log.info("delivery put off: %s", off.why, extra={"endpoint_id": endpoint_id})
-            retry = AttemptOutcome(
-                MessageStatus.PENDING, off.retry_in, attempted=False, reserved=off.reserved
+            return AttemptOutcome(
+                endpoint_id,
+                MessageStatus.PENDING,
+                off.retry_in,
+                attempted=False,
+                reserved=off.reserved,
+                endpoint=endpoint,
+                next_attempt=_after_seconds(off.retry_in),
             )
-            return Executed(endpoint, endpoint_id, retry, next_attempt=_after_seconds(off.retry_in))
         try:
             body = body if body is not None else _payload_bytes(message)
-            delivery = await self._delivery(message, endpoint, body)
+            request = await self._request(message, endpoint, body)
             # Timed from here: the request holds its slots, so the pool never queues it.
-            report = await send(
-                self._http(), delivery, self._settings, svix_headers=self._settings.delivery_svix_headers
+            result = await send(
+                self._http(), request, self._settings, svix_headers=self._settings.delivery_svix_headers
             )
         finally:
             if slot is None:
@@ -504,28 +544,36 @@ class DeliveryService:
         retry_in = next_delay(
             schedule if schedule is not None else list(self._settings.retry_schedule),
             number,
-            report.outcome,
+            result,
             seed=seed,
             floor_seconds=floor,
         )
-        status = self._pair_status(report.outcome, retry_in)
-        result = self._result(endpoint["url"], report, trigger)
-        return Executed(
-            endpoint,
+        return AttemptOutcome(
             endpoint_id,
-            AttemptOutcome(status, retry_in),
-            attempt=self._attempts.attempt_doc(message, endpoint_id, result),
-            report=report.outcome,
+            self._destination_status(result, retry_in),
+            retry_in,
+            endpoint=endpoint,
+            attempt=self._attempts.attempt_doc(
+                message, endpoint_id, result, url=endpoint["url"], trigger=trigger
+            ),
+            result=result,
             next_attempt=_after_seconds(retry_in),
         )
 
     async def _let_through_scheduled(
-        self, message: Doc, endpoint: Doc, *, reserved: bool, floor: float, seed: str, wait: float
+        self,
+        message: MessageDoc,
+        endpoint: EndpointDoc,
+        *,
+        reserved: bool,
+        floor: float,
+        seed: str,
+        wait: float,
     ) -> Slot:
         """The circuit, the throttle and the lanes, in that order, for a scheduled attempt.
 
         :raises _PutOff: with the wait before trying again. A throttled attempt reserves its token
-            now and waits for it; one that meets a busy lane waits the floor (jittered per pair).
+            now and waits for it; one that meets a busy lane waits the floor (jittered per destination).
         """
         admission = await self._breaker.admit(endpoint)
         if not admission.allowed:
@@ -553,14 +601,14 @@ class DeliveryService:
             put_off = jittered(floor, seed=seed, attempt=0)
             raise _PutOff(put_off, reserved=reserved, why=f"{busy.lane} busy") from None
 
-    async def _after(self, message: Doc, done: Executed, number: int) -> None:
+    async def _after(self, message: MessageDoc, outcome: AttemptOutcome, number: int) -> None:
         """The breaker, auto-disable and operational events that follow one attempt."""
-        if done.attempt is None or done.report is None or done.endpoint is None:
+        if outcome.attempt is None or outcome.result is None or outcome.endpoint is None:
             return
-        endpoint, attempt, outcome, status = done.endpoint, done.attempt, done.report, done.outcome.status
+        endpoint, attempt, result, status = outcome.endpoint, outcome.attempt, outcome.result, outcome.status
         facts = _event_data(message, endpoint, attempt)
         tenant = message["tenantId"]
-        if outcome.success:
+        if result.success:
             await self._breaker.succeeded(endpoint)
             if number > 1:
                 await self._events.emit(tenant, "message.attempt.recovered", facts)
@@ -571,9 +619,9 @@ class DeliveryService:
         if status == MessageStatus.FAIL:
             await self._events.emit(tenant, "message.attempt.exhausted", facts)
         # 410 Gone asks never to be called again; long failure is Svix's automatic disable.
-        must_disable = outcome.gone or failure.failing_for >= self._settings.auto_disable_after_seconds
+        must_disable = result.gone or failure.failing_for >= self._settings.auto_disable_after_seconds
         if must_disable and await self._endpoints.disable(
-            endpoint, reason="gone" if outcome.gone else "failing"
+            endpoint, reason="gone" if result.gone else "failing"
         ):
             await self._events.emit(
                 tenant,
@@ -588,24 +636,13 @@ class DeliveryService:
             )
 
     @staticmethod
-    def _pair_status(outcome: Outcome, retry_in: float | None) -> MessageStatus:
-        if outcome.success:
+    def _destination_status(result: AttemptResult, retry_in: float | None) -> MessageStatus:
+        if result.success:
             return MessageStatus.SUCCESS
         return MessageStatus.PENDING if retry_in is not None else MessageStatus.FAIL
 
-    @staticmethod
-    def _result(url: str, report: AttemptReport, trigger: AttemptTrigger) -> AttemptResult:
-        return AttemptResult(
-            url=url,
-            status_code=report.status_code,
-            response=report.response if report.error is None else report.error,
-            duration_ms=report.duration_ms,
-            status=MessageStatus.SUCCESS if report.outcome.success else MessageStatus.FAIL,
-            trigger=trigger,
-        )
-
-    async def _delivery(self, message: Doc, endpoint: Doc, body: bytes) -> Delivery:
-        return Delivery(
+    async def _request(self, message: MessageDoc, endpoint: EndpointDoc, body: bytes) -> WebhookRequest:
+        return WebhookRequest(
             msg_id=message["id"],
             url=endpoint["url"],
             body=body,

@@ -6,6 +6,7 @@ read; nothing on the message path calls it.
 
 from __future__ import annotations
 
+from shared.clock import from_wire
 from shared.models import EndpointHealthOut
 from shared.services.breaker import CircuitBreaker
 from shared.services.endpoints import EndpointService
@@ -28,5 +29,5 @@ class EndpointHealthService:
             open_until=state.open_until,
             disabled=disabled,
             disabled_reason=endpoint.get("disabledReason") if disabled else None,
-            disabled_at=endpoint.get("disabledAt") if disabled else None,
+            disabled_at=from_wire(at) if disabled and (at := endpoint.get("disabledAt")) else None,
         )

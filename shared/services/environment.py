@@ -23,10 +23,16 @@ from shared.errors import PreconditionFailedError, ValidationFailedError
 from shared.models import EnvironmentIn, EnvironmentOut
 from shared.services.event_types import EventTypeService, to_out
 from shared.settings import HeraldSettings
-from shared.store.base import APPLICATIONS, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
-
-SETTINGS_TYPE = "environment-settings"
-SETTINGS_ID = "~settings"
+from shared.store import queries
+from shared.store.base import APPLICATIONS, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.store.schema import (
+    ENVIRONMENT_SETTINGS,
+    ENVIRONMENT_SETTINGS_ID,
+    ENVIRONMENT_SETTINGS_TYPE,
+    EnvironmentSettingsDoc,
+    etag,
+    tenant_key,
+)
 
 Check = Callable[[Any, HeraldSettings], bool]
 
@@ -124,17 +130,18 @@ class EnvironmentService:
         stored = await self._read_settings(tenant_id)
         return dict(stored["settings"]) if stored else {}
 
-    async def _read_settings(self, tenant_id: str) -> Doc | None:
-        doc = await self._store.read(APPLICATIONS, [tenant_id], SETTINGS_ID)
-        return doc if doc is not None and doc.get("type") == SETTINGS_TYPE else None
+    async def _read_settings(self, tenant_id: str) -> EnvironmentSettingsDoc | None:
+        return await queries.read(
+            self._store, ENVIRONMENT_SETTINGS, tenant_key(tenant_id), ENVIRONMENT_SETTINGS_ID
+        )
 
     async def _merge_settings(self, tenant_id: str, kept: dict[str, Any]) -> None:
         current = await self._read_settings(tenant_id)
         now = to_wire(utcnow())
         if current is None:
-            doc: Doc = {
-                "id": SETTINGS_ID,
-                "type": SETTINGS_TYPE,
+            doc: EnvironmentSettingsDoc = {
+                "id": ENVIRONMENT_SETTINGS_ID,
+                "type": ENVIRONMENT_SETTINGS_TYPE,
                 "tenantId": tenant_id,
                 "settings": kept,
                 "createdAt": now,
@@ -145,8 +152,12 @@ class EnvironmentService:
                 return
             except DocumentExistsError:
                 raise PreconditionFailedError("The settings changed meanwhile; retry.") from None
-        updated = {**current, "settings": {**current["settings"], **kept}, "updatedAt": now}
+        updated: EnvironmentSettingsDoc = {
+            **current,
+            "settings": {**current["settings"], **kept},
+            "updatedAt": now,
+        }
         try:
-            await self._store.replace(APPLICATIONS, updated, etag=current["_etag"])
+            await self._store.replace(APPLICATIONS, updated, etag=etag(current))
         except EtagMismatchError:
             raise PreconditionFailedError("The settings changed meanwhile; retry.") from None

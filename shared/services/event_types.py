@@ -21,22 +21,29 @@ from shared.models import (
     feature_flags_of,
     path_identifier,
 )
-from shared.pagination import ListParams, fetch_page
-from shared.store.base import EVENT_TYPES, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.pagination import ListParams
+from shared.store import queries
+from shared.store.base import EVENT_TYPES, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.store.schema import (
+    EVENT_TYPE,
+    EVENT_TYPE_TYPE,
+    EventTypeDoc,
+    EventTypeFields,
+    etag,
+    event_type_id,
+    tenant_key,
+)
 
-EVENT_TYPE = "event-type"
 # Writes in flight at once when many event types change together (an import).
 WRITE_CONCURRENCY = 8
-# The fields an import or a PUT sets; the rest (name, dates) belong to the document.
-_CONTENT = ("description", "archived", "deprecated", "schemas", "groupName", "featureFlags")
 
 
-def to_out(doc: Doc, *, with_content: bool = True) -> EventTypeOut:
+def to_out(doc: EventTypeDoc, *, with_content: bool = True) -> EventTypeOut:
     out = EventTypeOut.model_validate(doc)
     return out if with_content else out.model_copy(update={"schemas": None})
 
 
-def _fields(data: EventTypeUpdate) -> dict[str, Any]:
+def _fields(data: EventTypeUpdate) -> EventTypeFields:
     return {
         "description": data.description,
         "archived": bool(data.archived),
@@ -47,7 +54,7 @@ def _fields(data: EventTypeUpdate) -> dict[str, Any]:
     }
 
 
-def _imported(event_type: EventTypeFromOpenApi) -> dict[str, Any]:
+def _imported(event_type: EventTypeFromOpenApi) -> EventTypeFields:
     # What the document says is the whole event type; importing it also unarchives it (Svix).
     return {
         "description": event_type.description,
@@ -59,28 +66,44 @@ def _imported(event_type: EventTypeFromOpenApi) -> dict[str, Any]:
     }
 
 
-def _differs(current: Doc | None, fields: dict[str, Any]) -> bool:
-    return current is None or any(current.get(name) != fields[name] for name in _CONTENT)
+def _content(doc: EventTypeDoc) -> EventTypeFields:
+    """The fields an import or a PUT sets (the rest, name and dates, belong to the document); one
+    a document written before the field existed lacks reads as empty."""
+    return {
+        "description": doc.get("description") or "",
+        "archived": bool(doc.get("archived")),
+        "deprecated": bool(doc.get("deprecated")),
+        "schemas": doc.get("schemas"),
+        "groupName": doc.get("groupName"),
+        "featureFlags": doc.get("featureFlags"),
+    }
+
+
+def _differs(current: EventTypeDoc | None, fields: EventTypeFields) -> bool:
+    return current is None or any(current.get(name) != value for name, value in fields.items())
 
 
 class EventTypeService:
     def __init__(self, store: DocumentStore) -> None:
         self._store = store
 
-    async def get(self, tenant_id: str, name: str) -> Doc:
-        doc = await self._store.read(EVENT_TYPES, [tenant_id], name)
+    async def get(self, tenant_id: str, name: str) -> EventTypeDoc:
+        doc = await self._find(tenant_id, name)
         if doc is None:
             raise NotFoundError("Event type not found.")
         return doc
 
-    async def create(self, tenant_id: str, data: EventTypeIn) -> Doc:
+    async def _find(self, tenant_id: str, name: str) -> EventTypeDoc | None:
+        return await queries.read(self._store, EVENT_TYPE, tenant_key(tenant_id), event_type_id(name))
+
+    async def create(self, tenant_id: str, data: EventTypeIn) -> EventTypeDoc:
         return await self._create(tenant_id, data.name, _fields(data))
 
-    async def _create(self, tenant_id: str, name: str, fields: dict[str, Any]) -> Doc:
+    async def _create(self, tenant_id: str, name: str, fields: EventTypeFields) -> EventTypeDoc:
         now = to_wire(utcnow())
-        doc: Doc = {
-            "id": name,
-            "type": EVENT_TYPE,
+        doc: EventTypeDoc = {
+            "id": event_type_id(name),
+            "type": EVENT_TYPE_TYPE,
             "tenantId": tenant_id,
             "name": name,
             **fields,
@@ -95,25 +118,19 @@ class EventTypeService:
     async def list_page(
         self, tenant_id: str, params: ListParams, *, include_archived: bool, with_content: bool
     ) -> dict[str, Any]:
-        where = "c.type = @type" + ("" if include_archived else " AND NOT c.archived")
-        page = await fetch_page(
-            self._store,
-            EVENT_TYPES,
-            [tenant_id],
-            where=where,
-            parameters=[("@type", EVENT_TYPE)],
-            params=params,
+        page = await queries.event_types_page(
+            self._store, tenant_id, params, include_archived=include_archived
         )
         return page.to_wire([to_out(doc, with_content=with_content) for doc in page.items])
 
-    async def update(self, tenant_id: str, name: str, data: EventTypeUpdate) -> tuple[Doc, bool]:
-        current = await self._store.read(EVENT_TYPES, [tenant_id], name)
+    async def update(self, tenant_id: str, name: str, data: EventTypeUpdate) -> tuple[EventTypeDoc, bool]:
+        current = await self._find(tenant_id, name)
         if current is None:
             valid = path_identifier(name, loc=["path", "event_type_name"], event_type=True)
             return await self.create(tenant_id, EventTypeIn(name=valid, **data.model_dump())), True
         return await self._apply(current, _fields(data)), False
 
-    async def patch(self, tenant_id: str, name: str, data: EventTypePatch) -> Doc:
+    async def patch(self, tenant_id: str, name: str, data: EventTypePatch) -> EventTypeDoc:
         current = await self.get(tenant_id, name)
         fields = data.model_dump(exclude_unset=True)
         if "feature_flag" in fields or "feature_flags" in fields:
@@ -128,19 +145,13 @@ class EventTypeService:
     async def delete(self, tenant_id: str, name: str, *, expunge: bool) -> None:
         current = await self.get(tenant_id, name)
         if expunge:
-            await self._store.delete(EVENT_TYPES, [tenant_id], name)
+            await self._store.delete(EVENT_TYPES, tenant_key(tenant_id), current["id"])
         else:
-            await self._apply(current, {"archived": True})
+            await self._apply(current, {**_content(current), "archived": True})
 
-    async def list_all(self, tenant_id: str) -> list[Doc]:
+    async def list_all(self, tenant_id: str) -> list[EventTypeDoc]:
         """Every event type of the tenant, archived ones included, by name."""
-        return await self._store.query(
-            EVENT_TYPES,
-            [tenant_id],
-            where="c.type = @type",
-            parameters=[("@type", EVENT_TYPE)],
-            order_by="c.id ASC",
-        )
+        return await queries.event_types(self._store, tenant_id)
 
     async def put_many(self, tenant_id: str, entries: Sequence[EventTypeIn]) -> None:
         """Creates or updates each event type as a PUT would (an environment import)."""
@@ -172,15 +183,13 @@ class EventTypeService:
             else []
         )
         writes = {entry.name: _imported(entry) for entry in changed}
-        writes |= {
-            name: {**{k: current[name].get(k) for k in _CONTENT}, "archived": True} for name in retired
-        }
+        writes |= {name: {**_content(current[name]), "archived": True} for name in retired}
         await self._write(tenant_id, current, writes)
         modified = [entry.name for entry in changed] + retired
         return EventTypeImportOpenApiOut(data=EventTypeImportOpenApiOutData(modified=modified))
 
     async def _write(
-        self, tenant_id: str, current: dict[str, Doc], writes: dict[str, dict[str, Any]]
+        self, tenant_id: str, current: dict[str, EventTypeDoc], writes: dict[str, EventTypeFields]
     ) -> None:
         """Each event type of `writes` with those fields: replaced where it exists, created where not.
 
@@ -189,7 +198,7 @@ class EventTypeService:
         """
         gate = asyncio.Semaphore(WRITE_CONCURRENCY)
 
-        async def one(name: str, fields: dict[str, Any]) -> None:
+        async def one(name: str, fields: EventTypeFields) -> None:
             async with gate:
                 doc = current.get(name)
                 if doc is not None:
@@ -204,9 +213,9 @@ class EventTypeService:
         if failed is not None:
             raise failed
 
-    async def _apply(self, current: Doc, changes: dict[str, Any]) -> Doc:
-        updated = {**current, **changes, "updatedAt": to_wire(utcnow())}
+    async def _apply(self, current: EventTypeDoc, changes: EventTypeFields) -> EventTypeDoc:
+        updated: EventTypeDoc = {**current, **changes, "updatedAt": to_wire(utcnow())}
         try:
-            return await self._store.replace(EVENT_TYPES, updated, etag=current["_etag"])
+            return await self._store.replace(EVENT_TYPES, updated, etag=etag(current))
         except EtagMismatchError:
             raise PreconditionFailedError("The event type changed meanwhile; retry.") from None

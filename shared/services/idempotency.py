@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,7 +23,16 @@ from shared import ids
 from shared.clock import from_wire, to_wire, utcnow
 from shared.errors import ConflictError, HeraldError
 from shared.secretbox import SecretBox
-from shared.store.base import IDEMPOTENCY, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.store import queries
+from shared.store.base import IDEMPOTENCY, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.store.schema import (
+    IDEMPOTENCY_RECORD,
+    IdempotencyRecordDoc,
+    StoredAnswer,
+    etag,
+    idempotency_record_id,
+    tenant_key,
+)
 
 # How long a claim protects an unfinished request before a retry may take it over.
 LEASE_SECONDS = 30
@@ -63,8 +71,7 @@ class IdempotencyService:
 
         `sealed`: the answer carries a secret; its body is stored encrypted.
         """
-        doc_id = "idem~" + hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()
-        record = await self._claim(tenant_id, doc_id, fingerprint)
+        record = await self._claim(tenant_id, idempotency_record_id(scope, key), fingerprint)
         if isinstance(record, StoredResponse):
             return record
         try:
@@ -82,11 +89,13 @@ class IdempotencyService:
         await self._finish(record, response, sealed=sealed)
         return response
 
-    async def _claim(self, tenant_id: str, doc_id: str, fingerprint: str) -> Doc | StoredResponse:
+    async def _claim(
+        self, tenant_id: str, doc_id: str, fingerprint: str
+    ) -> IdempotencyRecordDoc | StoredResponse:
         deadline = asyncio.get_running_loop().time() + self._wait
         while True:
             now = utcnow()
-            fresh: Doc = {
+            fresh: IdempotencyRecordDoc = {
                 "id": doc_id,
                 "tenantId": tenant_id,
                 "state": "pending",
@@ -100,7 +109,7 @@ class IdempotencyService:
                 return await self._store.create(IDEMPOTENCY, fresh)
             except DocumentExistsError:
                 pass
-            existing = await self._store.read(IDEMPOTENCY, [tenant_id], doc_id)
+            existing = await queries.read(self._store, IDEMPOTENCY_RECORD, tenant_key(tenant_id), doc_id)
             if existing is None:
                 continue
             if _expired(existing):
@@ -126,42 +135,44 @@ class IdempotencyService:
                 )
             await asyncio.sleep(POLL_SECONDS)
 
-    async def _take_over(self, existing: Doc, replacement: Doc) -> Doc | None:
+    async def _take_over(
+        self, existing: IdempotencyRecordDoc, replacement: IdempotencyRecordDoc
+    ) -> IdempotencyRecordDoc | None:
         try:
-            return await self._store.replace(IDEMPOTENCY, replacement, etag=existing["_etag"])
+            return await self._store.replace(IDEMPOTENCY, replacement, etag=etag(existing))
         except EtagMismatchError:
             return None
 
-    async def _stored(self, record: Doc) -> StoredResponse:
+    async def _stored(self, record: IdempotencyRecordDoc) -> StoredResponse:
         answer = record["response"]
         if "sealedBody" in answer:
             body = await self._secrets.open(answer["sealedBody"], context=_context(record))
             return StoredResponse(answer["status"], json.loads(body))
         return StoredResponse(answer["status"], answer["body"])
 
-    async def _finish(self, record: Doc, response: StoredResponse, *, sealed: bool) -> None:
-        answer: Doc = {"status": response.status}
+    async def _finish(self, record: IdempotencyRecordDoc, response: StoredResponse, *, sealed: bool) -> None:
+        answer: StoredAnswer = {"status": response.status}
         if sealed:
             plain = json.dumps(response.body, separators=(",", ":"))
             answer["sealedBody"] = await self._secrets.seal(plain, context=_context(record))
         else:
             answer["body"] = response.body
-        done = {**record, "state": "done", "response": answer}
+        done: IdempotencyRecordDoc = {**record, "state": "done", "response": answer}
         # If someone took the claim over after our lease ran out, their answer stands.
         with contextlib.suppress(EtagMismatchError):
-            await self._store.replace(IDEMPOTENCY, done, etag=record["_etag"])
+            await self._store.replace(IDEMPOTENCY, done, etag=etag(record))
 
-    async def _release(self, record: Doc) -> None:
-        released = {**record, "leaseUntil": to_wire(utcnow())}
+    async def _release(self, record: IdempotencyRecordDoc) -> None:
+        released: IdempotencyRecordDoc = {**record, "leaseUntil": to_wire(utcnow())}
         # Best effort: the lease also runs out by itself.
         with contextlib.suppress(EtagMismatchError, HeraldError):
-            await self._store.replace(IDEMPOTENCY, released, etag=record["_etag"])
+            await self._store.replace(IDEMPOTENCY, released, etag=etag(record))
 
 
-def _context(record: Doc) -> str:
+def _context(record: IdempotencyRecordDoc) -> str:
     # Bound to its record: a sealed answer copied onto another key or tenant does not open.
     return f"idempotency/{record['tenantId']}/{record['id']}"
 
 
-def _expired(doc: Doc) -> bool:
+def _expired(doc: IdempotencyRecordDoc) -> bool:
     return from_wire(doc["expiresAt"]) <= utcnow()

@@ -19,7 +19,7 @@ from shared.errors import BadRequestError, HeraldError
 from shared.models import InboundMessage
 from shared.services.dead_letters import DeadLetterService
 from shared.services.messages import MessageService
-from shared.store.base import Doc
+from shared.store.schema import MessageDoc
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class InboundOutcome:
     msg_id: str | None = None
     reason: str | None = None
     # The stored message when this call created it (not on a replay): it still needs sending.
-    message: Doc | None = None
+    message: MessageDoc | None = None
 
 
 class InboundService:

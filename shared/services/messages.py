@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from shared import ids
 from shared.clock import from_wire, to_wire, utcnow
 from shared.errors import (
     ConflictError,
@@ -44,18 +42,43 @@ from shared.models import (
     MessagePrecheckIn,
     path_identifier,
 )
-from shared.pagination import ListParams, fetch_page
+from shared.pagination import ListParams
 from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
 from shared.settings import HeraldSettings
-from shared.store.base import MESSAGES, BatchFailedError, Doc, DocumentStore, EtagMismatchError
+from shared.store import queries
+from shared.store.base import MESSAGES, BatchFailedError, DocumentStore, EtagMismatchError, PartitionKey
 from shared.store.joined import JoinedBatches
+from shared.store.queries import MessageFilter
+from shared.store.schema import (
+    CONTENT,
+    CONTENT_TYPE,
+    EVENT_GUARD,
+    EVENT_GUARD_TYPE,
+    KEY_GUARD,
+    KEY_GUARD_TYPE,
+    MESSAGE,
+    MESSAGE_TYPE,
+    ApplicationDoc,
+    ContentDoc,
+    EndpointDoc,
+    EventGuardDoc,
+    KeyGuardDoc,
+    MessageDoc,
+    MessageHead,
+    PayloadState,
+    Subscription,
+    app_key,
+    content_id,
+    etag,
+    event_guard_id,
+    is_application_id,
+    is_message_id,
+    key_guard_id,
+    key_of,
+    new_message_id,
+)
 
-MESSAGE_TYPE = "message"
-CONTENT_TYPE = "message-content"
-EVENT_ID_TYPE = "event-id"
-DESTINATION_TYPE = "destination"
-KEY_GUARD_TYPE = "idempotency-key"
 # A guard whose message does not exist yet is someone's create in flight for this long.
 IN_FLIGHT_SECONDS = 30
 POLL_SECONDS = 0.05
@@ -65,28 +88,28 @@ EXPUNGE_CONCURRENCY = 10
 
 @dataclass(frozen=True)
 class Accepted:
-    message: Doc
+    """A message stored (or stored before), as the API answers it and its first round sends it."""
+
+    message: MessageDoc
     # False when an earlier request with the same idempotency key stored the message.
     created: bool
     # The first request's choice, so that a replay answers exactly the same.
     with_content: bool
     # The endpoints it is for, as read when it was accepted (its first round needs no second read).
-    endpoints: tuple[Doc, ...] = ()
+    endpoints: tuple[EndpointDoc, ...] = ()
 
 
-def destination_id(msg_id: str, endpoint_id: str) -> str:
-    return f"{msg_id}~{endpoint_id}"
+def _accepted(
+    message: MessageDoc, *, created: bool, with_content: bool, endpoints: Sequence[EndpointDoc] = ()
+) -> Accepted:
+    return Accepted(message, created=created, with_content=with_content, endpoints=tuple(endpoints))
 
 
-def content_id(msg_id: str) -> str:
-    return f"content~{msg_id}"
+# A guard a message's batch carries: its idempotency key's, its eventId's.
+Guard = KeyGuardDoc | EventGuardDoc
 
 
-# What a message's content is: the payload and what came with it (the raw body, its type).
-CONTENT_FIELDS = ("payload", "transformationsParams")
-
-
-def payload_gone(message: Doc, now: datetime | None = None) -> bool:
+def payload_gone(message: PayloadState, now: datetime | None = None) -> bool:
     """Whether the payload was expunged or has expired: it can be neither shown nor sent."""
     if message.get("expunged") or message.get("payloadExpired"):
         return True
@@ -94,11 +117,11 @@ def payload_gone(message: Doc, now: datetime | None = None) -> bool:
     return expires is not None and from_wire(expires) <= (now or utcnow())
 
 
-def _stored_apart(message: Doc) -> bool:
+def _stored_apart(message: MessageDoc) -> bool:
     return bool(message.get("payloadExpiresAt")) and "payload" not in message
 
 
-async def with_content(store: DocumentStore, message: Doc) -> Doc:
+async def with_content(store: DocumentStore, message: MessageDoc) -> MessageDoc:
     """`message` with its payload, read from its content document when it is stored apart.
 
     A payload gone (expunged, expired, or its document deleted by Cosmos) comes back as `{}`
@@ -108,28 +131,25 @@ async def with_content(store: DocumentStore, message: Doc) -> Doc:
         return message
     if payload_gone(message):
         return {**message, "payload": {}, "payloadExpired": True}
-    pk = [message["tenantId"], message["appId"]]
-    content = await store.read(MESSAGES, pk, content_id(message["id"]))
+    content = await queries.read(store, CONTENT, key_of(message), content_id(message["id"]))
     return _merged(message, content)
 
 
-async def with_contents(store: DocumentStore, messages: Sequence[Doc]) -> list[Doc]:
+async def with_contents(store: DocumentStore, messages: Sequence[MessageDoc]) -> list[MessageDoc]:
     """`with_content` for a page of messages: one concurrent read per payload stored apart."""
     return list(await asyncio.gather(*(with_content(store, message) for message in messages)))
 
 
-def _merged(message: Doc, content: Doc | None) -> Doc:
-    if content is None or content.get("type") != CONTENT_TYPE:
+def _merged(message: MessageDoc, content: ContentDoc | None) -> MessageDoc:
+    if content is None:
         return {**message, "payload": {}, "payloadExpired": True}
-    return {**message, **{name: content[name] for name in CONTENT_FIELDS if name in content}}
+    merged: MessageDoc = {**message, "payload": content["payload"]}
+    if "transformationsParams" in content:
+        merged["transformationsParams"] = content["transformationsParams"]
+    return merged
 
 
-def event_guard_id(app_id: str, event_id: str) -> str:
-    # Hashed: event ids may be 256 characters, Cosmos ids at most 255.
-    return "evt~" + hashlib.sha256(f"{app_id}\n{event_id}".encode()).hexdigest()
-
-
-def matches(endpoint: Mapping[str, Any], event_type: str, channels: Sequence[str] | None) -> bool:
+def matches(endpoint: Subscription, event_type: str, channels: Sequence[str] | None) -> bool:
     """Fan-out rule: enabled, listening to the type (or to all), and sharing a channel if it has any."""
     if endpoint.get("disabled"):
         return False
@@ -140,14 +160,30 @@ def matches(endpoint: Mapping[str, Any], event_type: str, channels: Sequence[str
     return not wanted or bool(set(wanted) & set(channels or ()))
 
 
-def to_out(doc: Doc, *, with_content: bool = True) -> MessageOut:
+def message_filter(filters: Mapping[str, Any]) -> MessageFilter:
+    """The list filters Svix offers on messages and attempts, from the query (empty: not given).
+
+    `before` and `after` arrive normalized to the stored timestamp form.
+    """
+    event_types = filters.get("event_types")
+    return MessageFilter(
+        channel=filters.get("channel") or None,
+        tag=filters.get("tag") or None,
+        event_types=tuple(name for name in str(event_types).split(",") if name) if event_types else None,
+        before=filters.get("before") or None,
+        after=filters.get("after") or None,
+    )
+
+
+def to_out(doc: Mapping[str, Any], *, with_content: bool = True) -> MessageOut:
     """The message as Svix shows it; a payload not asked for, expunged or expired is `{}`.
 
     A payload stored apart and not read (`with_content`) shows as `{}` too: only delivery needs
-    every byte, and it reads `doc["payload"]` itself.
+    every byte, and it reads `doc["payload"]` itself. `doc` may be `Accepted.message`.
     """
-    shown = doc.get("payload", {}) if with_content and not payload_gone(doc) else {}
-    return MessageOut.model_validate({**doc, "payload": shown})
+    message = cast(MessageDoc, doc)
+    shown = message.get("payload", {}) if with_content and not payload_gone(message) else {}
+    return MessageOut.model_validate({**message, "payload": shown})
 
 
 class MessageService:
@@ -175,7 +211,7 @@ class MessageService:
         idempotency_key: str | None = None,
         fingerprint: str = "",
         with_content: bool = True,
-        only_to: Doc | None = None,
+        only_to: EndpointDoc | None = None,
     ) -> Accepted:
         """Stores a message once per idempotency key; a repeated key gets the first message back.
 
@@ -197,19 +233,14 @@ class MessageService:
             )
         targets = [ep["id"] for ep in matching]
         retention = self._settings.retention_days * 86400
-        content: Doc = {"payload": data.payload}
-        if data.transformations_params is not None:
-            content["transformationsParams"] = data.transformations_params.model_dump(
-                by_alias=True, exclude_unset=True
-            )
-        message: Doc = {
-            "id": ids.new_id(ids.MESSAGE),
+        message: MessageDoc = {
+            "id": new_message_id(),
             "type": MESSAGE_TYPE,
             "tenantId": tenant_id,
             "appId": app_id,
             "eventType": data.event_type,
             "eventId": data.event_id,
-            **content,
+            "payload": data.payload,
             "channels": data.channels,
             "tags": data.tags,
             "timestamp": to_wire(now),
@@ -218,34 +249,42 @@ class MessageService:
             "ttl": retention,
             "expiresAt": to_wire(now + timedelta(seconds=retention)),
         }
-        if app.get("throttleRate"):
+        if data.transformations_params is not None:
+            message["transformationsParams"] = data.transformations_params.model_dump(
+                by_alias=True, exclude_unset=True
+            )
+        throttle_rate = app.get("throttleRate")
+        if throttle_rate:
             # The application's rate travels with its messages: delivery enforces it without
             # reading the application (no request added to a message's path).
-            message["appThrottleRate"] = app["throttleRate"]
-        documents = [message]
+            message["appThrottleRate"] = throttle_rate
+        documents: list[MessageDoc | ContentDoc] = [message]
         payload_seconds = self._payload_retention_seconds(data)
         if payload_seconds is not None:
             expires = to_wire(now + timedelta(seconds=payload_seconds))
             message["payloadExpiresAt"] = expires
-            stored = {key: value for key, value in message.items() if key not in CONTENT_FIELDS}
-            documents = [stored, self._content_doc(message, content, payload_seconds, expires)]
-        guards = []
+            # The payload and what came with it (the raw body, its type) go to their own document.
+            stored: MessageDoc = {**message}
+            del stored["payload"]
+            stored.pop("transformationsParams", None)
+            documents = [stored, self._content_doc(message, payload_seconds, expires)]
+        guards: list[Guard] = []
         if idempotency_key is not None:
             guards.append(self._key_guard(message, idempotency_key, fingerprint, with_content, now))
         if data.event_id is not None:
-            guards.append(self._event_guard(message, now))
-        pk = [tenant_id, app_id]
+            guards.append(self._event_guard(message, data.event_id, now))
+        pk = app_key(tenant_id, app_id)
         deadline = asyncio.get_running_loop().time() + self._settings.idempotency_wait_seconds
         while True:
-            batch = [*guards, *documents]
             try:
-                await self._batches.create_batch(MESSAGES, pk, batch)
-                return Accepted(message, created=True, with_content=with_content, endpoints=tuple(matching))
+                await self._batches.create_batch(MESSAGES, pk, [*guards, *documents])
+                return _accepted(message, created=True, with_content=with_content, endpoints=matching)
             except BatchFailedError as exc:
-                # Nothing of it was written (the store sees to that on the local server too).
-                if exc.status != 409:
+                # Nothing of it was written (the store sees to that on the local server too). Only
+                # a guard can collide: the message's own id is new.
+                if exc.status != 409 or exc.index >= len(guards):
                     raise ServiceUnavailableError("The message could not be stored, retry later.") from exc
-                earlier = await self._resolve_conflict(pk, batch[exc.index], now)
+                earlier = await self._resolve_conflict(pk, guards[exc.index], now)
             if earlier is not None:
                 return earlier
             if asyncio.get_running_loop().time() > deadline:
@@ -255,13 +294,13 @@ class MessageService:
                 )
             await asyncio.sleep(POLL_SECONDS)
 
-    async def create(self, tenant_id: str, app_id_or_uid: str, data: MessageIn) -> Doc:
+    async def create(self, tenant_id: str, app_id_or_uid: str, data: MessageIn) -> MessageDoc:
         """Stores a message without an idempotency key."""
         return (await self.accept(tenant_id, app_id_or_uid, data)).message
 
     async def get(
         self, tenant_id: str, app_id_or_uid: str, msg_id_or_event_id: str, *, content: bool = True
-    ) -> Doc:
+    ) -> MessageDoc:
         """The message the path names by id or by `eventId` (Svix's "ID or UID"), 404 when none.
 
         `content`: with its payload (read from its own document when it is kept apart); without,
@@ -275,26 +314,17 @@ class MessageService:
             raise NotFoundError("Message not found.")
         return await with_content(self._store, doc) if content else doc
 
-    async def find(self, tenant_id: str, app_id: str, msg_id_or_event_id: str) -> Doc | None:
+    async def find(self, tenant_id: str, app_id: str, msg_id_or_event_id: str) -> MessageDoc | None:
         """By id (a point read), else by `eventId`: the newest message carrying it (one query).
 
         An `eventId` is unique per application only for HERALD_EVENT_ID_TTL_SECONDS; after that
         a later message may carry it again, and the name means the latest.
         """
-        pk = [tenant_id, app_id]
-        if msg_id_or_event_id.startswith(f"{ids.MESSAGE}_"):
-            doc = await self._store.read(MESSAGES, pk, msg_id_or_event_id)
-            if doc is not None and doc.get("type") == MESSAGE_TYPE:
+        if is_message_id(msg_id_or_event_id):
+            doc = await queries.read(self._store, MESSAGE, app_key(tenant_id, app_id), msg_id_or_event_id)
+            if doc is not None:
                 return doc
-        found = await self._store.query(
-            MESSAGES,
-            pk,
-            where="c.type = @type AND c.eventId = @eventId",
-            parameters=[("@type", MESSAGE_TYPE), ("@eventId", msg_id_or_event_id)],
-            order_by="c.id DESC",
-            top=1,
-        )
-        return found[0] if found else None
+        return await queries.newest_message_with_event_id(self._store, tenant_id, app_id, msg_id_or_event_id)
 
     async def list_page(
         self,
@@ -306,15 +336,7 @@ class MessageService:
         filters: Mapping[str, Any],
     ) -> dict[str, Any]:
         app = await self._apps.get(tenant_id, app_id_or_uid)
-        where, parameters = message_filters("c", filters)
-        page = await fetch_page(
-            self._store,
-            MESSAGES,
-            [tenant_id, app["id"]],
-            where=" AND ".join(["c.type = @type", *where]),
-            parameters=[("@type", MESSAGE_TYPE), *parameters],
-            params=params,
-        )
+        page = await queries.messages_page(self._store, tenant_id, app["id"], params, message_filter(filters))
         docs = await with_contents(self._store, page.items) if with_content else page.items
         return page.to_wire([to_out(doc, with_content=with_content) for doc in docs])
 
@@ -347,7 +369,7 @@ class MessageService:
         statuses = await asyncio.gather(*(one(name) for name in unique))
         return BulkExpungeContentsOut(results=dict(zip(unique, statuses, strict=True)))
 
-    async def expunge(self, message: Doc) -> bool:
+    async def expunge(self, message: MessageHead) -> bool:
         """Deletes the payload of a stored message; False when it was gone already.
 
         A payload kept apart goes first: were the patch to fail after it, the message reads as
@@ -355,7 +377,7 @@ class MessageService:
         """
         if message.get("expunged"):
             return False
-        pk = [message["tenantId"], message["appId"]]
+        pk = key_of(message)
         if message.get("payloadExpiresAt"):
             await self._store.delete(MESSAGES, pk, content_id(message["id"]))
         operations: list[dict[str, Any]] = [
@@ -378,38 +400,40 @@ class MessageService:
         endpoints = await self._endpoints.list_recent(tenant_id, app["id"])
         return any(matches(ep, data.event_type, data.channels) for ep in endpoints)
 
-    async def _resolve_app(self, tenant_id: str, app_id_or_uid: str, inline: ApplicationIn | None) -> Doc:
+    async def _resolve_app(
+        self, tenant_id: str, app_id_or_uid: str, inline: ApplicationIn | None
+    ) -> ApplicationDoc:
         app = await self._apps.find_recent(tenant_id, app_id_or_uid)
         if app is not None:
             return app
         if inline is None:
             raise NotFoundError("Application not found.")
         # As in Svix: the inline application is created when the path names none yet.
-        if inline.uid is None and not app_id_or_uid.startswith(f"{ids.APP}_"):
+        if inline.uid is None and not is_application_id(app_id_or_uid):
             uid = path_identifier(app_id_or_uid, loc=["path", "app_id"])
             inline = inline.model_copy(update={"uid": uid})
         app, _ = await self._apps.create(tenant_id, inline, get_if_exists=True)
         return app
 
-    async def _resolve_conflict(self, pk: list[str], guard: Doc, now: datetime) -> Accepted | None:
+    async def _resolve_conflict(self, pk: PartitionKey, guard: Guard, now: datetime) -> Accepted | None:
         """What an existing guard means: the earlier answer, a refusal, or None to try again."""
-        existing = await self._store.read(MESSAGES, pk, guard["id"])
+        existing = await self._read_guard(pk, guard)
         if existing is None:
             return None
-        holder = await self._store.read(MESSAGES, pk, existing["msgId"])
+        holder = await queries.read(self._store, MESSAGE, pk, existing["msgId"])
         if holder is not None:
             # A replay answers with the payload, as the first answer did.
             holder = await with_content(self._store, holder)
         young = from_wire(existing["createdAt"]) > now - timedelta(seconds=IN_FLIGHT_SECONDS)
         expired = from_wire(existing["expiresAt"]) <= now
-        if guard["type"] == KEY_GUARD_TYPE:
+        if existing["type"] == KEY_GUARD_TYPE and guard["type"] == KEY_GUARD_TYPE:
             if not expired and existing["fingerprint"] != guard["fingerprint"]:
                 raise ConflictError(
                     "This idempotency key was already used for a different request.",
                     code="idempotency_conflict",
                 )
             if holder is not None and not expired:
-                return Accepted(holder, created=False, with_content=bool(existing["withContent"]))
+                return _accepted(holder, created=False, with_content=existing["withContent"])
         elif holder is not None and not expired:
             raise ConflictError("A message with this eventId already exists.")
         if young and holder is None and not expired:
@@ -417,13 +441,20 @@ class MessageService:
             return None
         # Expired (the local server does not enforce `ttl`) or left by a create that died.
         with contextlib.suppress(EtagMismatchError):
-            await self._store.delete(MESSAGES, pk, existing["id"], etag=existing["_etag"])
+            await self._store.delete(MESSAGES, pk, existing["id"], etag=etag(existing))
         return None
 
-    def _key_guard(self, message: Doc, key: str, fingerprint: str, with_content: bool, now: datetime) -> Doc:
+    async def _read_guard(self, pk: PartitionKey, guard: Guard) -> Guard | None:
+        if guard["type"] == KEY_GUARD_TYPE:
+            return await queries.read(self._store, KEY_GUARD, pk, guard["id"])
+        return await queries.read(self._store, EVENT_GUARD, pk, guard["id"])
+
+    def _key_guard(
+        self, message: MessageDoc, key: str, fingerprint: str, with_content: bool, now: datetime
+    ) -> KeyGuardDoc:
         ttl = self._settings.idempotency_ttl_seconds
         return {
-            "id": "idem~" + hashlib.sha256(key.encode()).hexdigest(),
+            "id": key_guard_id(key),
             "type": KEY_GUARD_TYPE,
             "tenantId": message["tenantId"],
             "appId": message["appId"],
@@ -435,32 +466,35 @@ class MessageService:
             "expiresAt": to_wire(now + timedelta(seconds=ttl)),
         }
 
-    def _event_guard(self, message: Doc, now: datetime) -> Doc:
+    def _event_guard(self, message: MessageDoc, event_id: str, now: datetime) -> EventGuardDoc:
         ttl = self._settings.event_id_ttl_seconds
         return {
-            "id": event_guard_id(message["appId"], message["eventId"]),
-            "type": EVENT_ID_TYPE,
+            "id": event_guard_id(message["appId"], event_id),
+            "type": EVENT_GUARD_TYPE,
             "tenantId": message["tenantId"],
             "appId": message["appId"],
-            "eventId": message["eventId"],
+            "eventId": event_id,
             "msgId": message["id"],
             "createdAt": to_wire(now),
             "ttl": ttl,
             "expiresAt": to_wire(now + timedelta(seconds=ttl)),
         }
 
-    def _content_doc(self, message: Doc, content: Doc, seconds: int, expires: str) -> Doc:
+    def _content_doc(self, message: MessageDoc, seconds: int, expires: str) -> ContentDoc:
         """The payload of a message that keeps it for less than itself: Cosmos deletes it at `ttl`."""
-        return {
+        content: ContentDoc = {
             "id": content_id(message["id"]),
             "type": CONTENT_TYPE,
             "tenantId": message["tenantId"],
             "appId": message["appId"],
             "msgId": message["id"],
-            **content,
+            "payload": message.get("payload", {}),
             "ttl": seconds,
             "expiresAt": expires,
         }
+        if "transformationsParams" in message:
+            content["transformationsParams"] = message["transformationsParams"]
+        return content
 
     def _check_payload_size(self, data: MessageIn) -> None:
         size = len(json.dumps(data.payload, separators=(",", ":"), ensure_ascii=False).encode())
@@ -494,30 +528,3 @@ class MessageService:
         else:
             return None
         return seconds if seconds < self._settings.retention_days * 86400 else None
-
-
-def message_filters(alias: str, filters: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, Any]]]:
-    """Cosmos SQL conditions for the list filters Svix offers on messages and attempts.
-
-    `before` and `after` arrive normalized to the stored timestamp form.
-    """
-    where: list[str] = []
-    params: list[tuple[str, Any]] = []
-    if filters.get("channel"):
-        where.append(f"ARRAY_CONTAINS({alias}.channels, @channel)")
-        params.append(("@channel", filters["channel"]))
-    if filters.get("tag"):
-        where.append(f"ARRAY_CONTAINS({alias}.tags, @tag)")
-        params.append(("@tag", filters["tag"]))
-    if filters.get("event_types"):
-        names = [name for name in str(filters["event_types"]).split(",") if name]
-        placeholders = []
-        for index, name in enumerate(names):
-            placeholders.append(f"@et{index}")
-            params.append((f"@et{index}", name))
-        where.append(f"{alias}.eventType IN ({', '.join(placeholders)})")
-    for key, op in (("before", "<"), ("after", ">")):
-        if filters.get(key):
-            where.append(f"{alias}.timestamp {op} @{key}")
-            params.append((f"@{key}", filters[key]))
-    return where, params

@@ -25,7 +25,7 @@ from pydantic_core import to_jsonable_python
 from shared import ids
 from shared.clock import to_wire, utcnow
 from shared.delivery.lanes import OutboundLanes
-from shared.delivery.sender import AttemptReport, Delivery, send
+from shared.delivery.sender import AttemptResult, WebhookRequest, send
 from shared.models import (
     EndpointIn,
     EndpointUpdate,
@@ -40,13 +40,10 @@ from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
 from shared.services.messages import matches
 from shared.settings import HeraldSettings
-from shared.store.base import Doc
+from shared.store.schema import OPERATIONAL_APP, EndpointDoc
 
 log = logging.getLogger(__name__)
 
-# The `appId` of a tenant's operational endpoints: their partition is [tenantId, "_operational"].
-OPERATIONAL_APP = "_operational"
-OPERATIONAL_ENDPOINT_TYPE = "operational-endpoint"
 # The events Herald emits, with Svix's names and data shapes.
 EVENT_TYPES = (
     "message.attempt.exhausted",
@@ -63,7 +60,7 @@ EVENT_TYPES = (
 RETRY_DELAY_SECONDS = 1.0
 
 
-def to_out(doc: Doc) -> OperationalWebhookEndpointOut:
+def to_out(doc: EndpointDoc) -> OperationalWebhookEndpointOut:
     return OperationalWebhookEndpointOut.model_validate(doc)
 
 
@@ -84,16 +81,16 @@ class OperationalEndpointService:
 
     async def create(
         self, tenant_id: str, data: OperationalWebhookEndpointIn, *, seed: str | None = None
-    ) -> Doc:
+    ) -> EndpointDoc:
         fields = EndpointIn.model_validate(data.model_dump(exclude_unset=True))
         return await self._endpoints.create(tenant_id, OPERATIONAL_APP, fields, seed=seed)
 
-    async def get(self, tenant_id: str, id_or_uid: str) -> Doc:
+    async def get(self, tenant_id: str, id_or_uid: str) -> EndpointDoc:
         return await self._endpoints.get(tenant_id, OPERATIONAL_APP, id_or_uid)
 
     async def upsert(
         self, tenant_id: str, id_or_uid: str, data: OperationalWebhookEndpointUpsertIn
-    ) -> tuple[Doc, bool]:
+    ) -> tuple[EndpointDoc, bool]:
         """PUT: replaces the endpoint's settings, or creates it when absent; True when created."""
         fields = EndpointUpdate.model_validate(data.model_dump(exclude_unset=True))
         return await self._endpoints.update(tenant_id, OPERATIONAL_APP, id_or_uid, fields)
@@ -117,12 +114,12 @@ class OperationalEndpointService:
     async def set_headers(self, tenant_id: str, id_or_uid: str, headers: dict[str, str]) -> None:
         await self._endpoints.set_headers(tenant_id, OPERATIONAL_APP, id_or_uid, headers, merge=False)
 
-    async def subscribed(self, tenant_id: str, event_type: str) -> list[Doc]:
+    async def subscribed(self, tenant_id: str, event_type: str) -> list[EndpointDoc]:
         """The tenant's enabled endpoints that listen to `event_type` (or to every type)."""
         endpoints = await self._endpoints.list_all(tenant_id, OPERATIONAL_APP)
         return [endpoint for endpoint in endpoints if matches(endpoint, event_type, None)]
 
-    async def signing_secrets(self, endpoint: Doc) -> list[str]:
+    async def signing_secrets(self, endpoint: EndpointDoc) -> list[str]:
         return await self._endpoints.signing_secrets(endpoint)
 
 
@@ -151,7 +148,7 @@ class OperationalEvents:
         """Sends `{type, timestamp, data}` to every matching endpoint; never raises."""
         await self._emit(tenant_id, event_type, lambda: _ready(data))
 
-    def endpoint_changed(self, event_type: str, endpoint: Doc, extra: Mapping[str, Any]) -> None:
+    def endpoint_changed(self, event_type: str, endpoint: EndpointDoc, extra: Mapping[str, Any]) -> None:
         """Announces a change to an application's endpoint in the background, with Svix's data
         (`appId`, `appUid`, `endpointId`, `endpointUid`, and `extra`)."""
 
@@ -195,38 +192,38 @@ class OperationalEvents:
                 "operational event %s for tenant %s not sent: %s", event_type, tenant_id, type(exc).__name__
             )
 
-    async def _deliver(self, event_type: str, event_id: str, body: bytes, endpoint: Doc) -> None:
+    async def _deliver(self, event_type: str, event_id: str, body: bytes, endpoint: EndpointDoc) -> None:
         try:
-            delivery = Delivery(
+            request = WebhookRequest(
                 msg_id=event_id,
                 url=endpoint["url"],
                 body=body,
                 secrets=await self._endpoints.signing_secrets(endpoint),
                 headers=endpoint.get("headers") or {},
             )
-            report = await self._send(endpoint["tenantId"], delivery)
-            if not report.outcome.success:
+            result = await self._send(endpoint["tenantId"], request)
+            if not result.success:
                 await asyncio.sleep(RETRY_DELAY_SECONDS)
-                report = await self._send(endpoint["tenantId"], delivery)
+                result = await self._send(endpoint["tenantId"], request)
         except Exception as exc:
             log.warning(
                 "operational event %s to %s not sent: %s", event_type, endpoint["id"], type(exc).__name__
             )
             return
-        if not report.outcome.success:
+        if not result.success:
             log.warning(
                 "operational event %s to %s failed twice: %s",
                 event_type,
                 endpoint["id"],
-                report.error or f"HTTP {report.status_code}",
+                result.error or f"HTTP {result.status_code}",
             )
 
-    async def _send(self, tenant_id: str, delivery: Delivery) -> AttemptReport:
+    async def _send(self, tenant_id: str, request: WebhookRequest) -> AttemptResult:
         """One request; raises LaneBusyError when the tenant's share stays busy (the event is lost)."""
-        async with self._lanes.slot(tenant_id, delivery.url, wait=self._settings.outbound_wait_seconds):
+        async with self._lanes.slot(tenant_id, request.url, wait=self._settings.outbound_wait_seconds):
             return await send(
                 self._http.session(),
-                delivery,
+                request,
                 self._settings,
                 svix_headers=self._settings.delivery_svix_headers,
             )

@@ -18,7 +18,7 @@ from shared.models import (
 from shared.portal_tokens import DEFAULT_EXPIRY_SECONDS, PortalTokens, granted_capabilities
 from shared.scopes import Capability
 from shared.services.applications import ApplicationService
-from shared.store.base import Doc
+from shared.store.schema import ApplicationDoc
 
 # Where the Function App serves the portal (blueprints/portal.py).
 PORTAL_PATH = "/api/portal/"
@@ -56,7 +56,7 @@ class PortalAccessService:
 
     async def _application(
         self, tenant_id: str, id_or_uid: str, application: ApplicationIn | None, seed: str | None
-    ) -> Doc:
+    ) -> ApplicationDoc:
         found = await self._applications.find(tenant_id, id_or_uid)
         if found is not None:
             return found

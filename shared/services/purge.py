@@ -13,7 +13,6 @@ payloads still there are counted, and the task's cursor says which batch it has 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from shared import durable
 from shared.clock import to_wire, utcnow
@@ -21,22 +20,22 @@ from shared.durable import PurgeJob, PurgeProgress
 from shared.models import BackgroundTaskStatus, BackgroundTaskType
 from shared.services.applications import ApplicationService
 from shared.services.background_tasks import BackgroundTaskService
-from shared.services.messages import MESSAGE_TYPE, MessageService
-from shared.store.base import MESSAGES, Doc, DocumentStore
+from shared.services.messages import MessageService
+from shared.store import queries
+from shared.store.base import DocumentStore
+from shared.store.schema import BackgroundTaskDoc, MessageHead, Owned
 
 PURGE_BATCH_SIZE = 100
 # Messages expunged at once: background work should not crowd out the message path's requests.
 CONCURRENCY = 10
-# What `MessageService.expunge` needs of a message: never its payload (up to 1 MiB each).
-_FIELDS = "c.id, c.tenantId, c.appId, c.expunged, c.payloadExpiresAt"
 
 
-def instance_id(task: Doc) -> str:
+def instance_id(task: Owned) -> str:
     """The workflow of a task: one per task, so a retried request cannot start a second."""
     return durable.instance_id("pur", task["tenantId"], task["id"])
 
 
-def workflow_input(task: Doc) -> PurgeJob:
+def workflow_input(task: Owned) -> PurgeJob:
     return PurgeJob(tenantId=task["tenantId"], taskId=task["id"], cursor=None)
 
 
@@ -53,17 +52,18 @@ class ContentPurgeService:
         self._messages = messages
         self._tasks = tasks
 
-    async def start(self, tenant_id: str, app_id_or_uid: str, *, seed: str | None = None) -> Doc:
+    async def start(
+        self, tenant_id: str, app_id_or_uid: str, *, seed: str | None = None
+    ) -> BackgroundTaskDoc:
         """Records the task (`running`); its workflow does the work.
 
         :raises NotFoundError: no such application.
         """
         app = await self._apps.get(tenant_id, app_id_or_uid)
-        scope = {"appId": app["id"], "until": to_wire(utcnow()), "cursor": None}
         return await self._tasks.create(
             tenant_id,
             BackgroundTaskType.APPLICATION_PURGE_CONTENT,
-            scope=scope,
+            scope={"appId": app["id"], "until": to_wire(utcnow())},
             data={"messagesPurged": 0},
             seed=seed,
         )
@@ -79,7 +79,7 @@ class ContentPurgeService:
         batch = await self._next(task)
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(message: Doc) -> bool:
+        async def one(message: MessageHead) -> bool:
             async with gate:
                 return await self._messages.expunge(message)
 
@@ -97,18 +97,13 @@ class ContentPurgeService:
         if task is not None and task["status"] == BackgroundTaskStatus.RUNNING:
             await self._tasks.update(task, {"status": str(BackgroundTaskStatus.FAILED)})
 
-    async def _next(self, task: Doc) -> list[Doc]:
-        where = ["c.type = @type", "c.timestamp <= @until"]
-        parameters: list[tuple[str, Any]] = [("@type", MESSAGE_TYPE), ("@until", task["until"])]
-        if task["cursor"]:
-            where.append("c.id > @cursor")
-            parameters.append(("@cursor", task["cursor"]))
-        return await self._store.query(
-            MESSAGES,
-            [task["tenantId"], task["appId"]],
-            where=" AND ".join(where),
-            parameters=parameters,
-            select=_FIELDS,
-            order_by="c.id ASC",
-            top=PURGE_BATCH_SIZE,
+    async def _next(self, task: BackgroundTaskDoc) -> list[MessageHead]:
+        # Only what expunging needs of each message: never its payload (up to 1 MiB each).
+        return await queries.message_heads_up_to(
+            self._store,
+            task["tenantId"],
+            task["appId"],
+            task.get("until"),
+            after=task["cursor"],
+            limit=PURGE_BATCH_SIZE,
         )

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from shared import durable, ids
 from shared.clock import from_wire, to_wire, utcnow
@@ -36,30 +35,37 @@ from shared.models import BackgroundTaskStatus, BackgroundTaskType, MessageStatu
 from shared.services.applications import ApplicationService
 from shared.services.background_tasks import BackgroundTaskService
 from shared.services.endpoints import EndpointService
-from shared.services.messages import DESTINATION_TYPE, MESSAGE_TYPE, payload_gone, with_content
-from shared.services.resend import ManualDelivery, check_enabled
+from shared.services.messages import payload_gone, with_content
+from shared.services.resend import ManualAttempts, check_enabled
 from shared.settings import HeraldSettings
-from shared.store.base import (
-    APPLICATIONS,
-    MESSAGES,
-    Doc,
-    DocumentExistsError,
-    DocumentStore,
-    EtagMismatchError,
+from shared.store import queries
+from shared.store.base import APPLICATIONS, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.store.queries import Window
+from shared.store.schema import (
+    MESSAGE,
+    RECOVERY_GUARD,
+    RECOVERY_GUARD_TYPE,
+    BackgroundTaskDoc,
+    DestinationDoc,
+    EndpointDoc,
+    MessageDoc,
+    Owned,
+    RecoveryGuardDoc,
+    TaskScope,
+    app_key,
+    etag,
+    new_background_task_id,
+    recovery_guard_id,
+    tenant_key,
 )
 
 # Requests in flight at once within a batch: a recovering receiver should not meet a stampede.
 CONCURRENCY = 10
-GUARD_TYPE = "recovery-guard"
 # A running task not moved on for this long has lost its workflow: it no longer holds its endpoint.
 # (A batch takes at most HERALD_RECOVER_BATCH_SIZE / CONCURRENCY request timeouts, minutes.)
 STALE_AFTER_SECONDS = 3600
 # A guard whose task does not exist yet is a start in flight for this long.
 IN_FLIGHT_SECONDS = 30
-
-
-def guard_id(endpoint_id: str) -> str:
-    return f"recovery~{endpoint_id}"
 
 
 @dataclass(frozen=True)
@@ -71,12 +77,12 @@ class Resent:
     retry_in: float | None = None
 
 
-def instance_id(task: Doc) -> str:
+def instance_id(task: Owned) -> str:
     """The workflow of a task: one per task, so a retried request cannot start a second."""
     return durable.instance_id("rcv", task["tenantId"], task["id"])
 
 
-def workflow_input(task: Doc) -> RecoveryJob:
+def workflow_input(task: Owned) -> RecoveryJob:
     return RecoveryJob(tenantId=task["tenantId"], taskId=task["id"], cursor=None)
 
 
@@ -88,7 +94,7 @@ class RecoveryService:
         applications: ApplicationService,
         endpoints: EndpointService,
         tasks: BackgroundTaskService,
-        manual: ManualDelivery,
+        manual: ManualAttempts,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -105,7 +111,7 @@ class RecoveryService:
         window: RecoverIn,
         *,
         seed: str | None = None,
-    ) -> Doc:
+    ) -> BackgroundTaskDoc:
         """Records the recovery task (`running`); its workflow does the work.
 
         :raises ConflictError: another recovery of the endpoint is running (`recovery_in_progress`).
@@ -115,13 +121,12 @@ class RecoveryService:
         check_enabled(endpoint)
         # The task's id is known before it is written, so the guard can name it first.
         seed = seed or ids.new_seed()
-        await self._hold(tenant_id, endpoint["id"], ids.new_id(ids.BACKGROUND_TASK, seed))
-        scope = {
+        await self._hold(tenant_id, endpoint["id"], new_background_task_id(seed))
+        scope: TaskScope = {
             "appId": app["id"],
             "endpointId": endpoint["id"],
             "since": to_wire(window.since),
             "until": to_wire(window.until) if window.until else None,
-            "cursor": None,
             "batches": 0,
         }
         return await self._tasks.create(
@@ -160,7 +165,8 @@ class RecoveryService:
         }
         status = BackgroundTaskStatus.FINISHED if done else BackgroundTaskStatus.RUNNING
         await self._tasks.update(
-            task, {"status": str(status), "data": data, "cursor": cursor, "batches": task["batches"] + 1}
+            task,
+            {"status": str(status), "data": data, "cursor": cursor, "batches": task["batches"] + 1},
         )
         return {"done": done, "cursor": cursor, "retryIn": resent.retry_in}
 
@@ -170,54 +176,39 @@ class RecoveryService:
         if task is not None and task["status"] == BackgroundTaskStatus.RUNNING:
             await self._tasks.update(task, {"status": str(BackgroundTaskStatus.FAILED)})
 
-    async def _failed_pairs(self, task: Doc) -> list[Doc]:
-        where = [
-            "c.type = @type",
-            "c.endpointId = @ep",
-            "c.status = @fail",
-            "c.timestamp >= @since",
-        ]
-        parameters: list[tuple[str, Any]] = [
-            ("@type", DESTINATION_TYPE),
-            ("@ep", task["endpointId"]),
-            ("@fail", int(MessageStatus.FAIL)),
-            ("@since", task["since"]),
-        ]
-        if task["until"]:
-            where.append("c.timestamp < @until")
-            parameters.append(("@until", task["until"]))
-        if task["cursor"]:
-            where.append("c.msgId > @cursor")
-            parameters.append(("@cursor", task["cursor"]))
-        return await self._store.query(
-            MESSAGES,
-            [task["tenantId"], task["appId"]],
-            where=" AND ".join(where),
-            parameters=parameters,
-            order_by="c.msgId ASC",
-            top=self._settings.recover_batch_size,
+    async def _failed_pairs(self, task: BackgroundTaskDoc) -> list[DestinationDoc]:
+        return await queries.destinations_of_endpoint(
+            self._store,
+            task["tenantId"],
+            task["appId"],
+            task["endpointId"],
+            Window(task.get("since"), task.get("until")),
+            after=task["cursor"],
+            limit=self._settings.recover_batch_size,
+            status=int(MessageStatus.FAIL),
         )
 
-    async def _resend(self, task: Doc, endpoint: Doc, pairs: list[Doc]) -> Resent:
+    async def _resend(
+        self, task: BackgroundTaskDoc, endpoint: EndpointDoc, pairs: list[DestinationDoc]
+    ) -> Resent:
         """One manual attempt per pair, up to CONCURRENCY at once, let through in message order.
 
         Stops letting requests through at the first the throttle or the outbound lanes hold back:
         the statuses returned are those of a prefix of `pairs`. None for a message gone, or its
         payload expunged or expired since (nothing sent).
         """
-        pk = [task["tenantId"], task["appId"]]
-        read = await asyncio.gather(*(self._store.read(MESSAGES, pk, pair["msgId"]) for pair in pairs))
+        pk = app_key(task["tenantId"], task["appId"])
+        read = await asyncio.gather(
+            *(queries.read(self._store, MESSAGE, pk, pair["msgId"]) for pair in pairs)
+        )
         # A payload kept apart (a payload retention shorter than the message's) comes with it.
-        messages = [
-            None if doc is None or doc.get("type") != MESSAGE_TYPE else await with_content(self._store, doc)
-            for doc in read
-        ]
+        messages = [None if doc is None else await with_content(self._store, doc) for doc in read]
         gate = asyncio.Semaphore(CONCURRENCY)
         results: list[asyncio.Task[MessageStatus] | None] = []
         slots: list[Slot] = []
         retry_in: float | None = None
 
-        async def one(message: Doc, slot: Slot) -> MessageStatus:
+        async def one(message: MessageDoc, slot: Slot) -> MessageStatus:
             try:
                 return await self._manual.attempt_now(message, endpoint, slot=slot)
             finally:
@@ -246,9 +237,9 @@ class RecoveryService:
 
     async def _hold(self, tenant_id: str, endpoint_id: str, task_id: str) -> None:
         """Makes `task_id` the endpoint's one running recovery, or refuses with 409."""
-        guard: Doc = {
-            "id": guard_id(endpoint_id),
-            "type": GUARD_TYPE,
+        guard: RecoveryGuardDoc = {
+            "id": recovery_guard_id(endpoint_id),
+            "type": RECOVERY_GUARD_TYPE,
             "tenantId": tenant_id,
             "endpointId": endpoint_id,
             "taskId": task_id,
@@ -260,7 +251,7 @@ class RecoveryService:
             return
         except DocumentExistsError:
             pass
-        existing = await self._store.read(APPLICATIONS, [tenant_id], guard["id"])
+        existing = await queries.read(self._store, RECOVERY_GUARD, tenant_key(tenant_id), guard["id"])
         if existing is not None and existing["taskId"] == task_id:
             # A retried request whose first try took the guard.
             return
@@ -273,14 +264,14 @@ class RecoveryService:
             if existing is None:
                 await self._store.create(APPLICATIONS, guard)
             else:
-                await self._store.replace(APPLICATIONS, guard, etag=existing["_etag"])
+                await self._store.replace(APPLICATIONS, guard, etag=etag(existing))
         except (DocumentExistsError, EtagMismatchError):
             # Another start took it between the read and the write: that one runs.
             raise ConflictError(
                 "A recovery of this endpoint is already starting.", code="recovery_in_progress"
             ) from None
 
-    async def _holds(self, guard: Doc) -> bool:
+    async def _holds(self, guard: RecoveryGuardDoc) -> bool:
         task = await self._tasks.find(guard["tenantId"], guard["taskId"])
         now = utcnow()
         if task is None:

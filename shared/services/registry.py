@@ -20,6 +20,7 @@ from shared.services.background_tasks import BackgroundTaskService
 from shared.services.breaker import CircuitBreaker
 from shared.services.dead_letters import DeadLetterService
 from shared.services.delivery import DeliveryService
+from shared.services.dispatch import DispatchService
 from shared.services.endpoint_health import EndpointHealthService
 from shared.services.endpoints import EndpointService
 from shared.services.environment import EnvironmentService
@@ -28,23 +29,20 @@ from shared.services.examples import ExampleService
 from shared.services.idempotency import IdempotencyService
 from shared.services.inbound import InboundService
 from shared.services.messages import MessageService
-from shared.services.operational import (
-    OPERATIONAL_ENDPOINT_TYPE,
-    OperationalEndpointService,
-    OperationalEvents,
-)
+from shared.services.operational import OperationalEndpointService, OperationalEvents
 from shared.services.portal_access import PortalAccessService
 from shared.services.portal_config import PortalConfigService
 from shared.services.purge import ContentPurgeService
 from shared.services.recovery import RecoveryService
 from shared.services.replay import ReplayService
-from shared.services.resend import ManualDelivery, ResendService
+from shared.services.resend import ManualAttempts, ResendService
 from shared.services.statistics import StatisticsService
 from shared.services.sweeper import Sweeper
 from shared.settings import HeraldSettings, get_settings
 from shared.store.base import DocumentStore
 from shared.store.cosmos import get_store
 from shared.store.joined import JoinedBatches
+from shared.store.schema import OPERATIONAL_ENDPOINT_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +66,8 @@ class Services:
     rate_limiter: RateLimiter
     delivery: DeliveryService
     sweeper: Sweeper
+    # A message's first round and its retry workflows; the sweeper's finds too.
+    dispatch: DispatchService
     operational_endpoints: OperationalEndpointService
     operational: OperationalEvents
     resend: ResendService
@@ -127,7 +127,8 @@ class Services:
         delivery = DeliveryService(
             store, settings, endpoints, attempts, limiter, events=operational, lanes=lanes
         )
-        manual = ManualDelivery(delivery)
+        manual = ManualAttempts(delivery)
+        sweeper = Sweeper(store, settings, attempts)
         portal_tokens = PortalTokens(
             portal_signer(settings), RevocationList(store), leeway_seconds=settings.auth_leeway_seconds
         )
@@ -145,7 +146,8 @@ class Services:
             tokens=TokenValidator(settings, jwks_source(settings), portal=portal_tokens),
             rate_limiter=limiter,
             delivery=delivery,
-            sweeper=Sweeper(store, settings, attempts),
+            sweeper=sweeper,
+            dispatch=DispatchService(delivery, sweeper),
             operational_endpoints=operational_endpoints,
             operational=operational,
             resend=ResendService(messages, endpoints, manual),
@@ -167,7 +169,9 @@ class Services:
         )
 
     async def close(self) -> None:
-        """Closes the outbound HTTP clients and the probes' (the store belongs to whoever created it)."""
+        """Lets the background dispatches started so far finish, then closes the outbound HTTP clients
+        and the probes' (the store belongs to whoever created it)."""
+        await self.dispatch.settle()
         await self.delivery.close()
         await self.operational.drain()
         await self.http.close()

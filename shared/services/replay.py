@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 from enum import IntEnum
-from typing import Any
 
 from shared import durable
 from shared.clock import to_wire, utcnow
@@ -34,47 +33,56 @@ from shared.models import (
     ReplayOut,
 )
 from shared.services.applications import ApplicationService
-from shared.services.attempts import ATTEMPT_TYPE
 from shared.services.background_tasks import BackgroundTaskService
 from shared.services.endpoints import EndpointService
-from shared.services.messages import DESTINATION_TYPE, MESSAGE_TYPE, matches
+from shared.services.messages import matches
 from shared.services.recovery import CONCURRENCY
-from shared.services.resend import ManualDelivery, check_enabled
+from shared.services.resend import ManualAttempts, check_enabled
 from shared.settings import HeraldSettings
-from shared.store.base import MESSAGES, Doc, DocumentStore
+from shared.store import queries
+from shared.store.base import MESSAGES, DocumentStore
+from shared.store.queries import MessageFilter, Window
+from shared.store.schema import (
+    MESSAGE,
+    AttemptAnswer,
+    BackgroundTaskChanges,
+    BackgroundTaskDoc,
+    EndpointDoc,
+    MessageDoc,
+    Owned,
+    TaskScope,
+    app_key,
+    key_of,
+)
 
 # What a batch did: the cursor after it (None when it was the last), and each attempt's status
 # (None for a message with nothing left to send).
 Batch = tuple[str | None, list[MessageStatus | None]]
 
 
-def to_out(task: Doc) -> ReplayOut:
+def to_out(task: BackgroundTaskDoc) -> ReplayOut:
     return ReplayOut.model_validate(task)
 
 
-def instance_id(task: Doc) -> str:
+def instance_id(task: Owned) -> str:
     """The workflow of a task: one per task, so a retried request cannot start a second."""
     return durable.instance_id("rpl", task["tenantId"], task["id"])
 
 
-def workflow_input(task: Doc) -> RecoveryJob:
+def workflow_input(task: Owned) -> RecoveryJob:
     return RecoveryJob(tenantId=task["tenantId"], taskId=task["id"], cursor=None)
 
 
-def _window(task: Doc, field: str) -> tuple[list[str], list[tuple[str, Any]]]:
-    where = [f"c.{field} >= @since"]
-    parameters: list[tuple[str, Any]] = [("@since", task["since"])]
-    if task["until"]:
-        where.append(f"c.{field} < @until")
-        parameters.append(("@until", task["until"]))
-    return where, parameters
+def _window(task: BackgroundTaskDoc) -> Window:
+    """The messages a task replays: those stored in `[since, until)`."""
+    return Window(task.get("since"), task.get("until"))
 
 
 def _number(value: IntEnum | None) -> int | None:
     return None if value is None else int(value)
 
 
-def _status_class(attempt: Doc) -> int:
+def _status_class(attempt: AttemptAnswer) -> int:
     return int(attempt["responseStatusCode"]) // 100 * 100
 
 
@@ -86,7 +94,7 @@ class ReplayService:
         applications: ApplicationService,
         endpoints: EndpointService,
         tasks: BackgroundTaskService,
-        manual: ManualDelivery,
+        manual: ManualAttempts,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -103,7 +111,7 @@ class ReplayService:
         window: ReplayIn,
         *,
         seed: str | None = None,
-    ) -> Doc:
+    ) -> BackgroundTaskDoc:
         """Records the task (`running`): a bulk replay for a `BulkReplayIn`, else replay-missing.
 
         :raises NotFoundError: no such application or endpoint.
@@ -112,12 +120,11 @@ class ReplayService:
         app = await self._apps.get(tenant_id, app_id_or_uid)
         endpoint = await self._endpoints.get(tenant_id, app["id"], endpoint_id_or_uid)
         check_enabled(endpoint)
-        scope: dict[str, Any] = {
+        scope: TaskScope = {
             "appId": app["id"],
             "endpointId": endpoint["id"],
             "since": to_wire(window.since),
             "until": to_wire(window.until) if window.until else None,
-            "cursor": None,
             "batches": 0,
         }
         kind = BackgroundTaskType.ENDPOINT_REPLAY
@@ -161,7 +168,12 @@ class ReplayService:
         }
         status = BackgroundTaskStatus.FINISHED if done else BackgroundTaskStatus.RUNNING
         cursor = cursor or task["cursor"]
-        changes = {"status": str(status), "data": data, "cursor": cursor, "batches": task["batches"] + 1}
+        changes: BackgroundTaskChanges = {
+            "status": str(status),
+            "data": data,
+            "cursor": cursor,
+            "batches": task["batches"] + 1,
+        }
         await self._tasks.update(task, changes)
         return {"done": done, "cursor": cursor}
 
@@ -171,15 +183,17 @@ class ReplayService:
         if task is not None and task["status"] == BackgroundTaskStatus.RUNNING:
             await self._tasks.update(task, {"status": str(BackgroundTaskStatus.FAILED)})
 
-    async def _replay_missing(self, task: Doc, endpoint: Doc) -> Batch:
+    async def _replay_missing(self, task: BackgroundTaskDoc, endpoint: EndpointDoc) -> Batch:
         """One batch of the window's messages that do not list the endpoint."""
-        where, parameters = _window(task, "timestamp")
-        where += ["c.type = @type", "NOT ARRAY_CONTAINS(c.endpointIds, @ep)"]
-        parameters += [("@type", MESSAGE_TYPE), ("@ep", endpoint["id"])]
-        if task["cursor"]:
-            where.append("c.id > @cursor")
-            parameters.append(("@cursor", task["cursor"]))
-        messages = await self._batch("c.id", where, parameters, task)
+        messages = await queries.messages_missing_endpoint(
+            self._store,
+            task["tenantId"],
+            task["appId"],
+            endpoint["id"],
+            _window(task),
+            after=task["cursor"],
+            limit=self._settings.recover_batch_size,
+        )
         now = to_wire(utcnow())
         wanted = [
             message
@@ -188,79 +202,61 @@ class ReplayService:
             and (message.get("deliverAt") or "") <= now
         ]
         statuses = await self._send(endpoint, wanted, adopt=True)
-        return self._next_cursor(messages, "id"), statuses
+        return self._next_cursor([message["id"] for message in messages]), statuses
 
-    async def _replay_sent(self, task: Doc, endpoint: Doc) -> Batch:
+    async def _replay_sent(self, task: BackgroundTaskDoc, endpoint: EndpointDoc) -> Batch:
         """One batch of the endpoint's message-endpoint pairs in the window that pass the filters."""
         filters = task["filters"]
-        where, parameters = _window(task, "timestamp")
-        where += ["c.type = @type", "c.endpointId = @ep"]
-        parameters += [("@type", DESTINATION_TYPE), ("@ep", endpoint["id"])]
-        if task["cursor"]:
-            where.append("c.msgId > @cursor")
-            parameters.append(("@cursor", task["cursor"]))
-        if filters["status"] is not None:
-            where.append("c.status = @status")
-            parameters.append(("@status", filters["status"]))
-        if filters["eventTypes"]:
-            names = [f"@et{index}" for index in range(len(filters["eventTypes"]))]
-            where.append(f"c.eventType IN ({', '.join(names)})")
-            parameters += list(zip(names, filters["eventTypes"], strict=True))
-        for name in ("channel", "tag"):
-            if filters[name]:
-                where.append(f"ARRAY_CONTAINS(c.{name}s, @{name})")
-                parameters.append((f"@{name}", filters[name]))
-        pairs = await self._batch("c.msgId", where, parameters, task)
+        pairs = await queries.destinations_of_endpoint(
+            self._store,
+            task["tenantId"],
+            task["appId"],
+            endpoint["id"],
+            _window(task),
+            after=task["cursor"],
+            limit=self._settings.recover_batch_size,
+            status=filters["status"],
+            wanted=MessageFilter(
+                channel=filters["channel"] or None,
+                tag=filters["tag"] or None,
+                event_types=tuple(filters["eventTypes"]) if filters["eventTypes"] else None,
+            ),
+        )
         chosen = pairs
         if filters["statusCodeClass"] is not None:
             classes = await self._last_status_classes(task, endpoint, [pair["msgId"] for pair in pairs])
             chosen = [pair for pair in pairs if classes.get(pair["msgId"]) == filters["statusCodeClass"]]
-        pk = [task["tenantId"], task["appId"]]
-        messages = await asyncio.gather(*(self._store.read(MESSAGES, pk, pair["msgId"]) for pair in chosen))
+        pk = app_key(task["tenantId"], task["appId"])
+        messages = await asyncio.gather(
+            *(queries.read(self._store, MESSAGE, pk, pair["msgId"]) for pair in chosen)
+        )
         # A message gone since (retention) has nothing left to send.
-        found = [
-            message for message in messages if message is not None and message.get("type") == MESSAGE_TYPE
-        ]
+        found = [message for message in messages if message is not None]
         statuses = await self._send(endpoint, found, adopt=False)
-        return self._next_cursor(pairs, "msgId"), statuses
+        return self._next_cursor([pair["msgId"] for pair in pairs]), statuses
 
-    async def _batch(
-        self, key: str, where: list[str], parameters: list[tuple[str, Any]], task: Doc
-    ) -> list[Doc]:
-        return await self._store.query(
-            MESSAGES,
-            [task["tenantId"], task["appId"]],
-            where=" AND ".join(where),
-            parameters=parameters,
-            order_by=f"{key} ASC",
-            top=self._settings.recover_batch_size,
-        )
-
-    def _next_cursor(self, batch: list[Doc], key: str) -> str | None:
-        """Where the next batch starts; None after a short batch (nothing is left)."""
-        if len(batch) < self._settings.recover_batch_size:
+    def _next_cursor(self, keys: list[str]) -> str | None:
+        """Where the next batch starts (after the last key read); None after a short batch."""
+        if len(keys) < self._settings.recover_batch_size:
             return None
-        return str(batch[-1][key])
+        return keys[-1]
 
-    async def _last_status_classes(self, task: Doc, endpoint: Doc, msg_ids: list[str]) -> dict[str, int]:
+    async def _last_status_classes(
+        self, task: BackgroundTaskDoc, endpoint: EndpointDoc, msg_ids: list[str]
+    ) -> dict[str, int]:
         """The status-code class of each message's latest attempt to the endpoint (none: not attempted)."""
-        if not msg_ids:
-            return {}
-        names = [f"@m{index}" for index in range(len(msg_ids))]
-        attempts = await self._store.query(
-            MESSAGES,
-            [task["tenantId"], task["appId"]],
-            where=f"c.type = @type AND c.endpointId = @ep AND c.msgId IN ({', '.join(names)})",
-            parameters=[("@type", ATTEMPT_TYPE), ("@ep", endpoint["id"]), *zip(names, msg_ids, strict=True)],
-            select="c.id, c.msgId, c.responseStatusCode",
+        attempts = await queries.attempt_answers(
+            self._store, task["tenantId"], task["appId"], endpoint["id"], msg_ids
         )
-        latest: dict[str, Doc] = {}
+        latest: dict[str, AttemptAnswer] = {}
         # Attempt ids sort by creation time.
-        for attempt in sorted(attempts, key=lambda attempt: str(attempt["id"])):
+        for attempt in sorted(attempts, key=lambda attempt: attempt["id"]):
             latest[attempt["msgId"]] = attempt
         return {msg_id: _status_class(attempt) for msg_id, attempt in latest.items()}
 
-    async def _send(self, endpoint: Doc, messages: list[Doc], *, adopt: bool) -> list[MessageStatus | None]:
+    async def _send(
+        self, endpoint: EndpointDoc, messages: list[MessageDoc], *, adopt: bool
+    ) -> list[MessageStatus | None]:
         """One manual attempt per message; None for an expunged one (nothing sent).
 
         `adopt`: the message then lists the endpoint as one of its own. After the attempt, not
@@ -268,7 +264,7 @@ class ReplayService:
         """
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(message: Doc) -> MessageStatus | None:
+        async def one(message: MessageDoc) -> MessageStatus | None:
             if message.get("expunged"):
                 return None
             async with gate:
@@ -276,7 +272,7 @@ class ReplayService:
                 if adopt:
                     await self._store.patch(
                         MESSAGES,
-                        [message["tenantId"], message["appId"]],
+                        key_of(message),
                         message["id"],
                         [{"op": "add", "path": "/endpointIds/-", "value": endpoint["id"]}],
                     )

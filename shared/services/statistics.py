@@ -26,27 +26,29 @@ from shared import durable
 from shared.durable import StatsJob, StatsProgress
 from shared.errors import ValidationFailedError
 from shared.models import AppUsageStatsIn, AppUsageStatsOut, BackgroundTaskStatus, BackgroundTaskType
-from shared.services.applications import APP_TYPE, ApplicationService
+from shared.services.applications import ApplicationService
 from shared.services.background_tasks import BackgroundTaskService
 from shared.services.endpoints import EndpointService
-from shared.services.messages import MESSAGE_TYPE
-from shared.store.base import APPLICATIONS, MESSAGES, Doc, DocumentStore
+from shared.store import queries
+from shared.store.base import DocumentStore
+from shared.store.queries import Window
+from shared.store.schema import AppHead, ApplicationDoc, BackgroundTaskDoc, Owned, TaskScope
 
 BATCH_SIZE = 50
 # Queries in flight at once within a batch.
 CONCURRENCY = 10
 
 
-def instance_id(task: Doc) -> str:
+def instance_id(task: Owned) -> str:
     """The workflow of a task: one per task, so a retried request cannot start a second."""
     return durable.instance_id("sts", task["tenantId"], task["id"])
 
 
-def workflow_input(task: Doc) -> StatsJob:
+def workflow_input(task: Owned) -> StatsJob:
     return StatsJob(tenantId=task["tenantId"], taskId=task["id"], cursor=None)
 
 
-def app_stats_out(task: Doc) -> AppUsageStatsOut:
+def app_stats_out(task: BackgroundTaskDoc) -> AppUsageStatsOut:
     return AppUsageStatsOut.model_validate(task)
 
 
@@ -69,7 +71,9 @@ class StatisticsService:
         self._endpoints = endpoints
         self._tasks = tasks
 
-    async def start_app_stats(self, tenant_id: str, data: AppUsageStatsIn, *, seed: str | None = None) -> Doc:
+    async def start_app_stats(
+        self, tenant_id: str, data: AppUsageStatsIn, *, seed: str | None = None
+    ) -> BackgroundTaskDoc:
         """Records an `application.stats` task (`running`); its workflow counts.
 
         :raises ValidationFailedError: `appIds` named applications and none of them exists.
@@ -77,33 +81,31 @@ class StatisticsService:
         named = list(dict.fromkeys(data.app_ids or []))
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def find(id_or_uid: str) -> Doc | None:
+        async def find(id_or_uid: str) -> ApplicationDoc | None:
             async with gate:
                 return await self._apps.find(tenant_id, id_or_uid)
 
         found = await asyncio.gather(*(find(name) for name in named))
-        apps = {doc["id"]: {"id": doc["id"], "uid": doc.get("uid")} for doc in found if doc is not None}
+        apps: dict[str, AppHead] = {
+            doc["id"]: {"id": doc["id"], "uid": doc.get("uid")} for doc in found if doc is not None
+        }
         if named and not apps:
             raise ValidationFailedError.single(["body", "appIds"], "none of these is an application")
-        scope = {
+        scope: TaskScope = {
             "since": _bound(data.since),
             "until": _bound(data.until),
             # None: every application of the tenant.
-            "apps": sorted(apps.values(), key=lambda app: str(app["id"])) if named else None,
+            "apps": sorted(apps.values(), key=lambda app: app["id"]) if named else None,
             "unresolvedAppIds": [name for name, doc in zip(named, found, strict=True) if doc is None],
-            "cursor": None,
         }
         return await self._tasks.create(
             tenant_id, BackgroundTaskType.APPLICATION_STATS, scope=scope, data={"appStats": []}, seed=seed
         )
 
-    async def start_event_types(self, tenant_id: str) -> Doc:
+    async def start_event_types(self, tenant_id: str) -> BackgroundTaskDoc:
         """Records an `event-type.aggregate` task (`running`); its workflow aggregates."""
         return await self._tasks.create(
-            tenant_id,
-            BackgroundTaskType.EVENT_TYPE_AGGREGATE,
-            scope={"cursor": None},
-            data={"event_types": []},
+            tenant_id, BackgroundTaskType.EVENT_TYPE_AGGREGATE, scope={}, data={"event_types": []}
         )
 
     async def run_batch(self, job: StatsJob) -> StatsProgress:
@@ -120,14 +122,14 @@ class StatisticsService:
             self._app_stats if task["task"] == BackgroundTaskType.APPLICATION_STATS else self._subscriptions
         )
 
-        async def one(app: Doc) -> dict[str, Any] | None:
+        async def one(app: AppHead) -> dict[str, Any] | None:
             async with gate:
                 return await figure(task, app)
 
         entries = [entry for entry in await asyncio.gather(*(one(app) for app in apps)) if entry is not None]
         (key,) = task["data"]
         done = len(apps) < BATCH_SIZE
-        cursor = str(apps[-1]["id"]) if apps else task["cursor"]
+        cursor = apps[-1]["id"] if apps else task["cursor"]
         status = BackgroundTaskStatus.FINISHED if done else BackgroundTaskStatus.RUNNING
         await self._tasks.update(
             task, {"status": str(status), "data": {key: [*task["data"][key], *entries]}, "cursor": cursor}
@@ -140,38 +142,22 @@ class StatisticsService:
         if task is not None and task["status"] == BackgroundTaskStatus.RUNNING:
             await self._tasks.update(task, {"status": str(BackgroundTaskStatus.FAILED)})
 
-    async def _next_apps(self, task: Doc) -> list[Doc]:
+    async def _next_apps(self, task: BackgroundTaskDoc) -> list[AppHead]:
         cursor = task["cursor"]
-        named: list[Doc] | None = task.get("apps")
+        named = task.get("apps")
         if named is not None:
             return [app for app in named if cursor is None or app["id"] > cursor][:BATCH_SIZE]
-        where = "c.type = @type" + (" AND c.id > @cursor" if cursor else "")
-        parameters: list[tuple[str, Any]] = [("@type", APP_TYPE)] + ([("@cursor", cursor)] if cursor else [])
-        return await self._store.query(
-            APPLICATIONS,
-            [task["tenantId"]],
-            select="c.id, c.uid",
-            where=where,
-            parameters=parameters,
-            order_by="c.id ASC",
-            top=BATCH_SIZE,
-        )
+        return await queries.application_heads(self._store, task["tenantId"], after=cursor, limit=BATCH_SIZE)
 
-    async def _app_stats(self, task: Doc, app: Doc) -> dict[str, Any] | None:
-        rows = await self._store.query(
-            MESSAGES,
-            [task["tenantId"], app["id"]],
-            select="VALUE SUM(ARRAY_LENGTH(c.endpointIds))",
-            where="c.type = @type AND c.timestamp >= @since AND c.timestamp < @until",
-            parameters=[("@type", MESSAGE_TYPE), ("@since", task["since"]), ("@until", task["until"])],
-        )
-        count = int(rows[0]) if rows and rows[0] else 0
+    async def _app_stats(self, task: BackgroundTaskDoc, app: AppHead) -> dict[str, Any] | None:
+        window = Window(task.get("since"), task.get("until"))
+        count = await queries.message_destination_count(self._store, task["tenantId"], app["id"], window)
         if not count and task.get("apps") is None:
             # Every application was asked for: only those with traffic are listed.
             return None
         return {"appId": app["id"], "appUid": app.get("uid"), "messageDestinations": count}
 
-    async def _subscriptions(self, task: Doc, app: Doc) -> dict[str, Any] | None:
+    async def _subscriptions(self, task: BackgroundTaskDoc, app: AppHead) -> dict[str, Any] | None:
         endpoints = await self._endpoints.list_all(task["tenantId"], app["id"])
         if not endpoints:
             return None

@@ -7,12 +7,13 @@ Two kinds of work can be stranded, and each sweep looks for both:
   one after the grace period was not sent. Only the messages stored since the last sweep are
   read: the sweep keeps a cursor (a small document), so its cost follows the traffic of one
   sweep interval, not of the whole retention period.
-- *Stranded* pairs: a message-endpoint pair still `pending` well past its next attempt. Its retry
+- *Stranded* destinations: a destination still `pending` well past its next attempt. Its retry
   workflow never started (a crash between the first round and the start), or failed (an activity
-  that met an outage it could not absorb). The caller restarts those whose workflow is not live.
-  They are taken tenant by tenant, each tenant's oldest first and at most `STRANDED_PER_TENANT`
-  of them, so one tenant's stuck pairs cannot take every slot of a sweep; the tenants are visited
-  in id order from where the last sweep stopped (kept in the cursor), so every tenant's turn comes.
+  that met an outage it could not absorb). The caller (`DispatchService.sweep`) restarts those
+  whose workflow is not live. They are taken tenant by tenant, each tenant's oldest first and at
+  most `STRANDED_PER_TENANT` of them, so one tenant's stuck destinations cannot take every slot of
+  a sweep; the tenants are visited in id order from where the last sweep stopped (kept in the
+  cursor), so every tenant's turn comes.
 
 The sweep never sends anything itself: it returns retry jobs, and the workflows make the attempts.
 """
@@ -23,20 +24,26 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from shared.clock import from_wire, to_wire, utcnow
-from shared.models import AttemptTrigger, MessageStatus
-from shared.services.attempts import ATTEMPT_TYPE, DISPATCHED_TYPE, AttemptService
+from shared.models import AttemptTrigger
+from shared.services.attempts import AttemptService
 from shared.services.delivery import RetryJob
-from shared.services.messages import DESTINATION_TYPE, MESSAGE_TYPE
 from shared.settings import HeraldSettings
-from shared.store.base import MESSAGES, Doc, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.store import queries
+from shared.store.base import MESSAGES, DocumentExistsError, DocumentStore, EtagMismatchError
+from shared.store.queries import Window
+from shared.store.schema import (
+    SWEEP_CURSOR,
+    SWEEP_CURSOR_ID,
+    SWEEP_CURSOR_KEY,
+    SWEEP_CURSOR_TYPE,
+    AppScoped,
+    SweepCursorDoc,
+    UnsentMessage,
+    etag,
+)
 
-# The cursor's document; its partition belongs to no tenant.
-CURSOR_KEY = ["~herald", "~sweeper"]
-CURSOR_ID = "sweep-cursor"
-CURSOR_TYPE = "sweep-cursor"
 # One sweep reads at most this much message time: after a long outage, sweeps catch up in steps
 # (each the size of one sweep's memory), not in one unbounded read. The first sweep of a new
 # database reads one such window back from its cutoff.
@@ -46,10 +53,6 @@ SWEEP_LIMIT = 200
 # Stranded pairs: at most this many of one tenant per sweep, from at most this many tenants.
 STRANDED_PER_TENANT = 20
 STRANDED_TENANTS = 50
-_STRANDED = (
-    f"c.type = '{DESTINATION_TYPE}' AND c.status = {int(MessageStatus.PENDING)} "
-    "AND IS_STRING(c.nextAttempt) AND c.nextAttempt < @cutoff"
-)
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,10 @@ class Sweep:
     # Where the next sweep starts reading messages.
     next_cursor: datetime
     # The unsent messages as the query read them (what their dispatch markers are made of).
-    messages: dict[str, Doc] = field(default_factory=dict)
+    messages: dict[str, UnsentMessage] = field(default_factory=dict)
     # The cursor document as this sweep read it (None before the first sweep).
-    cursor: Doc | None = None
-    # The tenant after which the next sweep looks for stranded pairs (None: from the first).
+    cursor: SweepCursorDoc | None = None
+    # The tenant after which the next sweep looks for stranded destinations (None: from the first).
     stranded_after: str | None = None
 
 
@@ -75,7 +78,7 @@ class Sweeper:
     async def sweep(self) -> Sweep:
         now = utcnow()
         cutoff = now - timedelta(seconds=self._settings.sweep_grace_seconds)
-        cursor = await self._store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
+        cursor = await queries.read(self._store, SWEEP_CURSOR, SWEEP_CURSOR_KEY, SWEEP_CURSOR_ID)
         # The first sweep of a database reads one window back from its cutoff.
         start = from_wire(cursor["at"]) if cursor else cutoff - timedelta(seconds=MAX_WINDOW_SECONDS)
         end = min(cutoff, start + timedelta(seconds=MAX_WINDOW_SECONDS))
@@ -85,7 +88,7 @@ class Sweeper:
         return Sweep(unsent, stranded, next_cursor, messages, cursor, stranded_after)
 
     async def resume(self, jobs: list[RetryJob]) -> list[RetryJob]:
-        """The stranded jobs with the number of scheduled attempts each pair has had so far."""
+        """The stranded jobs with the number of scheduled attempts each destination has had so far."""
         return list(await asyncio.gather(*(self._with_attempt_count(job) for job in jobs)))
 
     async def finish(self, sweep: Sweep, not_started: list[RetryJob]) -> None:
@@ -103,34 +106,23 @@ class Sweeper:
 
     async def _unsent(
         self, start: datetime, end: datetime
-    ) -> tuple[list[RetryJob], dict[str, Doc], datetime]:
+    ) -> tuple[list[RetryJob], dict[str, UnsentMessage], datetime]:
         if end <= start:
             return [], {}, start
-        window = [("@from", to_wire(start)), ("@to", to_wire(end))]
-        in_window = "c.timestamp >= @from AND c.timestamp < @to"
+        window = Window(to_wire(start), to_wire(end))
         messages, markers = await asyncio.gather(
-            self._store.query_across(
-                MESSAGES,
-                select="c.id, c.tenantId, c.appId, c.endpointIds, c.timestamp, c.deliverAt, c.ttl",
-                where=f"c.type = '{MESSAGE_TYPE}' AND ARRAY_LENGTH(c.endpointIds) > 0 AND {in_window}",
-                parameters=window,
-            ),
-            self._store.query_across(
-                MESSAGES,
-                select="VALUE c.msgId",
-                where=f"c.type = '{DISPATCHED_TYPE}' AND {in_window}",
-                parameters=window,
-            ),
+            queries.messages_stored_between(self._store, window),
+            queries.dispatched_between(self._store, window),
         )
         sent = set(markers)
-        lost = sorted((m for m in messages if m["id"] not in sent), key=lambda m: str(m["timestamp"]))
+        lost = sorted((m for m in messages if m["id"] not in sent), key=lambda m: m["timestamp"])
         taken, left = lost[:SWEEP_LIMIT], lost[SWEEP_LIMIT:]
         # With more lost than one sweep takes, the next sweep starts at the first one left.
         next_cursor = from_wire(left[0]["timestamp"]) if left else end
         now = utcnow()
         jobs = [
             # A message scheduled for later still waits for its time.
-            self._job(m, endpoint_id, attempts=0, retry_in=_seconds_until(m.get("deliverAt"), now))
+            self._job(m, m["id"], endpoint_id, retry_in=_seconds_until(m.get("deliverAt"), now))
             for m in taken
             for endpoint_id in m["endpointIds"]
         ]
@@ -138,41 +130,27 @@ class Sweeper:
 
     async def _stranded(self, cutoff: datetime, start_after: str | None) -> tuple[list[RetryJob], str | None]:
         """Stranded pairs, tenant by tenant from `start_after`; and where the next sweep starts."""
-        parameters = [("@cutoff", to_wire(cutoff))]
+        due = to_wire(cutoff)
         jobs: list[RetryJob] = []
         tenants = 0
-        async for tenant in self._stranded_tenants(parameters, start_after):
-            pairs = await self._store.query_across(
-                MESSAGES,
-                select="c.tenantId, c.appId, c.msgId, c.endpointId",
-                where=f"{_STRANDED} AND c.tenantId = @tenant",
-                parameters=[*parameters, ("@tenant", tenant)],
-                order_by="c.nextAttempt",
-                top=min(STRANDED_PER_TENANT, SWEEP_LIMIT - len(jobs)),
+        async for tenant in self._stranded_tenants(due, start_after):
+            pairs = await queries.stranded_pairs(
+                self._store, due, tenant, limit=min(STRANDED_PER_TENANT, SWEEP_LIMIT - len(jobs))
             )
-            jobs += [self._job({"id": p["msgId"], **p}, p["endpointId"], attempts=0) for p in pairs]
+            jobs += [self._job(p, p["msgId"], p["endpointId"]) for p in pairs]
             tenants += 1
             if len(jobs) >= SWEEP_LIMIT or tenants >= STRANDED_TENANTS:
                 # Out of slots: the next sweep starts with the tenants after this one.
                 return jobs, tenant
         return jobs, None
 
-    async def _stranded_tenants(
-        self, parameters: list[tuple[str, Any]], start_after: str | None
-    ) -> AsyncIterator[str]:
+    async def _stranded_tenants(self, due: str, start_after: str | None) -> AsyncIterator[str]:
         """Tenants with stranded pairs in id order after `start_after`, then from the first up to it."""
         after, wrapped = start_after, start_after is None
         while True:
-            rows = await self._store.query_across(
-                MESSAGES,
-                select="c.tenantId",
-                where=_STRANDED if after is None else f"{_STRANDED} AND c.tenantId > @after",
-                parameters=parameters if after is None else [*parameters, ("@after", after)],
-                order_by="c.tenantId",
-                top=1,
-            )
-            if rows and not (wrapped and start_after is not None and rows[0]["tenantId"] > start_after):
-                after = str(rows[0]["tenantId"])
+            tenant = await queries.next_tenant_with_stranded(self._store, due, after=after)
+            if tenant is not None and not (wrapped and start_after is not None and tenant > start_after):
+                after = tenant
                 yield after
             elif wrapped:
                 return
@@ -180,40 +158,48 @@ class Sweeper:
                 after, wrapped = None, True
 
     async def _with_attempt_count(self, job: RetryJob) -> RetryJob:
-        triggers = await self._store.query(
-            MESSAGES,
-            [job.tenant_id, job.app_id],
-            select="VALUE c.triggerType",
-            where=f"c.type = '{ATTEMPT_TYPE}' AND c.msgId = @msg AND c.endpointId = @ep",
-            parameters=[("@msg", job.msg_id), ("@ep", job.endpoint_id)],
+        triggers = await queries.attempt_triggers(
+            self._store, job.tenant_id, job.app_id, job.msg_id, job.endpoint_id
         )
         # Manual attempts (resends) are outside the schedule: they do not use up retries.
         scheduled = sum(1 for trigger in triggers if trigger == int(AttemptTrigger.SCHEDULED))
         return replace(job, attempts=scheduled)
 
-    def _job(self, row: dict[str, Any], endpoint_id: str, *, attempts: int, retry_in: float = 0) -> RetryJob:
+    def _job(self, row: AppScoped, msg_id: str, endpoint_id: str, *, retry_in: float = 0) -> RetryJob:
+        """A pair's retry workflow from its first attempt (`resume` counts those it had)."""
         return RetryJob(
             tenant_id=row["tenantId"],
             app_id=row["appId"],
-            msg_id=row["id"],
+            msg_id=msg_id,
             endpoint_id=endpoint_id,
-            attempts=attempts,
+            attempts=0,
             retry_in=retry_in,
             schedule=list(self._settings.retry_schedule),
             floor_seconds=self._settings.retry_floor_seconds,
         )
 
-    async def _move_cursor(self, current: Doc | None, at: datetime, stranded_after: str | None) -> None:
-        doc: Doc = {"id": CURSOR_ID, "type": CURSOR_TYPE, "tenantId": CURSOR_KEY[0], "appId": CURSOR_KEY[1]}
+    async def _move_cursor(
+        self, current: SweepCursorDoc | None, at: datetime, stranded_after: str | None
+    ) -> None:
         try:
             if current is None:
-                await self._store.create(
-                    MESSAGES, {**doc, "at": to_wire(at), "strandedAfter": stranded_after}
-                )
+                doc: SweepCursorDoc = {
+                    "id": SWEEP_CURSOR_ID,
+                    "type": SWEEP_CURSOR_TYPE,
+                    "tenantId": SWEEP_CURSOR_KEY[0],
+                    "appId": SWEEP_CURSOR_KEY[1],
+                    "at": to_wire(at),
+                    "strandedAfter": stranded_after,
+                }
+                await self._store.create(MESSAGES, doc)
             elif from_wire(current["at"]) < at or current.get("strandedAfter") != stranded_after:
                 # The cursor never moves back.
-                moved = {"at": to_wire(max(at, from_wire(current["at"]))), "strandedAfter": stranded_after}
-                await self._store.replace(MESSAGES, {**current, **moved}, etag=current["_etag"])
+                moved: SweepCursorDoc = {
+                    **current,
+                    "at": to_wire(max(at, from_wire(current["at"]))),
+                    "strandedAfter": stranded_after,
+                }
+                await self._store.replace(MESSAGES, moved, etag=etag(current))
         except (DocumentExistsError, EtagMismatchError):
             # Another instance swept at the same time and moved it; its sweep covered the same window.
             return

@@ -9,76 +9,81 @@ uid; a guard left behind by an interrupted write is taken over once it is older 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from shared.clock import from_wire, to_wire, utcnow
 from shared.errors import ConflictError
-from shared.store.base import Doc, DocumentExistsError, DocumentStore, EtagMismatchError, PartitionKey
+from shared.store import queries
+from shared.store.base import DocumentExistsError, DocumentStore, EtagMismatchError, PartitionKey
+from shared.store.schema import UID_GUARD_TYPE, Kind, UidGuardDoc, etag, uid_guard_id, uid_guard_kind
 
 # A guard whose target does not exist yet is someone's create in flight for this long.
 IN_FLIGHT_SECONDS = 30
 
 
-class UidGuards:
-    def __init__(self, store: DocumentStore, container: str, *, what: str) -> None:
+class UidGuards[T: Mapping[str, Any]]:
+    """The uids of the documents of `target` (applications, or endpoints of one kind)."""
+
+    def __init__(self, store: DocumentStore, target: Kind[T], *, what: str) -> None:
         self._store = store
-        self._container = container
+        self._target = target
+        self._container = target.container
+        self._guards = uid_guard_kind(target.container)
         self._what = what
 
-    @staticmethod
-    def guard_id(scope: str, uid: str) -> str:
-        # Hashed: uids may be 256 characters, Cosmos ids at most 255.
-        return "uid~" + hashlib.sha256(f"{scope}\n{uid}".encode()).hexdigest()
-
-    async def resolve(self, pk: PartitionKey, scope: str, uid: str) -> Doc | None:
+    async def resolve(self, pk: PartitionKey, scope: str, uid: str) -> T | None:
         """The live document that holds `uid`, if any."""
-        guard = await self._store.read(self._container, pk, self.guard_id(scope, uid))
+        guard = await queries.read(self._store, self._guards, pk, uid_guard_id(scope, uid))
         if guard is None:
             return None
-        target = await self._store.read(self._container, pk, guard["targetId"])
+        target = await queries.read(self._store, self._target, pk, guard["targetId"])
         return target if target is not None and target.get("uid") == uid else None
 
-    async def claim(self, pk: PartitionKey, base: Doc, scope: str, uid: str, target_id: str) -> None:
+    async def claim(self, pk: PartitionKey, scope: str, uid: str, target_id: str) -> None:
         """Reserves `uid` for `target_id`; 409 when a live document (or a create in flight) holds it."""
-        guard: Doc = {
-            **base,
-            "id": self.guard_id(scope, uid),
-            "type": "uid-guard",
+        guard: UidGuardDoc = {
+            "id": uid_guard_id(scope, uid),
+            "type": UID_GUARD_TYPE,
+            "tenantId": pk[0],
             "uid": uid,
             "targetId": target_id,
             "createdAt": to_wire(utcnow()),
         }
+        if len(pk) > 1:
+            # An endpoint's guard lives in its application's partition.
+            guard["appId"] = pk[1]
         try:
             await self._store.create(self._container, guard)
             return
         except DocumentExistsError:
             pass
-        existing = await self._store.read(self._container, pk, guard["id"])
+        existing = await queries.read(self._store, self._guards, pk, guard["id"])
         if existing is None:
             await self._retry_create(guard)
             return
         if existing["targetId"] == target_id:
             return
-        target = await self._store.read(self._container, pk, existing["targetId"])
+        target = await queries.read(self._store, self._target, pk, existing["targetId"])
         in_flight = target is None and from_wire(existing["createdAt"]) > utcnow() - timedelta(
             seconds=IN_FLIGHT_SECONDS
         )
         if (target is not None and target.get("uid") == uid) or in_flight:
             raise ConflictError(f"{self._what} with this uid already exists.")
         try:
-            await self._store.replace(self._container, guard, etag=existing["_etag"])
+            await self._store.replace(self._container, guard, etag=etag(existing))
         except EtagMismatchError:
             raise ConflictError(f"{self._what} with this uid already exists.") from None
 
     async def release(self, pk: PartitionKey, scope: str, uid: str, target_id: str) -> None:
         """Frees `uid` if `target_id` still holds it (best effort: a stale guard is ignored anyway)."""
-        guard = await self._store.read(self._container, pk, self.guard_id(scope, uid))
+        guard = await queries.read(self._store, self._guards, pk, uid_guard_id(scope, uid))
         if guard is not None and guard["targetId"] == target_id:
             with contextlib.suppress(EtagMismatchError):
-                await self._store.delete(self._container, pk, guard["id"], etag=guard["_etag"])
+                await self._store.delete(self._container, pk, guard["id"], etag=etag(guard))
 
-    async def _retry_create(self, guard: Doc) -> None:
+    async def _retry_create(self, guard: UidGuardDoc) -> None:
         try:
             await self._store.create(self._container, guard)
         except DocumentExistsError:

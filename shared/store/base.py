@@ -12,9 +12,10 @@ finished write, and a retry completes it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+# A document as the SDK reads it; `schema.py` has the record type of each kind.
 Doc = dict[str, Any]
 PartitionKey = list[str]
 
@@ -50,21 +51,32 @@ class EtagMismatchError(Exception):
 
 
 class DocumentStore(Protocol):
-    async def read(self, container: str, pk: PartitionKey, doc_id: str) -> Doc | None: ...
+    """Point operations, queries and batches; `queries.py` is what services call to find documents.
 
-    async def create(self, container: str, doc: Doc) -> Doc: ...
+    A write answers the document as stored (with its `_etag`), typed as the record it was given.
+    """
 
-    async def upsert(self, container: str, doc: Doc) -> Doc: ...
+    async def read(self, container: str, pk: PartitionKey, doc_id: str) -> Doc | None:
+        """The document, or None when there is none."""
 
-    async def replace(self, container: str, doc: Doc, *, etag: str) -> Doc: ...
+    async def create[D: Mapping[str, Any]](self, container: str, doc: D) -> D:
+        """:raises DocumentExistsError: the partition holds a document with this id."""
 
-    async def delete(
-        self, container: str, pk: PartitionKey, doc_id: str, *, etag: str | None = None
-    ) -> bool: ...
+    async def upsert[D: Mapping[str, Any]](self, container: str, doc: D) -> D: ...
+
+    async def replace[D: Mapping[str, Any]](self, container: str, doc: D, *, etag: str) -> D:
+        """:raises EtagMismatchError: the document changed (or went) since it was read at `etag`."""
+
+    async def delete(self, container: str, pk: PartitionKey, doc_id: str, *, etag: str | None = None) -> bool:
+        """False when there was nothing to delete.
+
+        :raises EtagMismatchError: (with `etag`) the document changed since.
+        """
 
     async def patch(
         self, container: str, pk: PartitionKey, doc_id: str, operations: list[dict[str, Any]]
-    ) -> Doc | None: ...
+    ) -> Doc | None:
+        """The document after the operations, or None when there is none."""
 
     async def query(
         self,
@@ -83,8 +95,11 @@ class DocumentStore(Protocol):
         as `parameters`. The store adds the partition-key equality itself.
         """
 
-    async def create_batch(self, container: str, pk: PartitionKey, docs: Sequence[Doc]) -> None:
-        """Creates `docs` (one partition, at most 100) in one request, as one transaction."""
+    async def create_batch(self, container: str, pk: PartitionKey, docs: Sequence[Mapping[str, Any]]) -> None:
+        """Creates `docs` (one partition, at most 100) in one request, as one transaction.
+
+        :raises BatchFailedError: one of them could not be created; none was.
+        """
 
     async def query_across(
         self,

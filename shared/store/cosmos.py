@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
@@ -16,9 +16,12 @@ from azure.core.pipeline.transport import AioHttpTransport
 from azure.cosmos import PartitionKey as CosmosPartitionKey
 from azure.cosmos.aio import ContainerProxy, CosmosClient, DatabaseProxy
 from azure.cosmos.exceptions import (
+    CosmosAccessConditionFailedError,
     CosmosBatchOperationError,
     CosmosClientTimeoutError,
     CosmosHttpResponseError,
+    CosmosResourceExistsError,
+    CosmosResourceNotFoundError,
 )
 
 from shared import telemetry
@@ -55,13 +58,23 @@ class ContainerSpec:
     excluded_paths: list[str] = field(default_factory=list)
     # -1: items expire only when they carry their own `ttl`.
     default_ttl: int | None = None
+    # Paths a query orders by together (ORDER BY on two paths needs a composite index), each
+    # indexed both ways: the local server serves only the directions an index names.
+    sorted_together: list[tuple[str, str]] = field(default_factory=list)
 
     def indexing_policy(self) -> dict[str, Any]:
-        return {
+        policy: dict[str, Any] = {
             "indexingMode": "consistent",
             "includedPaths": [{"path": "/*"}],
             "excludedPaths": [{"path": path} for path in [*self.excluded_paths, '/"_etag"/?']],
         }
+        if self.sorted_together:
+            policy["compositeIndexes"] = [
+                [{"path": path, "order": order} for path in paths]
+                for paths in self.sorted_together
+                for order in ("ascending", "descending")
+            ]
+        return policy
 
 
 CONTAINERS: tuple[ContainerSpec, ...] = (
@@ -77,15 +90,18 @@ CONTAINERS: tuple[ContainerSpec, ...] = (
         default_ttl=-1,
     ),
     ContainerSpec(IDEMPOTENCY, TENANT, excluded_paths=["/response/*"], default_ttl=-1),
-    ContainerSpec(DEAD_LETTERS, TENANT, excluded_paths=["/body/?"], default_ttl=-1),
+    # Dead letters page on (receivedAt, id): receivedAt alone is not unique (instances record at once).
+    ContainerSpec(
+        DEAD_LETTERS,
+        TENANT,
+        excluded_paths=["/body/?"],
+        default_ttl=-1,
+        sorted_together=[("/receivedAt", "/id")],
+    ),
     # Each revocation carries its own `ttl`: when no token it reaches can still be valid.
     ContainerSpec(PORTAL_REVOCATIONS, TENANT, default_ttl=-1),
 )
 _SPECS = {spec.name: spec for spec in CONTAINERS}
-
-
-def partition_key_of(container: str, doc: Doc) -> PartitionKey:
-    return [doc[path.lstrip("/")] for path in _SPECS[container].partition_key]
 
 
 def _sdk_key(pk: PartitionKey) -> str | list[str]:
@@ -95,6 +111,8 @@ def _sdk_key(pk: PartitionKey) -> str | list[str]:
 
 # The outcome label of herald.store.operations for each Cosmos answer that is not a success.
 _OUTCOMES = {404: "not_found", 409: "conflict", 412: "precondition_failed", 429: "throttled"}
+# What the SDK raises for busy or failing servers has no class of its own: its status says it.
+_TRANSIENT = (408, 429, 449, 500, 502, 503)
 
 
 def _outcome(status: int | None) -> str:
@@ -124,7 +142,7 @@ async def _translated(
             raise ServiceUnavailableError("The data store is unavailable, retry later.") from exc
         except CosmosHttpResponseError as exc:
             measured.outcome = _outcome(exc.status_code)
-            if exc.status_code in (408, 429, 449, 500, 502, 503):
+            if exc.status_code in _TRANSIENT:
                 log.warning("cosmos answered %s", exc.status_code)
                 raise ServiceUnavailableError("The data store is busy, retry later.") from exc
             raise
@@ -193,41 +211,40 @@ class CosmosStore:
         async with _translated(self._timeout, container, "read") as measured:
             try:
                 item: Doc = await self._container(container).read_item(doc_id, _sdk_key(pk))
-            except CosmosHttpResponseError as exc:
-                if exc.status_code == 404:
-                    measured.outcome = "not_found"
-                    return None
-                raise
+            except CosmosResourceNotFoundError:
+                measured.outcome = "not_found"
+                return None
         return item
 
-    async def create(self, container: str, doc: Doc) -> Doc:
+    # The SDK takes and answers plain dicts; a record is one at run time, so the casts only name it.
+    async def create[D: Mapping[str, Any]](self, container: str, doc: D) -> D:
         async with _translated(self._timeout, container, "create") as measured:
             try:
-                created: Doc = await self._container(container).create_item(doc)
-            except CosmosHttpResponseError as exc:
-                if exc.status_code == 409:
-                    measured.outcome = "conflict"
-                    raise DocumentExistsError(doc["id"]) from exc
-                raise
-        return created
+                created = await self._container(container).create_item(cast(Doc, doc))
+            except CosmosResourceExistsError as exc:
+                measured.outcome = "conflict"
+                raise DocumentExistsError(doc["id"]) from exc
+        return cast(D, created)
 
-    async def upsert(self, container: str, doc: Doc) -> Doc:
+    async def upsert[D: Mapping[str, Any]](self, container: str, doc: D) -> D:
         async with _translated(self._timeout, container, "upsert"):
-            result: Doc = await self._container(container).upsert_item(doc)
-        return result
+            result = await self._container(container).upsert_item(cast(Doc, doc))
+        return cast(D, result)
 
-    async def replace(self, container: str, doc: Doc, *, etag: str) -> Doc:
+    async def replace[D: Mapping[str, Any]](self, container: str, doc: D, *, etag: str) -> D:
         async with _translated(self._timeout, container, "replace") as measured:
             try:
-                result: Doc = await self._container(container).replace_item(
-                    doc["id"], doc, etag=etag, match_condition=MatchConditions.IfNotModified
+                result = await self._container(container).replace_item(
+                    doc["id"], cast(Doc, doc), etag=etag, match_condition=MatchConditions.IfNotModified
                 )
-            except CosmosHttpResponseError as exc:
-                if exc.status_code in (404, 412):
-                    measured.outcome = _OUTCOMES[exc.status_code]
-                    raise EtagMismatchError(doc["id"]) from exc
-                raise
-        return result
+            except CosmosAccessConditionFailedError as exc:
+                measured.outcome = "precondition_failed"
+                raise EtagMismatchError(doc["id"]) from exc
+            except CosmosResourceNotFoundError as exc:
+                # Deleted since it was read: that version is gone as surely as if it had changed.
+                measured.outcome = "not_found"
+                raise EtagMismatchError(doc["id"]) from exc
+        return cast(D, result)
 
     async def delete(self, container: str, pk: PartitionKey, doc_id: str, *, etag: str | None = None) -> bool:
         options: dict[str, Any] = {}
@@ -236,14 +253,12 @@ class CosmosStore:
         async with _translated(self._timeout, container, "delete") as measured:
             try:
                 await self._container(container).delete_item(doc_id, _sdk_key(pk), **options)
-            except CosmosHttpResponseError as exc:
-                if exc.status_code == 404:
-                    measured.outcome = "not_found"
-                    return False
-                if exc.status_code == 412:
-                    measured.outcome = "precondition_failed"
-                    raise EtagMismatchError(doc_id) from exc
-                raise
+            except CosmosResourceNotFoundError:
+                measured.outcome = "not_found"
+                return False
+            except CosmosAccessConditionFailedError as exc:
+                measured.outcome = "precondition_failed"
+                raise EtagMismatchError(doc_id) from exc
         return True
 
     async def patch(
@@ -254,11 +269,9 @@ class CosmosStore:
                 result: Doc = await self._container(container).patch_item(
                     doc_id, _sdk_key(pk), patch_operations=operations
                 )
-            except CosmosHttpResponseError as exc:
-                if exc.status_code == 404:
-                    measured.outcome = "not_found"
-                    return None
-                raise
+            except CosmosResourceNotFoundError:
+                measured.outcome = "not_found"
+                return None
         return result
 
     async def query(
@@ -292,7 +305,7 @@ class CosmosStore:
                 items.append(item)
         return items
 
-    async def create_batch(self, container: str, pk: PartitionKey, docs: Sequence[Doc]) -> None:
+    async def create_batch(self, container: str, pk: PartitionKey, docs: Sequence[Mapping[str, Any]]) -> None:
         operations = [("create", (doc,)) for doc in docs]
         async with _translated(self._timeout, container, "batch") as measured:
             try:

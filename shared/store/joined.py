@@ -15,11 +15,12 @@ callers' batches is then sent alone, and only the caller whose documents collide
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.errors import ServiceUnavailableError
-from shared.store.base import BatchFailedError, Doc, DocumentStore, PartitionKey
+from shared.store.base import BatchFailedError, DocumentStore, PartitionKey
 
 # Cosmos takes at most 100 operations in one transactional batch.
 BATCH_LIMIT = 100
@@ -27,7 +28,7 @@ BATCH_LIMIT = 100
 
 @dataclass(eq=False)
 class _Batch:
-    docs: Sequence[Doc]
+    docs: Sequence[Mapping[str, Any]]
     done: asyncio.Future[None]
 
 
@@ -44,7 +45,7 @@ class JoinedBatches:
         self._store = store
         self._partitions: dict[tuple[str, ...], _Partition] = {}
 
-    async def create_batch(self, container: str, pk: PartitionKey, docs: Sequence[Doc]) -> None:
+    async def create_batch(self, container: str, pk: PartitionKey, docs: Sequence[Mapping[str, Any]]) -> None:
         if len(docs) > BATCH_LIMIT:
             raise ValueError(f"a batch takes at most {BATCH_LIMIT} documents")
         key = (container, *pk)

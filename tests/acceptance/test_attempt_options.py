@@ -103,6 +103,26 @@ def test_an_unknown_status_code_class_is_a_422(http: httpx.Client, fanned: Fanne
     assert answer.json()["detail"][0]["loc"] == ["query", "status_code_class"]
 
 
+def test_a_parameter_the_route_does_not_declare_is_ignored(http: httpx.Client, fanned: Fanned) -> None:
+    # `with_msg` belongs to the by-endpoint list alone; elsewhere it is ignored, as Svix ignores
+    # query parameters a route does not have.
+    for url in (
+        f"/api/v1/app/{fanned.app_id}/attempt/msg/{fanned.msg_id}",
+        f"/api/v1/app/{fanned.app_id}/endpoint/{fanned.endpoints['ok']}/msg",
+    ):
+        answer = http.get(url, params={"with_msg": "maybe"})
+        assert answer.status_code == 200, (url, answer.text)
+        assert answer.json() == http.get(url).json()
+    # Where it is declared, it is checked.
+    refused = http.get(
+        f"/api/v1/app/{fanned.app_id}/attempt/endpoint/{fanned.endpoints['ok']}", params={"with_msg": "maybe"}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == [
+        {"loc": ["query", "with_msg"], "msg": "with_msg must be true or false", "type": "type_error.bool"}
+    ]
+
+
 def test_attempt_bodies_only_with_content(svix: Svix, http: httpx.Client, fanned: Fanned) -> None:
     missing = fanned.endpoints["missing"]
     # The 2.x SDK asks for no content unless told; Svix then answers "{}" for every body.

@@ -21,14 +21,14 @@ from standardwebhooks import Webhook
 from svix.api import ApplicationIn, EndpointIn, MessageIn, Svix, SvixOptions
 from svix.exceptions import HttpError
 
-from blueprints.delivery import start_retries
+from blueprints._workflows import DurableWorkflows
 from devhost.durable.binding import client_binding_value
 from shared.clock import to_wire
 from shared.models import MessageIn as HeraldMessageIn
-from shared.services.breaker import breaker_id
 from shared.services.delivery import RetryJob
 from shared.services.registry import Services
 from shared.store.base import ENDPOINTS, MESSAGES
+from shared.store.schema import breaker_id
 from tests.conftest import Minter, serving_herald
 from tests.delivery.receivers import Receiver, running_receiver
 
@@ -243,7 +243,8 @@ async def test_a_duplicated_dispatch_starts_one_workflow(
     client = df.DurableOrchestrationClient(
         client_binding_value(origin=delivery_url, rpc_origin=rpc, hub="heraldtests")
     )
-    await asyncio.gather(*(start_retries(client, [job]) for _ in range(5)))
+    workflows = DurableWorkflows(client)
+    await asyncio.gather(*(services.dispatch.start_retries(workflows, [job]) for _ in range(5)))
     (request,) = receiver.wait_for(path, 1, timeout=30)
     assert request.headers["webhook-id"] == message["id"]
     await asyncio.sleep(2)

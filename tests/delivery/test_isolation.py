@@ -19,16 +19,16 @@ import pytest
 from aiohttp import web
 
 from shared import ids
+from shared.delivery.sender import AttemptResult
 from shared.errors import ConflictError
 from shared.models import ApplicationIn, EndpointIn, MessageIn, MessageStatus, RecoverIn
 from shared.services import recovery
-from shared.services.attempts import AttemptResult, PairOutcome
-from shared.services.breaker import breaker_id
-from shared.services.delivery import FirstRound, RetryJob
-from shared.services.messages import destination_id
+from shared.services.attempts import DestinationUpdate
+from shared.services.delivery import RetryJob, Round
 from shared.services.registry import Services
 from shared.settings import HeraldSettings
-from shared.store.base import ENDPOINTS, MESSAGES, Doc, DocumentStore
+from shared.store.base import ENDPOINTS, MESSAGES, DocumentStore
+from shared.store.schema import EndpointDoc, MessageDoc, breaker_id, destination_id
 
 PER_TENANT = 4
 # More hanging deliveries than the connection pool Herald had before it had lanes (100).
@@ -112,7 +112,7 @@ async def herald(store: DocumentStore, settings: HeraldSettings) -> AsyncIterato
     await services.close()
 
 
-async def _endpoint(services: Services, tenant: str, url: str, **fields: object) -> tuple[str, Doc]:
+async def _endpoint(services: Services, tenant: str, url: str, **fields: object) -> tuple[str, EndpointDoc]:
     app, _ = await services.applications.create(tenant, ApplicationIn(name="isolation"))
     endpoint = await services.endpoints.create(
         tenant, app["id"], EndpointIn.model_validate({"url": url, **fields})
@@ -120,21 +120,19 @@ async def _endpoint(services: Services, tenant: str, url: str, **fields: object)
     return app["id"], endpoint
 
 
-async def _messages(services: Services, tenant: str, app_id: str, count: int) -> list[Doc]:
+async def _messages(services: Services, tenant: str, app_id: str, count: int) -> list[MessageDoc]:
     data = MessageIn.model_validate({"eventType": "a", "payload": {"n": 1}})
     return list(await asyncio.gather(*(services.messages.create(tenant, app_id, data) for _ in range(count))))
 
 
-Hanging = tuple[Doc, list[Doc], list[asyncio.Task[FirstRound]]]
+Hanging = tuple[EndpointDoc, list[MessageDoc], list[asyncio.Task[Round]]]
 
 
 async def _hang(services: Services, tenant: str, tarpit: Tarpit) -> Hanging:
     """`HANGING` first rounds of `tenant` to the tarpit, started as the API's dispatch starts them."""
     app_id, endpoint = await _endpoint(services, tenant, tarpit.url)
     messages = await _messages(services, tenant, app_id, HANGING)
-    rounds = [
-        asyncio.create_task(services.delivery.first_attempts(message, [endpoint])) for message in messages
-    ]
+    rounds = [asyncio.create_task(services.delivery.first_round(message, [endpoint])) for message in messages]
     await asyncio.wait_for(tarpit.full.wait(), 5)
     # Long enough for every request to reach the tarpit, as all would without lanes, and well
     # within the 0.3 s the others wait for a slot.
@@ -152,9 +150,9 @@ async def test_a_tenant_whose_receivers_hang_leaves_another_tenant_prompt(
     app_id, endpoint = await _endpoint(herald, tenant, quiet.url)
     (message,) = await _messages(herald, tenant, app_id, 1)
     started = time.monotonic()
-    first = await herald.delivery.first_attempts(message, [endpoint])
+    first = await herald.delivery.first_round(message, [endpoint])
     assert quiet.arrivals and quiet.arrivals[0] - started < 0.25
-    assert [done.outcome.status for done in first.executed] == [MessageStatus.SUCCESS]
+    assert [outcome.status for outcome in first.outcomes] == [MessageStatus.SUCCESS]
     await asyncio.gather(*rounds)
 
 
@@ -165,12 +163,12 @@ async def test_waiting_for_a_slot_is_not_counted_as_the_endpoints_failure(
     # The same tenant's healthy endpoint, while its share is taken by the hanging requests.
     app_id, healthy = await _endpoint(herald, tenant, quiet.url)
     (message,) = await _messages(herald, tenant, app_id, 1)
-    first = await herald.delivery.first_attempts(message, [healthy])
+    first = await herald.delivery.first_round(message, [healthy])
 
     # No request, no attempt, no failure: the pair waits, uncounted, for a retry workflow.
     assert quiet.arrivals == []
-    ((done,), (job,)) = first.executed, first.jobs
-    assert done.attempt is None and not done.outcome.attempted
+    ((done,), (job,)) = first.outcomes, first.jobs
+    assert done.attempt is None and not done.attempted
     assert (job.attempts, job.endpoint_id) == (0, healthy["id"]) and 48 <= job.retry_in <= 72
     pair = await herald.store.read(MESSAGES, [tenant, app_id], destination_id(message["id"], healthy["id"]))
     assert pair is not None and pair["status"] == MessageStatus.PENDING
@@ -181,9 +179,9 @@ async def test_waiting_for_a_slot_is_not_counted_as_the_endpoints_failure(
     noisy = await asyncio.gather(*rounds)
     for hung_message, hanging in zip(hung_messages, noisy, strict=True):
         await herald.delivery.after_first_round(hung_message, hanging)
-    made = [r.executed[0] for r in noisy if r.executed[0].attempt is not None]
+    made = [r.outcomes[0] for r in noisy if r.outcomes[0].attempt is not None]
     assert len(made) == tarpit.accepted == PER_TENANT
-    assert all(r.jobs[0].attempts == 0 for r in noisy if r.executed[0].attempt is None)
+    assert all(r.jobs[0].attempts == 0 for r in noisy if r.outcomes[0].attempt is None)
     state = await herald.store.read(ENDPOINTS, [tenant, hung["appId"]], breaker_id(hung["id"]))
     assert state is not None and state["failures"] == PER_TENANT
 
@@ -197,10 +195,10 @@ async def test_a_request_that_waited_for_its_slot_is_timed_from_when_it_is_sent(
     app_id, endpoint = await _endpoint(herald, tenant, quiet.url)
     messages = await _messages(herald, tenant, app_id, 2 * PER_TENANT)
     started = time.monotonic()
-    rounds = await asyncio.gather(*(herald.delivery.first_attempts(m, [endpoint]) for m in messages))
+    rounds = await asyncio.gather(*(herald.delivery.first_round(m, [endpoint]) for m in messages))
     assert time.monotonic() - started >= 0.5
-    assert all(r.executed[0].outcome.status == MessageStatus.SUCCESS for r in rounds)
-    durations = [r.executed[0].attempt["responseDurationMs"] for r in rounds if r.executed[0].attempt]
+    assert all(r.outcomes[0].status == MessageStatus.SUCCESS for r in rounds)
+    durations = [r.outcomes[0].attempt["responseDurationMs"] for r in rounds if r.outcomes[0].attempt]
     assert len(durations) == 2 * PER_TENANT and max(durations) < 400, durations
 
 
@@ -234,7 +232,7 @@ async def test_a_throttled_first_round_reserves_in_order_and_puts_off_the_rest(
     app_id, endpoint = await _endpoint(herald, tenant, quiet.url, throttleRate=2)
     messages = await _messages(herald, tenant, app_id, 5)
     started = time.monotonic()
-    rounds = [await herald.delivery.first_attempts(m, [endpoint]) for m in messages]
+    rounds = [await herald.delivery.first_round(m, [endpoint]) for m in messages]
     assert time.monotonic() - started < 1.0
     # A burst of two goes now; the other three wait for tokens half a second apart, none dropped.
     assert len(quiet.arrivals) == 2
@@ -245,15 +243,15 @@ async def test_a_throttled_first_round_reserves_in_order_and_puts_off_the_rest(
 
 async def _failed(
     services: Services, tenant: str, url: str, count: int, **fields: object
-) -> tuple[Doc, list[Doc]]:
+) -> tuple[EndpointDoc, list[MessageDoc]]:
     """An endpoint with `count` messages whose delivery failed for good (`fail` pairs)."""
     app_id, endpoint = await _endpoint(services, tenant, url, **fields)
     messages = sorted(await _messages(services, tenant, app_id, count), key=lambda m: str(m["id"]))
     for message in messages:
-        result = AttemptResult(url, 500, "no", 3, MessageStatus.FAIL)
-        attempt = services.attempts.attempt_doc(message, endpoint["id"], result)
+        result = AttemptResult(500, "no", 3, success=False)
+        attempt = services.attempts.attempt_doc(message, endpoint["id"], result, url=url)
         await services.attempts.record_round(
-            message, [PairOutcome(endpoint["id"], MessageStatus.FAIL, None, attempt)]
+            message, [DestinationUpdate(endpoint["id"], MessageStatus.FAIL, None, attempt)]
         )
     return endpoint, messages
 

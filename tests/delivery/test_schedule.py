@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from shared.delivery.schedule import Outcome, jittered, next_delay
+from typing import Any
+
+from shared.delivery.schedule import jittered, next_delay
+from shared.delivery.sender import AttemptResult
 from shared.settings import DEFAULT_RETRY_SCHEDULE
 
 SCHEDULE = list(DEFAULT_RETRY_SCHEDULE)
-FAILED = Outcome(success=False)
+
+
+def answered(status_code: int, **meaning: Any) -> AttemptResult:
+    return AttemptResult(status_code, "", 3, success=200 <= status_code < 300, **meaning)
+
+
+FAILED = answered(500)
 
 
 def test_jitter_is_within_twenty_percent_and_replay_stable() -> None:
@@ -27,7 +36,7 @@ def test_retry_after_is_honoured_within_one_to_two_times_the_schedule() -> None:
     scheduled = jittered(SCHEDULE[1], seed="s", attempt=2)
 
     def wait(after: float) -> float | None:
-        return next_delay(SCHEDULE, 2, Outcome(False, retry_after=after), seed="s", floor_seconds=60)
+        return next_delay(SCHEDULE, 2, answered(503, retry_after=after), seed="s", floor_seconds=60)
 
     assert wait(1) == scheduled
     assert wait(scheduled * 1.5) == scheduled * 1.5
@@ -35,10 +44,10 @@ def test_retry_after_is_honoured_within_one_to_two_times_the_schedule() -> None:
 
 
 def test_timeouts_and_429_wait_at_least_the_floor() -> None:
-    assert next_delay(SCHEDULE, 1, Outcome(False, needs_floor=True), seed="s", floor_seconds=60) == 60
+    assert next_delay(SCHEDULE, 1, answered(429, needs_floor=True), seed="s", floor_seconds=60) == 60
     assert next_delay(SCHEDULE, 1, FAILED, seed="s", floor_seconds=60) < 10  # type: ignore[operator]
 
 
 def test_success_and_gone_end_the_workflow() -> None:
-    assert next_delay(SCHEDULE, 1, Outcome(True), seed="s", floor_seconds=60) is None
-    assert next_delay(SCHEDULE, 1, Outcome(False, gone=True), seed="s", floor_seconds=60) is None
+    assert next_delay(SCHEDULE, 1, answered(200), seed="s", floor_seconds=60) is None
+    assert next_delay(SCHEDULE, 1, answered(410, gone=True), seed="s", floor_seconds=60) is None

@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 
 from shared.models import ApplicationIn, EndpointIn, MessageIn, MessageStatus
-from shared.services.attempts import ATTEMPT_TYPE
-from shared.services.delivery import FirstRound
-from shared.services.messages import destination_id
+from shared.services.delivery import Round
 from shared.services.registry import Services
 from shared.store.base import ENDPOINTS, MESSAGES, Doc
+from shared.store.schema import ATTEMPT_TYPE, ApplicationDoc, EndpointDoc, MessageDoc, destination_id, etag
 from tests.delivery.receivers import Receiver, running_receiver
 
 
@@ -32,7 +31,7 @@ def receiver() -> Iterator[Receiver]:
 
 async def _setup(
     services: Services, tenant: str, receiver: Receiver, *odd: str, odd_url: str | None = None
-) -> tuple[Doc, dict[str, Doc]]:
+) -> tuple[ApplicationDoc, dict[str, EndpointDoc]]:
     """An application with endpoints `left`, the odd ones and `right`, each on its receiver path."""
     app, _ = await services.applications.create(tenant, ApplicationIn(name="failures"))
     endpoints = {}
@@ -42,7 +41,7 @@ async def _setup(
     return app, endpoints
 
 
-async def _attempts(services: Services, endpoint: Doc) -> list[Doc]:
+async def _attempts(services: Services, endpoint: EndpointDoc) -> list[Doc]:
     return await services.store.query(
         MESSAGES,
         [endpoint["tenantId"], endpoint["appId"]],
@@ -51,7 +50,7 @@ async def _attempts(services: Services, endpoint: Doc) -> list[Doc]:
     )
 
 
-async def _status(services: Services, message: Doc, endpoint: Doc) -> MessageStatus:
+async def _status(services: Services, message: MessageDoc, endpoint: EndpointDoc) -> MessageStatus:
     pair = await services.store.read(
         MESSAGES, [message["tenantId"], message["appId"]], destination_id(message["id"], endpoint["id"])
     )
@@ -59,17 +58,23 @@ async def _status(services: Services, message: Doc, endpoint: Doc) -> MessageSta
     return MessageStatus(pair["status"])
 
 
-async def _first_round(services: Services, app: Doc, endpoints: dict[str, Doc]) -> tuple[Doc, FirstRound]:
+async def _first_round(
+    services: Services, app: ApplicationDoc, endpoints: dict[str, EndpointDoc]
+) -> tuple[MessageDoc, Round]:
     message = await services.messages.create(
         app["tenantId"], app["id"], MessageIn(event_type="a", payload={"n": 1})
     )
-    first = await services.delivery.first_attempts(message, list(endpoints.values()))
+    first = await services.delivery.first_round(message, list(endpoints.values()))
     await services.delivery.after_first_round(message, first)
     return message, first
 
 
 async def _siblings_delivered_once(
-    services: Services, receiver: Receiver, message: Doc, endpoints: dict[str, Doc], tenant: str
+    services: Services,
+    receiver: Receiver,
+    message: MessageDoc,
+    endpoints: dict[str, EndpointDoc],
+    tenant: str,
 ) -> None:
     for path in ("left", "right"):
         assert len(receiver.requests(f"{tenant}-{path}")) == 1
@@ -130,7 +135,7 @@ async def test_headers_stored_before_the_rules_are_never_sent(
     ):
         endpoint = endpoints[path]
         endpoints[path] = await services.store.replace(
-            ENDPOINTS, {**endpoint, "headers": headers}, etag=endpoint["_etag"]
+            ENDPOINTS, {**endpoint, "headers": headers}, etag=etag(endpoint)
         )
 
     message, first = await _first_round(services, app, endpoints)
@@ -154,9 +159,7 @@ async def test_an_attempt_that_cannot_be_prepared_is_put_off_without_aborting_th
     odd = endpoints["sealed"]
     # A secret that does not open (sealed for another endpoint): found only when signing.
     foreign = endpoints["left"]["secrets"]
-    endpoints["sealed"] = await services.store.replace(
-        ENDPOINTS, {**odd, "secrets": foreign}, etag=odd["_etag"]
-    )
+    endpoints["sealed"] = await services.store.replace(ENDPOINTS, {**odd, "secrets": foreign}, etag=etag(odd))
 
     message, first = await _first_round(services, app, endpoints)
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from standardwebhooks import Webhook
 from svix.webhooks import Webhook as SvixWebhook
 
-from shared.delivery.sender import Delivery, send
+from shared.delivery.sender import WebhookRequest, send
 from shared.outbound import guarded_session
 from shared.settings import HeraldSettings
 from shared.signing import generate_secret
@@ -65,16 +65,18 @@ async def receiver() -> AsyncIterator[Receiver]:
     await runner.cleanup()
 
 
-def _delivery(url: str, secrets: list[str], payload: dict[str, object] | None = None) -> Delivery:
+def _request(url: str, secrets: list[str], payload: dict[str, object] | None = None) -> WebhookRequest:
     body = json.dumps(payload or {"type": "invoice.paid", "n": 1}).encode()
-    return Delivery(msg_id="msg_test", url=url, body=body, secrets=secrets, headers={"X-Tenant": "acme"})
+    return WebhookRequest(
+        msg_id="msg_test", url=url, body=body, secrets=secrets, headers={"X-Tenant": "acme"}
+    )
 
 
 async def test_a_signed_post_that_both_verifiers_accept(receiver: Receiver) -> None:
     secret = generate_secret()
     async with guarded_session(SETTINGS) as session:
-        report = await send(session, _delivery(f"{receiver.url}/ok", [secret]), SETTINGS, svix_headers=True)
-    assert report.outcome.success and report.status_code == 200 and report.response == '{"thanks": true}'
+        result = await send(session, _request(f"{receiver.url}/ok", [secret]), SETTINGS, svix_headers=True)
+    assert result.success and result.status_code == 200 and result.response == '{"thanks": true}'
     ((headers, body),) = receiver.seen
     assert Webhook(secret).verify(body, headers) == {"type": "invoice.paid", "n": 1}
     assert headers["webhook-id"] == "msg_test" and headers["X-Tenant"] == "acme"
@@ -87,7 +89,7 @@ async def test_a_signed_post_that_both_verifiers_accept(receiver: Receiver) -> N
 async def test_during_a_rotation_each_valid_key_verifies_alone(receiver: Receiver) -> None:
     new, old = generate_secret(), generate_secret()
     async with guarded_session(SETTINGS) as session:
-        await send(session, _delivery(f"{receiver.url}/ok", [new, old]), SETTINGS)
+        await send(session, _request(f"{receiver.url}/ok", [new, old]), SETTINGS)
     ((headers, body),) = receiver.seen
     assert len(headers["webhook-signature"].split(" ")) == 2
     for key in (new, old):
@@ -105,44 +107,44 @@ async def test_failures_are_classified(
     receiver: Receiver, mode: str, status: int, gone: bool, floor: bool, retry_after: float | None
 ) -> None:
     async with guarded_session(SETTINGS) as session:
-        report = await send(session, _delivery(f"{receiver.url}/{mode}", [generate_secret()]), SETTINGS)
-    assert not report.outcome.success and report.status_code == status
-    assert (report.outcome.gone, report.outcome.needs_floor, report.outcome.retry_after) == (
+        result = await send(session, _request(f"{receiver.url}/{mode}", [generate_secret()]), SETTINGS)
+    assert not result.success and result.status_code == status
+    assert (result.gone, result.needs_floor, result.retry_after) == (
         gone,
         floor,
         retry_after,
     )
-    assert len(report.response.encode()) <= 4096
+    assert len(result.response.encode()) <= 4096
 
 
 async def test_a_timeout_is_a_failure_with_the_floor(receiver: Receiver) -> None:
     async with guarded_session(SETTINGS) as session:
-        report = await send(session, _delivery(f"{receiver.url}/slow", [generate_secret()]), SETTINGS)
-    assert (report.status_code, report.error, report.outcome.needs_floor) == (0, "timeout", True)
-    assert 400 <= report.duration_ms < 1500
+        result = await send(session, _request(f"{receiver.url}/slow", [generate_secret()]), SETTINGS)
+    assert (result.status_code, result.error, result.needs_floor) == (0, "timeout", True)
+    assert 400 <= result.duration_ms < 1500
 
 
 async def test_redirects_are_a_failure_and_never_followed(receiver: Receiver) -> None:
     async with guarded_session(SETTINGS) as session:
-        report = await send(session, _delivery(f"{receiver.url}/redirect", [generate_secret()]), SETTINGS)
-    assert report.status_code == 302 and not report.outcome.success
+        result = await send(session, _request(f"{receiver.url}/redirect", [generate_secret()]), SETTINGS)
+    assert result.status_code == 302 and not result.success
     assert len(receiver.seen) == 1
 
 
 async def test_refused_and_unreachable_targets_are_failures_without_a_request() -> None:
     strict = HeraldSettings(delivery_allow_http=True)
     async with guarded_session(strict) as session:
-        refused = await send(session, _delivery("http://127.0.0.1:9/x", [generate_secret()]), strict)
+        refused = await send(session, _request("http://127.0.0.1:9/x", [generate_secret()]), strict)
         assert refused.status_code == 0 and refused.error and "range" in refused.error
     async with guarded_session(SETTINGS) as session:
-        closed = await send(session, _delivery("http://127.0.0.1:9/x", [generate_secret()]), SETTINGS)
+        closed = await send(session, _request("http://127.0.0.1:9/x", [generate_secret()]), SETTINGS)
         assert closed.status_code == 0 and closed.error
 
 
 async def test_a_retry_after_that_is_not_a_number_is_ignored_not_a_crash(receiver: Receiver) -> None:
     async with guarded_session(SETTINGS) as session:
-        report = await send(
-            session, _delivery(f"{receiver.url}/odd-retry-after", [generate_secret()]), SETTINGS
+        result = await send(
+            session, _request(f"{receiver.url}/odd-retry-after", [generate_secret()]), SETTINGS
         )
-    assert (report.status_code, report.response, report.outcome.retry_after) == (503, "later", None)
-    assert not report.outcome.success
+    assert (result.status_code, result.response, result.retry_after) == (503, "later", None)
+    assert not result.success

@@ -14,19 +14,14 @@ from datetime import timedelta
 import pytest
 
 from shared.clock import from_wire, to_wire, utcnow
+from shared.delivery.sender import AttemptResult
 from shared.models import ApplicationIn, AttemptTrigger, EndpointIn, MessageIn, MessageStatus
-from shared.services.attempts import AttemptResult, PairOutcome
+from shared.services.attempts import DestinationUpdate
 from shared.services.delivery import RetryJob
 from shared.services.registry import Services
-from shared.services.sweeper import (
-    CURSOR_ID,
-    CURSOR_KEY,
-    CURSOR_TYPE,
-    MAX_WINDOW_SECONDS,
-    STRANDED_PER_TENANT,
-    Sweeper,
-)
-from shared.store.base import MESSAGES, Doc
+from shared.services.sweeper import MAX_WINDOW_SECONDS, STRANDED_PER_TENANT, Sweeper
+from shared.store.base import MESSAGES
+from shared.store.schema import SWEEP_CURSOR_ID, SWEEP_CURSOR_KEY, SWEEP_CURSOR_TYPE, MessageDoc
 
 
 @pytest.fixture
@@ -34,15 +29,16 @@ async def sweeper(services: Services) -> AsyncIterator[Sweeper]:
     settings = services.settings.model_copy(update={"sweep_grace_seconds": 0})
     yield Sweeper(services.store, settings, services.attempts)
     # Hosts of later tests sweep this database too: they start afresh, not from this test's cursor.
-    await services.store.delete(MESSAGES, CURSOR_KEY, CURSOR_ID)
+    await services.store.delete(MESSAGES, SWEEP_CURSOR_KEY, SWEEP_CURSOR_ID)
 
 
 async def _put_cursor(services: Services, at: str, **fields: str) -> None:
-    doc = {"id": CURSOR_ID, "type": CURSOR_TYPE, "tenantId": CURSOR_KEY[0], "appId": CURSOR_KEY[1], "at": at}
+    tenant_id, app_id = SWEEP_CURSOR_KEY
+    doc = {"id": SWEEP_CURSOR_ID, "type": SWEEP_CURSOR_TYPE, "tenantId": tenant_id, "appId": app_id, "at": at}
     await services.store.upsert(MESSAGES, {**doc, **fields})
 
 
-async def _message(services: Services, tenant: str, endpoints: int = 1) -> tuple[Doc, list[str]]:
+async def _message(services: Services, tenant: str, endpoints: int = 1) -> tuple[MessageDoc, list[str]]:
     app, _ = await services.applications.create(tenant, ApplicationIn(name="sweep"))
     ids = []
     for n in range(endpoints):
@@ -84,7 +80,7 @@ async def test_a_sent_message_is_not_unsent_and_a_settled_pair_is_not_stranded(
     message, (endpoint_id,) = await _message(services, tenant)
     await _put_cursor(services, to_wire(from_wire(message["timestamp"]) - timedelta(seconds=1)))
     await services.attempts.record_round(
-        message, [PairOutcome(endpoint_id, MessageStatus.SUCCESS, None, None)]
+        message, [DestinationUpdate(endpoint_id, MessageStatus.SUCCESS, None, None)]
     )
     sweep = await sweeper.sweep()
     assert _mine(sweep.unsent, tenant) == []
@@ -95,23 +91,24 @@ async def test_an_overdue_pending_pair_is_stranded_and_resumes_after_its_schedul
     services: Services, sweeper: Sweeper, tenant: str
 ) -> None:
     message, (endpoint_id, later_id) = await _message(services, tenant, endpoints=2)
-    failed = AttemptResult("http://127.0.0.1:9/0", 500, "", 3, MessageStatus.FAIL)
-    first = services.attempts.attempt_doc(message, endpoint_id, failed)
+    failed = AttemptResult(500, "", 3, success=False)
+    first = services.attempts.attempt_doc(message, endpoint_id, failed, url="http://127.0.0.1:9/0")
     # A first round that failed for one endpoint, its next attempt overdue (its workflow never
     # started), and one whose next attempt is still ahead.
     await services.attempts.record_round(
         message,
         [
-            PairOutcome(endpoint_id, MessageStatus.PENDING, utcnow() - timedelta(seconds=30), first),
-            PairOutcome(later_id, MessageStatus.PENDING, utcnow() + timedelta(hours=1), None),
+            DestinationUpdate(endpoint_id, MessageStatus.PENDING, utcnow() - timedelta(seconds=30), first),
+            DestinationUpdate(later_id, MessageStatus.PENDING, utcnow() + timedelta(hours=1), None),
         ],
     )
     # A manual resend since then: it does not use up a scheduled retry.
-    manual = AttemptResult("http://127.0.0.1:9/0", 500, "", 3, MessageStatus.FAIL, AttemptTrigger.MANUAL)
     await services.attempts.record(
         message,
         endpoint_id,
-        manual,
+        failed,
+        url="http://127.0.0.1:9/0",
+        trigger=AttemptTrigger.MANUAL,
         next_attempt=utcnow() - timedelta(seconds=20),
         pair_status=MessageStatus.PENDING,
     )
@@ -134,7 +131,7 @@ async def test_after_a_long_outage_a_sweep_reads_a_bounded_window(
     sweep = await sweeper.sweep()
     assert abs((sweep.next_cursor - long_ago).total_seconds() - MAX_WINDOW_SECONDS) < 1
     await sweeper.finish(sweep, [])
-    moved = await services.store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
+    moved = await services.store.read(MESSAGES, SWEEP_CURSOR_KEY, SWEEP_CURSOR_ID)
     assert moved is not None and from_wire(moved["at"]) == sweep.next_cursor
 
 
@@ -177,7 +174,7 @@ async def _stranded_pairs(services: Services, tenant: str, count: int) -> list[s
     await services.attempts.record_round(
         message,
         [
-            PairOutcome(ep, MessageStatus.PENDING, due, None)
+            DestinationUpdate(ep, MessageStatus.PENDING, due, None)
             for ep, due in zip(endpoint_ids, overdue, strict=True)
         ],
     )
@@ -208,5 +205,5 @@ async def test_stranded_pairs_are_taken_oldest_first_and_capped_per_tenant(
     assert later.stranded[0].tenant_id == quiet
     # Where a sweep stops is kept for the next one.
     await sweeper.finish(later, [])
-    cursor = await services.store.read(MESSAGES, CURSOR_KEY, CURSOR_ID)
+    cursor = await services.store.read(MESSAGES, SWEEP_CURSOR_KEY, SWEEP_CURSOR_ID)
     assert cursor is not None and cursor.get("strandedAfter") == later.stranded_after

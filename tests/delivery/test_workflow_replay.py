@@ -12,6 +12,17 @@ from typing import Any
 import pytest
 
 ROOT_INPUT = {
+    "tenantId": "t1",
+    "appId": "app_1",
+    "msgId": "msg_1",
+    "endpointId": "ep_1",
+    "attempts": 1,
+    "retryIn": 5.0,
+    "schedule": [5, 300],
+    "floorSeconds": 60.0,
+}
+# The same job as workflows started before every workflow payload was camelCase recorded it.
+SNAKE_CASE_INPUT = {
     "tenant_id": "t1",
     "app_id": "app_1",
     "msg_id": "msg_1",
@@ -27,11 +38,12 @@ ROOT_INPUT = {
 def orchestrator() -> Any:
     import azure.durable_functions as df
 
-    from blueprints import delivery
+    from blueprints import retries
+    from shared.durable import RETRY_WORKFLOW
 
     app = df.DFApp()
-    app.register_functions(delivery.bp)
-    (function,) = [f for f in app.get_functions() if f.get_function_name() == delivery.WORKFLOW]
+    app.register_functions(retries.bp)
+    (function,) = [f for f in app.get_functions() if f.get_function_name() == RETRY_WORKFLOW]
     return function.get_user_function()
 
 
@@ -45,7 +57,7 @@ def _event(kind: int, at: str, **fields: Any) -> dict[str, Any]:
     }
 
 
-def _started(at: str) -> list[dict[str, Any]]:
+def _started(at: str, workflow_input: dict[str, Any] = ROOT_INPUT) -> list[dict[str, Any]]:
     return [
         _event(12, at),
         _event(
@@ -53,17 +65,19 @@ def _started(at: str) -> list[dict[str, Any]]:
             at,
             Name="delivery_retries_v1",
             Version="",
-            Input=json.dumps(json.dumps(ROOT_INPUT)),
+            Input=json.dumps(json.dumps(workflow_input)),
             OrchestrationInstance={"InstanceId": "dlv~t1~app_1~msg_1~ep_1", "ExecutionId": "e1"},
             ParentInstance=None,
         ),
     ]
 
 
-def _run(orchestrator: Any, history: list[dict[str, Any]]) -> dict[str, Any]:
+def _run(
+    orchestrator: Any, history: list[dict[str, Any]], workflow_input: dict[str, Any] = ROOT_INPUT
+) -> dict[str, Any]:
     context = {
         "history": history,
-        "input": json.dumps(ROOT_INPUT),
+        "input": json.dumps(workflow_input),
         "instanceId": "dlv~t1~app_1~msg_1~ep_1",
         "isReplaying": False,
         "parentInstanceId": None,
@@ -87,8 +101,10 @@ def test_a_new_workflow_waits_first_with_a_durable_timer(orchestrator: Any) -> N
     assert not reply["isDone"]
 
 
-def _through_first_attempt(retry_in: float | None, status: str) -> list[dict[str, Any]]:
-    history = _started("2026-01-01T00:00:00.0000000Z")
+def _through_first_attempt(
+    retry_in: float | None, status: str, workflow_input: dict[str, Any] = ROOT_INPUT
+) -> list[dict[str, Any]]:
+    history = _started("2026-01-01T00:00:00.0000000Z", workflow_input)
     history += [
         _event(10, "2026-01-01T00:00:00.1000000Z", EventId=0, FireAt="2026-01-01T00:00:05.000000Z"),
         _event(13, "2026-01-01T00:00:00.2000000Z"),
@@ -166,3 +182,20 @@ def test_a_history_from_before_reservations_replays_to_the_same_actions(orchestr
     # Replies recorded before the flag existed lack it: the workflow does what it always did.
     reply = _run(orchestrator, _through_first_attempt(300.0, "pending"))
     assert [a["actionType"] for a in _actions(reply)] == [5, 0, 5]
+
+
+def test_a_history_recorded_with_snake_case_input_replays_to_the_same_actions(orchestrator: Any) -> None:
+    # Workflows started before payloads were camelCase hold their input in snake_case: after the
+    # deploy they replay to what they recorded, and their activities read the job they are handed.
+    from shared.services.delivery import RetryJob
+
+    recorded = _through_first_attempt(300.0, "pending", SNAKE_CASE_INPUT)
+    old = _actions(_run(orchestrator, recorded, SNAKE_CASE_INPUT))
+    new = _actions(_run(orchestrator, _through_first_attempt(300.0, "pending")))
+    assert [a["actionType"] for a in old] == [a["actionType"] for a in new] == [5, 0, 5]
+    assert [a.get("fireAt") for a in old] == [a.get("fireAt") for a in new]
+    assert old[1]["functionName"] == new[1]["functionName"] == "delivery_attempt"
+    # The activity gets the job as the history recorded it, and reads it as today's job.
+    handed = json.loads(old[1]["input"])
+    assert handed == {**SNAKE_CASE_INPUT, "attempts": 1, "reserved": False}
+    assert RetryJob.from_input(handed) == RetryJob.from_input(json.loads(new[1]["input"]))

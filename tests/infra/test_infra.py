@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from blueprints.inbound_queue import INBOUND_QUEUE
 from shared.settings import HeraldSettings
@@ -249,6 +250,7 @@ def test_each_container_has_the_partition_key_of_its_spec(spec: ContainerSpec) -
 def test_each_container_has_the_indexing_and_ttl_of_its_spec(spec: ContainerSpec) -> None:
     container = _bicep_containers()[spec.name]
     assert container["excludedPaths"] == spec.indexing_policy()["excludedPaths"]
+    assert container["compositeIndexes"] == spec.indexing_policy().get("compositeIndexes", [])
     # The Bicep can say "TTL on, no default expiry" (-1) or "off"; any other default needs it changed.
     assert spec.default_ttl in (None, -1)
     assert container["ttlOn"] is (spec.default_ttl == -1)
@@ -263,6 +265,7 @@ def test_the_container_resource_uses_each_entry_as_written() -> None:
         "kind: container.kind",
         "version: 2",
         "excludedPaths: container.excludedPaths",
+        "compositeIndexes: container.compositeIndexes",
         "container.ttlOn ? { defaultTtl: -1 } : {}",
         "indexingMode: 'consistent'",
     ):
@@ -354,7 +357,10 @@ def test_azd_deploys_the_tagged_function_app_and_the_bicep_alone_makes_the_kek()
     azure_yaml = (ROOT / "azure.yaml").read_text()
     assert re.search(r"^services:\n  api:\n(    .*\n)*    host: function$", azure_yaml, re.M)
     assert "'azd-service-name': 'api'" in _code(INFRA / "modules" / "functionapp.bicep")
-    # The vault generates the KEK (a key resource): no hook makes key material on a laptop.
-    assert "hooks:" not in azure_yaml and not (INFRA / "hooks").exists()
+    # The vault generates the KEK (a key resource): no hook makes key material on a laptop. The
+    # one hook builds the portal's files (portal/dist/) before the app is packaged.
+    config = yaml.safe_load(azure_yaml)
+    assert "hooks" not in config and not (INFRA / "hooks").exists()
+    assert config["services"]["api"]["hooks"] == {"prepackage": {"shell": "sh", "run": "make portal"}}
     outputs = set(re.findall(r"^output (\w+)", _code(INFRA / "main.bicep"), flags=re.MULTILINE))
     assert {"AZURE_KEY_VAULT_NAME", "KEK_KEY_NAME"} <= outputs

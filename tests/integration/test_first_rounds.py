@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.delivery.sender import AttemptResult
 from shared.models import ApplicationIn, EndpointIn, MessageIn, MessageStatus
-from shared.services.attempts import AttemptResult, AttemptService, PairOutcome, dispatch_marker
-from shared.services.messages import destination_id
+from shared.services.attempts import AttemptService, DestinationUpdate, dispatch_marker
 from shared.services.registry import Services
-from shared.store.base import MESSAGES, Doc, DocumentStore
+from shared.store.base import MESSAGES, DocumentStore
+from shared.store.schema import MessageDoc, destination_id
 
 
 class CountingStore:
@@ -20,7 +21,7 @@ class CountingStore:
         self._store = store
         self.batches: list[int] = []
 
-    async def create_batch(self, container: str, pk: list[str], docs: Sequence[Doc]) -> None:
+    async def create_batch(self, container: str, pk: list[str], docs: Sequence[Mapping[str, Any]]) -> None:
         self.batches.append(len(docs))
         await self._store.create_batch(container, pk, docs)
 
@@ -28,7 +29,7 @@ class CountingStore:
         return getattr(self._store, name)
 
 
-async def _setup(services: Services, tenant: str, count: int) -> tuple[str, list[Doc]]:
+async def _setup(services: Services, tenant: str, count: int) -> tuple[str, list[MessageDoc]]:
     app, _ = await services.applications.create(tenant, ApplicationIn(name="rounds"))
     endpoint = await services.endpoints.create(
         tenant, app["id"], EndpointIn.model_validate({"url": "http://127.0.0.1:9/"})
@@ -38,13 +39,15 @@ async def _setup(services: Services, tenant: str, count: int) -> tuple[str, list
     return endpoint["id"], messages
 
 
-async def _round(attempts: AttemptService, message: Doc, endpoint_id: str) -> None:
-    result = AttemptResult("http://127.0.0.1:9/", 200, "ok", 2, MessageStatus.SUCCESS)
-    attempt = attempts.attempt_doc(message, endpoint_id, result)
-    await attempts.record_round(message, [PairOutcome(endpoint_id, MessageStatus.SUCCESS, None, attempt)])
+async def _round(attempts: AttemptService, message: MessageDoc, endpoint_id: str) -> None:
+    result = AttemptResult(200, "ok", 2, success=True)
+    attempt = attempts.attempt_doc(message, endpoint_id, result, url="http://127.0.0.1:9/")
+    await attempts.record_round(
+        message, [DestinationUpdate(endpoint_id, MessageStatus.SUCCESS, None, attempt)]
+    )
 
 
-async def _landed(services: Services, message: Doc, endpoint_id: str) -> bool:
+async def _landed(services: Services, message: MessageDoc, endpoint_id: str) -> bool:
     pk = [message["tenantId"], message["appId"]]
     pair = await services.store.read(MESSAGES, pk, destination_id(message["id"], endpoint_id))
     marker = await services.store.read(MESSAGES, pk, dispatch_marker(message)["id"])

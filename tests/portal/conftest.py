@@ -1,13 +1,13 @@
 """The application portal in a real browser: Debian's Chromium, driven by Playwright, against Herald.
 
-One Herald (devhost, the suite's settings plus the portal's own below) and one browser serve
-every portal test; each test works in a tenant and a browser context of its own, so no test
-sees another's data, storage or session. Data is made through the API with the `svix` SDK, as
-a SaaS would; the browser then only does what a person does. Each main page's screenshot is
-saved under .local/artifacts/portal/ (git-ignored).
+One Herald (devhost, the suite's settings plus the portal's own below) serves every portal
+test, and one browser each test module; each test works in a tenant and a browser context of its
+own, so no test sees another's data, storage or session. Data is made through the API with the
+`svix` SDK, as a SaaS would; the browser then only does what a person does. Each main page's
+screenshot is saved under .local/artifacts/portal/ (git-ignored).
 
-Cost: Herald starts once (about 3 s), the browser once (under 1 s); each page a test opens
-takes some 100-300 ms.
+Cost: Herald starts once (about 3 s), the browser once per module (under 1 s); each page a test
+opens takes some 100-300 ms.
 """
 
 from __future__ import annotations
@@ -145,13 +145,15 @@ def base_url(portal_host: RunningDevhost) -> str:
     return portal_host.base_url
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open, its event loop counts as
+# running in this thread, and the suite's async tests after these could not run their own.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     assert shutil.which("chromium"), "chromium is missing: `make chromium` installs Debian's"
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

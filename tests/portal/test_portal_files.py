@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from bench.portal_size import JS_BUDGET_BYTES
 from blueprints.portal import ROUTE, _security_headers
 from shared import portal_files
 from shared.settings import HeraldSettings
@@ -94,6 +95,16 @@ def test_text_files_are_sent_compressed_to_who_accepts_it(http: httpx.Client) ->
     assert answer.headers["vary"] == "Accept-Encoding"
     assert len(raw) < (DIST / path).stat().st_size / 2
     assert gzip.decompress(raw) == (DIST / path).read_bytes()
+
+
+def test_the_portal_javascript_is_within_its_budget() -> None:
+    # As served: the gzipped bytes a browser receives (bench/portal_size.py prints the table).
+    served = 0
+    for path in portal_files.served_files():
+        found = portal_files.resolve(path)
+        if path.endswith(".js") and found is not None:
+            served += len(found.gzipped or found.body)
+    assert 0 < served <= JS_BUDGET_BYTES
 
 
 def test_an_unchanged_file_costs_a_304(http: httpx.Client) -> None:

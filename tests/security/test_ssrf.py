@@ -29,11 +29,10 @@ from shared.outbound import (
     parse_target,
 )
 from shared.services import operational
-from shared.services.attempts import ATTEMPT_TYPE
-from shared.services.messages import destination_id
 from shared.services.registry import Services
 from shared.settings import HeraldSettings
 from shared.store.base import ENDPOINTS, MESSAGES, DocumentStore
+from shared.store.schema import ATTEMPT_TYPE, destination_id, etag
 from tests.conftest import Minter, serving_herald
 from tests.delivery.receivers import Receiver, running_receiver
 
@@ -380,12 +379,12 @@ async def test_a_name_saved_unresolved_that_later_points_inward_is_refused_on_co
         tenant, app["id"], EndpointIn(url=f"http://{name}:{port}/legacy")
     )
     legacy = await services.store.replace(
-        ENDPOINTS, {**legacy, "url": f"http://{UNICODE_SPELLINGS[0]}:{port}/legacy"}, etag=legacy["_etag"]
+        ENDPOINTS, {**legacy, "url": f"http://{UNICODE_SPELLINGS[0]}:{port}/legacy"}, etag=etag(legacy)
     )
     _inward(monkeypatch, name, "127.0.0.1")
     message = await services.messages.create(tenant, app["id"], MessageIn(event_type="a", payload={"n": 1}))
 
-    first = await services.delivery.first_attempts(message, [later, legacy])
+    first = await services.delivery.first_round(message, [later, legacy])
 
     assert receiver_thread.requests("later-inward") == [] and receiver_thread.requests("legacy") == []
     assert sorted(job.endpoint_id for job in first.jobs) == sorted([later["id"], legacy["id"]])

@@ -18,8 +18,8 @@ from shared.auth import TENANT_ID, StaticJwks, TokenValidator
 from shared.durable import instance_id
 from shared.scopes import Scope
 from shared.services.dead_letters import UNATTRIBUTED_TENANT
-from shared.services.sweeper import CURSOR_KEY
 from shared.settings import CONSTANT_CLAIMS, HeraldSettings, get_settings
+from shared.store.schema import SWEEP_CURSOR_KEY
 from tests.conftest import Minter
 
 
@@ -209,7 +209,7 @@ async def test_a_declared_single_tenant_puts_every_caller_of_the_directory_in_it
 
 
 def test_herald_s_own_tenant_ids_can_never_be_a_caller_s() -> None:
-    for internal in (UNATTRIBUTED_TENANT, CURSOR_KEY[0]):
+    for internal in (UNATTRIBUTED_TENANT, SWEEP_CURSOR_KEY[0]):
         assert not TENANT_ID.fullmatch(internal)
 
 

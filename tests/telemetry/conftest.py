@@ -7,7 +7,6 @@ workflow's activity themselves, with the input the orchestrator would hand it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -132,21 +131,21 @@ def new_secret() -> str:
 
 async def dispatched() -> None:
     """Waits for the background dispatches the API started (first attempts, workflow starts)."""
-    from blueprints import delivery
+    from shared.services.registry import get_services
 
-    while delivery._in_flight:
-        await asyncio.gather(*list(delivery._in_flight))
+    await (await get_services()).dispatch.settle()
 
 
 async def run_activity(workflow_input: dict[str, Any], attempts: int) -> dict[str, Any]:
     """The workflow's activity, with the input its orchestrator passes (see delivery_retries)."""
     import azure.durable_functions as df
 
-    from blueprints import delivery
+    from blueprints import retries
+    from shared.durable import ATTEMPT_ACTIVITY
 
     app = df.DFApp()
-    app.register_functions(delivery.bp)
-    (function,) = [f for f in app.get_functions() if f.get_function_name() == delivery.ATTEMPT_ACTIVITY]
+    app.register_functions(retries.bp)
+    (function,) = [f for f in app.get_functions() if f.get_function_name() == ATTEMPT_ACTIVITY]
     result: dict[str, Any] = await function.get_user_function()(job={**workflow_input, "attempts": attempts})
     return result
 

@@ -1,4 +1,4 @@
-"""Telemetry at start-up: no SDK on a bare cold start; exporters exactly when the environment asks."""
+"""Telemetry at start-up: no SDK nor pydantic on a bare cold start; exporters when the environment asks."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ PROBE = """
 import json, logging, os, sys
 import function_app
 from shared import telemetry
-heavy = ("opentelemetry.sdk", "opentelemetry.exporter", "prometheus_client", "azure.monitor")
+# pydantic too: routes name their models, which load with the first request that needs them.
+heavy = ("opentelemetry.sdk", "opentelemetry.exporter", "prometheus_client", "azure.monitor", "pydantic")
 report = {"sdk_loaded": sorted(m for m in sys.modules if m.startswith(heavy))}
 if os.environ.get("PROBE_DEEP"):
     from opentelemetry import trace

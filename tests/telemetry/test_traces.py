@@ -182,21 +182,22 @@ def test_the_workflow_hands_the_trace_context_to_every_activity() -> None:
     """Replayed by the Durable SDK: the orchestrator passes its whole input, traceparent included."""
     import azure.durable_functions as df
 
-    from blueprints import delivery
+    from blueprints import retries
+    from shared.durable import ATTEMPT_ACTIVITY, RETRY_WORKFLOW
 
     app = df.DFApp()
-    app.register_functions(delivery.bp)
-    (function,) = [f for f in app.get_functions() if f.get_function_name() == delivery.WORKFLOW]
+    app.register_functions(retries.bp)
+    (function,) = [f for f in app.get_functions() if f.get_function_name() == RETRY_WORKFLOW]
     orchestrator = function.get_user_function()
     workflow_input: dict[str, Any] = {
-        "tenant_id": "t1",
-        "app_id": "app_1",
-        "msg_id": "msg_1",
-        "endpoint_id": "ep_1",
+        "tenantId": "t1",
+        "appId": "app_1",
+        "msgId": "msg_1",
+        "endpointId": "ep_1",
         "attempts": 1,
-        "retry_in": 5.0,
+        "retryIn": 5.0,
         "schedule": [5, 300],
-        "floor_seconds": 60.0,
+        "floorSeconds": 60.0,
         "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     }
 
@@ -205,7 +206,7 @@ def test_the_workflow_hands_the_trace_context_to_every_activity() -> None:
 
     started = {
         **event(0, "2026-01-01T00:00:00Z"),
-        "Name": delivery.WORKFLOW,
+        "Name": RETRY_WORKFLOW,
         "Version": "",
         "Input": json.dumps(json.dumps(workflow_input)),
         "OrchestrationInstance": {"InstanceId": "dlv~t1~app_1~msg_1~ep_1", "ExecutionId": "e1"},
@@ -230,7 +231,7 @@ def test_the_workflow_hands_the_trace_context_to_every_activity() -> None:
     }
     reply = json.loads(orchestrator(json.dumps(context)))
     activity = [a for group in reply["actions"] for a in group][-1]
-    assert activity["functionName"] == delivery.ATTEMPT_ACTIVITY
+    assert activity["functionName"] == ATTEMPT_ACTIVITY
     assert json.loads(activity["input"])["traceparent"] == workflow_input["traceparent"]
 
 

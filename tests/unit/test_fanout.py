@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.services.messages import matches
+from shared.store.schema import Subscription
 
 
 def test_endpoint_without_filters_receives_everything() -> None:
@@ -15,20 +16,20 @@ def test_disabled_endpoint_receives_nothing() -> None:
 
 
 def test_event_type_filter() -> None:
-    endpoint = {"eventTypes": ["user.created", "user.deleted"]}
+    endpoint: Subscription = {"eventTypes": ["user.created", "user.deleted"]}
     assert matches(endpoint, "user.created", None)
     assert not matches(endpoint, "invoice.paid", None)
 
 
 def test_channels_must_intersect_when_endpoint_has_channels() -> None:
-    endpoint = {"channels": ["eu", "us"]}
+    endpoint: Subscription = {"channels": ["eu", "us"]}
     assert matches(endpoint, "x", ["us", "apac"])
     assert not matches(endpoint, "x", ["apac"])
     assert not matches(endpoint, "x", None)
 
 
 def test_type_and_channel_filters_both_apply() -> None:
-    endpoint = {"eventTypes": ["a"], "channels": ["eu"]}
+    endpoint: Subscription = {"eventTypes": ["a"], "channels": ["eu"]}
     assert matches(endpoint, "a", ["eu"])
     assert not matches(endpoint, "b", ["eu"])
     assert not matches(endpoint, "a", ["us"])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from blueprints._http import parse_query
 from shared.errors import ValidationFailedError
-from shared.pagination import MAX_LIMIT, parse_list_params
+from shared.pagination import MAX_LIMIT
+from shared.queries import AscendingListQuery
 from shared.settings import DEFAULT_RETRY_SCHEDULE, HeraldSettings
 
 
@@ -43,9 +45,9 @@ def test_log_level_takes_any_case_and_refuses_unknown_names(monkeypatch: pytest.
 
 
 def test_list_params_defaults_and_bounds() -> None:
-    params = parse_list_params({}, default_order="ascending")
+    params = parse_query(AscendingListQuery, {}).list_params()
     assert (params.limit, params.iterator, params.order) == (50, None, "ascending")
-    assert parse_list_params({"limit": str(MAX_LIMIT)}, default_order="ascending").limit == MAX_LIMIT
+    assert parse_query(AscendingListQuery, {"limit": str(MAX_LIMIT)}).list_params().limit == MAX_LIMIT
     for bad in ({"limit": "0"}, {"limit": "251"}, {"limit": "ten"}, {"order": "sideways"}):
         with pytest.raises(ValidationFailedError):
-            parse_list_params(bad, default_order="ascending")
+            parse_query(AscendingListQuery, bad)

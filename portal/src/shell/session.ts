@@ -93,7 +93,7 @@ export function endSession(): void {
   }
 }
 
-export function decodeClaims(token: string): Claims | null {
+function decodeClaims(token: string): Claims | null {
   const part = token.split(".")[1];
   if (!part) {
     return null;
@@ -130,7 +130,7 @@ function capabilitiesOf(claims: Claims): Set<Capability> {
   return scopesOf(claims).includes("herald.write") ? new Set(CAPABILITIES) : new Set(["ViewBase"]);
 }
 
-export function sessionFromToken(token: string, appParameter: string | null, now = Date.now()): SessionResult {
+function sessionFromToken(token: string, appParameter: string | null, now = Date.now()): SessionResult {
   const claims = decodeClaims(token);
   if (claims === null) {
     return { ok: false, problem: "malformed" };

@@ -56,5 +56,5 @@ export function useAction() {
       setPending(false);
     }
   }, []);
-  return { pending, problem, run, clear: () => setProblem(null) };
+  return { pending, problem, run };
 }
