@@ -119,7 +119,13 @@ def test_an_unchanged_file_costs_a_304(http: httpx.Client) -> None:
 
 def test_pages_of_the_portal_router_get_the_page(http: httpx.Client) -> None:
     index = (DIST / "index.html").read_bytes()
-    for path in ("/endpoints", "/endpoints/ep_2abc/edit", "/messages/msg_1?x=1", "/endpoints/"):
+    for path in (
+        "/endpoints",
+        "/endpoints/ep_2abc/edit",
+        "/messages/msg_1?x=1",
+        "/endpoints/",
+        "/event-types/invoice.paid",
+    ):
         answer = http.get(path)
         assert answer.status_code == 200, path
         assert answer.content == index
