@@ -10,21 +10,17 @@ export function EndpointSelect({
   endpoints,
   value,
   onChange,
-  allowNone,
 }: {
   id: string;
   label: string;
   endpoints: readonly EndpointOut[];
   value: string;
   onChange: (endpointId: string) => void;
-  /** The text of an empty choice, when there may be none. */
-  allowNone?: string;
 }) {
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
       <select id={id} value={value} onChange={(event) => onChange(event.target.value)}>
-        {allowNone !== undefined ? <option value="">{allowNone}</option> : null}
         {endpoints.map((endpoint) => (
           <option key={endpoint.id} value={endpoint.id}>
             {endpointLabel(endpoint)}

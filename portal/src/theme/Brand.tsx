@@ -7,7 +7,7 @@ import { currentTheme, subscribeTheme } from "./theme";
 
 const DEFAULT_NAME = "Webhooks";
 
-export function useTheme() {
+function useTheme() {
   return useSyncExternalStore(subscribeTheme, currentTheme);
 }
 

@@ -13,7 +13,7 @@ export interface PortalConfig {
 // One request per session, however many components ask.
 const loaded = new Map<string, Promise<PortalConfig>>();
 
-export function loadPortalConfig(session: Session): Promise<PortalConfig> {
+function loadPortalConfig(session: Session): Promise<PortalConfig> {
   let config = loaded.get(session.token);
   if (config === undefined) {
     const app = encodeURIComponent(session.appId);

@@ -36,14 +36,14 @@ const MAX_DISPLAY_NAME_CHARS = 64;
 const OPTIONS_KEY = "herald.portal.theme-options";
 const SERVED_KEY = "herald.portal.theme-served";
 
-export function safeColor(value: unknown): string | undefined {
+function safeColor(value: unknown): string | undefined {
   if (typeof value !== "string" || !HEX_COLOR.test(value.trim())) {
     return undefined;
   }
   return `#${value.trim().replace(/^#/, "").toLowerCase()}`;
 }
 
-export function safeFontFamily(value: unknown): string | undefined {
+function safeFontFamily(value: unknown): string | undefined {
   if (typeof value !== "string") {
     return undefined;
   }
@@ -51,7 +51,7 @@ export function safeFontFamily(value: unknown): string | undefined {
   return FONT_FAMILY.test(family) && family.replace(/[ ,]/g, "") ? family : undefined;
 }
 
-export function safeLogoUrl(value: unknown): string | undefined {
+function safeLogoUrl(value: unknown): string | undefined {
   if (typeof value !== "string") {
     return undefined;
   }
@@ -70,7 +70,7 @@ export function safeLogoUrl(value: unknown): string | undefined {
   }
 }
 
-export function safeDisplayName(value: unknown): string | undefined {
+function safeDisplayName(value: unknown): string | undefined {
   if (typeof value !== "string") {
     return undefined;
   }
@@ -89,7 +89,7 @@ function safeDarkMode(value: unknown): DarkMode | undefined {
 }
 
 /** Only the keys whose values are safe; anything else is dropped, never repaired. */
-export function cleanTheme(raw: Record<string, unknown>): Theme {
+function cleanTheme(raw: Record<string, unknown>): Theme {
   const theme: Theme = {
     displayName: safeDisplayName(raw.displayName),
     logoUrl: safeLogoUrl(raw.logoUrl),
@@ -102,7 +102,7 @@ export function cleanTheme(raw: Record<string, unknown>): Theme {
 }
 
 /** The link's options, by svix-react's and Svix's portal's names. */
-export function linkOptions(query: URLSearchParams, fragment: URLSearchParams): Theme {
+function linkOptions(query: URLSearchParams, fragment: URLSearchParams): Theme {
   const read = (name: string) => fragment.get(name) ?? query.get(name) ?? undefined;
   return cleanTheme({
     primaryColor: read("primaryColorLight") ?? read("primaryColor"),
@@ -149,7 +149,7 @@ function luminance([r, g, b]: [number, number, number]): number {
   return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
 }
 
-export function contrast(a: [number, number, number], b: [number, number, number]): number {
+function contrast(a: [number, number, number], b: [number, number, number]): number {
   const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
   return (light + 0.05) / (dark + 0.05);
 }
@@ -161,7 +161,7 @@ const toHex = (rgb: [number, number, number]) =>
  * The colour as given when text of it is readable on `paper` (WCAG AA, 4.5:1), else the nearest
  * mix of it towards black (light paper) or white (dark paper) that is: links and outlines use it.
  */
-export function readableAccent(color: string, paper: string): string {
+function readableAccent(color: string, paper: string): string {
   const base = channels(color);
   const background = channels(paper);
   const target: [number, number, number] = luminance(background) > 0.5 ? [0, 0, 0] : [255, 255, 255];
