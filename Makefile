@@ -29,7 +29,7 @@ local.settings.json: local.settings.example.json $(VENV)/.installed
 
 # The application portal (portal/, a Vite project with its own package.json): built into
 # portal/dist/, which blueprints/portal.py serves at /api/portal/.
-PORTAL_SOURCES := $(shell find portal/src portal/public -type f 2>/dev/null) portal/index.html portal/vite.config.ts portal/tsconfig.json
+PORTAL_SOURCES := $(shell find portal/src portal/public portal/examples -type f 2>/dev/null) portal/index.html portal/vite.config.ts portal/tsconfig.json
 
 portal/node_modules/.installed: portal/package.json portal/package-lock.json
 	cd portal && npm ci --no-audit --no-fund --loglevel=error

@@ -21,6 +21,7 @@ from blueprints import (
     not_served,
     operational_webhooks,
     portal,
+    portal_config,
     recovery,
     replay,
     retries,
@@ -56,5 +57,6 @@ for blueprint in (
     metrics.bp,
     not_served.bp,
     portal.bp,
+    portal_config.bp,
 ):
     app.register_functions(blueprint)

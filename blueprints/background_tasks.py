@@ -1,4 +1,8 @@
-"""Background tasks: /api/v1/background-task[/{task_id}] (progress of long-running work, e.g. recovery)."""
+"""Background tasks: /api/v1/background-task[/{task_id}] (progress of long-running work, e.g. recovery).
+
+App portal tokens may read them, as Svix's portal shows the recoveries and replays it starts: only
+their application's tasks.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,18 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 from blueprints._http import Call, Reply, api_function
-from shared.scopes import Scope
+from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
     from shared.queries import BackgroundTaskListQuery
 
 bp = func.Blueprint()
+
+
+def _portal_app(call: Call) -> str | None:
+    """The application a portal token is confined to; None for a tenant's token."""
+    portal = call.principal.portal if call.principal is not None else None
+    return portal.app_id if portal is not None else None
 
 
 @api_function(
@@ -21,11 +31,16 @@ bp = func.Blueprint()
     "v1/background-task",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="ListResponse[BackgroundTaskOut]",
 )
 async def list_background_tasks(call: Call, query: BackgroundTaskListQuery) -> Reply:
     page = await call.services.background_tasks.list_page(
-        call.tenant_id, query.list_params(), status=query.status, task=query.task
+        call.tenant_id,
+        query.list_params(),
+        status=query.status,
+        task=query.task,
+        app_id=_portal_app(call),
     )
     return 200, page
 
@@ -36,7 +51,10 @@ async def list_background_tasks(call: Call, query: BackgroundTaskListQuery) -> R
     "v1/background-task/{task_id}",
     ["GET"],
     scope=Scope.READ,
+    portal=Capability.VIEW_BASE,
     returns="BackgroundTaskOut",
 )
 async def get_background_task(call: Call) -> Reply:
-    return 200, await call.services.background_tasks.get(call.tenant_id, call.route("task_id"))
+    return 200, await call.services.background_tasks.get(
+        call.tenant_id, call.route("task_id"), app_id=_portal_app(call)
+    )

@@ -30,8 +30,10 @@ ROUTE = "portal/{*path}"
 @cache
 def _security_headers(frame_ancestors: str) -> dict[str, str]:
     headers = {
+        # Images from any https:// origin too: the tenant's logo (shared/portal_theme.py). An
+        # <img> runs no script, and the page sends no referrer with it.
         "Content-Security-Policy": (
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
             "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
             f"frame-ancestors {frame_ancestors}"
         ),

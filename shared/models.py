@@ -738,3 +738,23 @@ class EndpointHealthOut(WireModel):
     # None for an endpoint created disabled, or disabled before Herald recorded why.
     disabled_reason: Literal["manual", "failing", "gone"] | None = None
     disabled_at: datetime | None = None
+
+
+class PortalThemeOut(WireModel):
+    """The portal's appearance from the tenant's settings over the deployment's (`shared.portal_theme`);
+    a field left out is the portal's own default."""
+
+    display_name: str | None = None
+    logo_url: str | None = None
+    primary_color: str | None = None
+    primary_color_dark: str | None = None
+    font_family: str | None = None
+
+
+class PortalConfigOut(WireModel):
+    """GET /api/v1/app/{app_id}/portal-config (Herald's own route): what the portal needs to know
+    of the deployment and the tenant before it shows anything."""
+
+    theme: PortalThemeOut
+    # How far back messages and attempts are kept: the longest window the charts can ask for.
+    retention_days: int

@@ -5,8 +5,9 @@ Which file a portal path names, and how it may be cached:
   and CDNs may keep them for a year without asking again (`immutable`);
 - `index.html` and the other files at the top (the icon) keep their names across builds: they
   are revalidated on every use (`no-cache`, with an ETag, so an unchanged one costs a 304);
-- any other path without a file extension is a page of the portal's own router (e.g.
-  `endpoints/ep_...`): it gets index.html, whose script renders that page;
+- any other path that does not end in a served file type is a page of the portal's own router
+  (`endpoints/ep_...`, `event-types/invoice.paid`: event type names have dots): it gets
+  index.html, whose script renders that page;
 - anything else is a 404: unknown files, and any segment that is empty, hidden (`.`, `..`,
   `.env`) or not plain letters, digits, `-`, `_` and `.` (an encoded slash or backslash, NUL),
   so no path can leave the folder.
@@ -21,7 +22,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 DIST = Path(__file__).resolve().parent.parent / "portal" / "dist"
 INDEX = "index.html"
@@ -79,7 +80,7 @@ def resolve(path: str | None) -> PortalFile | None:
     relative = "/".join(segments)
     if relative in files:
         return _read(DIST, relative)
-    if segments[0] != "assets" and "." not in segments[-1]:
+    if segments[0] != "assets" and PurePosixPath(segments[-1]).suffix not in CONTENT_TYPES:
         return _read(DIST, INDEX)
     return None
 

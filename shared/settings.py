@@ -6,15 +6,17 @@ in Azure from the Function App's app settings, which the Bicep writes.
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.errors import ConfigurationError
+from shared.portal_theme import refused_settings
 
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 # Claims every token of Herald's one issuer carries with the same value: `iss` and `aud` are
@@ -157,6 +159,10 @@ class HeraldSettings(BaseSettings):
     # The pages allowed to frame the application portal (its CSP `frame-ancestors`): the origins
     # of the SaaS's own pages that embed it, space- or comma-separated. 'none': no page may.
     portal_frame_ancestors: str = "'none'"
+    # The portal's appearance where a tenant's settings say nothing: Svix's appearance settings as
+    # a JSON object (displayName, customLogoUrl, colorPaletteLight/Dark, customFontFamily: see
+    # shared/portal_theme.py). Each key must be one the portal applies, with a value it keeps.
+    portal_theme: Annotated[dict[str, Any], NoDecode] = Field(default_factory=dict)
 
     _split = field_validator(
         "delivery_allowed_cidrs",
@@ -234,6 +240,31 @@ class HeraldSettings(BaseSettings):
                 "or give 'none' alone"
             )
         return " ".join(sources)
+
+    @field_validator("portal_theme", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("must be a JSON object") from None
+
+    @field_validator("portal_theme")
+    @classmethod
+    def _a_theme_the_portal_applies(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Refused rather than left out: a default that silently does nothing is a deployment bug.
+        refused = refused_settings(value)
+        if refused:
+            raise ValueError(
+                f"the portal does not apply {', '.join(refused)}: use displayName, customLogoUrl "
+                "(https:// or a data:image), customColor or colorPaletteLight/colorPaletteDark "
+                '{"primary": "#rrggbb"}, customFontFamily (font names)'
+            )
+        return value
 
     @field_validator("retry_schedule")
     @classmethod

@@ -7,6 +7,10 @@ that runs the task (its scope and its cursor).
 
 A task that ends (`finished` or `failed`) is announced as Svix's `background_task.finished`
 operational event, whatever its kind: `update` sends it once the task document says so.
+
+An app portal token sees only its application's tasks (`app_id`): those whose scope names that
+application (recoveries, replays, content purges); a tenant-wide task (usage statistics) or
+another application's is, to it, a task that does not exist.
 """
 
 from __future__ import annotations
@@ -98,18 +102,33 @@ class BackgroundTaskService:
             raise NotFoundError("Background task not found.")
         return doc
 
-    async def get(self, tenant_id: str, task_id: str) -> BackgroundTaskOut:
-        return to_out(await self.read(tenant_id, task_id))
+    async def get(self, tenant_id: str, task_id: str, *, app_id: str | None = None) -> BackgroundTaskOut:
+        """The task; with `app_id`, only a task of that application.
+
+        :raises NotFoundError: no such task (of that application).
+        """
+        doc = await self.read(tenant_id, task_id)
+        if app_id is not None and doc.get("appId") != app_id:
+            raise NotFoundError("Background task not found.")
+        return to_out(doc)
 
     async def list_page(
-        self, tenant_id: str, params: ListParams, *, status: str | None, task: str | None
+        self,
+        tenant_id: str,
+        params: ListParams,
+        *,
+        status: str | None,
+        task: str | None,
+        app_id: str | None = None,
     ) -> dict[str, Any]:
+        """A page of the tenant's tasks; with `app_id`, of that application's only."""
         page = await queries.background_tasks_page(
             self._store,
             tenant_id,
             params,
             status=_choice(BackgroundTaskStatus, "status", status) if status else None,
             task=_choice(BackgroundTaskType, "task", task) if task else None,
+            app_id=app_id,
         )
         return page.to_wire([to_out(doc) for doc in page.items])
 

@@ -125,6 +125,11 @@ class EnvironmentService:
             raise ValidationFailedError(errors)
         return kept
 
+    async def stored_settings(self, tenant_id: str) -> dict[str, Any]:
+        """The settings the tenant's imports stored (those Herald does not decide); {} when none."""
+        stored = await self._read_settings(tenant_id)
+        return dict(stored["settings"]) if stored else {}
+
     async def _read_settings(self, tenant_id: str) -> EnvironmentSettingsDoc | None:
         return await queries.read(
             self._store, ENVIRONMENT_SETTINGS, tenant_key(tenant_id), ENVIRONMENT_SETTINGS_ID

@@ -31,6 +31,7 @@ from shared.services.inbound import InboundService
 from shared.services.messages import MessageService
 from shared.services.operational import OperationalEndpointService, OperationalEvents
 from shared.services.portal_access import PortalAccessService
+from shared.services.portal_config import PortalConfigService
 from shared.services.purge import ContentPurgeService
 from shared.services.recovery import RecoveryService
 from shared.services.replay import ReplayService
@@ -80,6 +81,7 @@ class Services:
     purge: ContentPurgeService
     portal_access: PortalAccessService
     endpoint_health: EndpointHealthService
+    portal_config: PortalConfigService
     # The pooled outbound client of operational events and manual attempts.
     http: GuardedClient
     # /api/v1/health/ready's verdict, probed at most once per HERALD_READINESS_CACHE_SECONDS.
@@ -121,6 +123,7 @@ class Services:
             store, retention_days=settings.retention_days, events=operational
         )
         event_types = EventTypeService(store)
+        environment = EnvironmentService(store, settings, event_types)
         delivery = DeliveryService(
             store, settings, endpoints, attempts, limiter, events=operational, lanes=lanes
         )
@@ -151,7 +154,7 @@ class Services:
             background_tasks=background_tasks,
             recovery=RecoveryService(store, settings, applications, endpoints, background_tasks, manual),
             statistics=StatisticsService(store, applications, endpoints, background_tasks),
-            environment=EnvironmentService(store, settings, event_types),
+            environment=environment,
             replay=ReplayService(store, settings, applications, endpoints, background_tasks, manual),
             examples=ExampleService(applications, endpoints, event_types, messages),
             attempt_stats=AttemptStatsService(
@@ -160,6 +163,7 @@ class Services:
             purge=ContentPurgeService(store, applications, messages, background_tasks),
             portal_access=PortalAccessService(applications, portal_tokens),
             endpoint_health=EndpointHealthService(endpoints, CircuitBreaker(store, settings)),
+            portal_config=PortalConfigService(environment, settings),
             http=http,
             readiness=Readiness(store, settings),
         )

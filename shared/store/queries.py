@@ -328,9 +328,18 @@ async def application_heads(
 
 
 async def background_tasks_page(
-    store: DocumentStore, tenant_id: str, params: ListParams, *, status: str | None, task: str | None
+    store: DocumentStore,
+    tenant_id: str,
+    params: ListParams,
+    *,
+    status: str | None,
+    task: str | None,
+    app_id: str | None = None,
 ) -> Page[BackgroundTaskDoc]:
+    """A page of the tenant's tasks; with `app_id`, of those whose scope names that application."""
     conditions = _Conditions(("type", BACKGROUND_TASK_TYPE))
+    if app_id is not None:
+        conditions.equal("appId", app_id)
     if status is not None:
         conditions.equal("status", status)
     if task is not None:

@@ -548,8 +548,12 @@ PORTAL_ROUTES = {
     ("GET", "v1/app/{app_id}/attempt/endpoint/{endpoint_id}"): "ViewBase",
     ("GET", "v1/app/{app_id}/attempt/msg/{msg_id}"): "ViewBase",
     ("GET", "v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}"): "ViewBase",
+    ("GET", "v1/app/{app_id}/portal-config"): "ViewBase",
     ("GET", "v1/event-type"): "ViewBase",
     ("GET", "v1/event-type/{event_type_name}"): "ViewBase",
+    # The application's own tasks only (shared/services/background_tasks.py).
+    ("GET", "v1/background-task"): "ViewBase",
+    ("GET", "v1/background-task/{task_id}"): "ViewBase",
     ("POST", "v1/auth/logout"): "ViewBase",
 }
 

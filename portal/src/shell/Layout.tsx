@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState } from "react";
 import { NavLink, Outlet, useLocation, useNavigationType } from "react-router";
 
+import { Brand } from "../theme/Brand";
 import { usePortal } from "./context";
 import type { PortalPage } from "./page";
 import { useConnectionStatus } from "./status";
@@ -70,7 +71,7 @@ export function Layout({ pages }: { pages: readonly PortalPage[] }) {
       </a>
       <header className="topbar">
         <div className="identity">
-          <span className="brand">Webhooks</span>
+          <Brand />
           <ApplicationName />
           {session.readOnly ? <span className="badge badge-readonly">Read-only</span> : null}
         </div>

@@ -19,7 +19,7 @@ export interface EndpointHealth {
   disabledAt: string | null;
 }
 
-async function getJson<T>(session: Session, path: string): Promise<T> {
+export async function getJson<T>(session: Session, path: string): Promise<T> {
   const response = await portalFetch(`${window.location.origin}${path}`, {
     headers: { accept: "application/json", authorization: `Bearer ${session.token}` },
   });

@@ -3,6 +3,7 @@ import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import type { EndpointOut } from "svix";
 
+import { EndpointActivity } from "../../charts/EndpointActivity";
 import {
   BackLink,
   ConfirmButton,
@@ -209,6 +210,12 @@ function RecentAttempts({ endpointId }: { endpointId: string }) {
           )
         }
       </Loaded>
+      <p className="meta">
+        <Link to={`/attempts?endpoint=${encodeURIComponent(endpointId)}`}>Every attempt, with filters</Link>
+        <Can capability="CreateAttempts">
+          <Link to={`/recovery?endpoint=${encodeURIComponent(endpointId)}`}>Recover or replay messages</Link>
+        </Can>
+      </p>
     </section>
   );
 }
@@ -303,6 +310,7 @@ export function EndpointDetail() {
               <Secret endpointId={data.id} />
               <Headers endpointId={data.id} />
               <RecentAttempts endpointId={data.id} />
+              <EndpointActivity endpointId={data.id} />
             </div>
           </>
         )}

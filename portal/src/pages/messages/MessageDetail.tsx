@@ -1,6 +1,6 @@
 /** One message: its payload, where it went, every attempt, and a resend per endpoint. */
 import { useState } from "react";
-import { useParams } from "react-router";
+import { Link, useParams } from "react-router";
 import type { MessageAttemptOut, Svix } from "svix";
 
 import {
@@ -54,7 +54,9 @@ function Destinations({ msgId, refresh, onResent }: { msgId: string; refresh: nu
             <ul className="cards" aria-label="Endpoints of this message">
               {page.data.map((destination) => (
                 <li key={destination.id} className="card">
-                  <p className="card-title break">{destination.url}</p>
+                  <Link className="card-title break" to={`/endpoints/${encodeURIComponent(destination.id)}`}>
+                    {destination.url}
+                  </Link>
                   <p className="meta">
                     <DeliveryStatus status={destination.status} />
                     {destination.nextAttempt ? (
@@ -122,7 +124,9 @@ function Attempts({ msgId, refresh }: { msgId: string; refresh: number }) {
                     </span>
                     <Timestamp value={attempt.timestamp} />
                   </p>
-                  <p className="break">{attempt.url}</p>
+                  <p className="break">
+                    <Link to={`/endpoints/${encodeURIComponent(attempt.endpointId)}`}>{attempt.url}</Link>
+                  </p>
                   <details>
                     <summary>Response body</summary>
                     <TextBlock label="Response body" text={attempt.response ? prettyBody(attempt.response) : "(empty)"} />

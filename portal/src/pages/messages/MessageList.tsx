@@ -1,27 +1,23 @@
-/** The message log: messages by event type and date, newest first, a page at a time. */
+/** The message log: messages by event type, channel, tag and date, newest first, a page at a time. */
 import { useId, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router";
+
+import { dayStart } from "../../parts/time";
 
 import { EmptyState, Loaded, PageTitle, Pager, Timestamp } from "../../shell/components";
 import { useCan } from "../../shell/context";
 import { usePaging } from "../../shell/paging";
 import { useResource } from "../../shell/useResource";
+import { MessageSearch } from "./MessageSearch";
 
 const PAGE_SIZE = 20;
 
 interface Filters {
   eventType: string;
+  channel: string;
+  tag: string;
   from: string;
   to: string;
-}
-
-/** A local calendar day (`yyyy-mm-dd`) as the instant it starts, `days` later. */
-function dayStart(day: string, days = 0): Date | null {
-  const [year, month, date] = day.split("-").map(Number);
-  if (!year || !month || !date) {
-    return null;
-  }
-  return new Date(year, month - 1, date + days);
 }
 
 function FilterForm({ filters, onApply }: { filters: Filters; onApply: (next: Filters) => void }) {
@@ -60,6 +56,24 @@ function FilterForm({ filters, onApply }: { filters: Filters; onApply: (next: Fi
         )}
       </div>
       <div className="field">
+        <label htmlFor={`${ids}-channel`}>Channel</label>
+        <input
+          id={`${ids}-channel`}
+          value={draft.channel}
+          placeholder="Any channel"
+          onChange={(event) => setDraft({ ...draft, channel: event.target.value.trim() })}
+        />
+      </div>
+      <div className="field">
+        <label htmlFor={`${ids}-tag`}>Tag</label>
+        <input
+          id={`${ids}-tag`}
+          value={draft.tag}
+          placeholder="Any tag"
+          onChange={(event) => setDraft({ ...draft, tag: event.target.value.trim() })}
+        />
+      </div>
+      <div className="field">
         <label htmlFor={`${ids}-from`}>From</label>
         <input
           id={`${ids}-from`}
@@ -87,13 +101,15 @@ function FilterForm({ filters, onApply }: { filters: Filters; onApply: (next: Fi
 function Messages({ filters }: { filters: Filters }) {
   const paging = usePaging();
   const canManage = useCan("ManageEndpoint");
-  const filtered = Boolean(filters.eventType || filters.from || filters.to);
+  const filtered = Object.values(filters).some(Boolean);
   const messages = useResource(
     (api, appId) =>
       api.message.list(appId, {
         limit: PAGE_SIZE,
         iterator: paging.iterator,
         eventTypes: filters.eventType ? [filters.eventType] : undefined,
+        channel: filters.channel || undefined,
+        tag: filters.tag || undefined,
         after: filters.from ? dayStart(filters.from) : null,
         before: filters.to ? dayStart(filters.to, 1) : null,
       }),
@@ -153,6 +169,8 @@ export function MessageList() {
   const [params, setParams] = useSearchParams();
   const filters: Filters = {
     eventType: params.get("eventType") ?? "",
+    channel: params.get("channel") ?? "",
+    tag: params.get("tag") ?? "",
     from: params.get("from") ?? "",
     to: params.get("to") ?? "",
   };
@@ -161,6 +179,7 @@ export function MessageList() {
   return (
     <>
       <PageTitle>Messages</PageTitle>
+      <MessageSearch />
       <FilterForm filters={filters} onApply={apply} />
       {/* Other filters are another list: it starts again at its first page. */}
       <Messages key={params.toString()} filters={filters} />
