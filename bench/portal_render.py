@@ -36,9 +36,9 @@ from playwright.sync_api import Browser, sync_playwright  # noqa: E402
 from svix.api import ApplicationIn, AppPortalAccessIn, EndpointIn, Svix, SvixOptions  # noqa: E402
 
 from devhost.testing import run_devhost  # noqa: E402
-from tests.conftest import AZURITE_CONNECTION, portal_key  # noqa: E402
 from tests.portal.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.reliability.standalone import standalone_herald  # noqa: E402
+from tests.support.settings import herald_env  # noqa: E402
+from tests.support.tokens import Issuer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "portal_render.json"
 GOAL_MS = 1000.0
@@ -94,15 +94,9 @@ def main() -> int:
         print("the portal is not built: run `make portal` first", file=sys.stderr)
         return 2
 
-    env, mint = standalone_herald()
-    env |= {
-        "AzureWebJobsStorage": AZURITE_CONNECTION,
-        "HERALD_COSMOS_ENDPOINT": "https://localhost:8081",
-        "HERALD_COSMOS_DATABASE": f"herald-bench-{uuid.uuid4().hex[:8]}",
-        "HERALD_PORTAL_LOCAL_KEY": portal_key(),
-        # The sweeper's timer must be set for the host to start; it finds nothing to do here.
-        "HERALD_SWEEP_SCHEDULE": "0 */5 * * * *",
-    }
+    issuer = Issuer()
+    mint = issuer.mint
+    env = herald_env(issuer, database_prefix="herald-bench")
     first: list[float] = []
     again: list[float] = []
     with tempfile.TemporaryDirectory(prefix="herald-render-") as state:

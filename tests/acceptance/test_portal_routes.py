@@ -27,7 +27,7 @@ from svix.api import (
 from svix.exceptions import HttpError
 
 from shared.settings import HeraldSettings
-from tests.conftest import Minter
+from tests.support.tokens import Minter
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from playwright.sync_api import Page, expect
 from svix.api import EndpointIn, MessageIn, Svix
 
 from shared.settings import HeraldSettings
-from tests.delivery.receivers import Receiver
 from tests.portal.conftest import Links, screenshot
+from tests.support.receivers import Receiver
 
 RETENTION_DAYS = HeraldSettings().retention_days  # the portal's Herald keeps the default
 

@@ -12,8 +12,8 @@ import uuid
 from playwright.sync_api import Page, expect
 from svix.api import AppPortalCapability, EndpointIn, EventTypeIn, Svix
 
-from tests.delivery.receivers import Receiver
 from tests.portal.conftest import Links, screenshot
+from tests.support.receivers import Receiver
 
 PAID_EXAMPLE = {"invoice": "in_42", "amount": 1200, "currency": "EUR"}
 PAID_SCHEMA = {

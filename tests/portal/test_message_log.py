@@ -15,8 +15,8 @@ import uuid
 from playwright.sync_api import Page, expect
 from svix.api import EndpointIn, MessageAttemptListByEndpointOptions, MessageIn, MessageStatus, Svix
 
-from tests.delivery.receivers import Receiver
 from tests.portal.conftest import Links, screenshot
+from tests.support.receivers import Receiver
 
 
 def test_messages_by_channel_and_tag_and_one_found_by_its_event_id(

@@ -22,8 +22,8 @@ from svix.api import (
     Svix,
 )
 
-from tests.delivery.receivers import Receiver
 from tests.portal.conftest import Links, screenshot
+from tests.support.receivers import Receiver
 
 
 def _task(page: Page, kind: str, endpoint_url: str) -> Locator:
