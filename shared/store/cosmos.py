@@ -176,7 +176,7 @@ class CosmosStore:
             timeout=settings.cosmos_timeout_seconds,
             retry_total=3,
             # No proxy or .netrc lookup from the environment: with it, every request ran two
-            # lookups on a worker thread (a tenth of the API's CPU in a profile), and Herald
+            # lookups on a worker thread (CPU the delivery benchmark, bench/delivery, shows), and Herald
             # reaches Cosmos directly (private endpoint in Azure, loopback locally).
             transport=AioHttpTransport(use_env_settings=False),
         )

@@ -57,7 +57,8 @@ def _tracing() -> bool:
 
 def _tracer() -> Tracer:
     """Herald's tracer, looked up once: the lookup reads the environment each time while no
-    provider is set (a tenth of a delivery's CPU in a profile). Until `configure` sets one it is
+    provider is set, on every span of the message path (bench/delivery measures its cost). Until
+    `configure` sets one it is
     OpenTelemetry's proxy, which follows the provider set later."""
     global _herald_tracer
     if _herald_tracer is None:
