@@ -300,6 +300,10 @@ async def test_a_malformed_local_key_is_a_configuration_error_that_never_quotes_
 def test_make_run_writes_a_local_portal_key_beside_the_dev_key_once(tmp_path: Path) -> None:
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "dev_auth.py", tmp_path / "scripts" / "dev_auth.py")
+    # The checkout's token minting, which the script imports.
+    (tmp_path / "tests" / "support").mkdir(parents=True)
+    for module in ("__init__.py", "support/__init__.py", "support/tokens.py"):
+        shutil.copy(ROOT / "tests" / module, tmp_path / "tests" / module)
     for name in ("local.settings.example.json", "local.settings.json"):
         shutil.copy(ROOT / "local.settings.example.json", tmp_path / name)
 
