@@ -1,5 +1,30 @@
-/** Paging through a Svix list: a stack of iterators, so "Previous" returns to exactly that page. */
+/**
+ * Reading a Svix list: whole (`readAll`), or a page at a time (`usePaging`: a stack of iterators, so
+ * "Previous" returns to exactly that page).
+ */
 import { useCallback, useState } from "react";
+
+/** One page of a Svix list (ListResponse...Out): `iterator` reads the next one. */
+export interface ListPage<T> {
+  data: T[];
+  iterator: string | null;
+  done: boolean;
+}
+
+/** Every item of a list that is read whole (a short one, or one to pick from), at most `maxPages` pages. */
+export async function readAll<T>(readPage: (iterator: string | null) => Promise<ListPage<T>>, maxPages: number): Promise<T[]> {
+  const items: T[] = [];
+  let iterator: string | null = null;
+  for (let page = 0; page < maxPages; page += 1) {
+    const result = await readPage(iterator);
+    items.push(...result.data);
+    if (result.done || result.iterator === null) {
+      break;
+    }
+    iterator = result.iterator;
+  }
+  return items;
+}
 
 export interface Paging {
   iterator: string | null;

@@ -4,6 +4,7 @@ import { Link, useSearchParams } from "react-router";
 import type { EventTypeOut, Svix } from "svix";
 
 import { EmptyState, Loaded, PageTitle } from "../../shell/components";
+import { readAll } from "../../shell/paging";
 import { useResource } from "../../shell/useResource";
 
 const TYPE_PAGE = 250;
@@ -12,16 +13,7 @@ const UNGROUPED = "Other";
 
 /** Every event type that is not archived (a catalogue reads them all, then searches in the page). */
 export async function allEventTypes(api: Svix): Promise<EventTypeOut[]> {
-  const types: EventTypeOut[] = [];
-  let iterator: string | null = null;
-  for (let page = 0; page < MAX_TYPE_PAGES; page += 1) {
-    const result = await api.eventType.list({ limit: TYPE_PAGE, iterator });
-    types.push(...result.data);
-    if (result.done || result.iterator === null) {
-      break;
-    }
-    iterator = result.iterator;
-  }
+  const types = await readAll((iterator) => api.eventType.list({ limit: TYPE_PAGE, iterator }), MAX_TYPE_PAGES);
   return types.filter((type) => !type.archived);
 }
 

@@ -15,24 +15,18 @@ import {
   prettyJson,
 } from "../../shell/components";
 import { Can, usePortal } from "../../shell/context";
+import { readAll } from "../../shell/paging";
 import { useAction, useResource } from "../../shell/useResource";
 
 // A message's attempts are few (the retry schedule bounds them per endpoint): read them all.
 const ATTEMPT_PAGE = 250;
 const MAX_ATTEMPT_PAGES = 4;
 
-async function allAttempts(api: Svix, appId: string, msgId: string): Promise<MessageAttemptOut[]> {
-  const attempts: MessageAttemptOut[] = [];
-  let iterator: string | null = null;
-  for (let page = 0; page < MAX_ATTEMPT_PAGES; page += 1) {
-    const result = await api.messageAttempt.listByMsg(appId, msgId, { limit: ATTEMPT_PAGE, iterator, withContent: true });
-    attempts.push(...result.data);
-    if (result.done || result.iterator === null) {
-      break;
-    }
-    iterator = result.iterator;
-  }
-  return attempts;
+function allAttempts(api: Svix, appId: string, msgId: string): Promise<MessageAttemptOut[]> {
+  return readAll(
+    (iterator) => api.messageAttempt.listByMsg(appId, msgId, { limit: ATTEMPT_PAGE, iterator, withContent: true }),
+    MAX_ATTEMPT_PAGES,
+  );
 }
 
 function Destinations({ msgId, refresh, onResent }: { msgId: string; refresh: number; onResent: () => void }) {
