@@ -6,7 +6,8 @@ import { ProblemNotice } from "../../shell/components";
 import { usePortal } from "../../shell/context";
 import { useAction, useResource } from "../../shell/useResource";
 
-// Headers whose values are credentials: typed like passwords, never shown back (Herald withholds them).
+// Headers whose values are credentials: typed like passwords, never shown back (Herald withholds them:
+// this list mirrors SENSITIVE_HEADERS in shared/services/endpoints.py, so change both together).
 const SENSITIVE = new Set([
   "authorization",
   "proxy-authorization",
