@@ -5,6 +5,8 @@
  */
 import type { ReactNode } from "react";
 
+import { TableScroll } from "../shell/components";
+
 import "./charts.css";
 
 export interface Series {
@@ -131,9 +133,7 @@ export function ChartFigure({
       {chart}
       <details>
         <summary>Show the numbers as a table</summary>
-        <div className="table-scroll" tabIndex={0} role="region" aria-label={`${title}: table`}>
-          {table}
-        </div>
+        <TableScroll label={`${title}: table`}>{table}</TableScroll>
       </details>
     </figure>
   );

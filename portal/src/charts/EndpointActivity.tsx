@@ -5,7 +5,7 @@
 import { useId, useState } from "react";
 import { MessageStatus } from "svix";
 
-import { DeliveryStatus, Loaded, Timestamp } from "../shell/components";
+import { DeliveryStatus, Loaded, Table, Timestamp } from "../shell/components";
 import { usePortal } from "../shell/context";
 import { useResource } from "../shell/useResource";
 import { usePortalConfig } from "../theme/config";
@@ -50,26 +50,16 @@ function Daily({ endpointId, days }: { endpointId: string; days: number }) {
             </>
           }
           table={
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Day (UTC)</th>
-                  <th scope="col">Succeeded</th>
-                  <th scope="col">Failed</th>
-                  <th scope="col">Canceled</th>
+            <Table columns={["Day (UTC)", "Succeeded", "Failed", "Canceled"]}>
+              {counts.map((count) => (
+                <tr key={count.day}>
+                  <th scope="row">{count.day}</th>
+                  <td>{count.succeeded}</td>
+                  <td>{count.failed}</td>
+                  <td>{count.canceled}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {counts.map((count) => (
-                  <tr key={count.day}>
-                    <th scope="row">{count.day}</th>
-                    <td>{count.succeeded}</td>
-                    <td>{count.failed}</td>
-                    <td>{count.canceled}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
           }
         />
       )}
@@ -114,30 +104,20 @@ function Latency({ endpointId }: { endpointId: string }) {
               </>
             }
             table={
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Time</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Code</th>
-                    <th scope="col">Duration</th>
+              <Table columns={["Time", "Status", "Code", "Duration"]}>
+                {recent.map((attempt) => (
+                  <tr key={attempt.id}>
+                    <td>
+                      <Timestamp value={attempt.timestamp} />
+                    </td>
+                    <td>
+                      <DeliveryStatus status={attempt.status} />
+                    </td>
+                    <td>{attempt.responseStatusCode || "—"}</td>
+                    <td>{attempt.responseDurationMs} ms</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {recent.map((attempt) => (
-                    <tr key={attempt.id}>
-                      <td>
-                        <Timestamp value={attempt.timestamp} />
-                      </td>
-                      <td>
-                        <DeliveryStatus status={attempt.status} />
-                      </td>
-                      <td>{attempt.responseStatusCode || "—"}</td>
-                      <td>{attempt.responseDurationMs} ms</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </Table>
             }
           />
         );

@@ -6,6 +6,7 @@ import { useEffect, useId, useRef, useState, type ReactNode } from "react";
 import { Link } from "react-router";
 
 import type { Problem } from "./errors";
+import type { ListPage, Paging } from "./paging";
 import type { Resource } from "./useResource";
 
 export function PageTitle({ children }: { children: ReactNode }) {
@@ -119,6 +120,72 @@ export function Pager({
         Next page
       </button>
     </nav>
+  );
+}
+
+/**
+ * A Svix list a page at a time: `empty` when the list itself has nothing (its first page is empty),
+ * else the page's items and the pager.
+ */
+export function PagedList<T>({
+  resource,
+  paging,
+  what,
+  pagerLabel,
+  empty,
+  children,
+}: {
+  resource: Resource<ListPage<T>>;
+  paging: Paging;
+  what: string;
+  pagerLabel: string;
+  empty: ReactNode;
+  children: (items: T[]) => ReactNode;
+}) {
+  return (
+    <Loaded resource={resource} what={what}>
+      {(page) =>
+        page.data.length === 0 && paging.previous === null ? (
+          empty
+        ) : (
+          <>
+            {children(page.data)}
+            <Pager label={pagerLabel} onPrevious={paging.previous} onNext={paging.next(page.iterator, page.done)} />
+          </>
+        )
+      }
+    </Loaded>
+  );
+}
+
+/**
+ * The box a wide table scrolls sideways in on a narrow screen. Given a `label` it is a named region
+ * that takes focus, so that a keyboard can scroll it too.
+ */
+export function TableScroll({ label, children }: { label?: string; children: ReactNode }) {
+  const region = label === undefined ? {} : { tabIndex: 0, role: "region", "aria-label": label };
+  return (
+    <div className="table-scroll" {...region}>
+      {children}
+    </div>
+  );
+}
+
+/** A table under its column headings; its rows (`<tr>`s) are the children. */
+export function Table({ columns, label, children }: { columns: readonly string[]; label?: string; children: ReactNode }) {
+  return (
+    <table aria-label={label}>
+      <thead>
+        <tr>
+          {columns.map((column) => (
+            <th key={column} scope="col">
+              {column}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
   );
 }
 

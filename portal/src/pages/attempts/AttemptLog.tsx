@@ -3,7 +3,7 @@
  * type, channel, tag and date; each links to its message. A filtered list can be resent at once.
  */
 import { useId, useState, type FormEvent } from "react";
-import { Link, useSearchParams } from "react-router";
+import { Link } from "react-router";
 import { type EndpointOut, type MessageAttemptOut, MessageStatus, StatusCodeClass } from "svix";
 
 import { allEndpoints } from "../../parts/endpoints";
@@ -15,11 +15,14 @@ import {
   EmptyState,
   Loaded,
   PageTitle,
-  Pager,
+  PagedList,
   ProblemNotice,
+  Table,
+  TableScroll,
   Timestamp,
 } from "../../shell/components";
 import { Can, usePortal } from "../../shell/context";
+import { useFilterParams } from "../../shell/filters";
 import { usePaging } from "../../shell/paging";
 import { useAction, useResource } from "../../shell/useResource";
 
@@ -166,62 +169,49 @@ function Attempts({ endpointId, filters }: { endpointId: string; filters: Filter
     [paging.iterator],
   );
   return (
-    <Loaded resource={attempts} what="attempts">
-      {(page) =>
-        page.data.length === 0 && paging.previous === null ? (
-          <EmptyState title="No attempts match these filters" />
-        ) : (
-          <>
-            <Can capability="CreateAttempts">
-              <ResendShown endpointId={endpointId} attempts={page.data} />
-            </Can>
-            <div className="table-scroll" tabIndex={0} role="region" aria-label="Attempts">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Time</th>
-                    <th scope="col">Message</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Code</th>
-                    <th scope="col">Duration</th>
-                    <th scope="col">Trigger</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.data.map((attempt) => (
-                    <tr key={attempt.id} data-testid="attempt-row">
-                      <td>
-                        <Timestamp value={attempt.timestamp} />
-                      </td>
-                      <td>
-                        <Link to={`/messages/${encodeURIComponent(attempt.msgId)}`}>{attempt.msg?.eventId ?? attempt.msgId}</Link>
-                        {attempt.msg ? <div className="muted">{attempt.msg.eventType}</div> : null}
-                      </td>
-                      <td>
-                        <DeliveryStatus status={attempt.status} />
-                      </td>
-                      <td>{attempt.responseStatusCode || "—"}</td>
-                      <td>{attempt.responseDurationMs} ms</td>
-                      <td>{attempt.triggerType === 1 ? "Manual" : "Scheduled"}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <Pager label="Attempt pages" onPrevious={paging.previous} onNext={paging.next(page.iterator, page.done)} />
-          </>
-        )
-      }
-    </Loaded>
+    <PagedList
+      resource={attempts}
+      paging={paging}
+      what="attempts"
+      pagerLabel="Attempt pages"
+      empty={<EmptyState title="No attempts match these filters" />}
+    >
+      {(shown) => (
+        <>
+          <Can capability="CreateAttempts">
+            <ResendShown endpointId={endpointId} attempts={shown} />
+          </Can>
+          <TableScroll label="Attempts">
+            <Table columns={["Time", "Message", "Status", "Code", "Duration", "Trigger"]}>
+              {shown.map((attempt) => (
+                <tr key={attempt.id} data-testid="attempt-row">
+                  <td>
+                    <Timestamp value={attempt.timestamp} />
+                  </td>
+                  <td>
+                    <Link to={`/messages/${encodeURIComponent(attempt.msgId)}`}>{attempt.msg?.eventId ?? attempt.msgId}</Link>
+                    {attempt.msg ? <div className="muted">{attempt.msg.eventType}</div> : null}
+                  </td>
+                  <td>
+                    <DeliveryStatus status={attempt.status} />
+                  </td>
+                  <td>{attempt.responseStatusCode || "—"}</td>
+                  <td>{attempt.responseDurationMs} ms</td>
+                  <td>{attempt.triggerType === 1 ? "Manual" : "Scheduled"}</td>
+                </tr>
+              ))}
+            </Table>
+          </TableScroll>
+        </>
+      )}
+    </PagedList>
   );
 }
 
 export function AttemptLog() {
-  const [params, setParams] = useSearchParams();
+  const { params, filters, setFilters } = useFilterParams(FILTERS);
   const endpoints = useResource((api, appId) => allEndpoints(api, appId), []);
-  const filters = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) ?? ""])) as Filters;
-  const apply = (endpointId: string, next: Filters) =>
-    setParams(Object.fromEntries(Object.entries({ endpoint: endpointId, ...next }).filter(([, value]) => value)));
+  const apply = (endpointId: string, next: Filters) => setFilters({ endpoint: endpointId, ...next });
   return (
     <>
       <PageTitle>Attempts</PageTitle>

@@ -5,7 +5,7 @@ import type { EndpointOut, EventTypeOut } from "svix";
 
 import { allEndpoints, endpointLabel } from "../../parts/endpoints";
 import { EndpointSelect } from "../../parts/EndpointSelect";
-import { BackLink, Loaded, PageTitle, ProblemNotice, TextBlock, prettyJson } from "../../shell/components";
+import { BackLink, Loaded, PageTitle, ProblemNotice, Table, TableScroll, TextBlock, prettyJson } from "../../shell/components";
 import { Can, usePortal } from "../../shell/context";
 import { useAction, useResource } from "../../shell/useResource";
 import { schemaVersions, sendableExamples } from "./schema";
@@ -20,29 +20,20 @@ function Schema({ type }: { type: EventTypeOut }) {
         <div key={version.version} className="schema-version">
           {versions.length > 1 ? <h3>Version {version.version}</h3> : null}
           {version.properties.length ? (
-            <div className="table-scroll">
-              <table aria-label={`Fields of version ${version.version}`}>
-                <thead>
-                  <tr>
-                    <th scope="col">Field</th>
-                    <th scope="col">Type</th>
-                    <th scope="col">Description</th>
+            <TableScroll>
+              <Table label={`Fields of version ${version.version}`} columns={["Field", "Type", "Description"]}>
+                {version.properties.map((property) => (
+                  <tr key={property.name}>
+                    <td>
+                      <code>{property.name}</code>
+                      {property.required ? <span className="muted"> (required)</span> : null}
+                    </td>
+                    <td>{property.type}</td>
+                    <td>{property.description || "—"}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {version.properties.map((property) => (
-                    <tr key={property.name}>
-                      <td>
-                        <code>{property.name}</code>
-                        {property.required ? <span className="muted"> (required)</span> : null}
-                      </td>
-                      <td>{property.type}</td>
-                      <td>{property.description || "—"}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                ))}
+              </Table>
+            </TableScroll>
           ) : null}
           <details>
             <summary>JSON Schema</summary>

@@ -11,6 +11,8 @@ import {
   Loaded,
   PageTitle,
   ProblemNotice,
+  Table,
+  TableScroll,
   Timestamp,
 } from "../../shell/components";
 import { Can, usePortal } from "../../shell/context";
@@ -179,34 +181,24 @@ function RecentAttempts({ endpointId }: { endpointId: string }) {
           page.data.length === 0 ? (
             <p className="muted">No attempts yet.</p>
           ) : (
-            <div className="table-scroll">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Time</th>
-                    <th scope="col">Message</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Code</th>
+            <TableScroll>
+              <Table columns={["Time", "Message", "Status", "Code"]}>
+                {page.data.map((attempt) => (
+                  <tr key={attempt.id}>
+                    <td>
+                      <Timestamp value={attempt.timestamp} />
+                    </td>
+                    <td>
+                      <Link to={`/messages/${encodeURIComponent(attempt.msgId)}`}>{attempt.msgId}</Link>
+                    </td>
+                    <td>
+                      <DeliveryStatus status={attempt.status} />
+                    </td>
+                    <td>{attempt.responseStatusCode || "—"}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {page.data.map((attempt) => (
-                    <tr key={attempt.id}>
-                      <td>
-                        <Timestamp value={attempt.timestamp} />
-                      </td>
-                      <td>
-                        <Link to={`/messages/${encodeURIComponent(attempt.msgId)}`}>{attempt.msgId}</Link>
-                      </td>
-                      <td>
-                        <DeliveryStatus status={attempt.status} />
-                      </td>
-                      <td>{attempt.responseStatusCode || "—"}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                ))}
+              </Table>
+            </TableScroll>
           )
         }
       </Loaded>

@@ -1,7 +1,7 @@
 /** The application's endpoints, with what each receives and whether it is enabled. */
 import { Link, useNavigate } from "react-router";
 
-import { EmptyState, Loaded, PageTitle, Pager } from "../../shell/components";
+import { EmptyState, PageTitle, PagedList } from "../../shell/components";
 import { Can, useCan } from "../../shell/context";
 import { usePaging } from "../../shell/paging";
 import { useResource } from "../../shell/useResource";
@@ -26,46 +26,47 @@ export function EndpointList() {
           </button>
         </Can>
       </div>
-      <Loaded resource={endpoints} what="endpoints">
-        {(page) =>
-          page.data.length === 0 && paging.previous === null ? (
-            <EmptyState title="No endpoints yet">
-              {canManage ? (
-                <p>
-                  Add an endpoint: the URL where you want to receive webhooks. Messages sent from then on are
-                  delivered to it. <Link to="/endpoints/new">Add your first endpoint</Link>.
-                </p>
-              ) : (
-                <p>Nothing receives webhooks yet. Someone with access to manage endpoints can add one.</p>
-              )}
-            </EmptyState>
-          ) : (
-            <>
-              <ul className="cards" aria-label="Endpoints">
-                {page.data.map((endpoint) => (
-                  <li key={endpoint.id} className="card">
-                    <Link to={`/endpoints/${encodeURIComponent(endpoint.id)}`} className="card-title">
-                      {endpoint.url}
-                    </Link>
-                    {endpoint.description ? <p className="muted">{endpoint.description}</p> : null}
-                    <p className="meta">
-                      {endpoint.disabled ? (
-                        <span className="badge badge-disabled">Disabled</span>
-                      ) : (
-                        <span className="badge badge-enabled">Enabled</span>
-                      )}
-                      <span>
-                        {endpoint.eventTypes?.length ? endpoint.eventTypes.join(", ") : "All event types"}
-                      </span>
-                    </p>
-                  </li>
-                ))}
-              </ul>
-              <Pager label="Endpoint pages" onPrevious={paging.previous} onNext={paging.next(page.iterator, page.done)} />
-            </>
-          )
+      <PagedList
+        resource={endpoints}
+        paging={paging}
+        what="endpoints"
+        pagerLabel="Endpoint pages"
+        empty={
+          <EmptyState title="No endpoints yet">
+            {canManage ? (
+              <p>
+                Add an endpoint: the URL where you want to receive webhooks. Messages sent from then on are
+                delivered to it. <Link to="/endpoints/new">Add your first endpoint</Link>.
+              </p>
+            ) : (
+              <p>Nothing receives webhooks yet. Someone with access to manage endpoints can add one.</p>
+            )}
+          </EmptyState>
         }
-      </Loaded>
+      >
+        {(shown) => (
+          <ul className="cards" aria-label="Endpoints">
+            {shown.map((endpoint) => (
+              <li key={endpoint.id} className="card">
+                <Link to={`/endpoints/${encodeURIComponent(endpoint.id)}`} className="card-title">
+                  {endpoint.url}
+                </Link>
+                {endpoint.description ? <p className="muted">{endpoint.description}</p> : null}
+                <p className="meta">
+                  {endpoint.disabled ? (
+                    <span className="badge badge-disabled">Disabled</span>
+                  ) : (
+                    <span className="badge badge-enabled">Enabled</span>
+                  )}
+                  <span>
+                    {endpoint.eventTypes?.length ? endpoint.eventTypes.join(", ") : "All event types"}
+                  </span>
+                </p>
+              </li>
+            ))}
+          </ul>
+        )}
+      </PagedList>
     </>
   );
 }

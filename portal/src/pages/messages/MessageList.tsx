@@ -1,24 +1,20 @@
 /** The message log: messages by event type, channel, tag and date, newest first, a page at a time. */
 import { useId, useState, type FormEvent } from "react";
-import { Link, useSearchParams } from "react-router";
+import { Link } from "react-router";
 
 import { dayStart } from "../../parts/time";
 
-import { EmptyState, Loaded, PageTitle, Pager, Timestamp } from "../../shell/components";
+import { EmptyState, PageTitle, PagedList, Table, TableScroll, Timestamp } from "../../shell/components";
 import { useCan } from "../../shell/context";
+import { useFilterParams } from "../../shell/filters";
 import { usePaging } from "../../shell/paging";
 import { useResource } from "../../shell/useResource";
 import { MessageSearch } from "./MessageSearch";
 
 const PAGE_SIZE = 20;
 
-interface Filters {
-  eventType: string;
-  channel: string;
-  tag: string;
-  from: string;
-  to: string;
-}
+const FILTERS = ["eventType", "channel", "tag", "from", "to"] as const;
+type Filters = Record<(typeof FILTERS)[number], string>;
 
 function FilterForm({ filters, onApply }: { filters: Filters; onApply: (next: Filters) => void }) {
   const ids = useId();
@@ -115,72 +111,48 @@ function Messages({ filters }: { filters: Filters }) {
       }),
     [paging.iterator],
   );
+  const empty = filtered ? (
+    <EmptyState title="No messages match these filters" />
+  ) : (
+    <EmptyState title="No messages yet">
+      <p>Messages appear here as soon as they are sent to this application.</p>
+      {canManage ? (
+        <p>
+          To receive them, <Link to="/endpoints/new">add an endpoint</Link> first.
+        </p>
+      ) : null}
+    </EmptyState>
+  );
   return (
-    <Loaded resource={messages} what="messages">
-      {(page) =>
-        page.data.length === 0 && paging.previous === null ? (
-          filtered ? (
-            <EmptyState title="No messages match these filters" />
-          ) : (
-            <EmptyState title="No messages yet">
-              <p>Messages appear here as soon as they are sent to this application.</p>
-              {canManage ? (
-                <p>
-                  To receive them, <Link to="/endpoints/new">add an endpoint</Link> first.
-                </p>
-              ) : null}
-            </EmptyState>
-          )
-        ) : (
-          <>
-            <div className="table-scroll" tabIndex={0} role="region" aria-label="Messages">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Event type</th>
-                    <th scope="col">Message</th>
-                    <th scope="col">Sent</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.data.map((message) => (
-                    <tr key={message.id}>
-                      <td>{message.eventType}</td>
-                      <td>
-                        <Link to={`/messages/${encodeURIComponent(message.id)}`}>{message.eventId ?? message.id}</Link>
-                      </td>
-                      <td>
-                        <Timestamp value={message.timestamp} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <Pager label="Message pages" onPrevious={paging.previous} onNext={paging.next(page.iterator, page.done)} />
-          </>
-        )
-      }
-    </Loaded>
+    <PagedList resource={messages} paging={paging} what="messages" pagerLabel="Message pages" empty={empty}>
+      {(shown) => (
+        <TableScroll label="Messages">
+          <Table columns={["Event type", "Message", "Sent"]}>
+            {shown.map((message) => (
+              <tr key={message.id}>
+                <td>{message.eventType}</td>
+                <td>
+                  <Link to={`/messages/${encodeURIComponent(message.id)}`}>{message.eventId ?? message.id}</Link>
+                </td>
+                <td>
+                  <Timestamp value={message.timestamp} />
+                </td>
+              </tr>
+            ))}
+          </Table>
+        </TableScroll>
+      )}
+    </PagedList>
   );
 }
 
 export function MessageList() {
-  const [params, setParams] = useSearchParams();
-  const filters: Filters = {
-    eventType: params.get("eventType") ?? "",
-    channel: params.get("channel") ?? "",
-    tag: params.get("tag") ?? "",
-    from: params.get("from") ?? "",
-    to: params.get("to") ?? "",
-  };
-  const apply = (next: Filters) =>
-    setParams(Object.fromEntries(Object.entries(next).filter(([, value]) => value)) as Record<string, string>);
+  const { params, filters, setFilters } = useFilterParams(FILTERS);
   return (
     <>
       <PageTitle>Messages</PageTitle>
       <MessageSearch />
-      <FilterForm filters={filters} onApply={apply} />
+      <FilterForm filters={filters} onApply={setFilters} />
       {/* Other filters are another list: it starts again at its first page. */}
       <Messages key={params.toString()} filters={filters} />
     </>

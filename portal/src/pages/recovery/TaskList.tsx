@@ -2,7 +2,7 @@
 import { useEffect } from "react";
 import { type BackgroundTaskOut, BackgroundTaskStatus, BackgroundTaskType } from "svix";
 
-import { EmptyState, Loaded, Timestamp } from "../../shell/components";
+import { EmptyState, Loaded, Table, TableScroll, Timestamp } from "../../shell/components";
 import { useResource } from "../../shell/useResource";
 
 const TASK_PAGE = 20;
@@ -63,37 +63,27 @@ export function TaskList({ refresh, labels }: { refresh: number; labels: Readonl
               <p>Recoveries and replays appear here, with their progress, as soon as they start.</p>
             </EmptyState>
           ) : (
-            <div className="table-scroll" tabIndex={0} role="region" aria-label="Tasks">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Task</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Progress</th>
-                    <th scope="col">Updated</th>
+            <TableScroll label="Tasks">
+              <Table columns={["Task", "Status", "Progress", "Updated"]}>
+                {page.data.map((task) => (
+                  <tr key={task.id} data-testid="task">
+                    <td>
+                      {KINDS[task.task] ?? task.task}
+                      {labels.has(task.id) ? <div className="muted break">{labels.get(task.id)}</div> : null}
+                    </td>
+                    <td>
+                      <span className={`badge badge-task-${task.status}`}>{STATUSES[task.status] ?? task.status}</span>
+                    </td>
+                    <td>
+                      <Progress task={task} />
+                    </td>
+                    <td>
+                      <Timestamp value={task.updatedAt} />
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {page.data.map((task) => (
-                    <tr key={task.id} data-testid="task">
-                      <td>
-                        {KINDS[task.task] ?? task.task}
-                        {labels.has(task.id) ? <div className="muted break">{labels.get(task.id)}</div> : null}
-                      </td>
-                      <td>
-                        <span className={`badge badge-task-${task.status}`}>{STATUSES[task.status] ?? task.status}</span>
-                      </td>
-                      <td>
-                        <Progress task={task} />
-                      </td>
-                      <td>
-                        <Timestamp value={task.updatedAt} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                ))}
+              </Table>
+            </TableScroll>
           )
         }
       </Loaded>
