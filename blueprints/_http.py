@@ -91,12 +91,17 @@ class Call:
         app = await self.services.applications.get(self.tenant_id, self.route("app_id"))
         return str(app["id"])
 
-    def route(self, name: str) -> str:
+    def portal_app_id(self) -> str | None:
+        """The application an app portal token confines the call to; None for a tenant's token."""
         portal = self.principal.portal if self.principal is not None else None
-        if name == "app_id" and portal is not None:
+        return portal.app_id if portal is not None else None
+
+    def route(self, name: str) -> str:
+        portal_app_id = self.portal_app_id()
+        if name == "app_id" and portal_app_id is not None:
             # `_admit` confined the call to the token's application: handlers address it by id,
             # never by a uid that could name another application by the time they read it.
-            return portal.app_id
+            return portal_app_id
         return str(self.req.route_params[name])
 
     def fingerprint(self) -> str:

@@ -19,12 +19,6 @@ if TYPE_CHECKING:
 bp = func.Blueprint()
 
 
-def _portal_app(call: Call) -> str | None:
-    """The application a portal token is confined to; None for a tenant's token."""
-    portal = call.principal.portal if call.principal is not None else None
-    return portal.app_id if portal is not None else None
-
-
 @api_function(
     bp,
     "list_background_tasks",
@@ -40,7 +34,7 @@ async def list_background_tasks(call: Call, query: BackgroundTaskListQuery) -> R
         query.list_params(),
         status=query.status,
         task=query.task,
-        app_id=_portal_app(call),
+        app_id=call.portal_app_id(),
     )
     return 200, page
 
@@ -56,5 +50,5 @@ async def list_background_tasks(call: Call, query: BackgroundTaskListQuery) -> R
 )
 async def get_background_task(call: Call) -> Reply:
     return 200, await call.services.background_tasks.get(
-        call.tenant_id, call.route("task_id"), app_id=_portal_app(call)
+        call.tenant_id, call.route("task_id"), app_id=call.portal_app_id()
     )

@@ -7,15 +7,13 @@ recovery does), so its history stays short however many messages the application
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import azure.durable_functions as df
 
 from blueprints._http import Call, Reply, api_function
-from blueprints._tasks import run_in_batches, start_once
+from blueprints._tasks import register_workflow, start_once
 from blueprints._workflows import DurableWorkflows
-from shared.durable import PurgeJob, PurgeProgress
 from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
@@ -24,6 +22,7 @@ if TYPE_CHECKING:
 
 bp = df.Blueprint()
 
+# Named with a version: see README, "Deploying safely".
 PURGE_WORKFLOW = "application_purge_content_v1"
 PURGE_BATCH_ACTIVITY = "application_purge_content_batch"
 PURGE_FAILED_ACTIVITY = "application_purge_content_failed"
@@ -160,26 +159,6 @@ async def expunge_all_message_contents(call: Call) -> Reply:
     return await call.once(start)
 
 
-# Named with a version: see README, "Deploying safely".
-@bp.function_name(PURGE_WORKFLOW)
-@bp.orchestration_trigger(context_name="context")
-def application_purge_content(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
-    return (yield from run_in_batches(context, PURGE_BATCH_ACTIVITY, PURGE_FAILED_ACTIVITY))
-
-
-@bp.function_name(PURGE_BATCH_ACTIVITY)
-@bp.activity_trigger(input_name="job")
-async def application_purge_content_batch(job: PurgeJob) -> PurgeProgress:
-    from shared.services.registry import get_services
-
-    services = await get_services()
-    return await services.purge.run_batch(job)
-
-
-@bp.function_name(PURGE_FAILED_ACTIVITY)
-@bp.activity_trigger(input_name="job")
-async def application_purge_content_failed(job: PurgeJob) -> None:
-    from shared.services.registry import get_services
-
-    services = await get_services()
-    await services.purge.fail(job)
+register_workflow(
+    bp, PURGE_WORKFLOW, PURGE_BATCH_ACTIVITY, PURGE_FAILED_ACTIVITY, lambda services: services.purge
+)

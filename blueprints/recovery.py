@@ -9,14 +9,12 @@ At most one recovery of an endpoint runs at a time: a second answers 409 `recove
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import azure.durable_functions as df
 
 from blueprints._http import Call, Reply, api_function
-from blueprints._tasks import run_in_batches, start_once
-from shared.durable import RecoveryJob, RecoveryProgress
+from blueprints._tasks import register_workflow, start_once
 from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
@@ -24,6 +22,7 @@ if TYPE_CHECKING:
 
 bp = df.Blueprint()
 
+# Named with a version: see README, "Deploying safely".
 WORKFLOW = "endpoint_recover_v1"
 BATCH_ACTIVITY = "endpoint_recover_batch"
 FAILED_ACTIVITY = "endpoint_recover_failed"
@@ -56,26 +55,4 @@ async def recover_endpoint(call: Call, body: RecoverIn) -> Reply:
     return await call.once(start)
 
 
-# Named with a version: see README, "Deploying safely".
-@bp.function_name(WORKFLOW)
-@bp.orchestration_trigger(context_name="context")
-def endpoint_recover(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
-    return (yield from run_in_batches(context, BATCH_ACTIVITY, FAILED_ACTIVITY))
-
-
-@bp.function_name(BATCH_ACTIVITY)
-@bp.activity_trigger(input_name="job")
-async def endpoint_recover_batch(job: RecoveryJob) -> RecoveryProgress:
-    from shared.services.registry import get_services
-
-    services = await get_services()
-    return await services.recovery.run_batch(job)
-
-
-@bp.function_name(FAILED_ACTIVITY)
-@bp.activity_trigger(input_name="job")
-async def endpoint_recover_failed(job: RecoveryJob) -> None:
-    from shared.services.registry import get_services
-
-    services = await get_services()
-    await services.recovery.fail(job)
+register_workflow(bp, WORKFLOW, BATCH_ACTIVITY, FAILED_ACTIVITY, lambda services: services.recovery)

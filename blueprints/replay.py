@@ -8,15 +8,13 @@ as `POST .../msg` does.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import azure.durable_functions as df
 
 from blueprints._http import Call, Reply, api_function
-from blueprints._tasks import run_in_batches, start_once
+from blueprints._tasks import register_workflow, start_once
 from blueprints._workflows import DurableWorkflows
-from shared.durable import RecoveryJob, RecoveryProgress
 from shared.scopes import Capability, Scope
 
 if TYPE_CHECKING:
@@ -25,6 +23,7 @@ if TYPE_CHECKING:
 bp = df.Blueprint()
 
 ONE = "v1/app/{app_id}/endpoint/{endpoint_id}"
+# Named with a version: see README, "Deploying safely".
 WORKFLOW = "endpoint_replay_v1"
 BATCH_ACTIVITY = "endpoint_replay_batch"
 FAILED_ACTIVITY = "endpoint_replay_failed"
@@ -104,26 +103,4 @@ async def send_example(call: Call, body: EventExampleIn) -> Reply:
     return 202, to_out(accepted.message)
 
 
-# Named with a version: see README, "Deploying safely".
-@bp.function_name(WORKFLOW)
-@bp.orchestration_trigger(context_name="context")
-def endpoint_replay(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
-    return (yield from run_in_batches(context, BATCH_ACTIVITY, FAILED_ACTIVITY))
-
-
-@bp.function_name(BATCH_ACTIVITY)
-@bp.activity_trigger(input_name="job")
-async def endpoint_replay_batch(job: RecoveryJob) -> RecoveryProgress:
-    from shared.services.registry import get_services
-
-    services = await get_services()
-    return await services.replay.run_batch(job)
-
-
-@bp.function_name(FAILED_ACTIVITY)
-@bp.activity_trigger(input_name="job")
-async def endpoint_replay_failed(job: RecoveryJob) -> None:
-    from shared.services.registry import get_services
-
-    services = await get_services()
-    await services.replay.fail(job)
+register_workflow(bp, WORKFLOW, BATCH_ACTIVITY, FAILED_ACTIVITY, lambda services: services.replay)

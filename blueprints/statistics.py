@@ -7,14 +7,12 @@ stays short however many applications a tenant has.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import azure.durable_functions as df
 
 from blueprints._http import Call, Reply, api_function
-from blueprints._tasks import run_in_batches, start_once
-from shared.durable import StatsJob, StatsProgress
+from blueprints._tasks import register_workflow, start_once
 from shared.scopes import Scope
 
 if TYPE_CHECKING:
@@ -22,6 +20,7 @@ if TYPE_CHECKING:
 
 bp = df.Blueprint()
 
+# Named with a version: see README, "Deploying safely".
 WORKFLOW = "usage_stats_v1"
 BATCH_ACTIVITY = "usage_stats_batch"
 FAILED_ACTIVITY = "usage_stats_failed"
@@ -67,26 +66,4 @@ async def aggregate_app_stats(call: Call, body: AppUsageStatsIn) -> Reply:
     return await call.once(start)
 
 
-# Named with a version: see README, "Deploying safely".
-@bp.function_name(WORKFLOW)
-@bp.orchestration_trigger(context_name="context")
-def usage_stats(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
-    return (yield from run_in_batches(context, BATCH_ACTIVITY, FAILED_ACTIVITY))
-
-
-@bp.function_name(BATCH_ACTIVITY)
-@bp.activity_trigger(input_name="job")
-async def usage_stats_batch(job: StatsJob) -> StatsProgress:
-    from shared.services.registry import get_services
-
-    services = await get_services()
-    return await services.statistics.run_batch(job)
-
-
-@bp.function_name(FAILED_ACTIVITY)
-@bp.activity_trigger(input_name="job")
-async def usage_stats_failed(job: StatsJob) -> None:
-    from shared.services.registry import get_services
-
-    services = await get_services()
-    await services.statistics.fail(job)
+register_workflow(bp, WORKFLOW, BATCH_ACTIVITY, FAILED_ACTIVITY, lambda services: services.statistics)
