@@ -8,9 +8,6 @@ Cost: about 3 s (the two scenario runs at once, then a few dozen calls).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,7 @@ from svix.api import (
 )
 from svix.exceptions import HttpError
 
-from tests.acceptance.test_sdk_generations import svix1_python  # noqa: F401 (the 1.x interpreter)
+from tests.acceptance.generations import run_each_generation
 from tests.support.tokens import ACCEPTANCE_TENANT, Minter
 
 SCENARIO = Path(__file__).with_name("portal_scenario.py")
@@ -44,24 +41,10 @@ def _refused(call: Any) -> int:
 
 
 @pytest.fixture(scope="module")
-def scenario_runs(svix1_python: str, herald_url: str, mint: Minter) -> dict[int, dict[str, Any]]:  # noqa: F811
+def scenario_runs(svix1_python: str, herald_url: str, mint: Minter) -> dict[int, dict[str, Any]]:
     token = mint(f"tenant-portal-{uuid.uuid4().hex[:8]}")
     endpoint_url = f"{herald_url}/unreached"
-    started = {
-        generation: subprocess.Popen(
-            [python, str(SCENARIO), herald_url, token, endpoint_url],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for generation, python in ((1, svix1_python), (2, sys.executable))
-    }
-    results = {}
-    for generation, process in started.items():
-        out, err = process.communicate(timeout=60)
-        assert process.returncode == 0, f"svix {generation}.x: {err}"
-        results[generation] = json.loads(out)
-    return results
+    return run_each_generation(SCENARIO, svix1_python, lambda _generation: [herald_url, token, endpoint_url])
 
 
 @pytest.mark.parametrize("generation", [1, 2])
