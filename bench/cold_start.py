@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import platform
 import signal
@@ -31,6 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.output import write_json  # noqa: E402
 from devhost.testing import LOCALHOST, free_port  # noqa: E402
 from tests.support.settings import herald_env  # noqa: E402
 from tests.support.stats import percentile  # noqa: E402
@@ -166,7 +166,6 @@ def main() -> int:
     verdict = "meets" if ratio <= GOAL_RATIO else "misses"
     print(f"ratio herald/hello (medians): {ratio:.2f}x ({verdict} the goal of {GOAL_RATIO}x)")
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "benchmark": "cold_start",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -179,8 +178,7 @@ def main() -> int:
         "ratio_median": round(ratio, 2),
         "goal_ratio": GOAL_RATIO,
     }
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_json(RESULTS, document)
     return 0
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import statistics
@@ -34,6 +33,7 @@ import httpx
 # Run as a script from anywhere: devhost lives in the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.output import write_json
 from devhost.testing import run_devhost
 
 APP_DIR = Path(__file__).resolve().parent / "apps" / "durable"
@@ -148,29 +148,23 @@ def main() -> None:
                 asyncio.run(_measure(host.base_url, "fan_out", 100, args.fan_out_instances)),
             ]
     print(_table(results))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "benchmark": "durable_throughput",
-                "generated": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "platform": platform.platform(),
-                },
-                "published_source": (
-                    "Durable Functions Azure Storage provider performance targets (Microsoft's "
-                    "published figures): about 5 activities/s in sequence, 100 fanned out, per instance"
-                ),
-                "results": [asdict(r) for r in results],
+    write_json(
+        RESULTS,
+        {
+            "benchmark": "durable_throughput",
+            "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
             },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+            "published_source": (
+                "Durable Functions Azure Storage provider performance targets (Microsoft's "
+                "published figures): about 5 activities/s in sequence, 100 fanned out, per instance"
+            ),
+            "results": [asdict(r) for r in results],
+        },
     )
-    print(f"\nwritten to {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Prints a table, writes bench/results/fanout.json and, when matplotlib is importa
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.output import pyplot, save_plot, write_json  # noqa: E402
 from devhost.testing import run_devhost  # noqa: E402
 from tests.support.emulators import private_azurite, private_cosmos  # noqa: E402
 from tests.support.faults import Api, fault_env  # noqa: E402
@@ -106,13 +106,8 @@ def print_table(cases: list[dict[str, Any]]) -> None:
 
 
 def plot(cases: list[dict[str, Any]], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot (pip install matplotlib)")
+    plt = pyplot()
+    if plt is None:
         return
     labels = [str(case["endpoints"]) for case in cases]
     positions = range(len(cases))
@@ -133,10 +128,7 @@ def plot(cases: list[dict[str, Any]], path: Path) -> None:
     rate.set_xlabel("endpoints per message")
     rate.set_ylabel("deliveries per second (one message)")
     figure.suptitle("Herald fan-out on devhost (median of runs)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    print(f"plot: {path.relative_to(ROOT)}")
+    save_plot(plt, figure, path)
 
 
 def main() -> int:
@@ -160,10 +152,8 @@ def main() -> int:
         "machine": {"python": platform.python_version()},
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print_table(cases)
-    print(f"results: {RESULTS.relative_to(ROOT)}")
+    write_json(RESULTS, result)
     plot(cases, RESULTS.with_suffix(".png"))
     return 0
 

@@ -29,7 +29,6 @@ every loop is bounded; everything listens on loopback only.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
 import sys
@@ -44,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.output import write_json  # noqa: E402
 from devhost.testing import run_devhost  # noqa: E402
 from shared.settings import HeraldSettings  # noqa: E402
 from tests.support.emulators import private_azurite, private_cosmos  # noqa: E402
@@ -147,24 +147,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for url in tarpits.urls:
                     answer = noisy.http.post(f"/api/v1/app/{noisy_app}/endpoint", json={"url": url})
                     answer.raise_for_status()
-                quiet_phase(
-                    quiet,
-                    receiver,
-                    quiet_app,
-                    quiet_path,
-                    seconds=1.0,
-                    interval=1.0 / WARMUP_MESSAGES,
-                    name="warm",
-                )
-                baseline = quiet_phase(
-                    quiet,
-                    receiver,
-                    quiet_app,
-                    quiet_path,
-                    seconds=args.phase,
-                    interval=args.interval,
-                    name="base",
-                )
+
+                def phase(
+                    name: str, *, seconds: float = args.phase, interval: float = args.interval
+                ) -> dict[str, Any]:
+                    # Every phase times the same quiet tenant, app and receiver path.
+                    return quiet_phase(
+                        quiet, receiver, quiet_app, quiet_path, seconds=seconds, interval=interval, name=name
+                    )
+
+                phase("warm", seconds=1.0, interval=1.0 / WARMUP_MESSAGES)
+                baseline = phase("base")
                 burst_started = time.monotonic()
                 with ThreadPoolExecutor(max_workers=8) as pool:
                     created = list(pool.map(lambda n: noisy.send(noisy_app, f"noisy-{n}"), range(messages)))
@@ -176,26 +169,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 while tarpits.snapshot()["open"] < share and time.monotonic() < deadline:
                     time.sleep(0.01)
                 at_start = tarpits.snapshot()
-                held = quiet_phase(
-                    quiet,
-                    receiver,
-                    quiet_app,
-                    quiet_path,
-                    seconds=args.phase,
-                    interval=args.interval,
-                    name="tarpit",
-                )
+                held = phase("tarpit")
                 at_end = tarpits.snapshot()
                 window = time.monotonic() - burst_started
-                after = quiet_phase(
-                    quiet,
-                    receiver,
-                    quiet_app,
-                    quiet_path,
-                    seconds=args.phase,
-                    interval=args.interval,
-                    name="after",
-                )
+                after = phase("after")
                 retries = live_workflows(host.base_url)
             finally:
                 quiet.close()
@@ -268,10 +245,8 @@ def main() -> int:
     result = run(args)
     result["machine"] = {"python": platform.python_version()}
     result["when"] = datetime.now(UTC).isoformat(timespec="seconds")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)
-    print(f"results: {RESULTS.relative_to(ROOT)}")
+    write_json(RESULTS, result)
     return 0 if all(result["goals"].values()) else 1
 
 

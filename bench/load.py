@@ -38,6 +38,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.output import pyplot, save_plot, write_json  # noqa: E402
 from devhost.testing import run_devhost  # noqa: E402
 from tests.support.emulators import private_azurite, private_cosmos  # noqa: E402
 from tests.support.faults import (  # noqa: E402
@@ -318,13 +319,8 @@ def print_table(result: dict[str, Any]) -> None:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot (pip install matplotlib)")
+    plt = pyplot()
+    if plt is None:
         return
     timeline = result["timeline"]
     seconds = [s["at"] for s in timeline]
@@ -347,10 +343,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     memory.plot(seconds, [s["rss_mb"] for s in timeline], color="tab:red", linewidth=0.8)
     memory.set_ylabel("host RSS (MB)")
     memory.set_xlabel("seconds")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    print(f"plot: {path.relative_to(ROOT)}")
+    save_plot(plt, figure, path)
 
 
 def main() -> int:
@@ -362,14 +355,12 @@ def main() -> int:
     parser.add_argument("--fail", type=float, default=0.1, help="fraction of requests answered 500 (0.1)")
     args = parser.parse_args()
     args.duration = args.duration or (60.0 if args.quick else 600.0)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     result = run(args)
     result["machine"] = {"python": platform.python_version(), "cpus": psutil.cpu_count()}
     result["when"] = datetime.now(UTC).isoformat(timespec="seconds")
     name = "load_quick" if args.quick else "load"
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)
-    print(f"results: bench/results/{name}.json")
+    write_json(RESULTS / f"{name}.json", result)
     plot(result, RESULTS / f"{name}.png")
     return 0 if result["invariant"]["holds"] else 1
 

@@ -19,7 +19,6 @@ Everything it starts it stops; everything listens on loopback only.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import Browser, sync_playwright  # noqa: E402
 from svix.api import ApplicationIn, AppPortalAccessIn, EndpointIn, Svix, SvixOptions  # noqa: E402
 
+from bench.output import write_json  # noqa: E402
 from devhost.testing import run_devhost  # noqa: E402
 from tests.portal.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.settings import herald_env  # noqa: E402
@@ -139,9 +139,7 @@ def main() -> int:
         "goal_ms": GOAL_MS,
         "within_goal": within,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_json(RESULTS, document)
     return 0 if within else 1
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.output import write_json  # noqa: E402
 from shared import portal_files  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "portal_size.json"
@@ -75,9 +76,7 @@ def main() -> int:
         "all_files_served_bytes": total_served,
         "within_budget": within,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_json(RESULTS, document)
     return 0 if within else 1
 
 

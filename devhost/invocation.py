@@ -20,6 +20,9 @@ logger = logging.getLogger("devhost.invocations")
 
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
+# The input bindings a provider supplies (``provide_input``) whatever the trigger; the queue and timer
+# handlers accept them by type.
+INJECTED_BINDINGS = frozenset({"durableClient"})
 
 # Computes the value (a string, as the host sends it) of one input binding of one function.
 InputProvider = Callable[[FunctionSpec, BindingSpec], str]

@@ -29,7 +29,7 @@ from aiohttp import web
 from devhost.appsettings import resolve_setting_expressions
 from devhost.background import Stopping, wait_any
 from devhost.errors import StartupError
-from devhost.invocation import FAILED, SUCCEEDED, Invoker, log_failure, log_invocation
+from devhost.invocation import FAILED, INJECTED_BINDINGS, SUCCEEDED, Invoker, log_failure, log_invocation
 from devhost.loader import BindingSpec, FunctionSpec
 from devhost.storage import storage_connection_string
 from devhost.timespan import parse_timespan
@@ -45,8 +45,6 @@ logger = logging.getLogger(__name__)
 storage_logger = logging.getLogger("devhost.storage")
 
 QUEUE_TRIGGER = "queueTrigger"
-# Bindings the Invoker supplies itself, whatever the trigger.
-INJECTED_BINDINGS = frozenset({"durableClient"})
 POISON_SUFFIX = "-poison"
 # The real host keeps a message invisible for 10 minutes while processing it; a shorter devhost
 # default lets a killed host's messages come back quickly.
@@ -69,10 +67,6 @@ class QueueOptions:
     max_dequeue_count: int = 5
     max_polling_interval_seconds: float = 60.0
     message_encoding: str = BASE64
-
-    @property
-    def max_in_flight(self) -> int:
-        return self.batch_size + self.new_batch_threshold
 
     @classmethod
     def from_host_json(cls, host_json: Mapping[str, Any]) -> QueueOptions:
@@ -213,7 +207,8 @@ class QueueTriggers:
 
 
 class QueueListener:
-    """Polls one function's queue and processes its messages, at most ``max_in_flight`` at once."""
+    """Polls one function's queue and processes its messages, at most ``batch_size`` +
+    ``new_batch_threshold`` at once (it receives a batch only while at most the threshold run)."""
 
     def __init__(
         self,

@@ -24,7 +24,7 @@ from aiohttp import web
 from devhost.appsettings import resolve_setting_expressions
 from devhost.background import Stopping
 from devhost.errors import StartupError
-from devhost.invocation import FAILED, SUCCEEDED, Invoker, log_failure, log_invocation
+from devhost.invocation import FAILED, INJECTED_BINDINGS, SUCCEEDED, Invoker, log_failure, log_invocation
 from devhost.loader import BindingSpec, FunctionSpec
 from devhost.timespan import parse_timespan
 from devhost.worker import typed_json
@@ -32,8 +32,6 @@ from devhost.worker import typed_json
 logger = logging.getLogger(__name__)
 
 TIMER_TRIGGER = "timerTrigger"
-# Bindings the Invoker supplies itself, whatever the trigger.
-INJECTED_BINDINGS = frozenset({"durableClient"})
 # The host monitors schedules whose occurrences are at least this far apart, unless told otherwise.
 MONITOR_THRESHOLD = timedelta(minutes=1)
 # What the host reports as "Last" before a timer's first invocation (.NET's DateTime.MinValue).

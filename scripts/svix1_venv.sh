@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The svix 1.x SDK's own virtualenv, .tools/svix1, from requirements-svix1.txt: created on first
 # use and again when that file changes; otherwise it returns at once. Prints the interpreter's path.
-# `make svix1` and tests/acceptance/test_sdk_generations.py both call it.
+# `make svix1` and the acceptance suite (tests/acceptance/conftest.py) both call it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

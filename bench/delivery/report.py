@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -13,6 +12,7 @@ from typing import Any
 
 from bench.delivery.harness import ROOT, RunResult
 from bench.delivery.scenarios import Scenario
+from bench.output import save_plot, write_json
 
 RESULTS = ROOT / "bench" / "results" / "delivery.json"
 PLOT = ROOT / "bench" / "results" / "delivery.png"
@@ -113,9 +113,7 @@ def plot(scenarios: list[Scenario], seconds: float) -> None:
             axis.set_xlabel("seconds into the run")
             axis.grid(alpha=0.3)
             axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(PLOT, dpi=110)
-    plt.close(figure)
+    save_plot(plt, figure, PLOT, dpi=110)
 
 
 def write_results(
@@ -126,7 +124,6 @@ def write_results(
     duplicates: int,
     retried: int,
 ) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "benchmark": "delivery",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -167,8 +164,7 @@ def write_results(
         ],
         "goals": goals,
     }
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}")
+    write_json(RESULTS, document)
 
 
 def _run_json(run: RunResult) -> dict[str, Any]:

@@ -347,7 +347,7 @@ def test_host_json_queue_options_and_their_defaults():
             }
         }
     )
-    assert (options.batch_size, options.new_batch_threshold, options.max_in_flight) == (10, 5, 15)
+    assert (options.batch_size, options.new_batch_threshold) == (10, 5)
     assert options.visibility_timeout_seconds == 90
     assert options.max_polling_interval_seconds == 2.5
     assert options.message_encoding == "none"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -9,7 +10,22 @@ import httpx
 import pytest
 from svix.api import ApplicationIn, Svix, SvixOptions
 
+from tests.support.settings import ROOT
 from tests.support.tokens import ACCEPTANCE_TENANT, Minter
+
+
+@pytest.fixture(scope="session")
+def svix1_python() -> str:
+    """The svix 1.x SDK's interpreter (scripts/svix1_venv.sh makes its virtualenv when missing)."""
+    made = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "svix1_venv.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,6 @@ Cost: about 3 s (the two scenario runs at once, then a few dozen calls).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,40 +25,20 @@ from svix.api import (
     Svix,
     SvixOptions,
 )
-from svix.exceptions import HttpError
 
-from tests.acceptance.test_sdk_generations import svix1_python  # noqa: F401 (the 1.x interpreter)
+from tests.acceptance.generations import run_each_generation
+from tests.support.sdk import status_of
 from tests.support.tokens import ACCEPTANCE_TENANT, Minter
 
 SCENARIO = Path(__file__).with_name("portal_scenario.py")
 ALL = ["ViewBase", "ViewEndpointSecret", "ManageEndpointSecret", "CreateAttempts", "ManageEndpoint"]
 
 
-def _refused(call: Any) -> int:
-    with pytest.raises(HttpError) as caught:
-        call()
-    return int(caught.value.status_code)
-
-
 @pytest.fixture(scope="module")
-def scenario_runs(svix1_python: str, herald_url: str, mint: Minter) -> dict[int, dict[str, Any]]:  # noqa: F811
+def scenario_runs(svix1_python: str, herald_url: str, mint: Minter) -> dict[int, dict[str, Any]]:
     token = mint(f"tenant-portal-{uuid.uuid4().hex[:8]}")
     endpoint_url = f"{herald_url}/unreached"
-    started = {
-        generation: subprocess.Popen(
-            [python, str(SCENARIO), herald_url, token, endpoint_url],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for generation, python in ((1, svix1_python), (2, sys.executable))
-    }
-    results = {}
-    for generation, process in started.items():
-        out, err = process.communicate(timeout=60)
-        assert process.returncode == 0, f"svix {generation}.x: {err}"
-        results[generation] = json.loads(out)
-    return results
+    return run_each_generation(SCENARIO, svix1_python, lambda _generation: [herald_url, token, endpoint_url])
 
 
 @pytest.mark.parametrize("generation", [1, 2])
@@ -132,7 +109,7 @@ def test_an_existing_application_is_used_as_it_is_and_a_missing_one_without_deta
     assert jwt.decode(access.token, options={"verify_signature": False})["app"] == app_id
     assert svix.application.get(app_id).name == before.name
     assert (
-        _refused(
+        status_of(
             lambda: svix.authentication.app_portal_access(
                 f"missing-{uuid.uuid4().hex[:8]}", AppPortalAccessIn()
             )
@@ -178,20 +155,20 @@ def test_each_capability_reaches_what_svix_says_it_does(svix: Svix, herald_url: 
     # ViewBase: the application's endpoints, messages and header names; no secret, no header value.
     assert [m.id for m in base.message.list(app_id).data] == [msg.id]
     assert base.endpoint.get_headers(app_id, endpoint.id).sensitive == ["X-Customer-Ref"]
-    assert _refused(lambda: base.endpoint.get_secret(app_id, endpoint.id)) == 403
+    assert status_of(lambda: base.endpoint.get_secret(app_id, endpoint.id)) == 403
     # ViewEndpointSecret reads the secret and nothing more.
     secret = svix.endpoint.get_secret(app_id, endpoint.id).key
     assert viewer.endpoint.get_secret(app_id, endpoint.id).key == secret
     assert (
-        _refused(lambda: viewer.endpoint.rotate_secret(app_id, endpoint.id, EndpointSecretRotateIn())) == 403
+        status_of(lambda: viewer.endpoint.rotate_secret(app_id, endpoint.id, EndpointSecretRotateIn())) == 403
     )
     # ManageEndpointSecret also rotates; it changes no other setting.
     rotator.endpoint.rotate_secret(app_id, endpoint.id, EndpointSecretRotateIn())
     assert rotator.endpoint.get_secret(app_id, endpoint.id).key != secret
-    assert _refused(lambda: rotator.endpoint.delete(app_id, endpoint.id)) == 403
+    assert status_of(lambda: rotator.endpoint.delete(app_id, endpoint.id)) == 403
     # CreateAttempts resends; ManageEndpoint changes endpoints (and sees header values), but resends nothing.
     resender.message_attempt.resend(app_id, msg.id, endpoint.id)
-    assert _refused(lambda: manager.message_attempt.resend(app_id, msg.id, endpoint.id)) == 403
+    assert status_of(lambda: manager.message_attempt.resend(app_id, msg.id, endpoint.id)) == 403
     assert manager.endpoint.get_headers(app_id, endpoint.id).headers == {"X-Customer-Ref": "c-1"}
     manager.endpoint.delete(app_id, endpoint.id)
     assert svix.endpoint.list(app_id).data == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ from svix.api import (
     Svix,
     SvixOptions,
 )
-from svix.exceptions import HttpError, HTTPValidationError
+from svix.exceptions import HTTPValidationError
 from svix.models import (
     BackgroundTaskOut,
     BackgroundTaskStatus,
@@ -45,6 +45,7 @@ from svix.models import (
 )
 
 from tests.support.receivers import Hit, Receiver
+from tests.support.sdk import status_of
 from tests.support.tokens import Minter
 from tests.support.waiting import eventually
 
@@ -73,12 +74,6 @@ def app_id(svix: Svix) -> str:
 
 def _path(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-def _status_code(call: Callable[[], Any]) -> int:
-    with pytest.raises(HttpError) as caught:
-        call()
-    return int(caught.value.status_code)
 
 
 def _finished(svix: Svix, task_id: str) -> BackgroundTaskOut:
@@ -195,14 +190,14 @@ def test_replay_missing_is_one_task_per_idempotency_key_and_refuses_what_it_cann
     backwards = ReplayIn(since=datetime(2026, 1, 2, tzinfo=UTC), until=datetime(2026, 1, 1, tzinfo=UTC))
     with pytest.raises(HTTPValidationError):
         svix.endpoint.replay_missing(app_id, endpoint.id, backwards)
-    assert _status_code(lambda: svix.endpoint.replay_missing(app_id, "ep_missing", window)) == 404
+    assert status_of(lambda: svix.endpoint.replay_missing(app_id, "ep_missing", window)) == 404
     stranger = Svix(mint(f"tenant-{uuid.uuid4().hex[:12]}"), SvixOptions(server_url=operations_url))
-    assert _status_code(lambda: stranger.endpoint.replay_missing(app_id, endpoint.id, window)) == 404
-    assert _status_code(lambda: stranger.background_task.get(first.id)) == 404
+    assert status_of(lambda: stranger.endpoint.replay_missing(app_id, endpoint.id, window)) == 404
+    assert status_of(lambda: stranger.background_task.get(first.id)) == 404
     svix.endpoint.patch(app_id, endpoint.id, EndpointPatch(disabled=True))
-    assert _status_code(lambda: svix.endpoint.replay_missing(app_id, endpoint.id, window)) == 400
+    assert status_of(lambda: svix.endpoint.replay_missing(app_id, endpoint.id, window)) == 400
     assert (
-        _status_code(lambda: svix.endpoint.bulk_replay(app_id, endpoint.id, BulkReplayIn(since=window.since)))
+        status_of(lambda: svix.endpoint.bulk_replay(app_id, endpoint.id, BulkReplayIn(since=window.since)))
         == 400
     )
     assert [t.id for t in svix.background_task.list().data] == [first.id]
@@ -344,7 +339,7 @@ def test_send_example_refuses_what_has_no_example(svix: Svix, app_id: str, recei
     endpoint = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(path)))
 
     def refused(event_type: str, index: int = 0) -> int:
-        return _status_code(
+        return status_of(
             lambda: svix.endpoint.send_example(
                 app_id, endpoint.id, EventExampleIn(event_type=event_type, example_index=index)
             )
@@ -418,7 +413,7 @@ def test_attempt_stats_count_each_days_attempts_by_status(
     for options in (backwards, too_long, out_of_range):
         with pytest.raises(HTTPValidationError):
             svix.endpoint.get_attempt_stats(app_id, endpoint.id, options)
-    assert _status_code(lambda: svix.endpoint.get_attempt_stats(app_id, "ep_missing")) == 404
+    assert status_of(lambda: svix.endpoint.get_attempt_stats(app_id, "ep_missing")) == 404
 
 
 # --- operational events ---------------------------------------------------------------------

@@ -24,9 +24,9 @@ from svix.api import (
     Svix,
     SvixOptions,
 )
-from svix.exceptions import HttpError
 
 from shared.settings import HeraldSettings
+from tests.support.sdk import status_of
 from tests.support.tokens import Minter
 
 
@@ -52,12 +52,6 @@ def _portal_token(tenant: Svix, app_id: str) -> str:
     return access.token
 
 
-def _status(call: object) -> int:
-    with pytest.raises(HttpError) as caught:
-        call()  # type: ignore[operator]
-    return int(caught.value.status_code)
-
-
 def test_a_portal_token_reads_its_applications_background_tasks_and_no_others(
     tenant: Svix, herald_url: str
 ) -> None:
@@ -76,8 +70,8 @@ def test_a_portal_token_reads_its_applications_background_tasks_and_no_others(
     assert [task.id for task in portal.background_task.list(recoveries).data] == [my_task.id]
     assert portal.background_task.get(my_task.id).task == BackgroundTaskType.ENDPOINT_RECOVER
     # Another application's task is, to this token, a task that does not exist.
-    assert _status(lambda: portal.background_task.get(their_task.id)) == 404
-    assert _status(lambda: portal.background_task.get("qtask_missing")) == 404
+    assert status_of(lambda: portal.background_task.get(their_task.id)) == 404
+    assert status_of(lambda: portal.background_task.get("qtask_missing")) == 404
     # The tenant's own token still sees every task of the tenant.
     assert {task.id for task in tenant.background_task.list().data} == {my_task.id, their_task.id}
 

@@ -2,59 +2,31 @@
 
 svix 1.x sends `filterTypes` and `rateLimit` and requires `version` on every endpoint it reads:
 its run shows Herald filters by what it sent and answers what it parses. Each generation runs in
-its own interpreter (1.x in .tools/svix1, made by `make svix1`, or here when missing), both at once.
+its own interpreter (1.x in .tools/svix1, made by `make svix1`, or by the suite when missing), both at once.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
 
+from tests.acceptance.generations import run_each_generation
 from tests.support.receivers import Receiver
-from tests.support.settings import ROOT
 from tests.support.tokens import Minter
 
 SCENARIO = Path(__file__).with_name("sdk_scenario.py")
 
 
 @pytest.fixture(scope="module")
-def svix1_python() -> str:
-    made = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "svix1_venv.sh")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture(scope="module")
 def runs(svix1_python: str, herald_url: str, mint: Minter, receiver: Receiver) -> dict[int, dict[str, Any]]:
     """Both generations' runs, each with its own receiver path, started together."""
     token = mint("tenant-sdk-generations")
-    started = {
-        generation: subprocess.Popen(
-            [python, str(SCENARIO), herald_url, token, receiver.url(f"gen{generation}", 200)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for generation, python in ((1, svix1_python), (2, sys.executable))
-    }
-    results = {}
-    for generation, process in started.items():
-        out, err = process.communicate(timeout=60)
-        assert process.returncode == 0, f"svix {generation}.x: {err}"
-        results[generation] = json.loads(out)
-    return results
+    return run_each_generation(
+        SCENARIO, svix1_python, lambda generation: [herald_url, token, receiver.url(f"gen{generation}", 200)]
+    )
 
 
 @pytest.mark.parametrize("generation", [1, 2])

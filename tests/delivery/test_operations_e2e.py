@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,12 +29,13 @@ from svix.api import (
     Svix,
     SvixOptions,
 )
-from svix.exceptions import HttpError, HTTPValidationError
+from svix.exceptions import HTTPValidationError
 from svix.models import BackgroundTaskOut, BackgroundTaskStatus, BackgroundTaskType
 
 from devhost.testing import free_port
 from shared.services.registry import Services
 from tests.support.receivers import Receiver
+from tests.support.sdk import status_of
 from tests.support.tokens import Minter
 from tests.support.waiting import eventually
 
@@ -58,12 +58,6 @@ def app_id(svix: Svix) -> str:
 
 def _path(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-def _status_code(call: Callable[[], Any]) -> int:
-    with pytest.raises(HttpError) as caught:
-        call()
-    return int(caught.value.status_code)
 
 
 def _pair_status(svix: Svix, app_id: str, msg_id: str) -> str:
@@ -113,7 +107,7 @@ def test_operational_endpoints_are_created_read_updated_and_deleted_through_the_
     assert len(endpoints.list().data) == 2
 
     endpoints.delete(created.id)
-    assert _status_code(lambda: endpoints.get(created.id)) == 404
+    assert status_of(lambda: endpoints.get(created.id)) == 404
     assert [e.id for e in endpoints.list().data] == [upserted.id]
 
 
@@ -148,12 +142,12 @@ def test_another_tenant_cannot_see_or_touch_operational_endpoints(
     endpoint = svix.operational_webhook.endpoint.create(OperationalWebhookEndpointIn(url=receiver.url("op")))
     theirs = stranger.operational_webhook.endpoint
     assert theirs.list().data == []
-    assert _status_code(lambda: theirs.get(endpoint.id)) == 404
-    assert _status_code(lambda: theirs.get_secret(endpoint.id)) == 404
-    assert _status_code(lambda: theirs.delete(endpoint.id)) == 404
+    assert status_of(lambda: theirs.get(endpoint.id)) == 404
+    assert status_of(lambda: theirs.get_secret(endpoint.id)) == 404
+    assert status_of(lambda: theirs.delete(endpoint.id)) == 404
     # Operational webhooks are administration: a writer of the same tenant may not manage them.
     writer = Svix(mint(tenant, "herald.read herald.write"), SvixOptions(server_url=operations_url))
-    assert _status_code(lambda: writer.operational_webhook.endpoint.list()) == 403
+    assert status_of(lambda: writer.operational_webhook.endpoint.list()) == 403
     assert svix.operational_webhook.endpoint.get(endpoint.id).id == endpoint.id
 
 
@@ -290,10 +284,10 @@ def test_resend_answers_404_for_what_the_caller_cannot_resend(
     msg = svix.message.create(app_id, MessageIn(event_type="a", payload={}))
     receiver.wait_for(path, 1)
     later = svix.endpoint.create(app_id, EndpointIn(url=receiver.url(_path("later"))))
-    assert _status_code(lambda: svix.message_attempt.resend(app_id, msg.id, later.id)) == 404
-    assert _status_code(lambda: stranger.message_attempt.resend(app_id, msg.id, endpoint.id)) == 404
+    assert status_of(lambda: svix.message_attempt.resend(app_id, msg.id, later.id)) == 404
+    assert status_of(lambda: stranger.message_attempt.resend(app_id, msg.id, endpoint.id)) == 404
     svix.endpoint.patch(app_id, endpoint.id, EndpointPatch(disabled=True))
-    assert _status_code(lambda: svix.message_attempt.resend(app_id, msg.id, endpoint.id)) == 400
+    assert status_of(lambda: svix.message_attempt.resend(app_id, msg.id, endpoint.id)) == 400
     assert len(receiver.requests(path)) == 1
 
 
@@ -352,7 +346,7 @@ async def test_recover_resends_only_the_failed_pairs_of_its_window_in_batches(
     assert [t.id for t in listed.data] == [started.id]
     other_kind = BackgroundTaskListOptions(task=BackgroundTaskType.ENDPOINT_REPLAY)
     assert svix.background_task.list(other_kind).data == []
-    assert _status_code(lambda: stranger.background_task.get(started.id)) == 404
+    assert status_of(lambda: stranger.background_task.get(started.id)) == 404
     assert stranger.background_task.list().data == []
 
 
@@ -365,5 +359,5 @@ def test_recover_refuses_a_window_that_ends_before_it_starts_and_a_disabled_endp
         svix.endpoint.recover(app_id, endpoint.id, backwards)
     svix.endpoint.patch(app_id, endpoint.id, EndpointPatch(disabled=True))
     window = RecoverIn(since=datetime(2026, 1, 1, tzinfo=UTC))
-    assert _status_code(lambda: svix.endpoint.recover(app_id, endpoint.id, window)) == 400
+    assert status_of(lambda: svix.endpoint.recover(app_id, endpoint.id, window)) == 400
     assert svix.background_task.list().data == []

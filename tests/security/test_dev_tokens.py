@@ -7,7 +7,6 @@ default) beside one `tid` for all, as Entra's tokens do; `make token TENANT=t` i
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,20 +18,6 @@ from shared.auth import TokenValidator, jwks_source
 from shared.errors import UnauthorizedError
 from shared.scopes import Scope
 from shared.settings import HeraldSettings
-from tests.support.settings import ROOT
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    (tmp_path / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "dev_auth.py", tmp_path / "scripts" / "dev_auth.py")
-    # The checkout's token minting, which the script imports.
-    (tmp_path / "tests" / "support").mkdir(parents=True)
-    for module in ("__init__.py", "support/__init__.py", "support/tokens.py"):
-        shutil.copy(ROOT / "tests" / module, tmp_path / "tests" / module)
-    shutil.copy(ROOT / "local.settings.example.json", tmp_path / "local.settings.example.json")
-    shutil.copy(ROOT / "local.settings.example.json", tmp_path / "local.settings.json")
-    return tmp_path
 
 
 def _run(project: Path, *args: str) -> str:

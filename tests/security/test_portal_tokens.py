@@ -23,7 +23,6 @@ import base64
 import hashlib
 import hmac
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -297,26 +296,17 @@ async def test_a_malformed_local_key_is_a_configuration_error_that_never_quotes_
         assert text not in caught.value.detail
 
 
-def test_make_run_writes_a_local_portal_key_beside_the_dev_key_once(tmp_path: Path) -> None:
-    (tmp_path / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "dev_auth.py", tmp_path / "scripts" / "dev_auth.py")
-    # The checkout's token minting, which the script imports.
-    (tmp_path / "tests" / "support").mkdir(parents=True)
-    for module in ("__init__.py", "support/__init__.py", "support/tokens.py"):
-        shutil.copy(ROOT / "tests" / module, tmp_path / "tests" / module)
-    for name in ("local.settings.example.json", "local.settings.json"):
-        shutil.copy(ROOT / "local.settings.example.json", tmp_path / name)
-
+def test_make_run_writes_a_local_portal_key_beside_the_dev_key_once(project: Path) -> None:
     def init() -> str:
         subprocess.run(
-            [sys.executable, "scripts/dev_auth.py", "init"], cwd=tmp_path, check=True, capture_output=True
+            [sys.executable, "scripts/dev_auth.py", "init"], cwd=project, check=True, capture_output=True
         )
         return str(
-            json.loads((tmp_path / "local.settings.json").read_text())["Values"]["HERALD_PORTAL_LOCAL_KEY"]
+            json.loads((project / "local.settings.json").read_text())["Values"]["HERALD_PORTAL_LOCAL_KEY"]
         )
 
     first = init()
-    key_file = tmp_path / ".local" / "dev-auth" / "portal-private.pem"
+    key_file = project / ".local" / "dev-auth" / "portal-private.pem"
     assert key_file.stat().st_mode & 0o777 == 0o600
     # Kept on every later `make run`: links given out locally outlive restarts.
     assert init() == first

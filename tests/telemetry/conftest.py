@@ -21,12 +21,14 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from blueprints import applications, endpoints, messages
 from blueprints._http import Handler, serve
 from shared.scopes import Scope
 from shared.services.registry import Services
 from tests.support.histories import durable_function
 from tests.support.tokens import Minter
 
+MESSAGE_ROUTE = "v1/app/{app_id}/msg"
 _EXPORTER = InMemorySpanExporter()
 
 
@@ -99,6 +101,50 @@ class Api:
             body=json.dumps(body).encode() if body is not None else b"",
         )
         return await serve(request, handler, scope, self.client, route=route)
+
+    async def create_app(self, name: str, *, token: str | None = None) -> str:
+        """A new application of the tenant's: its id."""
+        body = {"name": name}
+        created = await self.call(
+            applications.create_application, "POST", "v1/app", scope=Scope.WRITE, token=token, body=body
+        )
+        return str(json.loads(created.get_body())["id"])
+
+    async def create_endpoint(self, app_id: str, body: dict[str, Any], *, token: str | None = None) -> str:
+        """A new endpoint of the application: its id."""
+        created = await self.call(
+            endpoints.create_endpoint,
+            "POST",
+            "v1/app/{app_id}/endpoint",
+            scope=Scope.WRITE,
+            token=token,
+            route_params={"app_id": app_id},
+            body=body,
+        )
+        return str(json.loads(created.get_body())["id"])
+
+    async def create_message(
+        self,
+        app_id: str,
+        body: dict[str, Any],
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> str:
+        """Creates a message (answered 202) and waits for its dispatch: the message's id."""
+        created = await self.call(
+            messages.create_message,
+            "POST",
+            MESSAGE_ROUTE,
+            scope=Scope.WRITE,
+            token=token,
+            route_params={"app_id": app_id},
+            body=body,
+            headers=headers,
+        )
+        assert created.status_code == 202, created.get_body()
+        await dispatched()
+        return str(json.loads(created.get_body())["id"])
 
 
 @pytest.fixture

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from blueprints import applications, endpoints, messages
 from shared import telemetry
-from shared.scopes import Scope
 from tests.support.receivers import Receiver
-from tests.telemetry.conftest import Api, dispatched, new_secret, run_activity
+from tests.telemetry.conftest import Api, new_secret, run_activity
 
 
 @dataclass
@@ -57,31 +55,14 @@ async def test_a_delivery_logs_json_lines_with_ids_and_no_secret_token_or_payloa
     token = api.mint(api.tenant)
     path = f"logged-{uuid.uuid4().hex[:6]}"
 
-    app = await api.call(
-        applications.create_application, "POST", "v1/app", scope=Scope.WRITE, token=token, body={"name": "L"}
-    )
-    app_id = json.loads(app.get_body())["id"]
-    endpoint = await api.call(
-        endpoints.create_endpoint,
-        "POST",
-        "v1/app/{app_id}/endpoint",
-        scope=Scope.WRITE,
+    app_id = await api.create_app("L", token=token)
+    endpoint_id = await api.create_endpoint(
+        app_id,
+        {"url": receiver.url(path, 500, 200), "secret": secret, "headers": {"x-api-key": header_value}},
         token=token,
-        route_params={"app_id": app_id},
-        body={"url": receiver.url(path, 500, 200), "secret": secret, "headers": {"x-api-key": header_value}},
     )
-    endpoint_id = json.loads(endpoint.get_body())["id"]
-    created = await api.call(
-        messages.create_message,
-        "POST",
-        "v1/app/{app_id}/msg",
-        scope=Scope.WRITE,
-        token=token,
-        route_params={"app_id": app_id},
-        body={"eventType": "invoice.paid", "payload": {"note": marker, "nested": {"deep": marker}}},
-    )
-    msg_id = json.loads(created.get_body())["id"]
-    await dispatched()
+    payload = {"note": marker, "nested": {"deep": marker}}
+    msg_id = await api.create_message(app_id, {"eventType": "invoice.paid", "payload": payload}, token=token)
     ((_, _, workflow_input),) = api.client.started
     await run_activity(workflow_input, attempts=1)
     assert [r.headers["x-api-key"] for r in receiver.wait_for(path, 2)] == [header_value] * 2

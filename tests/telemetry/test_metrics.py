@@ -7,12 +7,11 @@ import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from blueprints import applications, endpoints, messages
 from blueprints import metrics as metrics_blueprint
 from shared import telemetry
 from shared.scopes import Scope
 from tests.support.receivers import Receiver
-from tests.telemetry.conftest import Api, dispatched, run_activity
+from tests.telemetry.conftest import Api, run_activity
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -40,32 +39,13 @@ def _value(samples: Samples, name: str, **labels: str) -> float:
 
 
 async def _app_and_endpoint(api: Api, url: str) -> str:
-    app = await api.call(
-        applications.create_application, "POST", "v1/app", scope=Scope.WRITE, body={"name": "M"}
-    )
-    app_id = str(json.loads(app.get_body())["id"])
-    await api.call(
-        endpoints.create_endpoint,
-        "POST",
-        "v1/app/{app_id}/endpoint",
-        scope=Scope.WRITE,
-        route_params={"app_id": app_id},
-        body={"url": url},
-    )
+    app_id = await api.create_app("M")
+    await api.create_endpoint(app_id, {"url": url})
     return app_id
 
 
 async def _send(api: Api, app_id: str) -> None:
-    created = await api.call(
-        messages.create_message,
-        "POST",
-        "v1/app/{app_id}/msg",
-        scope=Scope.WRITE,
-        route_params={"app_id": app_id},
-        body={"eventType": "a", "payload": {"n": 1}},
-    )
-    assert created.status_code == 202
-    await dispatched()
+    await api.create_message(app_id, {"eventType": "a", "payload": {"n": 1}})
 
 
 async def test_the_metrics_route_needs_the_operator_scope_and_answers_json_errors(api: Api) -> None:

@@ -11,44 +11,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 
-from blueprints import applications, endpoints, messages
-from shared.scopes import Scope
 from tests.support.histories import History, actions, durable_function
 from tests.support.receivers import Receiver
-from tests.telemetry.conftest import Api, by_name, dispatched, run_activity
+from tests.telemetry.conftest import MESSAGE_ROUTE, Api, by_name, run_activity
 
-MESSAGE_ROUTE = "v1/app/{app_id}/msg"
-
-
-async def _app_with_endpoint(api: Api, url: str) -> tuple[str, str]:
-    app = await api.call(
-        applications.create_application, "POST", "v1/app", scope=Scope.WRITE, body={"name": "Traced"}
-    )
-    app_id = json.loads(app.get_body())["id"]
-    endpoint = await api.call(
-        endpoints.create_endpoint,
-        "POST",
-        "v1/app/{app_id}/endpoint",
-        scope=Scope.WRITE,
-        route_params={"app_id": app_id},
-        body={"url": url},
-    )
-    return app_id, json.loads(endpoint.get_body())["id"]
-
-
-async def _create_message(api: Api, app_id: str, **headers: str) -> str:
-    created = await api.call(
-        messages.create_message,
-        "POST",
-        MESSAGE_ROUTE,
-        scope=Scope.WRITE,
-        route_params={"app_id": app_id},
-        body={"eventType": "invoice.paid", "payload": {"invoice": "in_1"}},
-        headers=headers,
-    )
-    assert created.status_code == 202, created.get_body()
-    await dispatched()
-    return str(json.loads(created.get_body())["id"])
+INVOICE = {"eventType": "invoice.paid", "payload": {"invoice": "in_1"}}
 
 
 def _context(span: ReadableSpan) -> SpanContext:
@@ -73,9 +40,10 @@ async def _failed_then_retried(
     api: Api, receiver: Receiver, spans: InMemorySpanExporter
 ) -> tuple[str, str, str, dict[str, ReadableSpan], list[ReadableSpan]]:
     path = f"flaky-{uuid.uuid4().hex[:6]}"
-    app_id, endpoint_id = await _app_with_endpoint(api, receiver.url(path, 500, 200))
+    app_id = await api.create_app("Traced")
+    endpoint_id = await api.create_endpoint(app_id, {"url": receiver.url(path, 500, 200)})
     spans.clear()
-    msg_id = await _create_message(api, app_id)
+    msg_id = await api.create_message(app_id, INVOICE)
     ((workflow, _, workflow_input),) = api.client.started
     outcome = await run_activity(workflow_input, attempts=1)
     assert outcome["status"] == "success"
@@ -154,9 +122,10 @@ async def test_each_webhook_request_carries_its_attempt_span_as_traceparent(
     api: Api, receiver: Receiver, spans: InMemorySpanExporter
 ) -> None:
     path = f"tp-{uuid.uuid4().hex[:6]}"
-    app_id, _ = await _app_with_endpoint(api, receiver.url(path, 503, 200))
+    app_id = await api.create_app("Traced")
+    await api.create_endpoint(app_id, {"url": receiver.url(path, 503, 200)})
     spans.clear()
-    await _create_message(api, app_id)
+    await api.create_message(app_id, INVOICE)
     ((_, _, workflow_input),) = api.client.started
     await run_activity(workflow_input, attempts=1)
     attempts = sorted(by_name(spans.get_finished_spans(), "herald.attempt"), key=lambda s: s.start_time or 0)
@@ -168,10 +137,11 @@ async def test_each_webhook_request_carries_its_attempt_span_as_traceparent(
 async def test_a_callers_traceparent_is_continued(
     api: Api, receiver: Receiver, spans: InMemorySpanExporter
 ) -> None:
-    app_id, _ = await _app_with_endpoint(api, receiver.url(f"ok-{uuid.uuid4().hex[:6]}", 200))
+    app_id = await api.create_app("Traced")
+    await api.create_endpoint(app_id, {"url": receiver.url(f"ok-{uuid.uuid4().hex[:6]}", 200)})
     spans.clear()
     caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    await _create_message(api, app_id, traceparent=caller)
+    await api.create_message(app_id, INVOICE, headers={"traceparent": caller})
     finished = spans.get_finished_spans()
     assert {f"{_context(s).trace_id:032x}" for s in finished} == {"0af7651916cd43dd8448eb211c80319c"}
     (root,) = by_name(finished, f"POST /api/{MESSAGE_ROUTE}")
