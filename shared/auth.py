@@ -23,7 +23,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import jwt
@@ -31,6 +31,9 @@ import jwt
 from shared.errors import ForbiddenError, ServiceUnavailableError, UnauthorizedError
 from shared.scopes import Capability, Scope
 from shared.settings import PORTAL_ISSUER, HeraldSettings
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,50 @@ class Principal:
             raise ForbiddenError(
                 f"This operation needs the {capability.value} capability.", scope=capability.value
             )
+
+
+def token_header(token: str) -> dict[str, Any]:
+    """A token's header, unverified: what says how to verify it (`alg`, `kid`).
+
+    :raises UnauthorizedError: the token is malformed.
+    """
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise UnauthorizedError("The token is malformed.") from None
+
+
+def verified_claims(
+    token: str,
+    key: jwt.PyJWK | EllipticCurvePublicKey,
+    *,
+    algorithm: str,
+    audience: str | None,
+    issuer: str | None,
+    leeway: float,
+    required: list[str],
+) -> dict[str, Any]:
+    """A token's claims, its signature, expiry, audience and issuer checked (bearer and portal
+    tokens alike).
+
+    :raises UnauthorizedError: a check failed; the detail says which.
+    """
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key=key,
+            algorithms=[algorithm],
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+            options={"require": required},
+        )
+    except jwt.ExpiredSignatureError:
+        raise UnauthorizedError("The token has expired.") from None
+    except jwt.PyJWTError as exc:
+        # The library's message names the failed check, never the token itself.
+        raise UnauthorizedError(f"The token is invalid: {exc}.") from None
+    return claims
 
 
 class PortalVerifier(Protocol):
@@ -303,34 +350,24 @@ class TokenValidator:
 
     async def _decode(self, token: str) -> dict[str, Any]:
         assert self._source is not None
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError:
-            raise UnauthorizedError("The token is malformed.") from None
+        header = token_header(token)
         algorithm, kid = header.get("alg"), header.get("kid")
         if algorithm not in ALGORITHMS:
             raise UnauthorizedError("The token's algorithm is not accepted.")
         key = await self._key(str(kid))
         if key is None:
             raise UnauthorizedError("The token is signed with an unknown key.")
-        try:
-            # The PyJWK itself, not its raw key: PyJWT then refuses a token whose `alg` is not the
-            # key's own (an RS256 key under an ES256 header) instead of failing inside the crypto.
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key,
-                algorithms=[str(algorithm)],
-                audience=self._settings.auth_audience,
-                issuer=self._settings.auth_issuer,
-                leeway=self._settings.auth_leeway_seconds,
-                options={"require": ["exp", "iss", "aud"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise UnauthorizedError("The token has expired.") from None
-        except jwt.PyJWTError as exc:
-            # The library's message names the failed check, never the token itself.
-            raise UnauthorizedError(f"The token is invalid: {exc}.") from None
-        return claims
+        # The PyJWK itself, not its raw key: PyJWT then refuses a token whose `alg` is not the
+        # key's own (an RS256 key under an ES256 header) instead of failing inside the crypto.
+        return verified_claims(
+            token,
+            key,
+            algorithm=str(algorithm),
+            audience=self._settings.auth_audience,
+            issuer=self._settings.auth_issuer,
+            leeway=self._settings.auth_leeway_seconds,
+            required=["exp", "iss", "aud"],
+        )
 
     async def _key(self, kid: str) -> jwt.PyJWK | None:
         assert self._source is not None

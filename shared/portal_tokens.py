@@ -33,12 +33,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import jwt
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from shared.auth import TENANT_ID, PortalGrant, Principal
+from shared.auth import TENANT_ID, PortalGrant, Principal, token_header, verified_claims
 from shared.errors import ConfigurationError, ServiceUnavailableError, UnauthorizedError
 from shared.scopes import Capability, Scope
 from shared.settings import PORTAL_ISSUER, HeraldSettings
@@ -505,10 +504,7 @@ class PortalTokens:
         return f"{signing_input}.{_b64url(signature)}"
 
     async def verify(self, token: str) -> Principal:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError:
-            raise UnauthorizedError("The token is malformed.") from None
+        header = token_header(token)
         kid = header.get("kid")
         if header.get("alg") != ALGORITHM or not isinstance(kid, str):
             raise UnauthorizedError("The token's algorithm or key id is not accepted.")
@@ -517,21 +513,15 @@ class PortalTokens:
         key = await self._signer.public_key(kid)
         if key is None:
             raise UnauthorizedError("The token is signed with an unknown key.")
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key,
-                algorithms=[ALGORITHM],
-                audience=PORTAL_AUDIENCE,
-                issuer=PORTAL_ISSUER,
-                leeway=self._leeway,
-                options={"require": ["exp", "iat", "iss", "aud", "jti", "tid", "app", "cap"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise UnauthorizedError("The token has expired.") from None
-        except jwt.PyJWTError as exc:
-            # The library's message names the failed check, never the token itself.
-            raise UnauthorizedError(f"The token is invalid: {exc}.") from None
+        claims = verified_claims(
+            token,
+            key,
+            algorithm=ALGORITHM,
+            audience=PORTAL_AUDIENCE,
+            issuer=PORTAL_ISSUER,
+            leeway=self._leeway,
+            required=["exp", "iat", "iss", "aud", "jti", "tid", "app", "cap"],
+        )
         return self._principal(claims)
 
     @staticmethod

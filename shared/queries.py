@@ -116,6 +116,7 @@ Text = Annotated[str | None, BeforeValidator(lambda value: value or None)]
 WithContent = Annotated[
     Flag, Field(description="When `true`, message payloads are included in the response.")
 ]
+WithResponses = Annotated[Flag, Field(description="When `true`, attempts' response bodies are included.")]
 ExpandedStatuses = Annotated[
     Flag,
     Field(
@@ -222,13 +223,19 @@ class DeleteEventTypeQuery(BaseModel):
 # --- messages ----------------------------------------------------------------------------------
 
 
-class MessageListQuery(DescendingListQuery):
-    with_content: WithContent = True
+class _MessageFilterQuery(DescendingListQuery):
+    """Svix's filters on messages, which every list of messages or attempts takes: one field each
+    of `shared.store.queries.MessageFilter` (read by `shared.services.messages.message_filter`)."""
+
     channel: ChannelFilter = None
     tag: TagFilter = None
     event_types: EventTypesFilter = None
     before: Before = None
     after: After = None
+
+
+class MessageListQuery(_MessageFilterQuery):
+    with_content: WithContent = True
 
 
 class MessageContentQuery(BaseModel):
@@ -240,36 +247,22 @@ class MessageContentQuery(BaseModel):
 # --- attempts and delivery statuses -----------------------------------------------------------
 
 
-class AttemptsByEndpointQuery(DescendingListQuery):
+class AttemptsByEndpointQuery(_MessageFilterQuery):
     status: StatusFilter = None
     status_code_class: StatusCodeClassFilter = None
-    channel: ChannelFilter = None
-    tag: TagFilter = None
-    event_types: EventTypesFilter = None
-    before: Before = None
-    after: After = None
     # Svix's defaults for callers other than its SDKs (which send both, false and true).
-    with_content: Annotated[
-        Flag, Field(description="When `true`, attempts' response bodies are included.")
-    ] = True
+    with_content: WithResponses = True
     with_msg: Annotated[
         Flag, Field(description="When `true`, each attempt carries its message (without payload).")
     ] = False
     expanded_statuses: ExpandedStatuses = False
 
 
-class AttemptsByMessageQuery(DescendingListQuery):
+class AttemptsByMessageQuery(_MessageFilterQuery):
     status: StatusFilter = None
     status_code_class: StatusCodeClassFilter = None
     endpoint_id: Annotated[Text, Field(description="Filter on the endpoint (by id or uid).")] = None
-    channel: ChannelFilter = None
-    tag: TagFilter = None
-    event_types: EventTypesFilter = None
-    before: Before = None
-    after: After = None
-    with_content: Annotated[
-        Flag, Field(description="When `true`, attempts' response bodies are included.")
-    ] = True
+    with_content: WithResponses = True
     expanded_statuses: ExpandedStatuses = False
 
 
@@ -277,13 +270,8 @@ class AttemptQuery(BaseModel):
     expanded_statuses: ExpandedStatuses = False
 
 
-class EndpointMessageListQuery(DescendingListQuery):
+class EndpointMessageListQuery(_MessageFilterQuery):
     status: StatusFilter = None
-    channel: ChannelFilter = None
-    tag: TagFilter = None
-    event_types: EventTypesFilter = None
-    before: Before = None
-    after: After = None
     with_content: WithContent = True
     expanded_statuses: ExpandedStatuses = False
 

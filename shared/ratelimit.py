@@ -71,8 +71,9 @@ class MemoryRateLimiter:
         self._buckets[key] = (tokens, time.monotonic())
 
 
-# KEYS[1] bucket; ARGV rate (tokens/s), burst. Returns {allowed, remaining, retry_after_ms}.
-_TAKE_SCRIPT = """
+# Both scripts: KEYS[1] the bucket; ARGV rate (tokens/s), burst. Each refills the bucket to now on
+# Redis's clock, takes its token, then stores the bucket: the refill and the store are the same.
+_REFILL = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local clock = redis.call('TIME')
@@ -81,6 +82,17 @@ local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1]) or burst
 local ts = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
+"""
+_STORE = """
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+-- Kept until it would be full again (reservations make it negative, which takes longer).
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
+"""
+
+# Takes a token if there is one. Returns {allowed, remaining, retry_after_ms}.
+_TAKE_SCRIPT = (
+    _REFILL
+    + """
 local allowed = 0
 local retry = 0
 if tokens >= 1 then
@@ -89,29 +101,27 @@ if tokens >= 1 then
 else
   retry = math.ceil((1 - tokens) * 1000 / rate)
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
--- Kept until it would be full again (reservations make it negative, which takes longer).
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
+"""
+    + _STORE
+    + """
 return {allowed, math.max(0, math.floor(tokens)), retry}
 """
+)
 
-# KEYS[1] bucket; ARGV rate, burst. Takes the next token even below zero; returns the ms until due.
-_RESERVE_SCRIPT = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1]) or burst
-local ts = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + (now - ts) * rate / 1000) - 1
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
+# Takes the next token even below zero; returns the ms until it is due.
+_RESERVE_SCRIPT = (
+    _REFILL
+    + """
+tokens = tokens - 1
+"""
+    + _STORE
+    + """
 if tokens >= 0 then
   return 0
 end
 return math.ceil(-tokens * 1000 / rate)
 """
+)
 
 
 class RedisRateLimiter:

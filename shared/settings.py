@@ -173,9 +173,9 @@ class HeraldSettings(BaseSettings):
         mode="before",
     )(_split_csv)
 
-    @field_validator("auth_jwks_url", mode="before")
+    @field_validator("auth_jwks_url", "portal_local_key", "public_base_url", mode="before")
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
+    def _blank_is_unset(cls, value: object) -> object:
         # local.settings.json lists every setting, the unused ones as "".
         return None if isinstance(value, str) and not value.strip() else value
 
@@ -198,11 +198,6 @@ class HeraldSettings(BaseSettings):
                 "or set HERALD_AUTH_SINGLE_TENANT=true to run a single tenant on purpose"
             )
         return self
-
-    @field_validator("portal_local_key", "public_base_url", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("public_base_url")
     @classmethod

@@ -219,15 +219,14 @@ class ApplicationService:
         self._forget(tenant_id)
         pk = tenant_key(tenant_id)
         updated: ApplicationDoc = {**current, **changes, "updatedAt": to_wire(utcnow())}
-        old_uid, new_uid = current.get("uid"), updated.get("uid")
-        if new_uid is not None and new_uid != old_uid:
-            await self._uids.claim(pk, TENANT_SCOPE, new_uid, current["id"])
         try:
-            stored = await self._store.replace(APPLICATIONS, updated, etag=etag(current))
+            return await self._uids.move(
+                pk,
+                TENANT_SCOPE,
+                current["id"],
+                current.get("uid"),
+                updated.get("uid"),
+                lambda: self._store.replace(APPLICATIONS, updated, etag=etag(current)),
+            )
         except EtagMismatchError:
-            if new_uid is not None and new_uid != old_uid:
-                await self._uids.release(pk, TENANT_SCOPE, new_uid, current["id"])
             raise PreconditionFailedError("The application changed meanwhile; retry.") from None
-        if old_uid is not None and old_uid != new_uid:
-            await self._uids.release(pk, TENANT_SCOPE, old_uid, current["id"])
-        return stored

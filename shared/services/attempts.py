@@ -27,7 +27,7 @@ from shared.models import (
     MessageEndpointOut,
     MessageStatus,
 )
-from shared.pagination import ListParams, page_of_keys
+from shared.pagination import ListParams, Page, page_of_keys
 from shared.services import messages as message_docs
 from shared.services.applications import ApplicationService
 from shared.services.endpoints import EndpointService
@@ -476,29 +476,50 @@ class AttemptService:
         """
         app = await self._apps.get(tenant_id, app_id_or_uid)
         endpoint = await self._endpoints.get(tenant_id, app["id"], endpoint_id_or_uid)
-        pk = app_key(tenant_id, app["id"])
-        wanted = message_filter(filters)
-        with_content = bool(filters.get("with_content", True))
-        expanded = bool(filters.get("expanded_statuses", True))
+        page: Page[MessageDoc] | Page[DestinationDoc]
         statuses = _wanted_statuses(filters)
-        if statuses is not None:
-            return await self._messages_by_status(
+        if statuses is None:
+            page, messages, pairs = await self._pairs_by_message(
+                tenant_id, app["id"], endpoint["id"], params, filters
+            )
+        else:
+            page, messages, pairs = await self._pairs_by_status(
                 tenant_id, app["id"], endpoint["id"], statuses, params, filters
             )
-        page = await queries.messages_for_endpoint_page(
-            self._store, tenant_id, app["id"], endpoint["id"], params, wanted
-        )
-        pair_ids = [destination_id(m["id"], endpoint["id"]) for m in page.items]
-        pairs = await queries.read_each(self._store, DESTINATION, pk, pair_ids)
-        messages = await message_docs.with_contents(self._store, page.items) if with_content else page.items
-        data = []
-        for message, pair_id in zip(messages, pair_ids, strict=True):
-            pair: PairStatus = pairs.get(pair_id) or _not_yet_attempted(message)
-            out = message_docs.to_out(message, with_content=with_content)
-            data.append(_with_status(EndpointMessageOut, out, pair, expanded=expanded))
+        with_content = bool(filters.get("with_content", True))
+        expanded = bool(filters.get("expanded_statuses", True))
+        if with_content:
+            messages = await message_docs.with_contents(self._store, messages)
+        data = [
+            _with_status(
+                EndpointMessageOut,
+                message_docs.to_out(message, with_content=with_content),
+                pair,
+                expanded=expanded,
+            )
+            for message, pair in zip(messages, pairs, strict=True)
+        ]
         return page.to_wire(data)
 
-    async def _messages_by_status(
+    async def _pairs_by_message(
+        self, tenant_id: str, app_id: str, endpoint_id: str, params: ListParams, filters: Mapping[str, Any]
+    ) -> tuple[Page[MessageDoc], list[MessageDoc], list[PairStatus]]:
+        """A page of the messages the endpoint was chosen for, and their pairs' statuses."""
+        page = await queries.messages_for_endpoint_page(
+            self._store, tenant_id, app_id, endpoint_id, params, message_filter(filters)
+        )
+        pair_ids = [destination_id(message["id"], endpoint_id) for message in page.items]
+        pairs = await queries.read_each(self._store, DESTINATION, app_key(tenant_id, app_id), pair_ids)
+        return (
+            page,
+            page.items,
+            [
+                pairs.get(pair_id) or _not_yet_attempted(message)
+                for message, pair_id in zip(page.items, pair_ids, strict=True)
+            ],
+        )
+
+    async def _pairs_by_status(
         self,
         tenant_id: str,
         app_id: str,
@@ -506,26 +527,18 @@ class AttemptService:
         statuses: list[int],
         params: ListParams,
         filters: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        """Pages of an endpoint's pairs in `statuses`, keyed by message id like the unfiltered list
-        (a pair's status document carries its message's type, channels, tags and timestamp)."""
+    ) -> tuple[Page[DestinationDoc], list[MessageDoc], list[PairStatus]]:
+        """A page of an endpoint's pairs in `statuses`, keyed by message id like the unfiltered list
+        (a pair's status document carries its message's type, channels, tags and timestamp), and
+        their messages."""
         page = await queries.destinations_page(
             self._store, tenant_id, app_id, endpoint_id, statuses, params, message_filter(filters)
         )
         pk = app_key(tenant_id, app_id)
         messages = await queries.read_each(self._store, MESSAGE, pk, [pair["msgId"] for pair in page.items])
-        with_content = bool(filters.get("with_content", True))
-        expanded = bool(filters.get("expanded_statuses", True))
-        data = []
-        for pair in page.items:
-            message = messages.get(pair["msgId"])
-            # A pair shares its message's retention; one outliving it by moments is left out.
-            if message is not None:
-                if with_content:
-                    message = await message_docs.with_content(self._store, message)
-                out = message_docs.to_out(message, with_content=with_content)
-                data.append(_with_status(EndpointMessageOut, out, pair, expanded=expanded))
-        return page.to_wire(data)
+        # A pair shares its message's retention; one outliving it by moments is left out.
+        kept = [pair for pair in page.items if pair["msgId"] in messages]
+        return page, [messages[pair["msgId"]] for pair in kept], [*kept]
 
     async def _attempt_page(
         self,

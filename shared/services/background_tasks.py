@@ -132,6 +132,12 @@ class BackgroundTaskService:
         )
         return page.to_wire([to_out(doc) for doc in page.items])
 
+    async def fail(self, tenant_id: str, task_id: str) -> None:
+        """Marks a task `failed` whose workflow gave up (its batches kept failing), unless it ended."""
+        task = await self.find(tenant_id, task_id)
+        if task is not None and task["status"] == BackgroundTaskStatus.RUNNING:
+            await self.update(task, {"status": str(BackgroundTaskStatus.FAILED)})
+
     async def update(self, doc: BackgroundTaskDoc, changes: BackgroundTaskChanges) -> BackgroundTaskDoc:
         """Moves a task on; only its own workflow writes it, so a lost race means a duplicate run.
 

@@ -390,19 +390,19 @@ class EndpointService:
         app_id = current["appId"]
         pk = app_key(tenant_id, app_id)
         updated: EndpointDoc = {**current, **changes, "updatedAt": to_wire(utcnow())}
-        old_uid, new_uid = current.get("uid"), updated.get("uid")
-        if new_uid is not None and new_uid != old_uid:
-            await self._uids.claim(pk, app_id, new_uid, current["id"])
         try:
-            stored = await self._store.replace(ENDPOINTS, updated, etag=etag(current))
+            stored = await self._uids.move(
+                pk,
+                app_id,
+                current["id"],
+                current.get("uid"),
+                updated.get("uid"),
+                lambda: self._store.replace(ENDPOINTS, updated, etag=etag(current)),
+            )
         except EtagMismatchError:
             self._recent.forget(tenant_id, app_id)
-            if new_uid is not None and new_uid != old_uid:
-                await self._uids.release(pk, app_id, new_uid, current["id"])
             raise PreconditionFailedError("The endpoint changed meanwhile; retry.") from None
         self._recent.forget(tenant_id, app_id)
-        if old_uid is not None and old_uid != new_uid:
-            await self._uids.release(pk, app_id, old_uid, current["id"])
         return stored
 
     # Each stored field and the input field it comes from.

@@ -93,9 +93,7 @@ class ContentPurgeService:
 
     async def fail(self, job: PurgeJob) -> None:
         """Marks a task whose workflow gave up (its batches kept failing)."""
-        task = await self._tasks.find(job["tenantId"], job["taskId"])
-        if task is not None and task["status"] == BackgroundTaskStatus.RUNNING:
-            await self._tasks.update(task, {"status": str(BackgroundTaskStatus.FAILED)})
+        await self._tasks.fail(job["tenantId"], job["taskId"])
 
     async def _next(self, task: BackgroundTaskDoc) -> list[MessageHead]:
         # Only what expunging needs of each message: never its payload (up to 1 MiB each).

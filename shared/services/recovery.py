@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from shared import durable, ids
 from shared.clock import from_wire, to_wire, utcnow
@@ -66,6 +67,29 @@ CONCURRENCY = 10
 STALE_AFTER_SECONDS = 3600
 # A guard whose task does not exist yet is a start in flight for this long.
 IN_FLIGHT_SECONDS = 30
+
+
+def endpoint_scope(endpoint: EndpointDoc, window: RecoverIn) -> TaskScope:
+    """What a task that sends the messages of a window to one endpoint keeps: a recovery's, a
+    replay's (`replay.py`)."""
+    return {
+        "appId": endpoint["appId"],
+        "endpointId": endpoint["id"],
+        "since": to_wire(window.since),
+        "until": to_wire(window.until) if window.until else None,
+        "batches": 0,
+    }
+
+
+def counted(data: dict[str, Any], statuses: list[MessageStatus | None]) -> dict[str, Any]:
+    """A recovery's or a replay's `data` after a batch: Svix's `messagesSent` and `messagesFailed`,
+    given each attempt's status (None: nothing was sent)."""
+    sent = [status for status in statuses if status is not None]
+    return {
+        **data,
+        "messagesSent": data["messagesSent"] + len(sent),
+        "messagesFailed": data["messagesFailed"] + sum(status != MessageStatus.SUCCESS for status in sent),
+    }
 
 
 @dataclass(frozen=True)
@@ -122,17 +146,10 @@ class RecoveryService:
         # The task's id is known before it is written, so the guard can name it first.
         seed = seed or ids.new_seed()
         await self._hold(tenant_id, endpoint["id"], new_background_task_id(seed))
-        scope: TaskScope = {
-            "appId": app["id"],
-            "endpointId": endpoint["id"],
-            "since": to_wire(window.since),
-            "until": to_wire(window.until) if window.until else None,
-            "batches": 0,
-        }
         return await self._tasks.create(
             tenant_id,
             BackgroundTaskType.ENDPOINT_RECOVER,
-            scope=scope,
+            scope=endpoint_scope(endpoint, window),
             data={"messagesSent": 0, "messagesFailed": 0},
             seed=seed,
         )
@@ -156,13 +173,7 @@ class RecoveryService:
         handled = pairs[: len(resent.statuses)]
         done = resent.retry_in is None and len(pairs) < self._settings.recover_batch_size
         cursor = handled[-1]["msgId"] if handled else task["cursor"]
-        sent = [status for status in resent.statuses if status is not None]
-        data = {
-            **task["data"],
-            "messagesSent": task["data"]["messagesSent"] + len(sent),
-            "messagesFailed": task["data"]["messagesFailed"]
-            + sum(status != MessageStatus.SUCCESS for status in sent),
-        }
+        data = counted(task["data"], resent.statuses)
         status = BackgroundTaskStatus.FINISHED if done else BackgroundTaskStatus.RUNNING
         await self._tasks.update(
             task,
@@ -172,9 +183,7 @@ class RecoveryService:
 
     async def fail(self, job: RecoveryJob) -> None:
         """Marks a task whose workflow gave up (its batches kept failing)."""
-        task = await self._tasks.find(job["tenantId"], job["taskId"])
-        if task is not None and task["status"] == BackgroundTaskStatus.RUNNING:
-            await self._tasks.update(task, {"status": str(BackgroundTaskStatus.FAILED)})
+        await self._tasks.fail(job["tenantId"], job["taskId"])
 
     async def _failed_pairs(self, task: BackgroundTaskDoc) -> list[DestinationDoc]:
         return await queries.destinations_of_endpoint(

@@ -36,7 +36,7 @@ from shared.services.applications import ApplicationService
 from shared.services.background_tasks import BackgroundTaskService
 from shared.services.endpoints import EndpointService
 from shared.services.messages import matches
-from shared.services.recovery import CONCURRENCY
+from shared.services.recovery import CONCURRENCY, counted, endpoint_scope
 from shared.services.resend import ManualAttempts, check_enabled
 from shared.settings import HeraldSettings
 from shared.store import queries
@@ -50,7 +50,6 @@ from shared.store.schema import (
     EndpointDoc,
     MessageDoc,
     Owned,
-    TaskScope,
     app_key,
     key_of,
 )
@@ -120,13 +119,7 @@ class ReplayService:
         app = await self._apps.get(tenant_id, app_id_or_uid)
         endpoint = await self._endpoints.get(tenant_id, app["id"], endpoint_id_or_uid)
         check_enabled(endpoint)
-        scope: TaskScope = {
-            "appId": app["id"],
-            "endpointId": endpoint["id"],
-            "since": to_wire(window.since),
-            "until": to_wire(window.until) if window.until else None,
-            "batches": 0,
-        }
+        scope = endpoint_scope(endpoint, window)
         kind = BackgroundTaskType.ENDPOINT_REPLAY
         if isinstance(window, BulkReplayIn):
             kind = BackgroundTaskType.ENDPOINT_BULK_REPLAY
@@ -159,13 +152,7 @@ class ReplayService:
         else:
             cursor, statuses = await self._replay_missing(task, endpoint)
         done = cursor is None
-        sent = [status for status in statuses if status is not None]
-        data = {
-            **task["data"],
-            "messagesSent": task["data"]["messagesSent"] + len(sent),
-            "messagesFailed": task["data"]["messagesFailed"]
-            + sum(status != MessageStatus.SUCCESS for status in sent),
-        }
+        data = counted(task["data"], statuses)
         status = BackgroundTaskStatus.FINISHED if done else BackgroundTaskStatus.RUNNING
         cursor = cursor or task["cursor"]
         changes: BackgroundTaskChanges = {
@@ -179,9 +166,7 @@ class ReplayService:
 
     async def fail(self, job: RecoveryJob) -> None:
         """Marks a task whose workflow gave up (its batches kept failing)."""
-        task = await self._tasks.find(job["tenantId"], job["taskId"])
-        if task is not None and task["status"] == BackgroundTaskStatus.RUNNING:
-            await self._tasks.update(task, {"status": str(BackgroundTaskStatus.FAILED)})
+        await self._tasks.fail(job["tenantId"], job["taskId"])
 
     async def _replay_missing(self, task: BackgroundTaskDoc, endpoint: EndpointDoc) -> Batch:
         """One batch of the window's messages that do not list the endpoint."""

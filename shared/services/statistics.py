@@ -138,9 +138,7 @@ class StatisticsService:
 
     async def fail(self, job: StatsJob) -> None:
         """Marks a task whose workflow gave up (its batches kept failing)."""
-        task = await self._tasks.find(job["tenantId"], job["taskId"])
-        if task is not None and task["status"] == BackgroundTaskStatus.RUNNING:
-            await self._tasks.update(task, {"status": str(BackgroundTaskStatus.FAILED)})
+        await self._tasks.fail(job["tenantId"], job["taskId"])
 
     async def _next_apps(self, task: BackgroundTaskDoc) -> list[AppHead]:
         cursor = task["cursor"]

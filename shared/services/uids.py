@@ -9,7 +9,7 @@ uid; a guard left behind by an interrupted write is taken over once it is older 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -82,6 +82,33 @@ class UidGuards[T: Mapping[str, Any]]:
         if guard is not None and guard["targetId"] == target_id:
             with contextlib.suppress(EtagMismatchError):
                 await self._store.delete(self._container, pk, guard["id"], etag=etag(guard))
+
+    async def move[R](
+        self,
+        pk: PartitionKey,
+        scope: str,
+        target_id: str,
+        old_uid: str | None,
+        new_uid: str | None,
+        write: Callable[[], Awaitable[R]],
+    ) -> R:
+        """Runs `write`, the guarded update that takes `target_id` from `old_uid` to `new_uid`.
+
+        The new uid is claimed before the write (409 when it is taken) and freed again when the
+        write loses its race (`EtagMismatchError`, raised on); the old one is freed after it.
+        """
+        claimed = new_uid if new_uid != old_uid else None
+        if claimed is not None:
+            await self.claim(pk, scope, claimed, target_id)
+        try:
+            written = await write()
+        except EtagMismatchError:
+            if claimed is not None:
+                await self.release(pk, scope, claimed, target_id)
+            raise
+        if old_uid is not None and old_uid != new_uid:
+            await self.release(pk, scope, old_uid, target_id)
+        return written
 
     async def _retry_create(self, guard: UidGuardDoc) -> None:
         try:
