@@ -11,20 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.histories import ActionType, History, actions, durable_function
+from tests.support.histories import RETRY_JOB, ActionType, History, actions, durable_function
 
 pytestmark = pytest.mark.offline
 
-ROOT_INPUT = {
-    "tenantId": "t1",
-    "appId": "app_1",
-    "msgId": "msg_1",
-    "endpointId": "ep_1",
-    "attempts": 1,
-    "retryIn": 5.0,
-    "schedule": [5, 300],
-    "floorSeconds": 60.0,
-}
 # The same job as workflows started before every workflow payload was camelCase recorded it.
 SNAKE_CASE_INPUT = {
     "tenant_id": "t1",
@@ -47,11 +37,11 @@ def orchestrator() -> Any:
     return durable_function(retries.bp, RETRY_WORKFLOW)
 
 
-def _started(workflow_input: dict[str, Any] = ROOT_INPUT) -> History:
+def _started(workflow_input: dict[str, Any] = RETRY_JOB) -> History:
     return History("delivery_retries_v1", workflow_input, instance_id="dlv~t1~app_1~msg_1~ep_1", at=STARTED)
 
 
-def _attempt_due(workflow_input: dict[str, Any] = ROOT_INPUT) -> History:
+def _attempt_due(workflow_input: dict[str, Any] = RETRY_JOB) -> History:
     """The first wait is over: the workflow has asked for the attempt."""
     return (
         _started(workflow_input)
@@ -62,12 +52,12 @@ def _attempt_due(workflow_input: dict[str, Any] = ROOT_INPUT) -> History:
     )
 
 
-def _through_first_attempt(reply: dict[str, Any], workflow_input: dict[str, Any] = ROOT_INPUT) -> History:
+def _through_first_attempt(reply: dict[str, Any], workflow_input: dict[str, Any] = RETRY_JOB) -> History:
     """The attempt answered `reply`, in an episode that starts at 00:00:06."""
     return _attempt_due(workflow_input).episode("2026-01-01T00:00:06.0000000Z").activity_completed(reply)
 
 
-def _attempted(retry_in: float | None, status: str, workflow_input: dict[str, Any] = ROOT_INPUT) -> History:
+def _attempted(retry_in: float | None, status: str, workflow_input: dict[str, Any] = RETRY_JOB) -> History:
     reply = {"status": status, "retryIn": retry_in, "attempted": True}
     return _through_first_attempt(reply, workflow_input)
 

@@ -22,10 +22,23 @@ from typing import Any
 from azure.durable_functions.models.actions.ActionType import ActionType
 from azure.durable_functions.models.history.HistoryEventType import HistoryEventType
 
-__all__ = ["ActionType", "History", "HistoryEventType", "actions", "durable_function"]
+__all__ = ["RETRY_JOB", "ActionType", "History", "HistoryEventType", "actions", "durable_function"]
 
 Event = dict[str, Any]
 Orchestrator = Callable[[str], str]
+
+# A retry workflow's input as dispatch starts it (`RetryInput`): one destination after its failed
+# first attempt, due again in 5 s, schedule [5, 300]. Tests copy it and change what they vary.
+RETRY_JOB: dict[str, Any] = {
+    "tenantId": "t1",
+    "appId": "app_1",
+    "msgId": "msg_1",
+    "endpointId": "ep_1",
+    "attempts": 1,
+    "retryIn": 5.0,
+    "schedule": [5, 300],
+    "floorSeconds": 60.0,
+}
 
 
 def durable_function(blueprint: Any, name: str) -> Any:

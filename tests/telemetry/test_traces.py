@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 
-from tests.support.histories import History, actions, durable_function
+from tests.support.histories import RETRY_JOB, History, actions, durable_function
 from tests.support.receivers import Receiver
 from tests.telemetry.conftest import MESSAGE_ROUTE, Api, by_name, run_activity
 
@@ -155,14 +155,7 @@ def test_the_workflow_hands_the_trace_context_to_every_activity() -> None:
     from shared.durable import ATTEMPT_ACTIVITY, RETRY_WORKFLOW
 
     workflow_input: dict[str, Any] = {
-        "tenantId": "t1",
-        "appId": "app_1",
-        "msgId": "msg_1",
-        "endpointId": "ep_1",
-        "attempts": 1,
-        "retryIn": 5.0,
-        "schedule": [5, 300],
-        "floorSeconds": 60.0,
+        **RETRY_JOB,
         "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     }
     history = (
