@@ -17,8 +17,12 @@ export interface Series {
 
 export interface Column {
   label: string;
-  /** One value per series, stacked in the series' order. */
-  values: number[];
+  /**
+   * One value per series, stacked in the series' order. `null` draws no part; a number draws one,
+   * at least a hairline tall, so that a part worth 0 (an attempt answered in under a millisecond)
+   * is still seen.
+   */
+  values: (number | null)[];
 }
 
 const WIDTH = 640;
@@ -26,6 +30,8 @@ const HEIGHT = 180;
 const LEFT = 44;
 const BOTTOM = 22;
 const TOP = 8;
+// The least height of a drawn part, in the viewBox's units.
+const HAIRLINE = 2;
 
 /** A round number at or above `value`, for the top of the scale. */
 function niceMax(value: number): number {
@@ -48,7 +54,7 @@ export function BarChart({
   summary: string;
   unit?: string;
 }) {
-  const top = niceMax(Math.max(0, ...columns.map((column) => column.values.reduce((sum, value) => sum + value, 0))));
+  const top = niceMax(Math.max(0, ...columns.map((column) => column.values.reduce<number>((sum, value) => sum + (value ?? 0), 0))));
   const plotWidth = WIDTH - LEFT;
   const plotHeight = HEIGHT - TOP - BOTTOM;
   const slot = plotWidth / Math.max(columns.length, 1);
@@ -72,18 +78,22 @@ export function BarChart({
         return (
           <g key={index}>
             {column.values.map((value, part) => {
-              const from = base;
+              if (value === null) {
+                return null;
+              }
+              const bottom = y(base);
               base += value;
-              return value > 0 ? (
+              const height = Math.max(bottom - y(base), HAIRLINE);
+              return (
                 <rect
                   key={part}
                   className={`chart-${series[part]?.kind ?? "canceled"}`}
                   x={x}
                   width={barWidth}
-                  y={y(base)}
-                  height={y(from) - y(base)}
+                  y={bottom - height}
+                  height={height}
                 />
-              ) : null;
+              );
             })}
             {labelled.has(index) ? (
               <text className="chart-axis" x={x + barWidth / 2} y={HEIGHT - 6} textAnchor="middle">

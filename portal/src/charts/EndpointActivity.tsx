@@ -43,7 +43,7 @@ function Daily({ endpointId, days }: { endpointId: string; days: number }) {
             <>
               <BarChart
                 series={DAILY}
-                columns={counts.map((count) => ({ label: count.day.slice(5), values: [count.succeeded, count.failed, count.canceled] }))}
+                columns={counts.map((count) => ({ label: count.day.slice(5), values: [count.succeeded, count.failed, count.canceled].map((n) => n || null) }))}
                 summary={`Attempts per day over the last ${days} days: ${totals.succeeded} succeeded, ${totals.failed} failed.`}
               />
               <Legend series={DAILY} />
@@ -96,7 +96,8 @@ function Latency({ endpointId }: { endpointId: string }) {
                   unit=" ms"
                   columns={recent.map((attempt) => ({
                     label: attempt.timestamp.toISOString().slice(11, 16),
-                    values: attempt.status === MessageStatus.Success ? [attempt.responseDurationMs, 0] : [0, attempt.responseDurationMs],
+                    // One part per attempt, in its outcome's colour, however quick it was.
+                    values: attempt.status === MessageStatus.Success ? [attempt.responseDurationMs, null] : [null, attempt.responseDurationMs],
                   }))}
                   summary={`Response times of the last ${recent.length} attempts: median ${median} ms, slowest ${slowest} ms.`}
                 />
