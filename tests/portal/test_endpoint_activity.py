@@ -28,6 +28,7 @@ def test_attempts_per_day_and_recent_response_times_are_charted_with_their_table
     for n in range(4):
         svix.message.create(app_id, MessageIn(event_type="invoice.paid", payload={"n": n}))
     receiver.wait_for(path, 4)
+
     # The receiver has answered before Herald records the attempt: wait for all four records.
     def all_four() -> list[MessageAttemptOut] | None:
         data = svix.message_attempt.list_by_endpoint(app_id, endpoint.id).data

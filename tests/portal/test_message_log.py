@@ -17,6 +17,7 @@ from svix.api import EndpointIn, MessageAttemptListByEndpointOptions, MessageIn,
 
 from tests.portal.conftest import Links, screenshot
 from tests.support.receivers import Receiver
+from tests.support.waiting import eventually
 
 
 def test_messages_by_channel_and_tag_and_one_found_by_its_event_id(
@@ -66,6 +67,11 @@ def test_an_endpoints_attempts_filtered_resent_and_linked_to_their_messages(
     for event_type in ("invoice.paid", "invoice.paid", "user.created", "invoice.failed"):
         svix.message.create(app_id, MessageIn(event_type=event_type, payload={"type": event_type}))
     receiver.wait_for(path, 4)
+    # The receiver has answered before Herald records the attempt: wait for all four records.
+    eventually(
+        lambda: len(svix.message_attempt.list_by_endpoint(app_id, endpoint.id).data) == 4,
+        what="four attempts recorded",
+    )
     failed = svix.message_attempt.list_by_endpoint(
         app_id, endpoint.id, MessageAttemptListByEndpointOptions(status=MessageStatus.FAIL)
     ).data

@@ -17,13 +17,16 @@ from svix.api import (
     EndpointIn,
     EndpointPatch,
     EventTypeIn,
+    MessageAttemptListByEndpointOptions,
     MessageIn,
+    MessageStatus,
     RecoverIn,
     Svix,
 )
 
 from tests.portal.conftest import Links, screenshot
 from tests.support.receivers import Receiver
+from tests.support.waiting import eventually
 
 
 def _task(page: Page, kind: str, endpoint_url: str) -> Locator:
@@ -46,6 +49,12 @@ def test_recover_replay_missing_and_bulk_replay_run_as_tasks_with_their_progress
         svix.message.create(app_id, MessageIn(event_type=event_type, payload={"type": event_type}))
     receiver.wait_for(flaky_path, 3)
     receiver.wait_for(paid_path, 2)
+    # The receiver has answered before Herald records the failure: wait for all three.
+    failed = MessageAttemptListByEndpointOptions(status=MessageStatus.FAIL)
+    eventually(
+        lambda: len(svix.message_attempt.list_by_endpoint(app_id, flaky.id, failed).data) == 3,
+        what="three failed attempts recorded",
+    )
 
     page.goto(links.url(app_id))
     page.get_by_role("link", name="Recovery").click()
