@@ -6,6 +6,7 @@ context, so an untraced process pays for no span machinery.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,8 +30,14 @@ class Activity:
     def bind(self, **fields: Any) -> None:
         """Names the work (tenant_id, app_id, msg_id, endpoint_id, attempt): span and logs alike."""
         present = {k: v for k, v in fields.items() if v is not None}
-        self.span.set_attributes({f"herald.{k}": v for k, v in present.items() if k in FIELDS})
+        if self.span.is_recording():
+            self.span.set_attributes({f"herald.{k}": v for k, v in present.items() if k in FIELDS})
         work_context.set(MappingProxyType({**work_context.get(), **present}))
+
+    @property
+    def recording(self) -> bool:
+        """False for an untraced process's span: attributes set on it would go nowhere."""
+        return self.span.is_recording()
 
     def set_attributes(self, attributes: Mapping[str, str | int | float | bool]) -> None:
         self.span.set_attributes(attributes)
@@ -53,6 +60,15 @@ def _tracing() -> bool:
 
         _provider_set = not isinstance(get_tracer_provider(), ProxyTracerProvider)
     return _provider_set
+
+
+@functools.cache
+def _invalid_span() -> Span:
+    """OpenTelemetry's non-recording span, imported once (an import statement per span showed in
+    bench/delivery's profile)."""
+    from opentelemetry.trace import INVALID_SPAN
+
+    return INVALID_SPAN
 
 
 def _tracer() -> Tracer:
@@ -84,19 +100,19 @@ def span(
     of `carrier`) when work crosses a process: an API call, a retry workflow's activity. An
     exception marks it failed with its type only (`error.type`): messages may quote data.
     """
-    from opentelemetry.trace import INVALID_SPAN, SpanKind
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
     token = work_context.set(work_context.get())
     try:
         if not (parent or carrier or _tracing()):
             # No tracer provider: the span would record nothing and change no context (a span from
             # the proxy carries its parent's ids), so only the log context is kept (one delivery in
             # ten of its CPU went to the no-op span's machinery).
-            activity = Activity(INVALID_SPAN)
+            activity = Activity(_invalid_span())
             activity.bind(**fields)
             yield activity
             return
+        from opentelemetry.trace import SpanKind
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
         context = None
         if parent or carrier:
             context = TraceContextTextMapPropagator().extract(carrier or {TRACEPARENT: parent or ""})

@@ -6,15 +6,20 @@ attempt's span as `traceparent`, so a receiver can continue the message's trace.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from shared.telemetry.logs import work_context
 from shared.telemetry.metrics import instruments
 from shared.telemetry.traces import Activity, span
+
+if TYPE_CHECKING:
+    from opentelemetry.propagators.textmap import TextMapPropagator
 
 _attempt_log = logging.getLogger("herald.delivery")
 
@@ -27,23 +32,24 @@ class WebhookAttempt:
         self._started = time.perf_counter()
 
     def headers(self) -> dict[str, str]:
-        """`traceparent` (and `tracestate`) for the receiver, from the attempt's own span."""
-        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
+        """`traceparent` (and `tracestate`) for the receiver, from the current span: the attempt's,
+        or in an untraced process the trace the message's work carries on."""
         carrier: dict[str, str] = {}
-        TraceContextTextMapPropagator().inject(carrier)
+        _propagator().inject(carrier)
         return carrier
 
     def finish(self, *, status_code: int, success: bool, error_type: str | None) -> None:
         seconds = time.perf_counter() - self._started
         outcome = "success" if success else "failure"
         failure = error_type or (None if success else str(status_code))
-        if status_code:
-            self._activity.set_attributes({"http.response.status_code": status_code})
-        self._activity.set_attributes({"herald.outcome": outcome})
-        if failure:
-            self._activity.set_attributes({"error.type": failure})
-            self._activity.fail(failure)
+        if self._activity.recording:
+            attributes: dict[str, str | int | float | bool] = {"herald.outcome": outcome}
+            if status_code:
+                attributes["http.response.status_code"] = status_code
+            if failure:
+                attributes["error.type"] = failure
+                self._activity.fail(failure)
+            self._activity.set_attributes(attributes)
         measured = instruments()
         measured.deliveries.add(1, {"outcome": outcome})
         measured.attempt_duration.record(seconds, {"outcome": outcome})
@@ -64,6 +70,14 @@ class WebhookAttempt:
                 **({"error_type": failure} if failure else {}),
             },
         )
+
+
+@functools.cache
+def _propagator() -> TextMapPropagator:
+    # Built once: every attempt injects its trace context.
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return TraceContextTextMapPropagator()
 
 
 @contextmanager
