@@ -327,6 +327,10 @@ class Resolved[T]:
     allowed_methods: frozenset[str] = frozenset()  # non-empty when only the method is wrong
 
 
+# Resolutions a route table remembers before it starts again (paths come from clients).
+_RESOLVED_MAX = 1024
+
+
 class RouteTable[T]:
     """Routes ordered most-specific first; resolution is deterministic."""
 
@@ -334,8 +338,23 @@ class RouteTable[T]:
         self.routes: tuple[Route[T], ...] = tuple(
             sorted(routes, key=lambda r: (r.template.precedence(), r.template.text.casefold()))
         )
+        self._resolved: dict[tuple[str, tuple[str, ...]], Resolved[T]] = {}
 
     def resolve(self, method: str, path: Sequence[str]) -> Resolved[T]:
+        # Remembered per method and path (bounded; the table never changes): a busy route's
+        # requests repeat their paths, and matching each against every template cost a few
+        # percent of the host's CPU in bench/delivery.
+        key = (method, tuple(path))
+        known = self._resolved.get(key)
+        if known is None:
+            known = self._resolve(method, path)
+            if len(self._resolved) >= _RESOLVED_MAX:
+                self._resolved.clear()
+            self._resolved[key] = known
+        # The caller gets its own route values to keep.
+        return Resolved(route=known.route, values=dict(known.values), allowed_methods=known.allowed_methods)
+
+    def _resolve(self, method: str, path: Sequence[str]) -> Resolved[T]:
         allowed: set[str] = set()
         for route in self.routes:
             values = route.template.match(path)

@@ -18,6 +18,7 @@ one of its slots, so memory follows the requests in flight, not the tenants or h
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -68,6 +69,11 @@ class _Lanes:
         lane.semaphore.release()
         self._leave(key, lane)
 
+    def free(self, key: object) -> bool:
+        """Whether a slot of the key's lane can be taken now, without waiting."""
+        lane = self.lanes.get(key)
+        return lane is None or not lane.semaphore.locked()
+
     def in_use(self, key: object) -> int:
         lane = self.lanes.get(key)
         return 0 if lane is None else lane.holding
@@ -78,8 +84,12 @@ class _Lanes:
             del self.lanes[key]
 
 
+@functools.lru_cache(maxsize=4096)
 def host_key(url: str) -> object:
-    """The host a URL's requests share: scheme, host and port as the HTTP client reads them."""
+    """The host a URL's requests share: scheme, host and port as the HTTP client reads them.
+
+    Remembered per URL (bounded): every attempt asks, and endpoints' URLs repeat.
+    """
     try:
         parsed = URL(url)
         return (parsed.scheme, parsed.raw_host, parsed.port)
@@ -130,6 +140,13 @@ class OutboundLanes:
             ("host", self._hosts, host_key(url)),
             ("process", self._process, None),
         )
+        if all(kind.free(key) for _, kind, key in steps):
+            # Every lane has a slot free (the usual case): taken at once, and none of these awaits
+            # yields to the loop, so no other request can take them meanwhile; no timer is armed.
+            for _, kind, key in steps:
+                await kind.acquire(key)
+                slot.held.append((kind, key))
+            return slot
         lane = "tenant"
         try:
             async with asyncio.timeout(wait):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from ksuid import KsuidMs
 from standardwebhooks import Webhook
 
 from shared import ids
@@ -86,6 +87,13 @@ def test_ids_carry_prefix_and_sort_by_creation_time() -> None:
 def test_seeded_ids_are_stable() -> None:
     seed = ids.new_seed()
     assert ids.new_id(ids.APP, seed) == ids.new_id(ids.APP, seed) == f"app_{seed}"
+
+
+def test_a_seed_is_a_ksuid_of_now_as_the_ksuid_library_writes_it() -> None:
+    seed = ids.new_seed()
+    parsed = KsuidMs.from_base62(seed)
+    assert str(parsed) == seed and len(seed) == KsuidMs.BASE62_LENGTH
+    assert abs(parsed.timestamp - time.time()) < 5
 
 
 def test_ids_made_in_one_tick_still_sort_in_creation_order() -> None:
