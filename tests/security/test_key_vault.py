@@ -78,6 +78,19 @@ async def test_a_tampered_wrapped_key_or_another_context_does_not_open() -> None
         await box.open(sealed, context="tenant-a/app_1/ep_2")
 
 
+async def test_a_box_that_has_opened_a_record_still_refuses_it_tampered_or_in_another_context() -> None:
+    # Opened records are answered from memory: the memory must not answer for a changed record.
+    box = SecretBox(LocalKeyProvider(_local_key()))
+    sealed = await box.seal(SECRET, context=CONTEXT)
+    assert await box.open(sealed, context=CONTEXT) == await box.open(dict(sealed), context=CONTEXT) == SECRET
+    ciphertext = bytearray(base64.b64decode(sealed["c"]))
+    ciphertext[0] ^= 1
+    with pytest.raises(SecretKeyError):
+        await box.open({**sealed, "c": base64.b64encode(ciphertext).decode()}, context=CONTEXT)
+    with pytest.raises(SecretKeyError):
+        await box.open(sealed, context="tenant-a/app_1/ep_2")
+
+
 async def test_records_sealed_before_the_envelope_format_still_open() -> None:
     old, new = _local_key(), _local_key()
     old_version = await LocalKeyProvider(old).current_version()
