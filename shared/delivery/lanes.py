@@ -140,16 +140,12 @@ class OutboundLanes:
             ("host", self._hosts, host_key(url)),
             ("process", self._process, None),
         )
-        if all(kind.free(key) for _, kind, key in steps):
-            # Every lane has a slot free (the usual case): taken at once, and none of these awaits
-            # yields to the loop, so no other request can take them meanwhile; no timer is armed.
-            for _, kind, key in steps:
-                await kind.acquire(key)
-                slot.held.append((kind, key))
-            return slot
+        # Every lane with a slot free (the usual case): the slots are taken at once (none of the
+        # awaits yields to the loop), so no timer is armed for the wait.
+        free = all(kind.free(key) for _, kind, key in steps)
         lane = "tenant"
         try:
-            async with asyncio.timeout(wait):
+            async with asyncio.timeout(None if free else wait):
                 for name, kind, key in steps:
                     lane = name
                     await kind.acquire(key)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from shared.telemetry.logs import FIELDS, work_context
 
 if TYPE_CHECKING:
+    from opentelemetry.propagators.textmap import TextMapPropagator
     from opentelemetry.trace import Span, Tracer
 
 TRACEPARENT = "traceparent"
@@ -30,7 +31,7 @@ class Activity:
     def bind(self, **fields: Any) -> None:
         """Names the work (tenant_id, app_id, msg_id, endpoint_id, attempt): span and logs alike."""
         present = {k: v for k, v in fields.items() if v is not None}
-        if self.span.is_recording():
+        if self.recording:
             self.span.set_attributes({f"herald.{k}": v for k, v in present.items() if k in FIELDS})
         work_context.set(MappingProxyType({**work_context.get(), **present}))
 
@@ -69,6 +70,14 @@ def _invalid_span() -> Span:
     from opentelemetry.trace import INVALID_SPAN
 
     return INVALID_SPAN
+
+
+@functools.cache
+def propagator() -> TextMapPropagator:
+    """W3C trace context (`traceparent`, `tracestate`), built once: every attempt injects it."""
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return TraceContextTextMapPropagator()
 
 
 def _tracer() -> Tracer:
@@ -111,11 +120,10 @@ def span(
             yield activity
             return
         from opentelemetry.trace import SpanKind
-        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
         context = None
         if parent or carrier:
-            context = TraceContextTextMapPropagator().extract(carrier or {TRACEPARENT: parent or ""})
+            context = propagator().extract(carrier or {TRACEPARENT: parent or ""})
         with _tracer().start_as_current_span(
             name,
             context=context,
@@ -140,8 +148,6 @@ def traceparent() -> str | None:
     """The current span as a W3C `traceparent`, to carry work into another process; None untraced."""
     if "opentelemetry.trace" not in sys.modules:
         return None
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
     carrier: dict[str, str] = {}
-    TraceContextTextMapPropagator().inject(carrier)
+    propagator().inject(carrier)
     return carrier.get(TRACEPARENT)

@@ -6,20 +6,15 @@ attempt's span as `traceparent`, so a receiver can continue the message's trace.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from shared.telemetry.logs import work_context
 from shared.telemetry.metrics import instruments
-from shared.telemetry.traces import Activity, span
-
-if TYPE_CHECKING:
-    from opentelemetry.propagators.textmap import TextMapPropagator
+from shared.telemetry.traces import Activity, propagator, span
 
 _attempt_log = logging.getLogger("herald.delivery")
 
@@ -35,7 +30,7 @@ class WebhookAttempt:
         """`traceparent` (and `tracestate`) for the receiver, from the current span: the attempt's,
         or in an untraced process the trace the message's work carries on."""
         carrier: dict[str, str] = {}
-        _propagator().inject(carrier)
+        propagator().inject(carrier)
         return carrier
 
     def finish(self, *, status_code: int, success: bool, error_type: str | None) -> None:
@@ -70,14 +65,6 @@ class WebhookAttempt:
                 **({"error_type": failure} if failure else {}),
             },
         )
-
-
-@functools.cache
-def _propagator() -> TextMapPropagator:
-    # Built once: every attempt injects its trace context.
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-    return TraceContextTextMapPropagator()
 
 
 @contextmanager

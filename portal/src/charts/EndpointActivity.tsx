@@ -5,7 +5,7 @@
 import { useId, useState } from "react";
 import { MessageStatus } from "svix";
 
-import { DeliveryStatus, Loaded, Table, Timestamp } from "../shell/components";
+import { AttemptOutcomeCells, Loaded, Table, Timestamp } from "../shell/components";
 import { usePortal } from "../shell/context";
 import { useResource } from "../shell/useResource";
 import { usePortalConfig } from "../theme/config";
@@ -111,11 +111,7 @@ function Latency({ endpointId }: { endpointId: string }) {
                     <td>
                       <Timestamp value={attempt.timestamp} />
                     </td>
-                    <td>
-                      <DeliveryStatus status={attempt.status} />
-                    </td>
-                    <td>{attempt.responseStatusCode || "—"}</td>
-                    <td>{attempt.responseDurationMs} ms</td>
+                    <AttemptOutcomeCells attempt={attempt} />
                   </tr>
                 ))}
               </Table>

@@ -77,6 +77,23 @@ export function DeliveryStatus({ status }: { status: number }) {
   return <span className={`badge badge-${name.toLowerCase()}`}>{name}</span>;
 }
 
+/** An attempt's outcome as table cells: its status, the response code (a dash without an answer), its duration. */
+export function AttemptOutcomeCells({
+  attempt,
+}: {
+  attempt: { status: number; responseStatusCode: number; responseDurationMs: number };
+}) {
+  return (
+    <>
+      <td>
+        <DeliveryStatus status={attempt.status} />
+      </td>
+      <td>{attempt.responseStatusCode || "—"}</td>
+      <td>{attempt.responseDurationMs} ms</td>
+    </>
+  );
+}
+
 /** Text as it is (pretty-printed when it is JSON), in a scrollable block. */
 export function TextBlock({ text, label }: { text: string; label: string }) {
   return (

@@ -11,7 +11,7 @@ import { EndpointSelect } from "../../parts/EndpointSelect";
 import { EventTypeInput } from "../../parts/EventTypeInput";
 import { dayStart } from "../../parts/time";
 import {
-  DeliveryStatus,
+  AttemptOutcomeCells,
   EmptyState,
   Loaded,
   PageTitle,
@@ -192,11 +192,7 @@ function Attempts({ endpointId, filters }: { endpointId: string; filters: Filter
                     <Link to={`/messages/${encodeURIComponent(attempt.msgId)}`}>{attempt.msg?.eventId ?? attempt.msgId}</Link>
                     {attempt.msg ? <div className="muted">{attempt.msg.eventType}</div> : null}
                   </td>
-                  <td>
-                    <DeliveryStatus status={attempt.status} />
-                  </td>
-                  <td>{attempt.responseStatusCode || "—"}</td>
-                  <td>{attempt.responseDurationMs} ms</td>
+                  <AttemptOutcomeCells attempt={attempt} />
                   <td>{attempt.triggerType === 1 ? "Manual" : "Scheduled"}</td>
                 </tr>
               ))}
